@@ -1,0 +1,427 @@
+//! Configuration: defaults → optional `frontdoor.toml` → environment (`FRONTDOOR_*`) → command-line flags.
+//!
+//! Secrets (bot tokens, the database password, signing secrets) come only from the environment
+//! and are wrapped in [`Secret`], whose `Debug` and `Serialize` never show the value, so the
+//! configuration can be logged and printed (`frontdoor config`) safely.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, Serializer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error("{name}: {message}")]
+    Invalid { name: String, message: String },
+}
+
+/// A secret value. Shown as `********` by `Debug`, `Display` and `Serialize`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself: call only where it is used, never to log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("********")
+    }
+}
+
+/// A database URL whose password is masked when shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
+    }
+    /// The URL with any password replaced by `********`.
+    pub fn masked(&self) -> String {
+        mask_url_password(&self.0)
+    }
+}
+
+fn mask_url_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &authority[..at];
+    let masked_userinfo = match userinfo.find(':') {
+        Some(colon) => format!("{}:********", &userinfo[..colon]),
+        None => userinfo.to_string(),
+    };
+    format!(
+        "{}://{}{}",
+        &url[..scheme_end],
+        masked_userinfo,
+        &rest[at..]
+    )
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.masked())
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.masked())
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Engine thresholds; `None` keeps the engine's defaults (chosen on validation data).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSettings {
+    pub oos_threshold: Option<f32>,
+    pub clarify_margin: Option<f32>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialogueSettings {
+    /// At most one pulse survey per person per this many days.
+    pub survey_period_days: u32,
+    /// An unanswered survey expires after this many hours.
+    pub survey_expiry_hours: u32,
+    /// A half-finished conversation (a form, a question) resets after this many minutes idle.
+    pub idle_timeout_minutes: u32,
+}
+
+impl Default for DialogueSettings {
+    fn default() -> Self {
+        Self {
+            survey_period_days: 7,
+            survey_expiry_hours: 24,
+            idle_timeout_minutes: 30,
+        }
+    }
+}
+
+/// The effective configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub content_dir: PathBuf,
+    pub database_url: DatabaseUrl,
+    pub log_format: LogFormat,
+    pub engine: EngineSettings,
+    pub dialogue: DialogueSettings,
+    /// Where this configuration's file came from, if any.
+    pub config_file: Option<PathBuf>,
+    pub telegram_bot_token: Option<Secret>,
+    pub discord_bot_token: Option<Secret>,
+    /// HMAC secret for signed web chat identity tokens.
+    pub identity_secret: Option<Secret>,
+}
+
+/// What `frontdoor.toml` may contain. Secrets are deliberately absent: they come from the environment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    content_dir: Option<PathBuf>,
+    log_format: Option<LogFormat>,
+    #[serde(default)]
+    engine: EngineSettings,
+    dialogue: Option<DialogueSettings>,
+}
+
+/// Values given on the command line (highest precedence).
+#[derive(Clone, Debug, Default)]
+pub struct Flags {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub content_dir: Option<PathBuf>,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Config {
+    /// Load from the process environment.
+    pub fn load(flags: &Flags) -> Result<Config, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Self::load_from(flags, &env)
+    }
+
+    /// Load with an explicit environment (tests pass a map).
+    pub fn load_from(flags: &Flags, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+
+        let explicit_file = flags
+            .config_file
+            .clone()
+            .or_else(|| get("FRONTDOOR_CONFIG").map(PathBuf::from));
+        let (file, config_file) = match explicit_file {
+            Some(path) => (read_file_config(&path)?, Some(path)),
+            None => {
+                let default = PathBuf::from("frontdoor.toml");
+                if default.exists() {
+                    (read_file_config(&default)?, Some(default))
+                } else {
+                    (FileConfig::default(), None)
+                }
+            }
+        };
+
+        let listen_raw = flags
+            .listen
+            .clone()
+            .or_else(|| get("FRONTDOOR_LISTEN"))
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_raw.parse().map_err(|e| ConfigError::Invalid {
+            name: "listen".into(),
+            message: format!("{listen_raw:?} is not an address like 127.0.0.1:8080 ({e})"),
+        })?;
+
+        let data_dir = flags
+            .data_dir
+            .clone()
+            .or_else(|| get("FRONTDOOR_DATA_DIR").map(PathBuf::from))
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let content_dir = flags
+            .content_dir
+            .clone()
+            .or_else(|| get("FRONTDOOR_CONTENT_DIR").map(PathBuf::from))
+            .or(file.content_dir)
+            .unwrap_or_else(|| PathBuf::from("."));
+
+        let database_url = match get("FRONTDOOR_DATABASE_URL") {
+            Some(url) => {
+                if !(url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://"))
+                {
+                    return Err(ConfigError::Invalid {
+                        name: "FRONTDOOR_DATABASE_URL".into(),
+                        message: format!(
+                            "{} must start with sqlite:, postgres:// or postgresql://",
+                            mask_url_password(&url)
+                        ),
+                    });
+                }
+                DatabaseUrl::new(url)
+            }
+            None => DatabaseUrl::new(format!(
+                "sqlite://{}",
+                data_dir.join("frontdoor.db").display()
+            )),
+        };
+
+        let log_format = match get("FRONTDOOR_LOG_FORMAT") {
+            Some(v) => match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        name: "FRONTDOOR_LOG_FORMAT".into(),
+                        message: format!("{other:?} is not one of: text, json"),
+                    });
+                }
+            },
+            None => file.log_format.unwrap_or(LogFormat::Text),
+        };
+
+        let mut engine = file.engine;
+        if let Some(v) = get("FRONTDOOR_OOS_THRESHOLD") {
+            engine.oos_threshold = Some(parse_unit("FRONTDOOR_OOS_THRESHOLD", &v)?);
+        }
+        if let Some(v) = get("FRONTDOOR_CLARIFY_MARGIN") {
+            engine.clarify_margin = Some(parse_unit("FRONTDOOR_CLARIFY_MARGIN", &v)?);
+        }
+        let mut dialogue = file.dialogue.unwrap_or_default();
+        if let Some(v) = get("FRONTDOOR_SURVEY_PERIOD_DAYS") {
+            dialogue.survey_period_days = v.parse().map_err(|_| ConfigError::Invalid {
+                name: "FRONTDOOR_SURVEY_PERIOD_DAYS".into(),
+                message: format!("{v:?} is not a whole number of days"),
+            })?;
+        }
+
+        Ok(Config {
+            listen,
+            data_dir,
+            content_dir,
+            database_url,
+            log_format,
+            engine,
+            dialogue,
+            config_file,
+            telegram_bot_token: get("TELEGRAM_BOT_TOKEN").map(Secret::new),
+            discord_bot_token: get("DISCORD_BOT_TOKEN").map(Secret::new),
+            identity_secret: get("FRONTDOOR_IDENTITY_SECRET").map(Secret::new),
+        })
+    }
+
+    /// The effective configuration as TOML, secrets masked (`frontdoor config`).
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+fn parse_unit(name: &str, v: &str) -> Result<f32, ConfigError> {
+    match v.parse::<f32>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(ConfigError::Invalid {
+            name: name.into(),
+            message: format!("{v:?} is not a number between 0 and 1"),
+        }),
+    }
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        file: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| crate::knowledge::line_of_offset(&text, s.start))
+            .unwrap_or(1);
+        ConfigError::File {
+            file: format!("{}:{line}", path.display()),
+            message: e.message().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_env_then_flags() {
+        let c = Config::load_from(&Flags::default(), &env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.database_url.expose().ends_with("data/frontdoor.db"));
+
+        let e = env(&[("FRONTDOOR_LISTEN", "127.0.0.1:9000"), ("FRONTDOOR_DATA_DIR", "/tmp/x")]);
+        let c = Config::load_from(&Flags::default(), &e).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.database_url.expose(), "sqlite:///tmp/x/frontdoor.db");
+
+        let flags = Flags {
+            listen: Some("127.0.0.1:9100".into()),
+            ..Flags::default()
+        };
+        let c = Config::load_from(&flags, &e).unwrap();
+        assert_eq!(c.listen.port(), 9100, "flags beat the environment");
+    }
+
+    #[test]
+    fn file_sits_between_defaults_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frontdoor.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:7000\"\ncontent_dir = \"/srv/content\"\n[engine]\noos_threshold = 0.4\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            config_file: Some(path.clone()),
+            ..Flags::default()
+        };
+        let c = Config::load_from(&flags, &env(&[])).unwrap();
+        assert_eq!(c.listen.port(), 7000);
+        assert_eq!(c.content_dir, PathBuf::from("/srv/content"));
+        assert_eq!(c.engine.oos_threshold, Some(0.4));
+        let c = Config::load_from(&flags, &env(&[("FRONTDOOR_LISTEN", "127.0.0.1:7001")])).unwrap();
+        assert_eq!(c.listen.port(), 7001);
+    }
+
+    #[test]
+    fn bad_file_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frontdoor.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:7000\"\n\nbogus_key = 3\n").unwrap();
+        let flags = Flags {
+            config_file: Some(path),
+            ..Flags::default()
+        };
+        let err = Config::load_from(&flags, &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("frontdoor.toml:3"), "{err}");
+        assert!(err.contains("bogus_key"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_shown() {
+        let e = env(&[
+            ("FRONTDOOR_DATABASE_URL", "postgres://fd:hunter2@db.internal:5432/fd"),
+            ("TELEGRAM_BOT_TOKEN", "123456:ABC-very-secret"),
+            ("DISCORD_BOT_TOKEN", "discord-secret-token"),
+        ]);
+        let c = Config::load_from(&Flags::default(), &e).unwrap();
+        let shown = format!("{c:?}\n{}", c.to_masked_toml());
+        for secret in ["hunter2", "ABC-very-secret", "discord-secret-token"] {
+            assert!(!shown.contains(secret), "{secret} leaked in:\n{shown}");
+        }
+        assert!(shown.contains("postgres://fd:********@db.internal:5432/fd"), "{shown}");
+        assert!(c.database_url.is_postgres());
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let err = Config::load_from(&Flags::default(), &env(&[("FRONTDOOR_LISTEN", "localhost")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("listen:"), "{err}");
+        let err = Config::load_from(
+            &Flags::default(),
+            &env(&[("FRONTDOOR_DATABASE_URL", "mysql://x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("FRONTDOOR_DATABASE_URL"), "{err}");
+    }
+}

@@ -1,0 +1,134 @@
+//! Business time: coverage hours, due times of SPA commitments, off-hours detection.
+//! Public holidays are not modelled yet: every covered weekday counts as a business day.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::knowledge::{Coverage, Turnaround};
+
+fn local(coverage: &Coverage, t: DateTime<Utc>) -> NaiveDateTime {
+    t.with_timezone(&coverage.timezone).naive_local()
+}
+
+fn to_utc(tz: Tz, naive: NaiveDateTime) -> DateTime<Utc> {
+    // Around DST changes a local time can be missing or doubled: take the earliest valid one,
+    // or shift by an hour when it does not exist.
+    match tz.from_local_datetime(&naive).earliest() {
+        Some(t) => t.with_timezone(&Utc),
+        None => tz
+            .from_local_datetime(&(naive + Duration::hours(1)))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| Utc.from_utc_datetime(&naive)),
+    }
+}
+
+/// Is `t` within the coverage hours?
+pub fn in_coverage(coverage: &Coverage, t: DateTime<Utc>) -> bool {
+    let l = local(coverage, t);
+    coverage.days.contains(l.weekday()) && l.time() >= coverage.start && l.time() < coverage.end
+}
+
+/// The next moment coverage starts at or after `t` (`t` itself when covered).
+pub fn next_coverage_start(coverage: &Coverage, t: DateTime<Utc>) -> DateTime<Utc> {
+    if in_coverage(coverage, t) || coverage.days.0 == 0 {
+        return t;
+    }
+    let l = local(coverage, t);
+    let mut day = l.date();
+    if l.time() >= coverage.start {
+        day = day.succ_opt().unwrap_or(day);
+    }
+    for _ in 0..8 {
+        if coverage.days.contains(day.weekday()) {
+            return to_utc(coverage.timezone, day.and_time(coverage.start));
+        }
+        day = day.succ_opt().unwrap_or(day);
+    }
+    t
+}
+
+/// Add business minutes: time only runs inside coverage hours.
+fn add_business_minutes(coverage: &Coverage, start: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
+    let mut t = next_coverage_start(coverage, start);
+    let mut left = minutes;
+    // Bounded: at most a few years of days, whatever the input.
+    for _ in 0..2000 {
+        let l = local(coverage, t);
+        let end_today = to_utc(coverage.timezone, l.date().and_time(coverage.end));
+        let available = (end_today - t).num_minutes();
+        if left <= available {
+            return t + Duration::minutes(left);
+        }
+        left -= available.max(0);
+        t = next_coverage_start(coverage, end_today + Duration::seconds(1));
+    }
+    t
+}
+
+/// When a commitment made at `now` falls due.
+pub fn due_at(coverage: &Coverage, turnaround: Turnaround, now: DateTime<Utc>) -> DateTime<Utc> {
+    let day_minutes = (coverage.end - coverage.start).num_minutes().max(1);
+    match turnaround {
+        Turnaround::BusinessHours(h) => add_business_minutes(coverage, now, i64::from(h) * 60),
+        Turnaround::BusinessDays(d) => add_business_minutes(coverage, now, i64::from(d) * day_minutes),
+        Turnaround::CalendarDays(d) => now + Duration::days(i64::from(d)),
+    }
+}
+
+/// "Thu 26 Nov 14:00" in the coverage's time zone.
+pub fn format_local(tz: Tz, t: DateTime<Utc>) -> String {
+    t.with_timezone(&tz).format("%a %-d %b %H:%M").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::WeekdaySet;
+    use chrono::NaiveTime;
+
+    fn london() -> Coverage {
+        Coverage {
+            days: WeekdaySet(0x1f),
+            start: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+            timezone: chrono_tz::Europe::London,
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn business_days_keep_time_of_day() {
+        // Tue 24 Nov 2026 14:00 London (UTC in winter) + 2 business days = Thu 14:00.
+        let due = due_at(&london(), Turnaround::BusinessDays(2), utc("2026-11-24T14:00:00Z"));
+        assert_eq!(due, utc("2026-11-26T14:00:00Z"));
+        assert_eq!(format_local(chrono_tz::Europe::London, due), "Thu 26 Nov 14:00");
+    }
+
+    #[test]
+    fn business_hours_skip_nights_and_weekends() {
+        // Fri 27 Nov 16:00 + 4 business hours = Mon 30 Nov 10:00.
+        let due = due_at(&london(), Turnaround::BusinessHours(4), utc("2026-11-27T16:00:00Z"));
+        assert_eq!(due, utc("2026-11-30T10:00:00Z"));
+        // Saturday request starts counting Monday 08:00.
+        let due = due_at(&london(), Turnaround::BusinessHours(1), utc("2026-11-28T11:00:00Z"));
+        assert_eq!(due, utc("2026-11-30T09:00:00Z"));
+    }
+
+    #[test]
+    fn coverage_and_summer_time() {
+        let c = london();
+        assert!(in_coverage(&c, utc("2026-11-24T08:00:00Z")));
+        assert!(!in_coverage(&c, utc("2026-11-24T18:00:00Z")));
+        assert!(!in_coverage(&c, utc("2026-11-28T12:00:00Z")));
+        // 07:30 UTC in July is 08:30 BST.
+        assert!(in_coverage(&c, utc("2026-07-01T07:30:00Z")));
+        assert_eq!(
+            next_coverage_start(&c, utc("2026-11-27T19:00:00Z")),
+            utc("2026-11-30T08:00:00Z")
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! The dialogue: one pure, channel-neutral state machine.
+//!
+//! `step(state, event, &knowledge, &settings)` turns an inbound event and the conversation's saved
+//! state into a new state, replies and effects. It does no I/O: `service.rs` loads the state,
+//! steps, and commits state + log + effects in one transaction. State variants carry their data
+//! (the inputs collected so far), so a half-filled impossible state cannot be written.
+//!
+//! ```text
+//! user: how do I reset my password
+//! bot:  **Reset a forgotten or expired password** ... Did this answer your question? [Yes] [No]
+//! user: [Yes]
+//! bot:  Great! How did we do? [1] [2] [3] [4] [5]
+//! ```
+
+pub mod calendar;
+pub mod forms;
+pub mod service;
+mod step;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use step::step;
+
+/// The reply text placeholder the service replaces with the allocated request reference.
+pub const REFERENCE_PLACEHOLDER: &str = "{{request_ref}}";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// Nothing pending. Counts fallbacks in a row to offer a human after two.
+    Idle { fallbacks: u8 },
+    /// An article was shown; waiting for "Did this answer your question?".
+    AwaitingAnswerFeedback {
+        article: String,
+        question: String,
+        /// Next-best articles to offer on "No".
+        alternatives: Vec<String>,
+        /// Alternatives were already offered: another "No" escalates.
+        offered_alternatives: bool,
+        since: DateTime<Utc>,
+    },
+    /// "Did you mean A or B?"
+    Clarifying {
+        question: String,
+        options: Vec<String>,
+        since: DateTime<Utc>,
+    },
+    /// Asking for a service's SPA inputs, one at a time.
+    CollectingInputs(Form),
+    /// All inputs given; waiting for the user to confirm the summary.
+    Confirming(Form),
+    /// Offered to bring in the account manager; waiting for yes/no.
+    OfferingEscalation { reason: String, since: DateTime<Utc> },
+    /// A pulse survey is open.
+    Survey {
+        cause: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// Got a score; an optional comment may follow.
+    SurveyComment {
+        score: u8,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::Idle { fallbacks: 0 }
+    }
+}
+
+impl State {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{\"state\":\"idle\",\"fallbacks\":0}".into())
+    }
+    /// A state saved by an older or broken version starts over rather than failing the turn.
+    pub fn from_json(s: &str) -> State {
+        serde_json::from_str(s).unwrap_or_default()
+    }
+}
+
+/// A service request being filled in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Form {
+    pub service: String,
+    /// Valid values so far, by input name.
+    pub values: BTreeMap<String, String>,
+    /// Inputs the user chose to skip (optional ones).
+    pub skipped: Vec<String>,
+    /// The input being asked for; `None` when confirming.
+    pub asking: Option<String>,
+    pub reprompts: u32,
+    /// Every required input was valid at its first answer so far.
+    pub first_attempt_ok: bool,
+    pub urgent: bool,
+    pub started_at: DateTime<Utc>,
+    pub since: DateTime<Utc>,
+}
+
+/// What came in.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    Text(String),
+    /// A button press: the button's payload.
+    Button(String),
+}
+
+/// A request of the user's, as the dialogue needs to talk about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestSummary {
+    pub reference: String,
+    pub service: String,
+    pub status: String,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Who is talking, as far as the dialogue needs to know.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UserContext {
+    pub name: Option<String>,
+    pub client: Option<String>,
+    /// Seen before this conversation.
+    pub returning: bool,
+    /// Their requests, newest first.
+    pub requests: Vec<RequestSummary>,
+    /// A survey was sent to them within the survey period.
+    pub surveyed_recently: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub input: Input,
+    pub channel: String,
+    pub user: UserContext,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Button {
+    pub label: String,
+    pub payload: String,
+}
+
+impl Button {
+    pub fn new(label: impl Into<String>, payload: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            payload: payload.into(),
+        }
+    }
+}
+
+/// One message from the bot. `text` is Markdown; channels render it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+}
+
+impl Reply {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            buttons: Vec::new(),
+        }
+    }
+    pub fn with_buttons(text: impl Into<String>, buttons: Vec<Button>) -> Self {
+        Self {
+            text: text.into(),
+            buttons,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Answered,
+    Clarify,
+    Fallback,
+    Prompt,
+    RequestOpened,
+    Escalated,
+    Survey,
+    Smalltalk,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Clarify => "clarify",
+            Outcome::Fallback => "fallback",
+            Outcome::Prompt => "prompt",
+            Outcome::RequestOpened => "request_opened",
+            Outcome::Escalated => "escalated",
+            Outcome::Survey => "survey",
+            Outcome::Smalltalk => "smalltalk",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Normal,
+    Urgent,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Normal => "normal",
+            Priority::Urgent => "urgent",
+        }
+    }
+}
+
+/// What a turn asks the world to do. The service writes these in the turn's transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Open a service request; the service allocates the reference and replaces
+    /// `REFERENCE_PLACEHOLDER` in the replies with it.
+    OpenRequest {
+        service: String,
+        inputs: BTreeMap<String, String>,
+        priority: Priority,
+        due_at: DateTime<Utc>,
+    },
+    /// The client side of the SPA: how supplying the inputs went.
+    InputCollection {
+        service: String,
+        started_at: DateTime<Utc>,
+        outcome: String,
+        complete_first_attempt: bool,
+        reprompts: u32,
+        missing_inputs: u32,
+        /// The request this collection opened (its reference is the allocated one).
+        opened_request: bool,
+    },
+    Escalate {
+        reason: String,
+        priority: Priority,
+        /// The request this escalation is about (`REFERENCE_PLACEHOLDER` for the one opened now).
+        request_reference: Option<String>,
+        due_at: DateTime<Utc>,
+    },
+    SendSurvey {
+        cause: String,
+        expires_at: DateTime<Utc>,
+    },
+    SurveyAnswer {
+        score: Option<u8>,
+        comment: Option<String>,
+    },
+    KnowledgeGap {
+        kind: String,
+        text: String,
+        intent: Option<String>,
+        confidence: Option<f32>,
+    },
+    /// One billable interaction for the recharge ledger.
+    Recharge {
+        interaction: String,
+        reference: Option<String>,
+    },
+}
+
+/// The result of one step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub state: State,
+    pub replies: Vec<Reply>,
+    pub effects: Vec<Effect>,
+    pub intent: Option<String>,
+    pub confidence: f32,
+    pub outcome: Outcome,
+    /// The message arrived outside the client's coverage hours.
+    pub off_hours: bool,
+}

@@ -1,0 +1,484 @@
+//! The dialogue service: load the conversation, step, and commit state + log + effects in one
+//! transaction before any reply leaves. Channel adapters call `handle`; nothing else.
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+
+use super::{Effect, Event, Input, Outcome, REFERENCE_PLACEHOLDER, Reply, RequestSummary, State, UserContext, step};
+use crate::config::DialogueSettings;
+use crate::knowledge::Knowledge;
+use crate::store::{IdentityClaim, NewMessage, NewPing, Record, Store, StoreError, Turn, TurnOutcome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the conversation is busy; try again")]
+    Busy,
+}
+
+/// A message as a channel adapter hands it over.
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    pub channel: String,
+    /// The conversation key within the channel (web session, Telegram chat, Discord channel+user).
+    pub session_key: String,
+    /// Who sent it; `None` for a web session's later messages (the conversation knows who) or an
+    /// anonymous visitor (the session is the identity).
+    pub identity: Option<IdentityClaim>,
+    pub input: Input,
+    /// The channel's id for this message: a redelivery with the same id is not processed twice.
+    pub channel_message_id: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// What goes back to the channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outbound {
+    pub conversation_id: String,
+    pub replies: Vec<Reply>,
+    pub intent: Option<String>,
+    pub confidence: f32,
+    pub outcome: String,
+    /// True when this message had been processed before and the stored replies are returned.
+    pub duplicate: bool,
+}
+
+/// Shared, hot-swappable knowledge.
+pub type SharedKnowledge = Arc<RwLock<Arc<Knowledge>>>;
+
+pub fn share(k: Knowledge) -> SharedKnowledge {
+    Arc::new(RwLock::new(Arc::new(k)))
+}
+
+/// The current knowledge (a cheap `Arc` clone; a reload swaps it without disturbing turns in flight).
+pub fn current(k: &SharedKnowledge) -> Arc<Knowledge> {
+    match k.read() {
+        Ok(g) => g.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+#[derive(Clone)]
+pub struct ChatService {
+    pub store: Arc<dyn Store>,
+    pub knowledge: SharedKnowledge,
+    pub settings: DialogueSettings,
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn new_conversation_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Attempts on an optimistic-concurrency conflict before answering "busy".
+const MAX_ATTEMPTS: usize = 8;
+
+impl ChatService {
+    pub fn new(store: Arc<dyn Store>, knowledge: SharedKnowledge, settings: DialogueSettings) -> Self {
+        Self {
+            store,
+            knowledge,
+            settings,
+        }
+    }
+
+    pub async fn handle(&self, inbound: Inbound) -> Result<Outbound, ServiceError> {
+        let started = Instant::now();
+        if let Some(id) = &inbound.channel_message_id
+            && let Some(out) = self.replay(&inbound.channel, id).await?
+        {
+            return Ok(out);
+        }
+        let k = current(&self.knowledge);
+        let now = inbound.now;
+        let person = self.person(&inbound, &k).await?;
+        let conversation = self
+            .store
+            .open_conversation(
+                &inbound.channel,
+                &inbound.session_key,
+                Some(&person),
+                &new_conversation_id(),
+                &State::default().to_json(),
+                millis(now),
+            )
+            .await?;
+        let requests = self.store.requests_of_person(person.id).await?;
+        let period = Duration::days(i64::from(self.settings.survey_period_days));
+        let surveyed_recently = self
+            .store
+            .surveys_of_person(person.id)
+            .await?
+            .iter()
+            .any(|s| from_millis(s.sent_at) > now - period);
+        let user = UserContext {
+            name: person.display_name.clone(),
+            client: person.client_code.clone(),
+            returning: person.last_seen_at < millis(now) && person.created_at < conversation.created_at,
+            requests: requests
+                .iter()
+                .map(|r| RequestSummary {
+                    reference: r.reference.clone(),
+                    service: k
+                        .services
+                        .get(&r.service_id)
+                        .map(|s| s.name.clone())
+                        .unwrap_or_else(|| r.service_id.clone()),
+                    status: r.status.clone(),
+                    due_at: from_millis(r.due_at),
+                })
+                .collect(),
+            surveyed_recently,
+        };
+        let event = Event {
+            input: inbound.input.clone(),
+            channel: inbound.channel.clone(),
+            user,
+            now,
+        };
+
+        let mut conversation = conversation;
+        for _ in 0..MAX_ATTEMPTS {
+            let state = State::from_json(&conversation.state);
+            let mut result = step(state, &event, &k, &self.settings);
+            let latency_us = started.elapsed().as_micros() as i64;
+
+            let reference = if result.effects.iter().any(|e| matches!(e, Effect::OpenRequest { .. })) {
+                Some(format!("REQ-{}", self.store.next_request_number().await?))
+            } else {
+                None
+            };
+            if let Some(r) = &reference {
+                for reply in &mut result.replies {
+                    reply.text = reply.text.replace(REFERENCE_PLACEHOLDER, r);
+                }
+            }
+            let records = self
+                .records(&k, &event, &conversation.id, &result.effects, reference.as_deref(), &result.replies)
+                .await?;
+            let (text, payload) = match &inbound.input {
+                Input::Text(t) => (t.clone(), None),
+                Input::Button(p) => (String::new(), Some(p.clone())),
+            };
+            let outcome = result.outcome.as_str().to_string();
+            let confidence = f64::from(result.confidence);
+            let turn = Turn {
+                conversation_id: conversation.id.clone(),
+                expected_version: conversation.version,
+                new_state: result.state.to_json(),
+                channel: inbound.channel.clone(),
+                person_id: Some(person.id),
+                client_code: person.client_code.clone(),
+                off_hours: result.off_hours,
+                inbound: NewMessage {
+                    text,
+                    payload,
+                    channel_message_id: inbound.channel_message_id.clone(),
+                    intent: result.intent.clone(),
+                    confidence: Some(confidence),
+                    outcome: Some(outcome.clone()),
+                    latency_us: Some(latency_us),
+                },
+                outbound: result
+                    .replies
+                    .iter()
+                    .map(|r| NewMessage {
+                        text: r.text.clone(),
+                        payload: (!r.buttons.is_empty())
+                            .then(|| serde_json::to_string(&r.buttons).unwrap_or_default()),
+                        intent: result.intent.clone(),
+                        confidence: Some(confidence),
+                        outcome: Some(outcome.clone()),
+                        ..NewMessage::default()
+                    })
+                    .collect(),
+                records,
+                now: millis(now),
+            };
+            match self.store.commit_turn(&turn).await? {
+                TurnOutcome::Committed { .. } => {
+                    tracing::debug!(
+                        conversation = %conversation.id,
+                        intent = ?result.intent,
+                        outcome = %outcome,
+                        latency_us,
+                        "turn committed"
+                    );
+                    return Ok(Outbound {
+                        conversation_id: conversation.id,
+                        replies: result.replies,
+                        intent: result.intent,
+                        confidence: result.confidence,
+                        outcome,
+                        duplicate: false,
+                    });
+                }
+                TurnOutcome::Duplicate => {
+                    if let Some(id) = &inbound.channel_message_id
+                        && let Some(out) = self.replay(&inbound.channel, id).await?
+                    {
+                        return Ok(out);
+                    }
+                    return Err(ServiceError::Busy);
+                }
+                TurnOutcome::Conflict => {
+                    // Another turn of this conversation committed first: step again on its state.
+                    conversation = self
+                        .store
+                        .conversation(&conversation.id)
+                        .await?
+                        .ok_or(ServiceError::Busy)?;
+                }
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    /// The person behind the message: the claimed identity, else the conversation's person,
+    /// else an anonymous person keyed by the session.
+    async fn person(&self, inbound: &Inbound, k: &Knowledge) -> Result<crate::store::Person, ServiceError> {
+        let now = millis(inbound.now);
+        if let Some(claim) = &inbound.identity {
+            if let Some(code) = &claim.client_code
+                && !k.clients.contains_key(code)
+            {
+                return Err(ServiceError::Invalid(format!("unknown client {code:?}")));
+            }
+            return Ok(self.store.resolve_person(claim, now).await?);
+        }
+        if let Some(conv) = self.store.conversation_by_session(&inbound.channel, &inbound.session_key).await?
+            && let Some(pid) = conv.person_id
+            && let Some(p) = self.store.person(pid).await?
+        {
+            return Ok(p);
+        }
+        let claim = IdentityClaim {
+            channel: inbound.channel.clone(),
+            external_id: format!("session:{}", inbound.session_key),
+            display_name: None,
+            client_code: None,
+        };
+        Ok(self.store.resolve_person(&claim, now).await?)
+    }
+
+    /// The stored answer to a message processed before.
+    async fn replay(&self, channel: &str, channel_message_id: &str) -> Result<Option<Outbound>, ServiceError> {
+        let Some((inbound, replies)) = self.store.processed_message(channel, channel_message_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Outbound {
+            conversation_id: inbound.conversation_id,
+            replies: replies
+                .iter()
+                .map(|m| Reply {
+                    text: m.text.clone(),
+                    buttons: m
+                        .payload
+                        .as_deref()
+                        .and_then(|p| serde_json::from_str(p).ok())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            intent: inbound.intent,
+            confidence: inbound.confidence.unwrap_or(0.0) as f32,
+            outcome: inbound.outcome.unwrap_or_else(|| Outcome::Answered.as_str().into()),
+            duplicate: true,
+        }))
+    }
+
+    /// Turn effects into store records (pings included, built with the context a manager needs).
+    async fn records(
+        &self,
+        k: &Knowledge,
+        event: &Event,
+        conversation_id: &str,
+        effects: &[Effect],
+        reference: Option<&str>,
+        replies: &[Reply],
+    ) -> Result<Vec<Record>, ServiceError> {
+        let resolve = |r: &Option<String>| -> Option<String> {
+            r.as_ref().map(|s| match reference {
+                Some(real) => s.replace(REFERENCE_PLACEHOLDER, real),
+                None => s.clone(),
+            })
+        };
+        let off_hours = !super::calendar::in_coverage(k.coverage_for(event.user.client.as_deref(), None), event.now);
+        let mut out = Vec::new();
+        for e in effects {
+            out.push(match e {
+                Effect::OpenRequest {
+                    service,
+                    inputs,
+                    priority,
+                    due_at,
+                } => Record::Request {
+                    reference: reference.unwrap_or_default().to_string(),
+                    service_id: service.clone(),
+                    priority: priority.as_str().into(),
+                    inputs: serde_json::to_string(inputs).unwrap_or_else(|_| "{}".into()),
+                    due_at: millis(*due_at),
+                    off_hours,
+                },
+                Effect::InputCollection {
+                    service,
+                    started_at,
+                    outcome,
+                    complete_first_attempt,
+                    reprompts,
+                    missing_inputs,
+                    opened_request,
+                } => Record::InputCollection {
+                    service_id: service.clone(),
+                    started_at: millis(*started_at),
+                    outcome: outcome.clone(),
+                    complete_first_attempt: *complete_first_attempt,
+                    reprompts: i64::from(*reprompts),
+                    missing_inputs: i64::from(*missing_inputs),
+                    request_reference: if *opened_request { reference.map(str::to_string) } else { None },
+                },
+                Effect::Escalate {
+                    reason,
+                    priority,
+                    request_reference,
+                    due_at,
+                } => {
+                    let request_reference = resolve(request_reference);
+                    let pings = self
+                        .pings(k, event, conversation_id, reason, priority.as_str(), request_reference.as_deref(), *due_at, replies)
+                        .await?;
+                    let repinging = match priority {
+                        super::Priority::Urgent => Duration::minutes(5),
+                        super::Priority::Normal => Duration::minutes(15),
+                    };
+                    Record::Escalation {
+                        reason: reason.clone(),
+                        priority: priority.as_str().into(),
+                        request_reference,
+                        due_at: millis(*due_at),
+                        next_ping_at: Some(millis(event.now + repinging)),
+                        off_hours,
+                        pings,
+                    }
+                }
+                Effect::SendSurvey { cause, expires_at } => Record::Survey {
+                    cause: cause.clone(),
+                    expires_at: millis(*expires_at),
+                },
+                Effect::SurveyAnswer { score, comment } => Record::SurveyAnswer {
+                    score: score.map(i64::from),
+                    comment: comment.clone(),
+                },
+                Effect::KnowledgeGap {
+                    kind,
+                    text,
+                    intent,
+                    confidence,
+                } => Record::Gap {
+                    kind: kind.clone(),
+                    text: text.clone(),
+                    intent: intent.clone(),
+                    confidence: confidence.map(f64::from),
+                },
+                Effect::Recharge { interaction, reference: r } => Record::Ledger {
+                    interaction_type: interaction.clone(),
+                    reference: resolve(r),
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// One ping per contact route of the client's primary account manager, carrying what the
+    /// manager needs to act without asking again.
+    #[allow(clippy::too_many_arguments)]
+    async fn pings(
+        &self,
+        k: &Knowledge,
+        event: &Event,
+        conversation_id: &str,
+        reason: &str,
+        priority: &str,
+        request_reference: Option<&str>,
+        due_at: DateTime<Utc>,
+        replies: &[Reply],
+    ) -> Result<Vec<NewPing>, ServiceError> {
+        let Some(client) = event.user.client.as_deref().and_then(|c| k.clients.get(c)) else {
+            return Ok(Vec::new());
+        };
+        let Some(manager) = client.managers.iter().find(|m| m.role == "primary").or(client.managers.first()) else {
+            return Ok(Vec::new());
+        };
+        let mut transcript: Vec<serde_json::Value> = self
+            .store
+            .transcript(conversation_id)
+            .await?
+            .iter()
+            .rev()
+            .take(8)
+            .rev()
+            .map(|m| json!({"from": if m.direction == "in" { "user" } else { "bot" }, "text": m.text}))
+            .collect();
+        if let Input::Text(t) = &event.input {
+            transcript.push(json!({"from": "user", "text": t}));
+        }
+        for r in replies {
+            transcript.push(json!({"from": "bot", "text": r.text}));
+        }
+        let request = match request_reference {
+            Some(r) => self.store.request_by_reference(r).await?.map(|row| {
+                json!({"reference": row.reference, "service": row.service_id, "inputs": serde_json::from_str::<serde_json::Value>(&row.inputs).unwrap_or_default()})
+            }),
+            None => None,
+        };
+        let payload = json!({
+            "client": {"code": client.code, "name": client.name},
+            "user": {"name": event.user.name},
+            "channel": event.channel,
+            "conversation": conversation_id,
+            "reason": reason,
+            "priority": priority,
+            "request_reference": request_reference,
+            "request": request,
+            "due_at": due_at.to_rfc3339(),
+            "transcript": transcript,
+            "manager": {"name": manager.name, "email": manager.email},
+            "actions": ["acknowledge", "reply", "resolve"],
+        })
+        .to_string();
+        let mut routes = Vec::new();
+        if let Some(url) = &manager.webhook {
+            routes.push(("webhook", json!({"type": "webhook", "url": url})));
+        }
+        if let Some(chat) = manager.telegram_chat {
+            routes.push(("telegram", json!({"type": "telegram", "chat_id": chat})));
+        }
+        if let Some(user) = &manager.discord_user {
+            routes.push(("discord", json!({"type": "discord_user", "user_id": user})));
+        }
+        if routes.is_empty() {
+            routes.push(("email", json!({"type": "email", "to": manager.email})));
+        }
+        Ok(routes
+            .into_iter()
+            .map(|(kind, route)| NewPing {
+                kind: kind.to_string(),
+                route: route.to_string(),
+                payload: payload.clone(),
+            })
+            .collect())
+    }
+}

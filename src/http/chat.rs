@@ -1,0 +1,216 @@
+//! `POST /api/v1/chat` and `GET /api/v1/conversations/{id}`: the web chat contract.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, AppState, MAX_TEXT_CHARS};
+use crate::dialogue::service::Inbound;
+use crate::dialogue::{Button, Input};
+use crate::knowledge::render;
+use crate::store::IdentityClaim;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/chat", post(chat))
+        .route("/api/v1/conversations/{id}", get(conversation))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatUser {
+    pub id: String,
+    pub name: Option<String>,
+    pub client: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    pub session: String,
+    pub text: Option<String>,
+    pub payload: Option<String>,
+    pub user: Option<ChatUser>,
+    /// Optional client-generated message id: a retry with the same id is answered from the log.
+    pub message_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReplyOut {
+    pub text: String,
+    /// The same text rendered as safe HTML for the widget.
+    pub html: String,
+    pub buttons: Vec<Button>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub conversation: String,
+    pub replies: Vec<ReplyOut>,
+    pub intent: Option<String>,
+    pub confidence: f32,
+    pub outcome: String,
+    pub duplicate: bool,
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c))
+}
+
+impl ChatRequest {
+    /// Check the request and turn it into the service's inbound message.
+    fn into_inbound(self) -> Result<Inbound, ApiError> {
+        if !valid_id(&self.session) {
+            return Err(ApiError::Unprocessable(
+                "session must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'".into(),
+            ));
+        }
+        let input = match (self.text, self.payload) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::Unprocessable("send either text or payload, not both".into()));
+            }
+            (None, None) => return Err(ApiError::Unprocessable("text or payload is required".into())),
+            (Some(t), None) => {
+                if t.trim().is_empty() {
+                    return Err(ApiError::Unprocessable("text is empty".into()));
+                }
+                let n = t.chars().count();
+                if n > MAX_TEXT_CHARS {
+                    return Err(ApiError::PayloadTooLarge(format!(
+                        "text is {n} characters; the limit is {MAX_TEXT_CHARS}"
+                    )));
+                }
+                if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+                    return Err(ApiError::Unprocessable("text contains control characters".into()));
+                }
+                Input::Text(t)
+            }
+            (None, Some(p)) => {
+                if p.is_empty() || p.len() > 256 {
+                    return Err(ApiError::Unprocessable("payload must be 1-256 bytes".into()));
+                }
+                Input::Button(p)
+            }
+        };
+        if let Some(id) = &self.message_id
+            && !valid_id(id)
+        {
+            return Err(ApiError::Unprocessable("message_id must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'".into()));
+        }
+        let identity = match self.user {
+            Some(u) => Some({
+                if !valid_id(&u.id) {
+                    return Err(ApiError::Unprocessable("user.id must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'".into()));
+                }
+                if u.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
+                    return Err(ApiError::Unprocessable("user.name is longer than 200 characters".into()));
+                }
+                IdentityClaim {
+                    channel: "web".into(),
+                    external_id: u.id,
+                    display_name: u.name.filter(|n| !n.trim().is_empty()),
+                    client_code: u.client.filter(|c| !c.is_empty()),
+                }
+            }),
+            // After the first message the user is optional: the conversation remembers who it was.
+            None => None,
+        };
+        Ok(Inbound {
+            channel: "web".into(),
+            session_key: self.session,
+            identity,
+            input,
+            channel_message_id: self.message_id,
+            now: Utc::now(),
+        })
+    }
+}
+
+async fn chat(
+    State(app): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<ChatRequest>,
+) -> Result<Json<ChatResponse>, ApiError> {
+    let inbound = req.into_inbound()?;
+    let out = app.chat.handle(inbound).await?;
+    Ok(Json(ChatResponse {
+        conversation: out.conversation_id,
+        replies: out
+            .replies
+            .into_iter()
+            .map(|r| ReplyOut {
+                html: render::to_html(&r.text),
+                text: r.text,
+                buttons: r.buttons,
+            })
+            .collect(),
+        intent: out.intent,
+        confidence: out.confidence,
+        outcome: out.outcome,
+        duplicate: out.duplicate,
+    }))
+}
+
+#[derive(Serialize)]
+struct TranscriptMessage {
+    id: i64,
+    direction: String,
+    text: String,
+    buttons: Vec<Button>,
+    payload: Option<String>,
+    intent: Option<String>,
+    confidence: Option<f64>,
+    outcome: Option<String>,
+    latency_us: Option<i64>,
+    at: String,
+}
+
+#[derive(Serialize)]
+struct Transcript {
+    conversation: String,
+    channel: String,
+    client: Option<String>,
+    messages: Vec<TranscriptMessage>,
+}
+
+async fn conversation(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Transcript>, ApiError> {
+    let Some(conv) = app.chat.store.conversation(&id).await? else {
+        return Err(ApiError::NotFound(format!("no conversation {id}")));
+    };
+    let messages = app.chat.store.transcript(&id).await?;
+    Ok(Json(Transcript {
+        conversation: conv.id,
+        channel: conv.channel,
+        client: conv.client_code,
+        messages: messages
+            .into_iter()
+            .map(|m| {
+                let (buttons, payload) = if m.direction == "out" {
+                    (m.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default(), None)
+                } else {
+                    (Vec::new(), m.payload)
+                };
+                TranscriptMessage {
+                    id: m.id,
+                    direction: m.direction,
+                    text: m.text,
+                    buttons,
+                    payload,
+                    intent: m.intent,
+                    confidence: m.confidence,
+                    outcome: m.outcome,
+                    latency_us: m.latency_us,
+                    at: chrono::DateTime::from_timestamp_millis(m.created_at)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect(),
+    }))
+}

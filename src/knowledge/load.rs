@@ -1,0 +1,788 @@
+//! Reading content files into the model. Every problem is reported as `file:line: message`, and
+//! loading goes on after an error so an editor sees all problems at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::model::*;
+use super::{ContentError, line_of, line_of_offset};
+
+/// Raw content as parsed, before cross-file validation.
+#[derive(Default)]
+pub struct Raw {
+    pub organisation: Option<Organisation>,
+    pub articles: Vec<Article>,
+    pub intents: Vec<Intent>,
+    pub services: Vec<Service>,
+    pub clients: Vec<Client>,
+    pub processes: Vec<Process>,
+    /// File texts, kept to point errors found later at a line.
+    pub texts: HashMap<PathBuf, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DateField {
+    Toml(toml::value::Datetime),
+    Text(String),
+}
+
+impl DateField {
+    fn to_date(&self) -> Result<NaiveDate, String> {
+        match self {
+            DateField::Toml(dt) => match dt.date {
+                Some(d) => NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+                    .ok_or_else(|| format!("{dt} is not a valid date")),
+                None => Err(format!("{dt} is not a date (YYYY-MM-DD)")),
+            },
+            DateField::Text(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)")),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCoverage {
+    days: String,
+    start: String,
+    end: String,
+    timezone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrganisation {
+    name: String,
+    short_name: Option<String>,
+    timezone: String,
+    currency: String,
+    coverage: RawCoverage,
+    #[serde(default)]
+    rates: BTreeMap<String, f64>,
+    #[serde(default = "four")]
+    escalation_response_hours: u32,
+    #[serde(default = "one")]
+    urgent_response_hours: u32,
+}
+
+fn four() -> u32 {
+    4
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawVisibility {
+    Word(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArticle {
+    id: String,
+    title: String,
+    category: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    questions: Vec<String>,
+    process: Option<String>,
+    service: Option<String>,
+    reviewed: DateField,
+    owner: String,
+    visibility: Option<RawVisibility>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIntentFile {
+    #[serde(default)]
+    intent: Vec<RawIntent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIntent {
+    name: String,
+    #[serde(default)]
+    description: String,
+    action: String,
+    article: Option<String>,
+    service: Option<String>,
+    process_question: Option<String>,
+    #[serde(default)]
+    examples: Vec<String>,
+    #[serde(default)]
+    rules: Vec<String>,
+    #[serde(default)]
+    replies: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTurnaround {
+    business_hours: Option<u32>,
+    business_days: Option<u32>,
+    calendar_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCommitment {
+    turnaround: RawTurnaround,
+    coverage: Option<RawCoverage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInput {
+    name: String,
+    prompt: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default = "yes")]
+    required: bool,
+    help: Option<String>,
+    pattern: Option<String>,
+    #[serde(default)]
+    choices: Vec<String>,
+    #[serde(default)]
+    future: bool,
+    min: Option<f64>,
+    max: Option<f64>,
+    extract: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    id: String,
+    name: String,
+    team: String,
+    process: Option<String>,
+    #[serde(default)]
+    description: String,
+    interaction: String,
+    commitment: RawCommitment,
+    #[serde(default)]
+    input: Vec<RawInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawServiceList {
+    Word(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpa {
+    start: DateField,
+    end: DateField,
+    #[serde(default = "ninety")]
+    renewal_notice_days: u32,
+    coverage: Option<RawCoverage>,
+    services: Option<RawServiceList>,
+}
+
+fn ninety() -> u32 {
+    90
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManager {
+    name: String,
+    role: String,
+    email: String,
+    telegram_chat: Option<i64>,
+    discord_user: Option<String>,
+    discord_channel: Option<String>,
+    webhook: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    code: String,
+    name: String,
+    timezone: String,
+    spa: RawSpa,
+    #[serde(default)]
+    rates: BTreeMap<String, f64>,
+    #[serde(default)]
+    manager: Vec<RawManager>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: String,
+    side: String,
+    #[serde(default)]
+    description: String,
+    handoff: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProcess {
+    id: String,
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    owner: String,
+    team: String,
+    #[serde(default)]
+    description: String,
+    typical_duration: Option<String>,
+    #[serde(default)]
+    services: Vec<String>,
+    #[serde(default)]
+    articles: Vec<String>,
+    #[serde(default)]
+    step: Vec<RawStep>,
+}
+
+/// Collects errors while loading.
+pub struct Loader {
+    pub errors: Vec<ContentError>,
+    pub raw: Raw,
+    default_tz: Tz,
+}
+
+impl Loader {
+    pub fn new() -> Self {
+        Self {
+            errors: Vec::new(),
+            raw: Raw::default(),
+            default_tz: chrono_tz::Europe::London,
+        }
+    }
+
+    fn err(&mut self, file: &Path, line: usize, message: impl Into<String>) {
+        self.errors.push(ContentError {
+            file: file.to_path_buf(),
+            line,
+            message: message.into(),
+        });
+    }
+
+    /// Error at the line where `needle` first appears in the file (1 if it does not).
+    pub fn err_at(&mut self, file: &Path, needle: &str, message: impl Into<String>) {
+        let line = self
+            .raw
+            .texts
+            .get(file)
+            .map(|t| line_of(t, needle))
+            .unwrap_or(1);
+        self.err(file, line, message);
+    }
+
+    fn read(&mut self, file: &Path) -> Option<String> {
+        match std::fs::read_to_string(file) {
+            Ok(text) => {
+                self.raw.texts.insert(file.to_path_buf(), text.clone());
+                Some(text)
+            }
+            Err(e) => {
+                self.err(file, 1, format!("cannot read: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Parse TOML, reporting a syntax or shape error at its line. `line_base` shifts lines for
+    /// front matter that starts further down the file.
+    fn parse_toml<T: serde::de::DeserializeOwned>(
+        &mut self,
+        file: &Path,
+        text: &str,
+        line_base: usize,
+    ) -> Option<T> {
+        match toml::from_str::<T>(text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let line = e.span().map(|s| line_of_offset(text, s.start)).unwrap_or(1);
+                self.err(file, line + line_base, e.message().trim().to_string());
+                None
+            }
+        }
+    }
+
+    fn coverage(&mut self, file: &Path, raw: &RawCoverage, default_tz: Tz) -> Option<Coverage> {
+        let days = match WeekdaySet::parse(&raw.days) {
+            Ok(d) => d,
+            Err(e) => {
+                self.err_at(file, &raw.days, format!("coverage days: {e}"));
+                return None;
+            }
+        };
+        let parse_time = |s: &str| NaiveTime::parse_from_str(s, "%H:%M");
+        let (Ok(start), Ok(end)) = (parse_time(&raw.start), parse_time(&raw.end)) else {
+            self.err_at(
+                file,
+                "coverage",
+                format!("coverage times must be HH:MM, got {:?}-{:?}", raw.start, raw.end),
+            );
+            return None;
+        };
+        if end <= start {
+            self.err_at(file, "coverage", "coverage end must be after its start");
+            return None;
+        }
+        let timezone = match &raw.timezone {
+            Some(tz) => self.timezone(file, tz)?,
+            None => default_tz,
+        };
+        Some(Coverage {
+            days,
+            start,
+            end,
+            timezone,
+        })
+    }
+
+    fn timezone(&mut self, file: &Path, name: &str) -> Option<Tz> {
+        match name.parse::<Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                self.err_at(
+                    file,
+                    name,
+                    format!("{name:?} is not an IANA time zone (e.g. Europe/London)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn date(&mut self, file: &Path, field: &str, value: &DateField) -> Option<NaiveDate> {
+        match value.to_date() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err_at(file, field, format!("{field}: {e}"));
+                None
+            }
+        }
+    }
+
+    pub fn load_organisation(&mut self, file: &Path) {
+        let Some(text) = self.read(file) else { return };
+        let Some(raw) = self.parse_toml::<RawOrganisation>(file, &text, 0) else {
+            return;
+        };
+        let Some(timezone) = self.timezone(file, &raw.timezone) else {
+            return;
+        };
+        self.default_tz = timezone;
+        let Some(coverage) = self.coverage(file, &raw.coverage, timezone) else {
+            return;
+        };
+        self.check_rates(file, &raw.rates);
+        self.raw.organisation = Some(Organisation {
+            short_name: raw.short_name.unwrap_or_else(|| raw.name.clone()),
+            name: raw.name,
+            timezone,
+            currency: raw.currency,
+            coverage,
+            rates: raw.rates,
+            escalation_response_hours: raw.escalation_response_hours,
+            urgent_response_hours: raw.urgent_response_hours,
+        });
+    }
+
+    fn check_rates(&mut self, file: &Path, rates: &BTreeMap<String, f64>) {
+        for (k, v) in rates {
+            if !(v.is_finite() && *v >= 0.0) {
+                self.err_at(file, k, format!("rate {k} must be a non-negative amount"));
+            }
+        }
+    }
+
+    pub fn load_article(&mut self, file: &Path) {
+        let Some(text) = self.read(file) else { return };
+        let Some((front, body, front_line)) = split_front_matter(&text) else {
+            self.err(
+                file,
+                1,
+                "an article starts with TOML front matter between `+++` lines",
+            );
+            return;
+        };
+        let Some(raw) = self.parse_toml::<RawArticle>(file, front, front_line - 1) else {
+            return;
+        };
+        let Some(reviewed) = self.date(file, "reviewed", &raw.reviewed) else {
+            return;
+        };
+        if !is_slug(&raw.id) {
+            self.err_at(
+                file,
+                &raw.id,
+                format!("id {:?} must be lower-case letters, digits and dashes", raw.id),
+            );
+        }
+        let visibility = match raw.visibility {
+            None => Visibility::All,
+            Some(RawVisibility::Word(w)) if w == "all" => Visibility::All,
+            Some(RawVisibility::Word(w)) => {
+                self.err_at(
+                    file,
+                    "visibility",
+                    format!("visibility is \"all\" or a list of client codes, not {w:?}"),
+                );
+                Visibility::All
+            }
+            Some(RawVisibility::List(list)) => Visibility::Clients(list),
+        };
+        if body.trim().is_empty() {
+            self.err_at(file, "+++", "the article has no body");
+        }
+        self.raw.articles.push(Article {
+            id: raw.id,
+            title: raw.title,
+            category: raw.category,
+            tags: raw.tags,
+            questions: raw.questions,
+            process: raw.process,
+            service: raw.service,
+            reviewed,
+            owner: raw.owner,
+            visibility,
+            body: body.trim().to_string(),
+            file: file.to_path_buf(),
+        });
+    }
+
+    pub fn load_intents(&mut self, file: &Path) {
+        let Some(text) = self.read(file) else { return };
+        let Some(raw) = self.parse_toml::<RawIntentFile>(file, &text, 0) else {
+            return;
+        };
+        for ri in raw.intent {
+            let action = match ri.action.as_str() {
+                "article" => match ri.article.clone() {
+                    Some(a) => Action::Article(a),
+                    None => {
+                        self.err_at(file, &ri.name, format!("intent {}: action \"article\" needs `article = \"<id>\"`", ri.name));
+                        continue;
+                    }
+                },
+                "service" => match ri.service.clone() {
+                    Some(s) => Action::Service(s),
+                    None => {
+                        self.err_at(file, &ri.name, format!("intent {}: action \"service\" needs `service = \"<id>\"`", ri.name));
+                        continue;
+                    }
+                },
+                "process" => match ri.process_question.as_deref() {
+                    Some("owner") => Action::Process(ProcessQuestion::Owner),
+                    Some("inputs") => Action::Process(ProcessQuestion::Inputs),
+                    Some("duration") => Action::Process(ProcessQuestion::Duration),
+                    other => {
+                        self.err_at(file, &ri.name, format!("intent {}: action \"process\" needs process_question = \"owner\", \"inputs\" or \"duration\" (got {other:?})", ri.name));
+                        continue;
+                    }
+                },
+                "status" => Action::Status,
+                "escalate" => Action::Escalate,
+                "feedback" => Action::Feedback,
+                "smalltalk" => Action::Smalltalk,
+                "help" => Action::Help,
+                "greeting" => Action::Greeting,
+                "thanks" => Action::Thanks,
+                "goodbye" => Action::Goodbye,
+                other => {
+                    self.err_at(file, &format!("\"{other}\""), format!(
+                        "intent {}: unknown action {other:?} (article, service, status, escalate, feedback, smalltalk, help, greeting, thanks, goodbye, process)",
+                        ri.name
+                    ));
+                    continue;
+                }
+            };
+            if !is_intent_name(&ri.name) {
+                self.err_at(file, &ri.name, format!("intent name {:?} must be lower-case letters, digits, '_', '-' or '.'", ri.name));
+            }
+            if matches!(action, Action::Smalltalk | Action::Greeting | Action::Thanks | Action::Goodbye) && ri.replies.is_empty() {
+                self.err_at(file, &ri.name, format!("intent {}: a {} intent needs `replies`", ri.name, ri.action));
+            }
+            if ri.examples.is_empty() && ri.rules.is_empty() {
+                self.err_at(file, &ri.name, format!("intent {} has neither examples nor rules", ri.name));
+            }
+            for rule in &ri.rules {
+                if let Err(e) = regex::Regex::new(rule) {
+                    self.err_at(file, rule, format!("intent {}: invalid regex: {}", ri.name, first_line(&e.to_string())));
+                }
+            }
+            self.raw.intents.push(Intent {
+                name: ri.name,
+                description: ri.description,
+                action,
+                examples: ri.examples,
+                rules: ri.rules,
+                replies: ri.replies,
+                file: file.to_path_buf(),
+            });
+        }
+    }
+
+    pub fn load_service(&mut self, file: &Path) {
+        let Some(text) = self.read(file) else { return };
+        let Some(raw) = self.parse_toml::<RawService>(file, &text, 0) else {
+            return;
+        };
+        let t = &raw.commitment.turnaround;
+        let turnaround = match (t.business_hours, t.business_days, t.calendar_days) {
+            (Some(h), None, None) => Turnaround::BusinessHours(h),
+            (None, Some(d), None) => Turnaround::BusinessDays(d),
+            (None, None, Some(d)) => Turnaround::CalendarDays(d),
+            _ => {
+                self.err_at(file, "turnaround", "turnaround is exactly one of business_hours, business_days, calendar_days");
+                return;
+            }
+        };
+        let default_tz = self.default_tz;
+        let coverage = match &raw.commitment.coverage {
+            Some(c) => self.coverage(file, c, default_tz),
+            None => None,
+        };
+        let mut inputs = Vec::new();
+        for ri in raw.input {
+            let kind = match ri.kind.as_str() {
+                "text" => InputKind::Text,
+                "number" => InputKind::Number { min: ri.min, max: ri.max },
+                "amount" => InputKind::Amount { min: ri.min, max: ri.max },
+                "date" => InputKind::Date { future: ri.future },
+                "email" => InputKind::Email,
+                "choice" => {
+                    if ri.choices.len() < 2 {
+                        self.err_at(file, &ri.name, format!("input {}: a choice needs at least two `choices`", ri.name));
+                        continue;
+                    }
+                    InputKind::Choice { choices: ri.choices }
+                }
+                "reference" => {
+                    let Some(p) = ri.pattern.as_deref() else {
+                        self.err_at(file, &ri.name, format!("input {}: a reference needs a `pattern`", ri.name));
+                        continue;
+                    };
+                    match regex::Regex::new(p) {
+                        Ok(r) => InputKind::Reference { pattern: Pattern(r) },
+                        Err(e) => {
+                            self.err_at(file, p, format!("input {}: invalid regex: {}", ri.name, first_line(&e.to_string())));
+                            continue;
+                        }
+                    }
+                }
+                other => {
+                    self.err_at(file, &format!("\"{other}\""), format!(
+                        "input {}: unknown type {other:?} (text, number, amount, date, email, choice, reference)",
+                        ri.name
+                    ));
+                    continue;
+                }
+            };
+            let extract = match ri.extract.as_deref() {
+                None => None,
+                Some(p) => match regex::Regex::new(p) {
+                    Ok(r) => Some(Pattern(r)),
+                    Err(e) => {
+                        self.err_at(file, p, format!("input {}: invalid extract regex: {}", ri.name, first_line(&e.to_string())));
+                        None
+                    }
+                },
+            };
+            inputs.push(InputSpec {
+                extract,
+                name: ri.name,
+                prompt: ri.prompt,
+                kind,
+                required: ri.required,
+                help: ri.help,
+            });
+        }
+        self.raw.services.push(Service {
+            id: raw.id,
+            name: raw.name,
+            team: raw.team,
+            process: raw.process,
+            description: raw.description,
+            interaction: raw.interaction,
+            turnaround,
+            coverage,
+            inputs,
+        });
+    }
+
+    pub fn load_client(&mut self, file: &Path) {
+        let Some(text) = self.read(file) else { return };
+        let Some(raw) = self.parse_toml::<RawClient>(file, &text, 0) else {
+            return;
+        };
+        let Some(timezone) = self.timezone(file, &raw.timezone) else {
+            return;
+        };
+        let (Some(start), Some(end)) = (
+            self.date(file, "start", &raw.spa.start),
+            self.date(file, "end", &raw.spa.end),
+        ) else {
+            return;
+        };
+        if end <= start {
+            self.err_at(file, "end", "the SPA must end after it starts");
+        }
+        let coverage = match &raw.spa.coverage {
+            Some(c) => self.coverage(file, c, timezone),
+            None => None,
+        };
+        let services = match raw.spa.services {
+            None => None,
+            Some(RawServiceList::Word(w)) if w == "all" => None,
+            Some(RawServiceList::Word(w)) => {
+                self.err_at(file, "services", format!("services is \"all\" or a list of service ids, not {w:?}"));
+                None
+            }
+            Some(RawServiceList::List(l)) => Some(l),
+        };
+        self.check_rates(file, &raw.rates);
+        let mut managers = Vec::new();
+        for m in raw.manager {
+            if m.role != "primary" && m.role != "backup" {
+                self.err_at(file, &m.role, format!("manager {}: role is \"primary\" or \"backup\"", m.name));
+            }
+            managers.push(Manager {
+                name: m.name,
+                role: m.role,
+                email: m.email,
+                telegram_chat: m.telegram_chat,
+                discord_user: m.discord_user,
+                discord_channel: m.discord_channel,
+                webhook: m.webhook,
+            });
+        }
+        if !managers.iter().any(|m| m.role == "primary") {
+            self.err_at(file, "code", format!("client {} has no primary account manager", raw.code));
+        }
+        self.raw.clients.push(Client {
+            code: raw.code,
+            name: raw.name,
+            timezone,
+            spa: Spa {
+                start,
+                end,
+                renewal_notice_days: raw.spa.renewal_notice_days,
+                coverage,
+                services,
+            },
+            rates: raw.rates,
+            managers,
+        });
+    }
+
+    pub fn load_process(&mut self, file: &Path) {
+        let Some(text) = self.read(file) else { return };
+        let Some(raw) = self.parse_toml::<RawProcess>(file, &text, 0) else {
+            return;
+        };
+        let mut steps = Vec::new();
+        for s in raw.step {
+            if s.side != "client" && s.side != "sso" {
+                self.err_at(file, &s.name, format!("step {:?}: side is \"client\" or \"sso\"", s.name));
+            }
+            steps.push(ProcessStep {
+                name: s.name,
+                side: s.side,
+                description: s.description,
+                handoff: s.handoff,
+            });
+        }
+        self.raw.processes.push(Process {
+            id: raw.id,
+            name: raw.name,
+            aliases: raw.aliases,
+            owner: raw.owner,
+            team: raw.team,
+            description: raw.description,
+            typical_duration: raw.typical_duration,
+            services: raw.services,
+            articles: raw.articles,
+            steps,
+        });
+    }
+}
+
+/// Split `+++\n<toml>\n+++\n<body>`; returns (front matter, body, line where the front matter starts).
+fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
+    let text_start = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let rest = text_start.strip_prefix("+++")?;
+    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'))?;
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n') {
+        if line.trim_end() == "+++" {
+            let front = &rest[..offset];
+            let body = &rest[offset + line.len()..];
+            return Some((front, body, 2));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_intent_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' || c == '.'
+        })
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap_or(s)
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn front_matter_split() {
+        let (f, b, line) = split_front_matter("+++\nid = \"x\"\n+++\nBody\n").unwrap();
+        assert_eq!(f, "id = \"x\"\n");
+        assert_eq!(b, "Body\n");
+        assert_eq!(line, 2);
+        assert!(split_front_matter("no front matter").is_none());
+        assert!(split_front_matter("+++\nid = 1\n").is_none());
+    }
+
+    #[test]
+    fn weekday_sets() {
+        assert_eq!(WeekdaySet::parse("Mon-Fri").unwrap().0, 0x1f);
+        assert_eq!(WeekdaySet::parse("Sat-Mon").unwrap().0, 0b110_0001);
+        assert!(WeekdaySet::parse("Funday").is_err());
+    }
+}

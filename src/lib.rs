@@ -1,0 +1,19 @@
+//! Frontdoor: the self-service front door of a Shared Services Organisation.
+//!
+//! Data flows one way: channel adapter (`http`) → `dialogue` → `engine`/`knowledge` → `store`.
+//!
+//! - `config`: defaults → `frontdoor.toml` → environment → flags; secrets masked.
+//! - `engine`: the pure intent engine (rules, then lexical similarity).
+//! - `knowledge`: intents, articles, SPA service catalogue, clients, processes; `check`.
+//! - `dialogue`: the pure state machine (`step`) and the service that commits each turn.
+//! - `store`: the one seam between SQLite and PostgreSQL.
+//! - `http`: the web chat API and health endpoints.
+//! - `app`: wiring: load knowledge, connect the store, seed clients.
+
+pub mod app;
+pub mod config;
+pub mod dialogue;
+pub mod engine;
+pub mod http;
+pub mod knowledge;
+pub mod store;

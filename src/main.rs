@@ -1,0 +1,247 @@
+//! The `frontdoor` command: serve, ask, eval, check, config.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use frontdoor::config::{Config, Flags, LogFormat};
+use frontdoor::engine::Decision;
+
+#[derive(Parser)]
+#[command(name = "frontdoor", version, about = "The self-service front door of a Shared Services Organisation")]
+struct Cli {
+    /// Configuration file (default: ./frontdoor.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on [env: FRONTDOOR_LISTEN] [default: 127.0.0.1:8080].
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    /// Folder for the SQLite database [env: FRONTDOOR_DATA_DIR] [default: ./data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Folder holding intents/ and knowledge-base/ [env: FRONTDOOR_CONTENT_DIR] [default: .].
+    #[arg(long, global = true)]
+    content: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: web chat API (and bots whose tokens are set).
+    Serve,
+    /// Print the effective configuration, secrets masked.
+    Config,
+    /// Answer one question from the command line, without a server.
+    Ask {
+        text: String,
+        /// Print the same JSON object as the chat API.
+        #[arg(long)]
+        json: bool,
+        /// Explain the classification: rule, matching examples and terms, runner-up, margin.
+        #[arg(long)]
+        explain: bool,
+        /// Answer as a user of this client.
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Validate intents and the knowledge base; exits non-zero on errors.
+    Check {
+        #[arg(long)]
+        json: bool,
+        /// Skip the cross-validation report.
+        #[arg(long)]
+        no_cross_validation: bool,
+        /// Also fail when cross-validation finds misclassified examples.
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+fn flags(cli: &Cli) -> Flags {
+    Flags {
+        config_file: cli.config.clone(),
+        listen: cli.listen.clone(),
+        data_dir: cli.data_dir.clone(),
+        content_dir: cli.content.clone(),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FRONTDOOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(&flags(&cli))?;
+    match cli.command {
+        Command::Config => {
+            print!("{}", config.to_masked_toml());
+            Ok(())
+        }
+        Command::Serve => {
+            init_tracing(config.log_format);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(serve(config))
+        }
+        Command::Ask {
+            text,
+            json,
+            explain,
+            client,
+        } => ask(&config, &text, json, explain, client),
+        Command::Check {
+            json,
+            no_cross_validation,
+            strict,
+        } => check(&config, json, !no_cross_validation, strict),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(config = ?config, "starting");
+    let state = frontdoor::app::build(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = ?state.chat.store.backend(), "web chat API listening: http://{addr}/");
+    frontdoor::http::run(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+fn ask(config: &Config, text: &str, json: bool, explain: bool, client: Option<String>) -> anyhow::Result<()> {
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    if explain {
+        println!("{}", k.engine.explain(text));
+        return Ok(());
+    }
+    // The same dialogue step as the chat API, on a fresh conversation, without a store.
+    let event = frontdoor::dialogue::Event {
+        input: frontdoor::dialogue::Input::Text(text.to_string()),
+        channel: "cli".into(),
+        user: frontdoor::dialogue::UserContext {
+            client,
+            ..Default::default()
+        },
+        now: chrono::Utc::now(),
+    };
+    let step = frontdoor::dialogue::step(Default::default(), &event, &k, &config.dialogue);
+    if json {
+        let out = serde_json::json!({
+            "conversation": null,
+            "replies": step.replies.iter().map(|r| serde_json::json!({
+                "text": r.text,
+                "html": frontdoor::knowledge::render::to_html(&r.text),
+                "buttons": r.buttons,
+            })).collect::<Vec<_>>(),
+            "intent": step.intent,
+            "confidence": step.confidence,
+            "outcome": step.outcome.as_str(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for r in &step.replies {
+            println!("{}", frontdoor::knowledge::render::to_plain(&r.text));
+            if !r.buttons.is_empty() {
+                let labels: Vec<String> = r.buttons.iter().map(|b| format!("[{}]", b.label)).collect();
+                println!("{}", labels.join(" "));
+            }
+            println!();
+        }
+        let c = k.engine.classify(text);
+        let decision = match &c.decision {
+            Decision::Intent(i) => i.clone(),
+            Decision::Clarify(a, b) => format!("clarify({a}, {b})"),
+            Decision::Fallback => "fallback".into(),
+        };
+        eprintln!("intent: {decision}  confidence: {:.2}  outcome: {}", c.confidence, step.outcome.as_str());
+    }
+    Ok(())
+}
+
+fn check(config: &Config, json: bool, cross_validate: bool, strict: bool) -> anyhow::Result<()> {
+    let engine_config = frontdoor::app::engine_config(&config.engine);
+    let report = frontdoor::knowledge::check::check(&config.content_dir, engine_config, cross_validate);
+    let misclassified = report
+        .cross_validation
+        .as_ref()
+        .map(|cv| cv.misclassified.len())
+        .unwrap_or(0);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let mut out = std::io::stdout().lock();
+        for e in &report.errors {
+            writeln!(out, "{e}")?;
+        }
+        if let Some(cv) = &report.cross_validation {
+            writeln!(
+                out,
+                "cross-validation: {} examples, {:.1}% classified to their own intent",
+                cv.examples,
+                cv.accuracy * 100.0
+            )?;
+            for m in &cv.misclassified {
+                writeln!(
+                    out,
+                    "{}:{}: warning: example {:?} of {} goes to {}",
+                    m.file, m.line, m.example, m.expected, m.got
+                )?;
+            }
+            if !cv.confusable_pairs.is_empty() {
+                writeln!(out, "most confusable intent pairs:")?;
+                for p in cv.confusable_pairs.iter().take(10) {
+                    writeln!(out, "  {:>3}  {} <-> {}", p.count, p.a, p.b)?;
+                }
+            }
+        }
+        let counts: Vec<String> = report.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        writeln!(
+            out,
+            "{}: {}",
+            if report.ok { "ok" } else { "FAILED" },
+            if counts.is_empty() { format!("{} errors", report.errors.len()) } else { counts.join(", ") }
+        )?;
+    }
+    if !report.ok {
+        bail!("{} content error(s)", report.errors.len());
+    }
+    if strict && misclassified > 0 {
+        bail!("{misclassified} example(s) misclassified in cross-validation (--strict)");
+    }
+    Ok(())
+}

@@ -1,0 +1,401 @@
+//! The store: the one seam between SQLite and PostgreSQL.
+//!
+//! Everything above this module talks to `dyn Store`. The SQL lives once, in `sql.rs`, and is
+//! compiled for both backends by a macro; the conformance suite in `tests/store.rs` runs it against
+//! both so the two dialects cannot drift. Queries are runtime `sqlx::query` strings: no database is
+//! needed at build time.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use crate::config::DatabaseUrl;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    /// Errors where retrying later may succeed (connection lost, pool exhausted).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            ),
+            _ => false,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Milliseconds since the Unix epoch, the store's one time unit.
+pub type Millis = i64;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ClientRecord {
+    pub code: String,
+    pub name: String,
+    pub timezone: String,
+    /// JSON document with the SPA (dates, coverage, rates).
+    pub spa: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ManagerRecord {
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    /// JSON list of contact routes.
+    pub routes: String,
+}
+
+/// Who is talking: a channel identity with what the channel could tell about them.
+#[derive(Clone, Debug, Default)]
+pub struct IdentityClaim {
+    pub channel: String,
+    pub external_id: String,
+    pub display_name: Option<String>,
+    pub client_code: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize)]
+pub struct Person {
+    pub id: i64,
+    pub client_code: Option<String>,
+    pub display_name: Option<String>,
+    pub created_at: Millis,
+    /// When they were last seen before this message (equal to `created_at` for a new person).
+    pub last_seen_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize)]
+pub struct ConversationRow {
+    pub id: String,
+    pub channel: String,
+    pub session_key: String,
+    pub person_id: Option<i64>,
+    pub client_code: Option<String>,
+    pub state: String,
+    pub version: i64,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct MessageRow {
+    pub id: i64,
+    pub conversation_id: String,
+    pub direction: String,
+    pub channel: String,
+    pub channel_message_id: Option<String>,
+    pub reply_to: Option<i64>,
+    pub person_id: Option<i64>,
+    pub client_code: Option<String>,
+    pub text: String,
+    pub payload: Option<String>,
+    pub intent: Option<String>,
+    pub confidence: Option<f64>,
+    pub outcome: Option<String>,
+    pub latency_us: Option<i64>,
+    pub off_hours: bool,
+    pub created_at: Millis,
+}
+
+/// A message to log (inbound or outbound) as part of a turn.
+#[derive(Clone, Debug, Default)]
+pub struct NewMessage {
+    pub text: String,
+    pub payload: Option<String>,
+    pub channel_message_id: Option<String>,
+    pub intent: Option<String>,
+    pub confidence: Option<f64>,
+    pub outcome: Option<String>,
+    pub latency_us: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct RequestRow {
+    pub id: i64,
+    pub reference: String,
+    pub conversation_id: String,
+    pub person_id: Option<i64>,
+    pub client_code: Option<String>,
+    pub service_id: String,
+    pub status: String,
+    pub priority: String,
+    pub inputs: String,
+    pub opened_at: Millis,
+    pub due_at: Millis,
+    pub closed_at: Option<Millis>,
+    pub off_hours: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct InputCollectionRow {
+    pub id: i64,
+    pub conversation_id: String,
+    pub client_code: Option<String>,
+    pub service_id: String,
+    pub started_at: Millis,
+    pub ended_at: Millis,
+    pub outcome: String,
+    pub complete_first_attempt: bool,
+    pub reprompts: i64,
+    pub missing_inputs: i64,
+    pub request_reference: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct EscalationRow {
+    pub id: i64,
+    pub conversation_id: String,
+    pub person_id: Option<i64>,
+    pub client_code: Option<String>,
+    pub request_reference: Option<String>,
+    pub reason: String,
+    pub priority: String,
+    pub status: String,
+    pub level: i64,
+    pub manager_id: Option<i64>,
+    pub created_at: Millis,
+    pub due_at: Millis,
+    pub next_ping_at: Option<Millis>,
+    pub acknowledged_at: Option<Millis>,
+    pub resolved_at: Option<Millis>,
+    pub off_hours: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub kind: String,
+    pub escalation_id: Option<i64>,
+    pub route: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Millis,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub delivered_at: Option<Millis>,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct SurveyRow {
+    pub id: i64,
+    pub conversation_id: String,
+    pub person_id: Option<i64>,
+    pub client_code: Option<String>,
+    pub cause: String,
+    pub sent_at: Millis,
+    pub expires_at: Millis,
+    pub answered_at: Option<Millis>,
+    pub score: Option<i64>,
+    pub comment: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct GapRow {
+    pub id: i64,
+    pub conversation_id: String,
+    pub message_id: Option<i64>,
+    pub client_code: Option<String>,
+    pub kind: String,
+    pub text: String,
+    pub intent: Option<String>,
+    pub confidence: Option<f64>,
+    pub created_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct LedgerRow {
+    pub id: i64,
+    pub client_code: String,
+    pub interaction_type: String,
+    pub quantity: i64,
+    pub conversation_id: Option<String>,
+    pub reference: Option<String>,
+    pub corrects_id: Option<i64>,
+    pub note: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A ping to put in the outbox with an escalation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewPing {
+    pub kind: String,
+    pub route: String,
+    pub payload: String,
+}
+
+/// What a turn writes besides the messages and the state. Written in the turn's transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    Request {
+        reference: String,
+        service_id: String,
+        priority: String,
+        inputs: String,
+        due_at: Millis,
+        off_hours: bool,
+    },
+    InputCollection {
+        service_id: String,
+        started_at: Millis,
+        outcome: String,
+        complete_first_attempt: bool,
+        reprompts: i64,
+        missing_inputs: i64,
+        request_reference: Option<String>,
+    },
+    Escalation {
+        reason: String,
+        priority: String,
+        request_reference: Option<String>,
+        due_at: Millis,
+        next_ping_at: Option<Millis>,
+        off_hours: bool,
+        pings: Vec<NewPing>,
+    },
+    Survey {
+        cause: String,
+        expires_at: Millis,
+    },
+    SurveyAnswer {
+        score: Option<i64>,
+        comment: Option<String>,
+    },
+    Gap {
+        kind: String,
+        text: String,
+        intent: Option<String>,
+        confidence: Option<f64>,
+    },
+    Ledger {
+        interaction_type: String,
+        reference: Option<String>,
+    },
+}
+
+/// One dialogue turn, committed atomically: the inbound message, the replies, the new state and
+/// every record the turn produced.
+#[derive(Clone, Debug)]
+pub struct Turn {
+    pub conversation_id: String,
+    /// The state version the turn was computed from (optimistic concurrency).
+    pub expected_version: i64,
+    pub new_state: String,
+    pub channel: String,
+    pub person_id: Option<i64>,
+    pub client_code: Option<String>,
+    pub off_hours: bool,
+    pub inbound: NewMessage,
+    pub outbound: Vec<NewMessage>,
+    pub records: Vec<Record>,
+    pub now: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TurnOutcome {
+    Committed { inbound_id: i64 },
+    /// Someone else committed a turn on this conversation since it was loaded: reload and retry.
+    Conflict,
+    /// This channel message id was already processed: nothing was written.
+    Duplicate,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Insert or update a client and replace its account managers (seed data).
+    async fn upsert_client(
+        &self,
+        client: &ClientRecord,
+        managers: &[ManagerRecord],
+        now: Millis,
+    ) -> StoreResult<()>;
+    async fn client(&self, code: &str) -> StoreResult<Option<ClientRecord>>;
+
+    /// Find or create the person behind a channel identity. A client claimed for an identity
+    /// that has none yet is recorded; an existing client is never silently changed.
+    async fn resolve_person(&self, claim: &IdentityClaim, now: Millis) -> StoreResult<Person>;
+
+    /// Find the conversation of a channel session, creating it with `new_id`/`initial_state`.
+    async fn open_conversation(
+        &self,
+        channel: &str,
+        session_key: &str,
+        person: Option<&Person>,
+        new_id: &str,
+        initial_state: &str,
+        now: Millis,
+    ) -> StoreResult<ConversationRow>;
+    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>>;
+    async fn conversation_by_session(&self, channel: &str, session_key: &str) -> StoreResult<Option<ConversationRow>>;
+    async fn person(&self, id: i64) -> StoreResult<Option<Person>>;
+    async fn transcript(&self, conversation_id: &str) -> StoreResult<Vec<MessageRow>>;
+    /// The inbound message with this channel id and the replies logged for it.
+    async fn processed_message(
+        &self,
+        channel: &str,
+        channel_message_id: &str,
+    ) -> StoreResult<Option<(MessageRow, Vec<MessageRow>)>>;
+
+    /// Allocate the next request reference number (1001, 1002, ...).
+    async fn next_request_number(&self) -> StoreResult<i64>;
+    async fn commit_turn(&self, turn: &Turn) -> StoreResult<TurnOutcome>;
+
+    async fn requests_of_person(&self, person_id: i64) -> StoreResult<Vec<RequestRow>>;
+    async fn request_by_reference(&self, reference: &str) -> StoreResult<Option<RequestRow>>;
+    async fn input_collections(&self, conversation_id: &str) -> StoreResult<Vec<InputCollectionRow>>;
+    async fn escalations_of_conversation(&self, conversation_id: &str) -> StoreResult<Vec<EscalationRow>>;
+    async fn outbox_of_escalation(&self, escalation_id: i64) -> StoreResult<Vec<OutboxRow>>;
+    async fn surveys_of_person(&self, person_id: i64) -> StoreResult<Vec<SurveyRow>>;
+    async fn gaps(&self, since: Millis) -> StoreResult<Vec<GapRow>>;
+    async fn ledger(&self, client_code: &str, from: Millis, to: Millis) -> StoreResult<Vec<LedgerRow>>;
+    async fn message_count(&self) -> StoreResult<i64>;
+}
+
+/// Connect to the database named by the URL (creating the SQLite file and its folder on first
+/// run) and apply pending migrations.
+pub async fn connect(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
+    if url.is_postgres() {
+        Ok(Arc::new(PgStore::connect(url.expose()).await?))
+    } else {
+        let path = url
+            .expose()
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        Ok(Arc::new(SqliteStore::open(Path::new(path)).await?))
+    }
+}

@@ -1,0 +1,618 @@
+//! The SQL of the store, written once and compiled for both backends.
+//!
+//! Both dialects accept `$N` placeholders, `RETURNING`, `ON CONFLICT DO NOTHING` and the column
+//! types of the migrations (BIGINT millis, TEXT JSON, BOOLEAN), so one body serves both. A macro
+//! rather than generic code over `sqlx::Database`: the generic bounds for every bound type and
+//! executor are longer than the queries themselves. Each backend supplies `self.writer` (the pool
+//! that writes; one connection on SQLite, which has a single writer anyway) and `self.reader`.
+
+macro_rules! impl_sql_store {
+    ($store:ty, $backend:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> $crate::store::Backend {
+                $backend
+            }
+
+            async fn ping(&self) -> $crate::store::StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.reader).await?;
+                Ok(())
+            }
+
+            async fn upsert_client(
+                &self,
+                client: &$crate::store::ClientRecord,
+                managers: &[$crate::store::ManagerRecord],
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query(
+                    "INSERT INTO clients (code, name, timezone, spa, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $5)
+                     ON CONFLICT (code) DO UPDATE SET name = $2, timezone = $3, spa = $4, updated_at = $5",
+                )
+                .bind(&client.code)
+                .bind(&client.name)
+                .bind(&client.timezone)
+                .bind(&client.spa)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                // Managers no longer in the seed are deactivated, not deleted: escalations refer to them.
+                sqlx::query("UPDATE account_managers SET active = FALSE WHERE client_code = $1")
+                    .bind(&client.code)
+                    .execute(&mut *tx)
+                    .await?;
+                for m in managers {
+                    sqlx::query(
+                        "INSERT INTO account_managers (client_code, name, email, role, routes, active)
+                         VALUES ($1, $2, $3, $4, $5, TRUE)
+                         ON CONFLICT (client_code, email) DO UPDATE
+                         SET name = $2, role = $4, routes = $5, active = TRUE",
+                    )
+                    .bind(&client.code)
+                    .bind(&m.name)
+                    .bind(&m.email)
+                    .bind(&m.role)
+                    .bind(&m.routes)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn client(
+                &self,
+                code: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::ClientRecord>> {
+                let row: Option<(String, String, String, String)> = sqlx::query_as(
+                    "SELECT code, name, timezone, spa FROM clients WHERE code = $1",
+                )
+                .bind(code)
+                .fetch_optional(&self.reader)
+                .await?;
+                Ok(row.map(|(code, name, timezone, spa)| $crate::store::ClientRecord {
+                    code,
+                    name,
+                    timezone,
+                    spa,
+                }))
+            }
+
+            async fn resolve_person(
+                &self,
+                claim: &$crate::store::IdentityClaim,
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<$crate::store::Person> {
+                let mut tx = self.writer.begin().await?;
+                let existing: Option<$crate::store::Person> = sqlx::query_as(
+                    "SELECT p.id, p.client_code, p.display_name, p.created_at, p.last_seen_at
+                     FROM identities i JOIN people p ON p.id = i.person_id
+                     WHERE i.channel = $1 AND i.external_id = $2",
+                )
+                .bind(&claim.channel)
+                .bind(&claim.external_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let person = match existing {
+                    Some(mut p) => {
+                        if p.client_code.is_none() && claim.client_code.is_some() {
+                            p.client_code = claim.client_code.clone();
+                        }
+                        if claim.display_name.is_some() {
+                            p.display_name = claim.display_name.clone();
+                        }
+                        sqlx::query(
+                            "UPDATE people SET last_seen_at = $1, client_code = $2, display_name = $3 WHERE id = $4",
+                        )
+                        .bind(now)
+                        .bind(&p.client_code)
+                        .bind(&p.display_name)
+                        .bind(p.id)
+                        .execute(&mut *tx)
+                        .await?;
+                        p
+                    }
+                    None => {
+                        let (id,): (i64,) = sqlx::query_as(
+                            "INSERT INTO people (client_code, display_name, created_at, last_seen_at)
+                             VALUES ($1, $2, $3, $3) RETURNING id",
+                        )
+                        .bind(&claim.client_code)
+                        .bind(&claim.display_name)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        sqlx::query(
+                            "INSERT INTO identities (channel, external_id, person_id, created_at)
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(&claim.channel)
+                        .bind(&claim.external_id)
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        $crate::store::Person {
+                            id,
+                            client_code: claim.client_code.clone(),
+                            display_name: claim.display_name.clone(),
+                            created_at: now,
+                            last_seen_at: now,
+                        }
+                    }
+                };
+                tx.commit().await?;
+                Ok(person)
+            }
+
+            async fn open_conversation(
+                &self,
+                channel: &str,
+                session_key: &str,
+                person: Option<&$crate::store::Person>,
+                new_id: &str,
+                initial_state: &str,
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<$crate::store::ConversationRow> {
+                const SELECT: &str = "SELECT id, channel, session_key, person_id, client_code, state, version,
+                            created_at, updated_at
+                     FROM conversations WHERE channel = $1 AND session_key = $2";
+                if let Some(row) = sqlx::query_as::<_, $crate::store::ConversationRow>(SELECT)
+                    .bind(channel)
+                    .bind(session_key)
+                    .fetch_optional(&self.reader)
+                    .await?
+                {
+                    return Ok(row);
+                }
+                sqlx::query(
+                    "INSERT INTO conversations
+                        (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)
+                     ON CONFLICT (channel, session_key) DO NOTHING",
+                )
+                .bind(new_id)
+                .bind(channel)
+                .bind(session_key)
+                .bind(person.map(|p| p.id))
+                .bind(person.and_then(|p| p.client_code.clone()))
+                .bind(initial_state)
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
+                // Read through the writer: on SQLite the reader may not see the insert yet.
+                Ok(sqlx::query_as::<_, $crate::store::ConversationRow>(SELECT)
+                    .bind(channel)
+                    .bind(session_key)
+                    .fetch_one(&self.writer)
+                    .await?)
+            }
+
+            async fn conversation(
+                &self,
+                id: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::ConversationRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, channel, session_key, person_id, client_code, state, version,
+                            created_at, updated_at
+                     FROM conversations WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?)
+            }
+
+            async fn conversation_by_session(
+                &self,
+                channel: &str,
+                session_key: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::ConversationRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, channel, session_key, person_id, client_code, state, version,
+                            created_at, updated_at
+                     FROM conversations WHERE channel = $1 AND session_key = $2",
+                )
+                .bind(channel)
+                .bind(session_key)
+                .fetch_optional(&self.writer)
+                .await?)
+            }
+
+            async fn person(
+                &self,
+                id: i64,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Person>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, client_code, display_name, created_at, last_seen_at FROM people WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?)
+            }
+
+            async fn transcript(
+                &self,
+                conversation_id: &str,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::MessageRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM messages WHERE conversation_id = $1 ORDER BY id",
+                )
+                .bind(conversation_id)
+                .fetch_all(&self.reader)
+                .await?)
+            }
+
+            async fn processed_message(
+                &self,
+                channel: &str,
+                channel_message_id: &str,
+            ) -> $crate::store::StoreResult<
+                Option<($crate::store::MessageRow, Vec<$crate::store::MessageRow>)>,
+            > {
+                let inbound: Option<$crate::store::MessageRow> = sqlx::query_as(
+                    "SELECT * FROM messages WHERE channel = $1 AND channel_message_id = $2",
+                )
+                .bind(channel)
+                .bind(channel_message_id)
+                .fetch_optional(&self.writer)
+                .await?;
+                let Some(inbound) = inbound else {
+                    return Ok(None);
+                };
+                let replies = sqlx::query_as(
+                    "SELECT * FROM messages WHERE reply_to = $1 ORDER BY id",
+                )
+                .bind(inbound.id)
+                .fetch_all(&self.writer)
+                .await?;
+                Ok(Some((inbound, replies)))
+            }
+
+            async fn next_request_number(&self) -> $crate::store::StoreResult<i64> {
+                let (n,): (i64,) = sqlx::query_as(
+                    "UPDATE counters SET value = value + 1 WHERE name = 'request_reference' RETURNING value",
+                )
+                .fetch_one(&self.writer)
+                .await?;
+                Ok(n)
+            }
+
+            async fn commit_turn(
+                &self,
+                turn: &$crate::store::Turn,
+            ) -> $crate::store::StoreResult<$crate::store::TurnOutcome> {
+                let mut tx = self.writer.begin().await?;
+                let inbound: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
+                        client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+                     VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     ON CONFLICT DO NOTHING
+                     RETURNING id",
+                )
+                .bind(&turn.conversation_id)
+                .bind(&turn.channel)
+                .bind(&turn.inbound.channel_message_id)
+                .bind(turn.person_id)
+                .bind(&turn.client_code)
+                .bind(&turn.inbound.text)
+                .bind(&turn.inbound.payload)
+                .bind(&turn.inbound.intent)
+                .bind(turn.inbound.confidence)
+                .bind(&turn.inbound.outcome)
+                .bind(turn.inbound.latency_us)
+                .bind(turn.off_hours)
+                .bind(turn.now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((inbound_id,)) = inbound else {
+                    tx.rollback().await?;
+                    return Ok($crate::store::TurnOutcome::Duplicate);
+                };
+                let updated = sqlx::query(
+                    "UPDATE conversations
+                     SET state = $1, version = version + 1, updated_at = $2,
+                         person_id = COALESCE(person_id, $3), client_code = COALESCE(client_code, $4)
+                     WHERE id = $5 AND version = $6",
+                )
+                .bind(&turn.new_state)
+                .bind(turn.now)
+                .bind(turn.person_id)
+                .bind(&turn.client_code)
+                .bind(&turn.conversation_id)
+                .bind(turn.expected_version)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok($crate::store::TurnOutcome::Conflict);
+                }
+                for out in &turn.outbound {
+                    sqlx::query(
+                        "INSERT INTO messages (conversation_id, direction, channel, reply_to, person_id,
+                            client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+                         VALUES ($1, 'out', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    )
+                    .bind(&turn.conversation_id)
+                    .bind(&turn.channel)
+                    .bind(inbound_id)
+                    .bind(turn.person_id)
+                    .bind(&turn.client_code)
+                    .bind(&out.text)
+                    .bind(&out.payload)
+                    .bind(&out.intent)
+                    .bind(out.confidence)
+                    .bind(&out.outcome)
+                    .bind(out.latency_us)
+                    .bind(turn.off_hours)
+                    .bind(turn.now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for record in &turn.records {
+                    use $crate::store::Record;
+                    match record {
+                        Record::Request { reference, service_id, priority, inputs, due_at, off_hours } => {
+                            sqlx::query(
+                                "INSERT INTO service_requests (reference, conversation_id, person_id, client_code,
+                                    service_id, status, priority, inputs, opened_at, due_at, off_hours)
+                                 VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10)",
+                            )
+                            .bind(reference)
+                            .bind(&turn.conversation_id)
+                            .bind(turn.person_id)
+                            .bind(&turn.client_code)
+                            .bind(service_id)
+                            .bind(priority)
+                            .bind(inputs)
+                            .bind(turn.now)
+                            .bind(due_at)
+                            .bind(off_hours)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        Record::InputCollection {
+                            service_id,
+                            started_at,
+                            outcome,
+                            complete_first_attempt,
+                            reprompts,
+                            missing_inputs,
+                            request_reference,
+                        } => {
+                            sqlx::query(
+                                "INSERT INTO input_collections (conversation_id, client_code, service_id, started_at,
+                                    ended_at, outcome, complete_first_attempt, reprompts, missing_inputs, request_reference)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                            )
+                            .bind(&turn.conversation_id)
+                            .bind(&turn.client_code)
+                            .bind(service_id)
+                            .bind(started_at)
+                            .bind(turn.now)
+                            .bind(outcome)
+                            .bind(complete_first_attempt)
+                            .bind(reprompts)
+                            .bind(missing_inputs)
+                            .bind(request_reference)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        Record::Escalation { reason, priority, request_reference, due_at, next_ping_at, off_hours, pings } => {
+                            let (escalation_id,): (i64,) = sqlx::query_as(
+                                "INSERT INTO escalations (conversation_id, person_id, client_code, request_reference,
+                                    reason, priority, status, level, created_at, due_at, next_ping_at, off_hours)
+                                 VALUES ($1, $2, $3, $4, $5, $6, 'open', 0, $7, $8, $9, $10)
+                                 RETURNING id",
+                            )
+                            .bind(&turn.conversation_id)
+                            .bind(turn.person_id)
+                            .bind(&turn.client_code)
+                            .bind(request_reference)
+                            .bind(reason)
+                            .bind(priority)
+                            .bind(turn.now)
+                            .bind(due_at)
+                            .bind(next_ping_at)
+                            .bind(off_hours)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            for (n, ping) in pings.iter().enumerate() {
+                                sqlx::query(
+                                    "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
+                                        attempts, next_attempt_at, created_at)
+                                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+                                )
+                                .bind(format!("escalation-{escalation_id}-ping-0-{n}"))
+                                .bind(&ping.kind)
+                                .bind(escalation_id)
+                                .bind(&ping.route)
+                                .bind(&ping.payload)
+                                .bind(turn.now)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                        }
+                        Record::Survey { cause, expires_at } => {
+                            sqlx::query(
+                                "INSERT INTO surveys (conversation_id, person_id, client_code, cause, sent_at, expires_at)
+                                 VALUES ($1, $2, $3, $4, $5, $6)",
+                            )
+                            .bind(&turn.conversation_id)
+                            .bind(turn.person_id)
+                            .bind(&turn.client_code)
+                            .bind(cause)
+                            .bind(turn.now)
+                            .bind(expires_at)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        Record::SurveyAnswer { score, comment } => {
+                            // The answer belongs to the conversation's latest survey; a comment that
+                            // follows a score keeps the score.
+                            sqlx::query(
+                                "UPDATE surveys SET answered_at = $1, score = COALESCE($2, score),
+                                    comment = COALESCE($3, comment)
+                                 WHERE id = (SELECT MAX(id) FROM surveys WHERE conversation_id = $4)",
+                            )
+                            .bind(turn.now)
+                            .bind(score)
+                            .bind(comment)
+                            .bind(&turn.conversation_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        Record::Gap { kind, text, intent, confidence } => {
+                            sqlx::query(
+                                "INSERT INTO knowledge_gaps (conversation_id, message_id, client_code, kind, text,
+                                    intent, confidence, created_at)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            )
+                            .bind(&turn.conversation_id)
+                            .bind(inbound_id)
+                            .bind(&turn.client_code)
+                            .bind(kind)
+                            .bind(text)
+                            .bind(intent)
+                            .bind(confidence)
+                            .bind(turn.now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        Record::Ledger { interaction_type, reference } => {
+                            // Anonymous visitors have no client to recharge.
+                            let Some(client) = &turn.client_code else { continue };
+                            sqlx::query(
+                                "INSERT INTO recharge_ledger (client_code, interaction_type, quantity,
+                                    conversation_id, reference, created_at)
+                                 VALUES ($1, $2, 1, $3, $4, $5)",
+                            )
+                            .bind(client)
+                            .bind(interaction_type)
+                            .bind(&turn.conversation_id)
+                            .bind(reference)
+                            .bind(turn.now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok($crate::store::TurnOutcome::Committed { inbound_id })
+            }
+
+            async fn requests_of_person(
+                &self,
+                person_id: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::RequestRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, reference, conversation_id, person_id, client_code, service_id, status, priority,
+                            inputs, opened_at, due_at, closed_at, off_hours
+                     FROM service_requests WHERE person_id = $1 ORDER BY id DESC",
+                )
+                .bind(person_id)
+                .fetch_all(&self.reader)
+                .await?)
+            }
+
+            async fn request_by_reference(
+                &self,
+                reference: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::RequestRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, reference, conversation_id, person_id, client_code, service_id, status, priority,
+                            inputs, opened_at, due_at, closed_at, off_hours
+                     FROM service_requests WHERE reference = $1",
+                )
+                .bind(reference)
+                .fetch_optional(&self.reader)
+                .await?)
+            }
+
+            async fn input_collections(
+                &self,
+                conversation_id: &str,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::InputCollectionRow>> {
+                Ok(sqlx::query_as("SELECT * FROM input_collections WHERE conversation_id = $1 ORDER BY id")
+                    .bind(conversation_id)
+                    .fetch_all(&self.reader)
+                    .await?)
+            }
+
+            async fn escalations_of_conversation(
+                &self,
+                conversation_id: &str,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::EscalationRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
+                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, resolved_at, off_hours
+                     FROM escalations WHERE conversation_id = $1 ORDER BY id",
+                )
+                .bind(conversation_id)
+                .fetch_all(&self.reader)
+                .await?)
+            }
+
+            async fn outbox_of_escalation(
+                &self,
+                escalation_id: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, idempotency_key, kind, escalation_id, route, payload, status, attempts,
+                            next_attempt_at, last_error, created_at, delivered_at
+                     FROM outbox WHERE escalation_id = $1 ORDER BY id",
+                )
+                .bind(escalation_id)
+                .fetch_all(&self.reader)
+                .await?)
+            }
+
+            async fn surveys_of_person(
+                &self,
+                person_id: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::SurveyRow>> {
+                Ok(sqlx::query_as("SELECT * FROM surveys WHERE person_id = $1 ORDER BY id")
+                    .bind(person_id)
+                    .fetch_all(&self.reader)
+                    .await?)
+            }
+
+            async fn gaps(
+                &self,
+                since: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::GapRow>> {
+                Ok(sqlx::query_as("SELECT * FROM knowledge_gaps WHERE created_at >= $1 ORDER BY id")
+                    .bind(since)
+                    .fetch_all(&self.reader)
+                    .await?)
+            }
+
+            async fn ledger(
+                &self,
+                client_code: &str,
+                from: $crate::store::Millis,
+                to: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::LedgerRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM recharge_ledger
+                     WHERE client_code = $1 AND created_at >= $2 AND created_at < $3 ORDER BY id",
+                )
+                .bind(client_code)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.reader)
+                .await?)
+            }
+
+            async fn message_count(&self) -> $crate::store::StoreResult<i64> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages")
+                    .fetch_one(&self.reader)
+                    .await?;
+                Ok(n)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sql_store;
