@@ -32,7 +32,10 @@ pub fn engine_config(settings: &EngineSettings) -> EngineConfig {
     c
 }
 
-pub fn load_knowledge(content: &Path, settings: &EngineSettings) -> Result<Knowledge, ContentErrors> {
+pub fn load_knowledge(
+    content: &Path,
+    settings: &EngineSettings,
+) -> Result<Knowledge, ContentErrors> {
     Knowledge::load(content, engine_config(settings))
 }
 

@@ -346,7 +346,10 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("./data"));
         assert!(c.database_url.expose().ends_with("data/frontdoor.db"));
 
-        let e = env(&[("FRONTDOOR_LISTEN", "127.0.0.1:9000"), ("FRONTDOOR_DATA_DIR", "/tmp/x")]);
+        let e = env(&[
+            ("FRONTDOOR_LISTEN", "127.0.0.1:9000"),
+            ("FRONTDOOR_DATA_DIR", "/tmp/x"),
+        ]);
         let c = Config::load_from(&Flags::default(), &e).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.database_url.expose(), "sqlite:///tmp/x/frontdoor.db");
@@ -389,7 +392,9 @@ mod tests {
             config_file: Some(path),
             ..Flags::default()
         };
-        let err = Config::load_from(&flags, &env(&[])).unwrap_err().to_string();
+        let err = Config::load_from(&flags, &env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("frontdoor.toml:3"), "{err}");
         assert!(err.contains("bogus_key"), "{err}");
     }
@@ -397,7 +402,10 @@ mod tests {
     #[test]
     fn secrets_never_shown() {
         let e = env(&[
-            ("FRONTDOOR_DATABASE_URL", "postgres://fd:hunter2@db.internal:5432/fd"),
+            (
+                "FRONTDOOR_DATABASE_URL",
+                "postgres://fd:hunter2@db.internal:5432/fd",
+            ),
             ("TELEGRAM_BOT_TOKEN", "123456:ABC-very-secret"),
             ("DISCORD_BOT_TOKEN", "discord-secret-token"),
         ]);
@@ -406,15 +414,21 @@ mod tests {
         for secret in ["hunter2", "ABC-very-secret", "discord-secret-token"] {
             assert!(!shown.contains(secret), "{secret} leaked in:\n{shown}");
         }
-        assert!(shown.contains("postgres://fd:********@db.internal:5432/fd"), "{shown}");
+        assert!(
+            shown.contains("postgres://fd:********@db.internal:5432/fd"),
+            "{shown}"
+        );
         assert!(c.database_url.is_postgres());
     }
 
     #[test]
     fn invalid_values_are_named() {
-        let err = Config::load_from(&Flags::default(), &env(&[("FRONTDOOR_LISTEN", "localhost")]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::load_from(
+            &Flags::default(),
+            &env(&[("FRONTDOOR_LISTEN", "localhost")]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("listen:"), "{err}");
         let err = Config::load_from(
             &Flags::default(),

@@ -9,7 +9,11 @@ use frontdoor::config::{Config, Flags, LogFormat};
 use frontdoor::engine::Decision;
 
 #[derive(Parser)]
-#[command(name = "frontdoor", version, about = "The self-service front door of a Shared Services Organisation")]
+#[command(
+    name = "frontdoor",
+    version,
+    about = "The self-service front door of a Shared Services Organisation"
+)]
 struct Cli {
     /// Configuration file (default: ./frontdoor.toml if present).
     #[arg(long, global = true)]
@@ -71,7 +75,9 @@ fn flags(cli: &Cli) -> Flags {
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FRONTDOOR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -143,7 +149,13 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
-fn ask(config: &Config, text: &str, json: bool, explain: bool, client: Option<String>) -> anyhow::Result<()> {
+fn ask(
+    config: &Config,
+    text: &str,
+    json: bool,
+    explain: bool,
+    client: Option<String>,
+) -> anyhow::Result<()> {
     let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
     if explain {
         println!("{}", k.engine.explain(text));
@@ -177,7 +189,8 @@ fn ask(config: &Config, text: &str, json: bool, explain: bool, client: Option<St
         for r in &step.replies {
             println!("{}", frontdoor::knowledge::render::to_plain(&r.text));
             if !r.buttons.is_empty() {
-                let labels: Vec<String> = r.buttons.iter().map(|b| format!("[{}]", b.label)).collect();
+                let labels: Vec<String> =
+                    r.buttons.iter().map(|b| format!("[{}]", b.label)).collect();
                 println!("{}", labels.join(" "));
             }
             println!();
@@ -188,14 +201,19 @@ fn ask(config: &Config, text: &str, json: bool, explain: bool, client: Option<St
             Decision::Clarify(a, b) => format!("clarify({a}, {b})"),
             Decision::Fallback => "fallback".into(),
         };
-        eprintln!("intent: {decision}  confidence: {:.2}  outcome: {}", c.confidence, step.outcome.as_str());
+        eprintln!(
+            "intent: {decision}  confidence: {:.2}  outcome: {}",
+            c.confidence,
+            step.outcome.as_str()
+        );
     }
     Ok(())
 }
 
 fn check(config: &Config, json: bool, cross_validate: bool, strict: bool) -> anyhow::Result<()> {
     let engine_config = frontdoor::app::engine_config(&config.engine);
-    let report = frontdoor::knowledge::check::check(&config.content_dir, engine_config, cross_validate);
+    let report =
+        frontdoor::knowledge::check::check(&config.content_dir, engine_config, cross_validate);
     let misclassified = report
         .cross_validation
         .as_ref()
@@ -229,12 +247,20 @@ fn check(config: &Config, json: bool, cross_validate: bool, strict: bool) -> any
                 }
             }
         }
-        let counts: Vec<String> = report.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let counts: Vec<String> = report
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
         writeln!(
             out,
             "{}: {}",
             if report.ok { "ok" } else { "FAILED" },
-            if counts.is_empty() { format!("{} errors", report.errors.len()) } else { counts.join(", ") }
+            if counts.is_empty() {
+                format!("{} errors", report.errors.len())
+            } else {
+                counts.join(", ")
+            }
         )?;
     }
     if !report.ok {

@@ -71,7 +71,9 @@ pub fn due_at(coverage: &Coverage, turnaround: Turnaround, now: DateTime<Utc>) -
     let day_minutes = (coverage.end - coverage.start).num_minutes().max(1);
     match turnaround {
         Turnaround::BusinessHours(h) => add_business_minutes(coverage, now, i64::from(h) * 60),
-        Turnaround::BusinessDays(d) => add_business_minutes(coverage, now, i64::from(d) * day_minutes),
+        Turnaround::BusinessDays(d) => {
+            add_business_minutes(coverage, now, i64::from(d) * day_minutes)
+        }
         Turnaround::CalendarDays(d) => now + Duration::days(i64::from(d)),
     }
 }
@@ -103,18 +105,33 @@ mod tests {
     #[test]
     fn business_days_keep_time_of_day() {
         // Tue 24 Nov 2026 14:00 London (UTC in winter) + 2 business days = Thu 14:00.
-        let due = due_at(&london(), Turnaround::BusinessDays(2), utc("2026-11-24T14:00:00Z"));
+        let due = due_at(
+            &london(),
+            Turnaround::BusinessDays(2),
+            utc("2026-11-24T14:00:00Z"),
+        );
         assert_eq!(due, utc("2026-11-26T14:00:00Z"));
-        assert_eq!(format_local(chrono_tz::Europe::London, due), "Thu 26 Nov 14:00");
+        assert_eq!(
+            format_local(chrono_tz::Europe::London, due),
+            "Thu 26 Nov 14:00"
+        );
     }
 
     #[test]
     fn business_hours_skip_nights_and_weekends() {
         // Fri 27 Nov 16:00 + 4 business hours = Mon 30 Nov 10:00.
-        let due = due_at(&london(), Turnaround::BusinessHours(4), utc("2026-11-27T16:00:00Z"));
+        let due = due_at(
+            &london(),
+            Turnaround::BusinessHours(4),
+            utc("2026-11-27T16:00:00Z"),
+        );
         assert_eq!(due, utc("2026-11-30T10:00:00Z"));
         // Saturday request starts counting Monday 08:00.
-        let due = due_at(&london(), Turnaround::BusinessHours(1), utc("2026-11-28T11:00:00Z"));
+        let due = due_at(
+            &london(),
+            Turnaround::BusinessHours(1),
+            utc("2026-11-28T11:00:00Z"),
+        );
         assert_eq!(due, utc("2026-11-30T09:00:00Z"));
     }
 

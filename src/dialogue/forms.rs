@@ -8,20 +8,30 @@ use std::sync::LazyLock;
 use crate::knowledge::{InputKind, InputSpec};
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$").expect("static regex")
+    Regex::new(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+        .expect("static regex")
 });
 static EMAIL_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}").expect("static regex")
+    Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+        .expect("static regex")
 });
 static AMOUNT_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:[£$€]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:gbp|usd|eur)\b)").expect("static regex")
+    Regex::new(
+        r"(?i)(?:[£$€]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:gbp|usd|eur)\b)",
+    )
+    .expect("static regex")
 });
 static ISO_DATE_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}/\d{4}\b").expect("static regex")
 });
 
 /// Check an answer; `Ok` is the normalised value to store, `Err` the reason to tell the user.
-pub fn validate(input: &InputSpec, answer: &str, now: DateTime<Utc>, tz: Tz) -> Result<String, String> {
+pub fn validate(
+    input: &InputSpec,
+    answer: &str,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Result<String, String> {
     let answer = answer.trim();
     if answer.is_empty() {
         return Err("I didn't get an answer.".into());
@@ -38,7 +48,9 @@ pub fn validate(input: &InputSpec, answer: &str, now: DateTime<Utc>, tz: Tz) -> 
             if EMAIL.is_match(answer) {
                 Ok(answer.to_lowercase())
             } else {
-                Err(format!("{answer:?} doesn't look like an email address (name@company.com)."))
+                Err(format!(
+                    "{answer:?} doesn't look like an email address (name@company.com)."
+                ))
             }
         }
         InputKind::Number { min, max } => {
@@ -58,8 +70,12 @@ pub fn validate(input: &InputSpec, answer: &str, now: DateTime<Utc>, tz: Tz) -> 
         }
         InputKind::Date { future } => {
             let today = now.with_timezone(&tz).date_naive();
-            let d = parse_date(answer, today)
-                .ok_or_else(|| format!("{answer:?} isn't a date I understand; use YYYY-MM-DD, e.g. {}.", today + chrono::Days::new(7)))?;
+            let d = parse_date(answer, today).ok_or_else(|| {
+                format!(
+                    "{answer:?} isn't a date I understand; use YYYY-MM-DD, e.g. {}.",
+                    today + chrono::Days::new(7)
+                )
+            })?;
             if *future && d <= today {
                 return Err(format!("The date must be in the future (after {today})."));
             }
@@ -77,7 +93,9 @@ pub fn validate(input: &InputSpec, answer: &str, now: DateTime<Utc>, tz: Tz) -> 
                 .iter()
                 .find(|c| c.to_lowercase() == lower)
                 .or_else(|| {
-                    let mut hits = choices.iter().filter(|c| c.to_lowercase().starts_with(&lower));
+                    let mut hits = choices
+                        .iter()
+                        .filter(|c| c.to_lowercase().starts_with(&lower));
                     match (hits.next(), hits.next()) {
                         (Some(one), None) => Some(one),
                         _ => None,
@@ -91,7 +109,11 @@ pub fn validate(input: &InputSpec, answer: &str, now: DateTime<Utc>, tz: Tz) -> 
                 return Ok(answer.to_string());
             }
             // Forgive case and spaces: "gb 123 456 789" for GB123456789.
-            let squeezed: String = answer.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+            let squeezed: String = answer
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_uppercase();
             if pattern.0.is_match(&squeezed) {
                 Ok(squeezed)
             } else {
@@ -124,7 +146,10 @@ fn trim_float(n: f64) -> String {
 }
 
 fn parse_number(s: &str) -> Option<f64> {
-    let cleaned: String = s.chars().filter(|c| *c != ',' && !c.is_whitespace()).collect();
+    let cleaned: String = s
+        .chars()
+        .filter(|c| *c != ',' && !c.is_whitespace())
+        .collect();
     cleaned.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
@@ -154,7 +179,16 @@ pub fn parse_date(s: &str, today: NaiveDate) -> Option<NaiveDate> {
         "tomorrow" => return today.succ_opt(),
         _ => {}
     }
-    for fmt in ["%Y-%m-%d", "%d/%m/%Y", "%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y", "%B %d, %Y", "%b %d, %Y"] {
+    for fmt in [
+        "%Y-%m-%d",
+        "%d/%m/%Y",
+        "%d %B %Y",
+        "%d %b %Y",
+        "%B %d %Y",
+        "%b %d %Y",
+        "%B %d, %Y",
+        "%b %d, %Y",
+    ] {
         if let Ok(d) = NaiveDate::parse_from_str(&s, fmt) {
             return Some(d);
         }
@@ -185,7 +219,11 @@ pub fn extract(input: &InputSpec, text: &str, now: DateTime<Utc>, tz: Tz) -> Opt
     } else {
         match &input.kind {
             InputKind::Reference { pattern } => {
-                let unanchored = pattern.0.as_str().trim_start_matches('^').trim_end_matches('$');
+                let unanchored = pattern
+                    .0
+                    .as_str()
+                    .trim_start_matches('^')
+                    .trim_end_matches('$');
                 Regex::new(&format!(r"\b(?:{unanchored})\b"))
                     .ok()
                     .and_then(|r| r.find(text).map(|m| m.as_str().to_string()))
@@ -213,7 +251,10 @@ pub fn extract(input: &InputSpec, text: &str, now: DateTime<Utc>, tz: Tz) -> Opt
 }
 
 fn word_boundary(s: &str, start: usize, end: usize) -> bool {
-    let before = s[..start].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+    let before = s[..start]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric());
     let after = s[end..].chars().next().is_none_or(|c| !c.is_alphanumeric());
     before && after
 }
@@ -235,42 +276,84 @@ mod tests {
     }
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     const TZ: Tz = chrono_tz::Europe::London;
 
     #[test]
     fn types_validate_and_normalise() {
-        let amount = input(InputKind::Amount { min: None, max: Some(10_000.0) });
+        let amount = input(InputKind::Amount {
+            min: None,
+            max: Some(10_000.0),
+        });
         assert_eq!(validate(&amount, "£1,250", now(), TZ).unwrap(), "1250.00");
         assert!(validate(&amount, "12.345", now(), TZ).is_err());
-        assert!(validate(&amount, "20000", now(), TZ).unwrap_err().contains("at most 10000"));
+        assert!(
+            validate(&amount, "20000", now(), TZ)
+                .unwrap_err()
+                .contains("at most 10000")
+        );
         let date = input(InputKind::Date { future: true });
-        assert_eq!(validate(&date, "2026-12-01", now(), TZ).unwrap(), "2026-12-01");
-        assert_eq!(validate(&date, "01/12/2026", now(), TZ).unwrap(), "2026-12-01");
-        assert!(validate(&date, "2026-11-01", now(), TZ).unwrap_err().contains("future"));
+        assert_eq!(
+            validate(&date, "2026-12-01", now(), TZ).unwrap(),
+            "2026-12-01"
+        );
+        assert_eq!(
+            validate(&date, "01/12/2026", now(), TZ).unwrap(),
+            "2026-12-01"
+        );
+        assert!(
+            validate(&date, "2026-11-01", now(), TZ)
+                .unwrap_err()
+                .contains("future")
+        );
         assert!(validate(&date, "someday", now(), TZ).is_err());
         let email = input(InputKind::Email);
-        assert_eq!(validate(&email, "Ann@Acme.example", now(), TZ).unwrap(), "ann@acme.example");
+        assert_eq!(
+            validate(&email, "Ann@Acme.example", now(), TZ).unwrap(),
+            "ann@acme.example"
+        );
         assert!(validate(&email, "ann@", now(), TZ).is_err());
-        let choice = input(InputKind::Choice { choices: vec!["Goods".into(), "Services".into()] });
-        assert_eq!(validate(&choice, "services", now(), TZ).unwrap(), "Services");
+        let choice = input(InputKind::Choice {
+            choices: vec!["Goods".into(), "Services".into()],
+        });
+        assert_eq!(
+            validate(&choice, "services", now(), TZ).unwrap(),
+            "Services"
+        );
         assert_eq!(validate(&choice, "1", now(), TZ).unwrap(), "Goods");
         assert!(validate(&choice, "Both", now(), TZ).is_err());
-        let vat = input(InputKind::Reference { pattern: Pattern(Regex::new(r"^GB\d{9}$").unwrap()) });
-        assert_eq!(validate(&vat, "gb 123 456 789", now(), TZ).unwrap(), "GB123456789");
+        let vat = input(InputKind::Reference {
+            pattern: Pattern(Regex::new(r"^GB\d{9}$").unwrap()),
+        });
+        assert_eq!(
+            validate(&vat, "gb 123 456 789", now(), TZ).unwrap(),
+            "GB123456789"
+        );
         assert!(validate(&vat, "GB12", now(), TZ).is_err());
     }
 
     #[test]
     fn values_found_up_front() {
-        let vat = input(InputKind::Reference { pattern: Pattern(Regex::new(r"^GB\d{9}$").unwrap()) });
+        let vat = input(InputKind::Reference {
+            pattern: Pattern(Regex::new(r"^GB\d{9}$").unwrap()),
+        });
         let text = "I need a new vendor, Acme Ltd, VAT GB123456789, contact ap@acme.example";
-        assert_eq!(extract(&vat, text, now(), TZ).as_deref(), Some("GB123456789"));
-        assert_eq!(extract(&input(InputKind::Email), text, now(), TZ).as_deref(), Some("ap@acme.example"));
+        assert_eq!(
+            extract(&vat, text, now(), TZ).as_deref(),
+            Some("GB123456789")
+        );
+        assert_eq!(
+            extract(&input(InputKind::Email), text, now(), TZ).as_deref(),
+            Some("ap@acme.example")
+        );
         let mut name = input(InputKind::Text);
-        name.extract = Some(Pattern(Regex::new(r"(?P<value>[A-Z][\w&]*(?: [A-Z][\w&]*)* (?:Ltd|Limited|plc))").unwrap()));
+        name.extract = Some(Pattern(
+            Regex::new(r"(?P<value>[A-Z][\w&]*(?: [A-Z][\w&]*)* (?:Ltd|Limited|plc))").unwrap(),
+        ));
         assert_eq!(extract(&name, text, now(), TZ).as_deref(), Some("Acme Ltd"));
         assert_eq!(extract(&input(InputKind::Text), text, now(), TZ), None);
     }

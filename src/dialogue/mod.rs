@@ -53,7 +53,10 @@ pub enum State {
     /// All inputs given; waiting for the user to confirm the summary.
     Confirming(Form),
     /// Offered to bring in the account manager; waiting for yes/no.
-    OfferingEscalation { reason: String, since: DateTime<Utc> },
+    OfferingEscalation {
+        reason: String,
+        since: DateTime<Utc>,
+    },
     /// A pulse survey is open.
     Survey {
         cause: String,
@@ -74,7 +77,8 @@ impl Default for State {
 
 impl State {
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{\"state\":\"idle\",\"fallbacks\":0}".into())
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| "{\"state\":\"idle\",\"fallbacks\":0}".into())
     }
     /// A state saved by an older or broken version starts over rather than failing the turn.
     pub fn from_json(s: &str) -> State {

@@ -7,10 +7,15 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
-use super::{Effect, Event, Input, Outcome, REFERENCE_PLACEHOLDER, Reply, RequestSummary, State, UserContext, step};
+use super::{
+    Effect, Event, Input, Outcome, REFERENCE_PLACEHOLDER, Reply, RequestSummary, State,
+    UserContext, step,
+};
 use crate::config::DialogueSettings;
 use crate::knowledge::Knowledge;
-use crate::store::{IdentityClaim, NewMessage, NewPing, Record, Store, StoreError, Turn, TurnOutcome};
+use crate::store::{
+    IdentityClaim, NewMessage, NewPing, Record, Store, StoreError, Turn, TurnOutcome,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -69,6 +74,51 @@ pub struct ChatService {
     pub store: Arc<dyn Store>,
     pub knowledge: SharedKnowledge,
     pub settings: DialogueSettings,
+    sessions: SessionLocks,
+}
+
+/// One async lock per live session, so turns of one conversation run one after the other in
+/// this process (a user double-clicking, a channel redelivering). Across replicas the state's
+/// version check catches the rest. Entries are dropped when their last holder leaves, so the
+/// map only holds sessions with a turn in flight.
+#[derive(Clone, Default)]
+struct SessionLocks(
+    Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+);
+
+struct SessionGuard {
+    key: String,
+    locks: SessionLocks,
+    lock: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl SessionLocks {
+    async fn lock(&self, key: String) -> SessionGuard {
+        let mutex = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key.clone()).or_default().clone()
+        };
+        let guard = mutex.lock_owned().await;
+        SessionGuard {
+            key,
+            locks: self.clone(),
+            lock: Some(guard),
+        }
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.lock.take();
+        let mut map = self.locks.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the map's own reference left: nobody holds or waits for this session.
+        if map
+            .get(&self.key)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            map.remove(&self.key);
+        }
+    }
 }
 
 fn millis(t: DateTime<Utc>) -> i64 {
@@ -88,16 +138,30 @@ fn new_conversation_id() -> String {
 const MAX_ATTEMPTS: usize = 8;
 
 impl ChatService {
-    pub fn new(store: Arc<dyn Store>, knowledge: SharedKnowledge, settings: DialogueSettings) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        knowledge: SharedKnowledge,
+        settings: DialogueSettings,
+    ) -> Self {
         Self {
             store,
             knowledge,
             settings,
+            sessions: SessionLocks::default(),
         }
+    }
+
+    /// Sessions with a turn in flight (for metrics and tests of the lock map's cleanup).
+    pub fn sessions_in_flight(&self) -> usize {
+        self.sessions.0.lock().map(|m| m.len()).unwrap_or(0)
     }
 
     pub async fn handle(&self, inbound: Inbound) -> Result<Outbound, ServiceError> {
         let started = Instant::now();
+        let _session = self
+            .sessions
+            .lock(format!("{}\u{1f}{}", inbound.channel, inbound.session_key))
+            .await;
         if let Some(id) = &inbound.channel_message_id
             && let Some(out) = self.replay(&inbound.channel, id).await?
         {
@@ -128,7 +192,8 @@ impl ChatService {
         let user = UserContext {
             name: person.display_name.clone(),
             client: person.client_code.clone(),
-            returning: person.last_seen_at < millis(now) && person.created_at < conversation.created_at,
+            returning: person.last_seen_at < millis(now)
+                && person.created_at < conversation.created_at,
             requests: requests
                 .iter()
                 .map(|r| RequestSummary {
@@ -157,7 +222,11 @@ impl ChatService {
             let mut result = step(state, &event, &k, &self.settings);
             let latency_us = started.elapsed().as_micros() as i64;
 
-            let reference = if result.effects.iter().any(|e| matches!(e, Effect::OpenRequest { .. })) {
+            let reference = if result
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::OpenRequest { .. }))
+            {
                 Some(format!("REQ-{}", self.store.next_request_number().await?))
             } else {
                 None
@@ -168,7 +237,14 @@ impl ChatService {
                 }
             }
             let records = self
-                .records(&k, &event, &conversation.id, &result.effects, reference.as_deref(), &result.replies)
+                .records(
+                    &k,
+                    &event,
+                    &conversation.id,
+                    &result.effects,
+                    reference.as_deref(),
+                    &result.replies,
+                )
                 .await?;
             let (text, payload) = match &inbound.input {
                 Input::Text(t) => (t.clone(), None),
@@ -236,7 +312,10 @@ impl ChatService {
                     return Err(ServiceError::Busy);
                 }
                 TurnOutcome::Conflict => {
-                    // Another turn of this conversation committed first: step again on its state.
+                    // Another replica committed a turn of this conversation first: step again on
+                    // its state, after a short random pause so the two don't collide again.
+                    let pause = rand::random_range(1..20u64);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                     conversation = self
                         .store
                         .conversation(&conversation.id)
@@ -250,7 +329,11 @@ impl ChatService {
 
     /// The person behind the message: the claimed identity, else the conversation's person,
     /// else an anonymous person keyed by the session.
-    async fn person(&self, inbound: &Inbound, k: &Knowledge) -> Result<crate::store::Person, ServiceError> {
+    async fn person(
+        &self,
+        inbound: &Inbound,
+        k: &Knowledge,
+    ) -> Result<crate::store::Person, ServiceError> {
         let now = millis(inbound.now);
         if let Some(claim) = &inbound.identity {
             if let Some(code) = &claim.client_code
@@ -260,7 +343,10 @@ impl ChatService {
             }
             return Ok(self.store.resolve_person(claim, now).await?);
         }
-        if let Some(conv) = self.store.conversation_by_session(&inbound.channel, &inbound.session_key).await?
+        if let Some(conv) = self
+            .store
+            .conversation_by_session(&inbound.channel, &inbound.session_key)
+            .await?
             && let Some(pid) = conv.person_id
             && let Some(p) = self.store.person(pid).await?
         {
@@ -276,8 +362,16 @@ impl ChatService {
     }
 
     /// The stored answer to a message processed before.
-    async fn replay(&self, channel: &str, channel_message_id: &str) -> Result<Option<Outbound>, ServiceError> {
-        let Some((inbound, replies)) = self.store.processed_message(channel, channel_message_id).await? else {
+    async fn replay(
+        &self,
+        channel: &str,
+        channel_message_id: &str,
+    ) -> Result<Option<Outbound>, ServiceError> {
+        let Some((inbound, replies)) = self
+            .store
+            .processed_message(channel, channel_message_id)
+            .await?
+        else {
             return Ok(None);
         };
         Ok(Some(Outbound {
@@ -295,7 +389,9 @@ impl ChatService {
                 .collect(),
             intent: inbound.intent,
             confidence: inbound.confidence.unwrap_or(0.0) as f32,
-            outcome: inbound.outcome.unwrap_or_else(|| Outcome::Answered.as_str().into()),
+            outcome: inbound
+                .outcome
+                .unwrap_or_else(|| Outcome::Answered.as_str().into()),
             duplicate: true,
         }))
     }
@@ -316,7 +412,10 @@ impl ChatService {
                 None => s.clone(),
             })
         };
-        let off_hours = !super::calendar::in_coverage(k.coverage_for(event.user.client.as_deref(), None), event.now);
+        let off_hours = !super::calendar::in_coverage(
+            k.coverage_for(event.user.client.as_deref(), None),
+            event.now,
+        );
         let mut out = Vec::new();
         for e in effects {
             out.push(match e {
@@ -348,7 +447,11 @@ impl ChatService {
                     complete_first_attempt: *complete_first_attempt,
                     reprompts: i64::from(*reprompts),
                     missing_inputs: i64::from(*missing_inputs),
-                    request_reference: if *opened_request { reference.map(str::to_string) } else { None },
+                    request_reference: if *opened_request {
+                        reference.map(str::to_string)
+                    } else {
+                        None
+                    },
                 },
                 Effect::Escalate {
                     reason,
@@ -358,7 +461,16 @@ impl ChatService {
                 } => {
                     let request_reference = resolve(request_reference);
                     let pings = self
-                        .pings(k, event, conversation_id, reason, priority.as_str(), request_reference.as_deref(), *due_at, replies)
+                        .pings(
+                            k,
+                            event,
+                            conversation_id,
+                            reason,
+                            priority.as_str(),
+                            request_reference.as_deref(),
+                            *due_at,
+                            replies,
+                        )
                         .await?;
                     let repinging = match priority {
                         super::Priority::Urgent => Duration::minutes(5),
@@ -393,7 +505,10 @@ impl ChatService {
                     intent: intent.clone(),
                     confidence: confidence.map(f64::from),
                 },
-                Effect::Recharge { interaction, reference: r } => Record::Ledger {
+                Effect::Recharge {
+                    interaction,
+                    reference: r,
+                } => Record::Ledger {
                     interaction_type: interaction.clone(),
                     reference: resolve(r),
                 },
@@ -419,7 +534,12 @@ impl ChatService {
         let Some(client) = event.user.client.as_deref().and_then(|c| k.clients.get(c)) else {
             return Ok(Vec::new());
         };
-        let Some(manager) = client.managers.iter().find(|m| m.role == "primary").or(client.managers.first()) else {
+        let Some(manager) = client
+            .managers
+            .iter()
+            .find(|m| m.role == "primary")
+            .or(client.managers.first())
+        else {
             return Ok(Vec::new());
         };
         let mut transcript: Vec<serde_json::Value> = self

@@ -172,12 +172,11 @@ fn expire(state: State, cx: &mut Cx) -> State {
                 missing_inputs: missing,
                 opened_request: false,
             });
-            let name = cx
-                .k
-                .services
-                .get(&form.service)
-                .map(|s| s.name.clone())
-                .unwrap_or(form.service);
+            let name =
+                cx.k.services
+                    .get(&form.service)
+                    .map(|s| s.name.clone())
+                    .unwrap_or(form.service);
             cx.say(format!(
                 "Your earlier {name} request wasn't finished, so I closed it. You can start again any time."
             ));
@@ -211,21 +210,52 @@ fn normalized(s: &str) -> String {
 fn is_yes(s: &str) -> bool {
     matches!(
         normalized(s).as_str(),
-        "yes" | "y" | "yeah" | "yep" | "yup" | "sure" | "ok" | "okay" | "correct" | "confirm" | "it did" | "yes it did" | "yes thanks" | "yes, thanks" | "that's right" | "right"
+        "yes"
+            | "y"
+            | "yeah"
+            | "yep"
+            | "yup"
+            | "sure"
+            | "ok"
+            | "okay"
+            | "correct"
+            | "confirm"
+            | "it did"
+            | "yes it did"
+            | "yes thanks"
+            | "yes, thanks"
+            | "that's right"
+            | "right"
     )
 }
 
 fn is_no(s: &str) -> bool {
     matches!(
         normalized(s).as_str(),
-        "no" | "n" | "nope" | "nah" | "not really" | "it didn't" | "no it didn't" | "no, it didn't" | "didn't help" | "that didn't help"
+        "no" | "n"
+            | "nope"
+            | "nah"
+            | "not really"
+            | "it didn't"
+            | "no it didn't"
+            | "no, it didn't"
+            | "didn't help"
+            | "that didn't help"
     )
 }
 
 fn is_cancel(s: &str) -> bool {
     matches!(
         normalized(s).as_str(),
-        "cancel" | "stop" | "quit" | "abort" | "never mind" | "nevermind" | "forget it" | "cancel request" | "cancel that"
+        "cancel"
+            | "stop"
+            | "quit"
+            | "abort"
+            | "never mind"
+            | "nevermind"
+            | "forget it"
+            | "cancel request"
+            | "cancel that"
     )
 }
 
@@ -275,7 +305,8 @@ fn understand(cx: &mut Cx, text: &str, fallbacks: u8) -> State {
     match c.decision.clone() {
         Decision::Intent(name) => handle_intent(cx, &name, text, Some(&c)),
         Decision::Clarify(a, b) => {
-            let same_article = article_of(cx.k, &a).is_some() && article_of(cx.k, &a) == article_of(cx.k, &b);
+            let same_article =
+                article_of(cx.k, &a).is_some() && article_of(cx.k, &a) == article_of(cx.k, &b);
             if same_article {
                 return handle_intent(cx, &a, text, Some(&c));
             }
@@ -345,12 +376,21 @@ fn help_menu(cx: &mut Cx, intro: &str) {
         c.dedup();
         c
     };
-    let services: Vec<String> = cx.k.services.values().take(4).map(|s| s.name.to_lowercase()).collect();
+    let services: Vec<String> =
+        cx.k.services
+            .values()
+            .take(4)
+            .map(|s| s.name.to_lowercase())
+            .collect();
     cx.ask(
         format!(
             "{intro}\n\nTry asking about {}, or say what you need, e.g. {}.",
             categories.join(", "),
-            services.iter().map(|s| format!("*{s}*")).collect::<Vec<_>>().join(", ")
+            services
+                .iter()
+                .map(|s| format!("*{s}*"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         buttons,
     );
@@ -410,8 +450,16 @@ fn handle_intent(cx: &mut Cx, name: &str, text: &str, c: Option<&Classification>
         }
         Action::Escalate => escalate(
             cx,
-            if urgent { "urgent_request" } else { "user_request" },
-            if urgent { Priority::Urgent } else { Priority::Normal },
+            if urgent {
+                "urgent_request"
+            } else {
+                "user_request"
+            },
+            if urgent {
+                Priority::Urgent
+            } else {
+                Priority::Normal
+            },
             None,
         ),
         Action::Feedback => open_survey(cx, "feedback", true),
@@ -451,13 +499,24 @@ fn greet(cx: &mut Cx, replies: Vec<String>, text: &str) {
         .cloned()
         .unwrap_or_else(|| "How can I help today?".into());
     let mut msg = format!("{hello} {body}");
-    let open: Vec<_> = user.requests.iter().filter(|r| is_open(&r.status)).collect();
+    let open: Vec<_> = user
+        .requests
+        .iter()
+        .filter(|r| is_open(&r.status))
+        .collect();
     if !open.is_empty() {
         let tz = cx.coverage(None).timezone;
         let list: Vec<String> = open
             .iter()
             .take(3)
-            .map(|r| format!("**{}** ({}, due {})", r.reference, r.service, format_local(tz, r.due_at)))
+            .map(|r| {
+                format!(
+                    "**{}** ({}, due {})",
+                    r.reference,
+                    r.service,
+                    format_local(tz, r.due_at)
+                )
+            })
             .collect();
         msg.push_str(&format!(
             "\n\nYou have {} open request{}: {}.",
@@ -487,7 +546,9 @@ fn answer_article(
     let client = cx.client_code().map(str::to_string);
     let Some(article) = cx.k.article_visible(id, client.as_deref()) else {
         cx.outcome = Outcome::Fallback;
-        cx.say("That guidance isn't available for your business unit. Your account manager can help.");
+        cx.say(
+            "That guidance isn't available for your business unit. Your account manager can help.",
+        );
         cx.effects.push(Effect::KnowledgeGap {
             kind: "fallback".into(),
             text: question.to_string(),
@@ -570,7 +631,10 @@ fn on_answer_feedback(
                 .unwrap_or_else(|| "a person from the SSO".into());
             cx.ask(
                 format!("Sorry about that. Would you like me to pass your question to {who}?"),
-                vec![Button::new("Yes, please", "escalate"), Button::new("No thanks", "no")],
+                vec![
+                    Button::new("Yes, please", "escalate"),
+                    Button::new("No thanks", "no"),
+                ],
             );
             return State::OfferingEscalation {
                 reason: "not_helpful".into(),
@@ -703,7 +767,9 @@ fn on_survey(cx: &mut Cx, cause: String, expires_at: DateTime<Utc>) -> State {
                 request_reference: None,
                 due_at: due,
             });
-            text = format!("Sorry we fell short. I've asked {who}, your account manager, to follow up with you.");
+            text = format!(
+                "Sorry we fell short. I've asked {who}, your account manager, to follow up with you."
+            );
         }
     }
     cx.ask(
@@ -795,7 +861,11 @@ fn start_form(cx: &mut Cx, service_id: &str, text: &str, urgent: bool) -> State 
         let got: Vec<String> = service
             .inputs
             .iter()
-            .filter_map(|i| values.get(&i.name).map(|v| format!("{}: {v}", label_of(&i.name))))
+            .filter_map(|i| {
+                values
+                    .get(&i.name)
+                    .map(|v| format!("{}: {v}", label_of(&i.name)))
+            })
             .collect();
         intro.push_str(&format!(" I already have {}.", got.join("; ")));
     }
@@ -872,9 +942,17 @@ fn ask_next(cx: &mut Cx, mut form: Form) -> State {
             let lines: Vec<String> = service
                 .inputs
                 .iter()
-                .filter_map(|i| form.values.get(&i.name).map(|v| format!("- {}: **{}**", label_of(&i.name), v)))
+                .filter_map(|i| {
+                    form.values
+                        .get(&i.name)
+                        .map(|v| format!("- {}: **{}**", label_of(&i.name), v))
+                })
                 .collect();
-            let urgent = if form.urgent { "\n- Priority: **urgent**" } else { "" };
+            let urgent = if form.urgent {
+                "\n- Priority: **urgent**"
+            } else {
+                ""
+            };
             cx.ask(
                 format!(
                     "Please check your {} request:\n\n{}{urgent}\n\nShall I submit it?",
@@ -904,13 +982,14 @@ fn cancel_form(cx: &mut Cx, form: &Form) -> State {
         opened_request: false,
     });
     cx.outcome = Outcome::Cancelled;
-    let name = cx
-        .k
-        .services
-        .get(&form.service)
-        .map(|s| s.name.to_lowercase())
-        .unwrap_or_default();
-    cx.say(format!("OK, I've cancelled the {name} request. Nothing was submitted."));
+    let name =
+        cx.k.services
+            .get(&form.service)
+            .map(|s| s.name.to_lowercase())
+            .unwrap_or_default();
+    cx.say(format!(
+        "OK, I've cancelled the {name} request. Nothing was submitted."
+    ));
     State::default()
 }
 
@@ -933,7 +1012,11 @@ fn on_form_input(mut form: Form, cx: &mut Cx) -> State {
     }
     let lower = normalized(&answer);
     if lower == "back" || lower == "go back" || lower == "previous" {
-        let position = service.inputs.iter().position(|i| i.name == asking).unwrap_or(0);
+        let position = service
+            .inputs
+            .iter()
+            .position(|i| i.name == asking)
+            .unwrap_or(0);
         let previous = service.inputs[..position]
             .iter()
             .rev()
@@ -950,7 +1033,12 @@ fn on_form_input(mut form: Form, cx: &mut Cx) -> State {
                 State::CollectingInputs(form)
             }
             None => {
-                prompt_for(cx, service, &asking, Some("This is the first question.".into()));
+                prompt_for(
+                    cx,
+                    service,
+                    &asking,
+                    Some("This is the first question.".into()),
+                );
                 State::CollectingInputs(form)
             }
         };
@@ -976,7 +1064,12 @@ fn on_form_input(mut form: Form, cx: &mut Cx) -> State {
     if lower == "skip" {
         if input.required {
             cx.outcome = Outcome::Prompt;
-            prompt_for(cx, service, &asking, Some("This one is required, I'm afraid.".into()));
+            prompt_for(
+                cx,
+                service,
+                &asking,
+                Some("This one is required, I'm afraid.".into()),
+            );
             return State::CollectingInputs(form);
         }
         form.skipped.push(asking);
@@ -995,7 +1088,11 @@ fn on_form_input(mut form: Form, cx: &mut Cx) -> State {
             }
             form.since = cx.now();
             cx.outcome = Outcome::Prompt;
-            let hint = input.help.as_deref().map(|h| format!(" {h}")).unwrap_or_default();
+            let hint = input
+                .help
+                .as_deref()
+                .map(|h| format!(" {h}"))
+                .unwrap_or_default();
             prompt_for(cx, service, &asking, Some(format!("{reason}{hint}")));
             State::CollectingInputs(form)
         }
@@ -1036,7 +1133,11 @@ fn open_request(cx: &mut Cx, service: &Service, form: Form) -> State {
     let now = cx.now();
     let coverage = cx.coverage(Some(service));
     let due = due_at(coverage, service.turnaround, now);
-    let priority = if form.urgent { Priority::Urgent } else { Priority::Normal };
+    let priority = if form.urgent {
+        Priority::Urgent
+    } else {
+        Priority::Normal
+    };
     cx.outcome = Outcome::RequestOpened;
     cx.effects.push(Effect::OpenRequest {
         service: service.id.clone(),
@@ -1086,7 +1187,9 @@ fn open_request(cx: &mut Cx, service: &Service, form: Form) -> State {
             format_local(coverage.timezone, esc_due)
         ));
     }
-    text.push_str(&format!(" You can ask me \"status of {REFERENCE_PLACEHOLDER}\" any time."));
+    text.push_str(&format!(
+        " You can ask me \"status of {REFERENCE_PLACEHOLDER}\" any time."
+    ));
     cx.say(text);
     State::default()
 }
@@ -1097,10 +1200,12 @@ fn open_request(cx: &mut Cx, service: &Service, form: Form) -> State {
 fn status(cx: &mut Cx, c: Option<&Classification>) {
     cx.outcome = Outcome::Answered;
     let tz = cx.coverage(None).timezone;
-    let requested = c.and_then(|c| c.entities.iter().find(|e| e.name == "request_ref")).map(|e| {
-        let digits: String = e.value.chars().filter(|ch| ch.is_ascii_digit()).collect();
-        format!("REQ-{digits}")
-    });
+    let requested = c
+        .and_then(|c| c.entities.iter().find(|e| e.name == "request_ref"))
+        .map(|e| {
+            let digits: String = e.value.chars().filter(|ch| ch.is_ascii_digit()).collect();
+            format!("REQ-{digits}")
+        });
     let requests = &cx.event.user.requests;
     if let Some(reference) = requested {
         let text = match requests.iter().find(|r| r.reference == reference) {
@@ -1125,7 +1230,15 @@ fn status(cx: &mut Cx, c: Option<&Classification>) {
     }
     let lines: Vec<String> = open
         .iter()
-        .map(|r| format!("- **{}** {}: {}, due {}", r.reference, r.service, r.status.replace('_', " "), format_local(tz, r.due_at)))
+        .map(|r| {
+            format!(
+                "- **{}** {}: {}, due {}",
+                r.reference,
+                r.service,
+                r.status.replace('_', " "),
+                format_local(tz, r.due_at)
+            )
+        })
         .collect();
     cx.say(format!(
         "You have {} open request{}:\n\n{}",
@@ -1140,10 +1253,19 @@ fn escalation_due(cx: &Cx, priority: Priority) -> DateTime<Utc> {
         Priority::Urgent => cx.k.organisation.urgent_response_hours,
         Priority::Normal => cx.k.organisation.escalation_response_hours,
     };
-    due_at(cx.coverage(None), Turnaround::BusinessHours(hours), cx.now())
+    due_at(
+        cx.coverage(None),
+        Turnaround::BusinessHours(hours),
+        cx.now(),
+    )
 }
 
-fn escalate(cx: &mut Cx, reason: &str, priority: Priority, request_reference: Option<String>) -> State {
+fn escalate(
+    cx: &mut Cx,
+    reason: &str,
+    priority: Priority,
+    request_reference: Option<String>,
+) -> State {
     let Some(client) = cx.client() else {
         cx.outcome = Outcome::Answered;
         cx.say("I can't reach an account manager without knowing your business unit. Please use the chat on your intranet home page, or email the SSO service desk.");
@@ -1172,7 +1294,11 @@ fn escalate(cx: &mut Cx, reason: &str, priority: Priority, request_reference: Op
     let mut text = format!(
         "I've passed this to {who}, {}'s account manager{}. You'll hear back by {} (within {}).",
         client.name,
-        if priority == Priority::Urgent { ", marked **urgent**" } else { "" },
+        if priority == Priority::Urgent {
+            ", marked **urgent**"
+        } else {
+            ""
+        },
         format_local(tz, due),
         Turnaround::BusinessHours(hours).label()
     );
@@ -1186,14 +1312,19 @@ fn escalate(cx: &mut Cx, reason: &str, priority: Priority, request_reference: Op
 fn words(s: &str) -> Vec<String> {
     s.to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 2 && !matches!(*w, "the" | "and" | "for" | "new" | "request" | "process"))
+        .filter(|w| {
+            w.len() > 2 && !matches!(*w, "the" | "and" | "for" | "new" | "request" | "process")
+        })
         .map(|w| w.trim_end_matches('s').to_string())
         .collect()
 }
 
 /// The process the text names (by name, id or alias), if any.
 fn find_process<'k>(k: &'k Knowledge, text: &str) -> Option<&'k Process> {
-    let lower = format!(" {} ", text.to_lowercase().replace(['-', '?', '.', ','], " "));
+    let lower = format!(
+        " {} ",
+        text.to_lowercase().replace(['-', '?', '.', ','], " ")
+    );
     k.processes.values().find(|p| {
         std::iter::once(p.name.as_str())
             .chain(std::iter::once(p.id.as_str()))
@@ -1226,7 +1357,11 @@ fn describe_inputs(cx: &mut Cx, service: &Service) {
         .inputs
         .iter()
         .map(|i| {
-            let mut l = format!("- **{}**{}", label_of(&i.name), if i.required { "" } else { " (optional)" });
+            let mut l = format!(
+                "- **{}**{}",
+                label_of(&i.name),
+                if i.required { "" } else { " (optional)" }
+            );
             if let Some(h) = &i.help {
                 l.push_str(&format!(": {h}"));
             }
@@ -1241,7 +1376,10 @@ fn describe_inputs(cx: &mut Cx, service: &Service) {
             service.team,
             service.turnaround.label()
         ),
-        vec![Button::new(format!("Start a {} request", service.name.to_lowercase()), format!("service:{}", service.id))],
+        vec![Button::new(
+            format!("Start a {} request", service.name.to_lowercase()),
+            format!("service:{}", service.id),
+        )],
     );
 }
 
@@ -1251,11 +1389,21 @@ fn process_question(cx: &mut Cx, q: ProcessQuestion, text: &str) {
     let service = find_service(cx.k, text);
     match q {
         ProcessQuestion::Owner => {
-            if let Some(p) = process.or_else(|| service.and_then(|s| s.process.as_ref()).and_then(|id| cx.k.processes.get(id))) {
+            if let Some(p) = process.or_else(|| {
+                service
+                    .and_then(|s| s.process.as_ref())
+                    .and_then(|id| cx.k.processes.get(id))
+            }) {
                 let steps: Vec<String> = p
                     .steps
                     .iter()
-                    .map(|s| format!("- {} ({})", s.name, if s.side == "client" { "you" } else { "SSO" }))
+                    .map(|s| {
+                        format!(
+                            "- {} ({})",
+                            s.name,
+                            if s.side == "client" { "you" } else { "SSO" }
+                        )
+                    })
                     .collect();
                 cx.say(format!(
                     "**{}** is owned by {} ({}). {}\n\nSteps:\n{}",
@@ -1266,24 +1414,25 @@ fn process_question(cx: &mut Cx, q: ProcessQuestion, text: &str) {
                     steps.join("\n")
                 ));
             } else {
-                let list: Vec<String> = cx
-                    .k
-                    .processes
-                    .values()
-                    .map(|p| format!("- **{}**: {} ({})", p.name, p.owner, p.team))
-                    .collect();
-                cx.say(format!("Here are the process owners:\n\n{}", list.join("\n")));
+                let list: Vec<String> =
+                    cx.k.processes
+                        .values()
+                        .map(|p| format!("- **{}**: {} ({})", p.name, p.owner, p.team))
+                        .collect();
+                cx.say(format!(
+                    "Here are the process owners:\n\n{}",
+                    list.join("\n")
+                ));
             }
         }
         ProcessQuestion::Inputs => match service {
             Some(s) => describe_inputs(cx, s),
             None => {
-                let buttons = cx
-                    .k
-                    .services
-                    .values()
-                    .map(|s| Button::new(s.name.clone(), format!("inputs:{}", s.id)))
-                    .collect();
+                let buttons =
+                    cx.k.services
+                        .values()
+                        .map(|s| Button::new(s.name.clone(), format!("inputs:{}", s.id)))
+                        .collect();
                 cx.ask("Which service do you mean?", buttons);
             }
         },
@@ -1299,15 +1448,16 @@ fn process_question(cx: &mut Cx, q: ProcessQuestion, text: &str) {
                 cx.say(format!(
                     "**{}** typically takes {}.",
                     p.name,
-                    p.typical_duration.as_deref().unwrap_or("a few business days, depending on the steps involved")
+                    p.typical_duration
+                        .as_deref()
+                        .unwrap_or("a few business days, depending on the steps involved")
                 ));
             } else {
-                let list: Vec<String> = cx
-                    .k
-                    .services
-                    .values()
-                    .map(|s| format!("- {}: {}", s.name, s.turnaround.label()))
-                    .collect();
+                let list: Vec<String> =
+                    cx.k.services
+                        .values()
+                        .map(|s| format!("- {}: {}", s.name, s.turnaround.label()))
+                        .collect();
                 cx.say(format!("Our turnaround times:\n\n{}", list.join("\n")));
             }
         }

@@ -23,14 +23,21 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { oos_threshold: 0.3, clarify_margin: 0.05 }
+        Self {
+            oos_threshold: 0.3,
+            clarify_margin: 0.05,
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("intent {intent}: rule {index} is not a valid regex: {message}")]
-    InvalidRule { intent: String, index: usize, message: String },
+    InvalidRule {
+        intent: String,
+        index: usize,
+        message: String,
+    },
     #[error("duplicate intent {0}")]
     DuplicateIntent(String),
     #[error("no intents")]
@@ -90,7 +97,11 @@ fn tokens(s: &str) -> Vec<String> {
 }
 
 impl Engine {
-    pub fn build(intents: &[IntentDef], extractors: &[Extractor], config: EngineConfig) -> Result<Engine, EngineError> {
+    pub fn build(
+        intents: &[IntentDef],
+        extractors: &[Extractor],
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
         if intents.is_empty() {
             return Err(EngineError::Empty);
         }
@@ -104,10 +115,21 @@ impl Engine {
                     message: e.to_string(),
                 })?);
             }
-            out.push((i.name.clone(), i.examples.iter().map(|e| tokens(e)).collect(), rules));
+            out.push((
+                i.name.clone(),
+                i.examples.iter().map(|e| tokens(e)).collect(),
+                rules,
+            ));
         }
-        let extractors = extractors.iter().filter_map(|e| regex::Regex::new(&e.pattern).ok()).collect();
-        Ok(Engine { intents: out, extractors, config })
+        let extractors = extractors
+            .iter()
+            .filter_map(|e| regex::Regex::new(&e.pattern).ok())
+            .collect();
+        Ok(Engine {
+            intents: out,
+            extractors,
+            config,
+        })
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -124,7 +146,12 @@ impl Engine {
             for caps in r.captures_iter(text) {
                 for name in r.capture_names().flatten() {
                     if let Some(m) = caps.name(name) {
-                        entities.push(Entity { name: name.into(), value: m.as_str().into(), start: m.start(), end: m.end() });
+                        entities.push(Entity {
+                            name: name.into(),
+                            value: m.as_str().into(),
+                            start: m.start(),
+                            end: m.end(),
+                        });
                     }
                 }
             }
@@ -134,7 +161,10 @@ impl Engine {
                 return Classification {
                     decision: Decision::Intent(name.clone()),
                     confidence: 1.0,
-                    ranked: vec![Scored { intent: name.clone(), confidence: 1.0 }],
+                    ranked: vec![Scored {
+                        intent: name.clone(),
+                        confidence: 1.0,
+                    }],
                     rule: Some(format!("{name}#{idx}")),
                     entities,
                 };
@@ -153,7 +183,10 @@ impl Engine {
                         if union == 0.0 { 0.0 } else { inter / union }
                     })
                     .fold(0.0f32, f32::max);
-                Scored { intent: name.clone(), confidence: best }
+                Scored {
+                    intent: name.clone(),
+                    confidence: best,
+                }
             })
             .collect();
         ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
@@ -166,7 +199,13 @@ impl Engine {
         } else {
             Decision::Intent(ranked[0].intent.clone())
         };
-        Classification { decision, confidence: top, ranked, rule: None, entities }
+        Classification {
+            decision,
+            confidence: top,
+            ranked,
+            rule: None,
+            entities,
+        }
     }
 
     pub fn explain(&self, text: &str) -> Explanation {

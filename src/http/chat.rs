@@ -58,7 +58,10 @@ pub struct ChatResponse {
 }
 
 fn valid_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c))
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c))
 }
 
 impl ChatRequest {
@@ -66,14 +69,21 @@ impl ChatRequest {
     fn into_inbound(self) -> Result<Inbound, ApiError> {
         if !valid_id(&self.session) {
             return Err(ApiError::Unprocessable(
-                "session must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'".into(),
+                "session must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'"
+                    .into(),
             ));
         }
         let input = match (self.text, self.payload) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::Unprocessable("send either text or payload, not both".into()));
+                return Err(ApiError::Unprocessable(
+                    "send either text or payload, not both".into(),
+                ));
             }
-            (None, None) => return Err(ApiError::Unprocessable("text or payload is required".into())),
+            (None, None) => {
+                return Err(ApiError::Unprocessable(
+                    "text or payload is required".into(),
+                ));
+            }
             (Some(t), None) => {
                 if t.trim().is_empty() {
                     return Err(ApiError::Unprocessable("text is empty".into()));
@@ -84,14 +94,20 @@ impl ChatRequest {
                         "text is {n} characters; the limit is {MAX_TEXT_CHARS}"
                     )));
                 }
-                if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
-                    return Err(ApiError::Unprocessable("text contains control characters".into()));
+                if t.chars()
+                    .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+                {
+                    return Err(ApiError::Unprocessable(
+                        "text contains control characters".into(),
+                    ));
                 }
                 Input::Text(t)
             }
             (None, Some(p)) => {
                 if p.is_empty() || p.len() > 256 {
-                    return Err(ApiError::Unprocessable("payload must be 1-256 bytes".into()));
+                    return Err(ApiError::Unprocessable(
+                        "payload must be 1-256 bytes".into(),
+                    ));
                 }
                 Input::Button(p)
             }
@@ -99,7 +115,10 @@ impl ChatRequest {
         if let Some(id) = &self.message_id
             && !valid_id(id)
         {
-            return Err(ApiError::Unprocessable("message_id must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'".into()));
+            return Err(ApiError::Unprocessable(
+                "message_id must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'"
+                    .into(),
+            ));
         }
         let identity = match self.user {
             Some(u) => Some({
@@ -107,7 +126,9 @@ impl ChatRequest {
                     return Err(ApiError::Unprocessable("user.id must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'".into()));
                 }
                 if u.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-                    return Err(ApiError::Unprocessable("user.name is longer than 200 characters".into()));
+                    return Err(ApiError::Unprocessable(
+                        "user.name is longer than 200 characters".into(),
+                    ));
                 }
                 IdentityClaim {
                     channel: "web".into(),
@@ -192,7 +213,13 @@ async fn conversation(
             .into_iter()
             .map(|m| {
                 let (buttons, payload) = if m.direction == "out" {
-                    (m.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default(), None)
+                    (
+                        m.payload
+                            .as_deref()
+                            .and_then(|p| serde_json::from_str(p).ok())
+                            .unwrap_or_default(),
+                        None,
+                    )
                 } else {
                     (Vec::new(), m.payload)
                 };

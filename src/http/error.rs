@@ -61,7 +61,10 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = (status, Json(json!({ "error": message }))).into_response();
-        if matches!(self, ApiError::Unavailable(_) | ApiError::TooManyRequests(_)) {
+        if matches!(
+            self,
+            ApiError::Unavailable(_) | ApiError::TooManyRequests(_)
+        ) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -95,13 +98,14 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
         use axum::extract::rejection::JsonRejection as R;
         let text = r.body_text();
         match r.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge(format!("request body is larger than {} bytes", super::MAX_BODY_BYTES))
-            }
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
+                "request body is larger than {} bytes",
+                super::MAX_BODY_BYTES
+            )),
             _ => match r {
-                R::MissingJsonContentType(_) => {
-                    ApiError::UnsupportedMediaType("send JSON with Content-Type: application/json".into())
-                }
+                R::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+                    "send JSON with Content-Type: application/json".into(),
+                ),
                 R::JsonSyntaxError(_) => ApiError::BadRequest(format!("invalid JSON: {text}")),
                 R::JsonDataError(_) => ApiError::Unprocessable(text),
                 _ => ApiError::BadRequest(text),

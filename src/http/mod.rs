@@ -65,7 +65,11 @@ async fn readyz(State(app): State<Arc<AppState>>) -> (StatusCode, Json<serde_jso
     let k = crate::dialogue::service::current(&app.chat.knowledge);
     let ready = store.is_ok() && !k.intents.is_empty();
     (
-        if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
         Json(json!({
             "ready": ready,
             "store": store.map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
@@ -87,7 +91,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -56,7 +56,10 @@ pub fn check(root: &Path, config: EngineConfig, cross_validate: bool) -> CheckRe
         Some(k) => {
             counts.insert("articles", k.articles.len());
             counts.insert("intents", k.intents.len());
-            counts.insert("examples", k.intents.values().map(|i| i.examples.len()).sum());
+            counts.insert(
+                "examples",
+                k.intents.values().map(|i| i.examples.len()).sum(),
+            );
             counts.insert("services", k.services.len());
             counts.insert("clients", k.clients.len());
             counts.insert("processes", k.processes.len());
@@ -99,7 +102,12 @@ fn cross_validation(k: &Knowledge, config: EngineConfig) -> CrossValidation {
             if d.examples.len() < 2 {
                 continue;
             }
-            for (_, ex) in d.examples.iter().enumerate().filter(|(i, _)| i % FOLDS == fold) {
+            for (_, ex) in d
+                .examples
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % FOLDS == fold)
+            {
                 total += 1;
                 let c = engine.classify(ex);
                 let got = match &c.decision {

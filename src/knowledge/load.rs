@@ -35,8 +35,10 @@ impl DateField {
     fn to_date(&self) -> Result<NaiveDate, String> {
         match self {
             DateField::Toml(dt) => match dt.date {
-                Some(d) => NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
-                    .ok_or_else(|| format!("{dt} is not a valid date")),
+                Some(d) => {
+                    NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+                        .ok_or_else(|| format!("{dt} is not a valid date"))
+                }
                 None => Err(format!("{dt} is not a date (YYYY-MM-DD)")),
             },
             DateField::Text(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -337,7 +339,10 @@ impl Loader {
             self.err_at(
                 file,
                 "coverage",
-                format!("coverage times must be HH:MM, got {:?}-{:?}", raw.start, raw.end),
+                format!(
+                    "coverage times must be HH:MM, got {:?}-{:?}",
+                    raw.start, raw.end
+                ),
             );
             return None;
         };
@@ -434,7 +439,10 @@ impl Loader {
             self.err_at(
                 file,
                 &raw.id,
-                format!("id {:?} must be lower-case letters, digits and dashes", raw.id),
+                format!(
+                    "id {:?} must be lower-case letters, digits and dashes",
+                    raw.id
+                ),
             );
         }
         let visibility = match raw.visibility {
@@ -479,14 +487,28 @@ impl Loader {
                 "article" => match ri.article.clone() {
                     Some(a) => Action::Article(a),
                     None => {
-                        self.err_at(file, &ri.name, format!("intent {}: action \"article\" needs `article = \"<id>\"`", ri.name));
+                        self.err_at(
+                            file,
+                            &ri.name,
+                            format!(
+                                "intent {}: action \"article\" needs `article = \"<id>\"`",
+                                ri.name
+                            ),
+                        );
                         continue;
                     }
                 },
                 "service" => match ri.service.clone() {
                     Some(s) => Action::Service(s),
                     None => {
-                        self.err_at(file, &ri.name, format!("intent {}: action \"service\" needs `service = \"<id>\"`", ri.name));
+                        self.err_at(
+                            file,
+                            &ri.name,
+                            format!(
+                                "intent {}: action \"service\" needs `service = \"<id>\"`",
+                                ri.name
+                            ),
+                        );
                         continue;
                     }
                 },
@@ -516,17 +538,44 @@ impl Loader {
                 }
             };
             if !is_intent_name(&ri.name) {
-                self.err_at(file, &ri.name, format!("intent name {:?} must be lower-case letters, digits, '_', '-' or '.'", ri.name));
+                self.err_at(
+                    file,
+                    &ri.name,
+                    format!(
+                        "intent name {:?} must be lower-case letters, digits, '_', '-' or '.'",
+                        ri.name
+                    ),
+                );
             }
-            if matches!(action, Action::Smalltalk | Action::Greeting | Action::Thanks | Action::Goodbye) && ri.replies.is_empty() {
-                self.err_at(file, &ri.name, format!("intent {}: a {} intent needs `replies`", ri.name, ri.action));
+            if matches!(
+                action,
+                Action::Smalltalk | Action::Greeting | Action::Thanks | Action::Goodbye
+            ) && ri.replies.is_empty()
+            {
+                self.err_at(
+                    file,
+                    &ri.name,
+                    format!("intent {}: a {} intent needs `replies`", ri.name, ri.action),
+                );
             }
             if ri.examples.is_empty() && ri.rules.is_empty() {
-                self.err_at(file, &ri.name, format!("intent {} has neither examples nor rules", ri.name));
+                self.err_at(
+                    file,
+                    &ri.name,
+                    format!("intent {} has neither examples nor rules", ri.name),
+                );
             }
             for rule in &ri.rules {
                 if let Err(e) = regex::Regex::new(rule) {
-                    self.err_at(file, rule, format!("intent {}: invalid regex: {}", ri.name, first_line(&e.to_string())));
+                    self.err_at(
+                        file,
+                        rule,
+                        format!(
+                            "intent {}: invalid regex: {}",
+                            ri.name,
+                            first_line(&e.to_string())
+                        ),
+                    );
                 }
             }
             self.raw.intents.push(Intent {
@@ -552,7 +601,11 @@ impl Loader {
             (None, Some(d), None) => Turnaround::BusinessDays(d),
             (None, None, Some(d)) => Turnaround::CalendarDays(d),
             _ => {
-                self.err_at(file, "turnaround", "turnaround is exactly one of business_hours, business_days, calendar_days");
+                self.err_at(
+                    file,
+                    "turnaround",
+                    "turnaround is exactly one of business_hours, business_days, calendar_days",
+                );
                 return;
             }
         };
@@ -565,26 +618,52 @@ impl Loader {
         for ri in raw.input {
             let kind = match ri.kind.as_str() {
                 "text" => InputKind::Text,
-                "number" => InputKind::Number { min: ri.min, max: ri.max },
-                "amount" => InputKind::Amount { min: ri.min, max: ri.max },
+                "number" => InputKind::Number {
+                    min: ri.min,
+                    max: ri.max,
+                },
+                "amount" => InputKind::Amount {
+                    min: ri.min,
+                    max: ri.max,
+                },
                 "date" => InputKind::Date { future: ri.future },
                 "email" => InputKind::Email,
                 "choice" => {
                     if ri.choices.len() < 2 {
-                        self.err_at(file, &ri.name, format!("input {}: a choice needs at least two `choices`", ri.name));
+                        self.err_at(
+                            file,
+                            &ri.name,
+                            format!("input {}: a choice needs at least two `choices`", ri.name),
+                        );
                         continue;
                     }
-                    InputKind::Choice { choices: ri.choices }
+                    InputKind::Choice {
+                        choices: ri.choices,
+                    }
                 }
                 "reference" => {
                     let Some(p) = ri.pattern.as_deref() else {
-                        self.err_at(file, &ri.name, format!("input {}: a reference needs a `pattern`", ri.name));
+                        self.err_at(
+                            file,
+                            &ri.name,
+                            format!("input {}: a reference needs a `pattern`", ri.name),
+                        );
                         continue;
                     };
                     match regex::Regex::new(p) {
-                        Ok(r) => InputKind::Reference { pattern: Pattern(r) },
+                        Ok(r) => InputKind::Reference {
+                            pattern: Pattern(r),
+                        },
                         Err(e) => {
-                            self.err_at(file, p, format!("input {}: invalid regex: {}", ri.name, first_line(&e.to_string())));
+                            self.err_at(
+                                file,
+                                p,
+                                format!(
+                                    "input {}: invalid regex: {}",
+                                    ri.name,
+                                    first_line(&e.to_string())
+                                ),
+                            );
                             continue;
                         }
                     }
@@ -602,7 +681,15 @@ impl Loader {
                 Some(p) => match regex::Regex::new(p) {
                     Ok(r) => Some(Pattern(r)),
                     Err(e) => {
-                        self.err_at(file, p, format!("input {}: invalid extract regex: {}", ri.name, first_line(&e.to_string())));
+                        self.err_at(
+                            file,
+                            p,
+                            format!(
+                                "input {}: invalid extract regex: {}",
+                                ri.name,
+                                first_line(&e.to_string())
+                            ),
+                        );
                         None
                     }
                 },
@@ -654,7 +741,11 @@ impl Loader {
             None => None,
             Some(RawServiceList::Word(w)) if w == "all" => None,
             Some(RawServiceList::Word(w)) => {
-                self.err_at(file, "services", format!("services is \"all\" or a list of service ids, not {w:?}"));
+                self.err_at(
+                    file,
+                    "services",
+                    format!("services is \"all\" or a list of service ids, not {w:?}"),
+                );
                 None
             }
             Some(RawServiceList::List(l)) => Some(l),
@@ -663,7 +754,11 @@ impl Loader {
         let mut managers = Vec::new();
         for m in raw.manager {
             if m.role != "primary" && m.role != "backup" {
-                self.err_at(file, &m.role, format!("manager {}: role is \"primary\" or \"backup\"", m.name));
+                self.err_at(
+                    file,
+                    &m.role,
+                    format!("manager {}: role is \"primary\" or \"backup\"", m.name),
+                );
             }
             managers.push(Manager {
                 name: m.name,
@@ -676,7 +771,11 @@ impl Loader {
             });
         }
         if !managers.iter().any(|m| m.role == "primary") {
-            self.err_at(file, "code", format!("client {} has no primary account manager", raw.code));
+            self.err_at(
+                file,
+                "code",
+                format!("client {} has no primary account manager", raw.code),
+            );
         }
         self.raw.clients.push(Client {
             code: raw.code,
@@ -702,7 +801,11 @@ impl Loader {
         let mut steps = Vec::new();
         for s in raw.step {
             if s.side != "client" && s.side != "sso" {
-                self.err_at(file, &s.name, format!("step {:?}: side is \"client\" or \"sso\"", s.name));
+                self.err_at(
+                    file,
+                    &s.name,
+                    format!("step {:?}: side is \"client\" or \"sso\"", s.name),
+                );
             }
             steps.push(ProcessStep {
                 name: s.name,
@@ -730,7 +833,9 @@ impl Loader {
 fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
     let text_start = text.strip_prefix('\u{feff}').unwrap_or(text);
     let rest = text_start.strip_prefix("+++")?;
-    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'))?;
+    let rest = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))?;
     let mut offset = 0;
     for line in rest.split_inclusive('\n') {
         if line.trim_end() == "+++" {
@@ -758,8 +863,7 @@ fn is_intent_name(s: &str) -> bool {
 
 fn first_line(s: &str) -> String {
     s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(s)
         .trim()
         .to_string()

@@ -54,7 +54,11 @@ impl fmt::Display for ContentErrors {
 /// 1-based line of a byte offset.
 pub fn line_of_offset(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
-    text.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// 1-based line where `needle` first appears (1 when it does not).
@@ -136,8 +140,9 @@ impl Knowledge {
             loader.errors.push(ContentError {
                 file: kb.clone(),
                 line: 1,
-                message: "no knowledge-base/ folder here (set --content to the folder that holds it)"
-                    .into(),
+                message:
+                    "no knowledge-base/ folder here (set --content to the folder that holds it)"
+                        .into(),
             });
             return (None, loader.errors);
         }
@@ -182,7 +187,11 @@ impl Knowledge {
     }
 
     /// The coverage hours that apply to a client (their SPA's, else the organisation's).
-    pub fn coverage_for<'a>(&'a self, client: Option<&str>, service: Option<&'a Service>) -> &'a Coverage {
+    pub fn coverage_for<'a>(
+        &'a self,
+        client: Option<&str>,
+        service: Option<&'a Service>,
+    ) -> &'a Coverage {
         client
             .and_then(|c| self.clients.get(c))
             .and_then(|c| c.spa.coverage.as_ref())
@@ -297,17 +306,29 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
         if let Some(p) = &a.process
             && !processes.contains_key(p)
         {
-            loader.err_at(&a.file, p, format!("article {}: unknown process {p:?}", a.id));
+            loader.err_at(
+                &a.file,
+                p,
+                format!("article {}: unknown process {p:?}", a.id),
+            );
         }
         if let Some(s) = &a.service
             && !services.contains_key(s)
         {
-            loader.err_at(&a.file, s, format!("article {}: unknown service {s:?}", a.id));
+            loader.err_at(
+                &a.file,
+                s,
+                format!("article {}: unknown service {s:?}", a.id),
+            );
         }
         if let Visibility::Clients(list) = &a.visibility {
             for c in list {
                 if !clients.contains_key(c) {
-                    loader.err_at(&a.file, c, format!("article {}: unknown client {c:?} in visibility", a.id));
+                    loader.err_at(
+                        &a.file,
+                        c,
+                        format!("article {}: unknown client {c:?} in visibility", a.id),
+                    );
                 }
             }
         }
@@ -335,12 +356,20 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
             .unwrap_or_else(|| root.join("knowledge-base/clients"));
         for s in c.spa.services.iter().flatten() {
             if !services.contains_key(s) {
-                loader.err_at(&file, s, format!("client {}: unknown service {s:?}", c.code));
+                loader.err_at(
+                    &file,
+                    s,
+                    format!("client {}: unknown service {s:?}", c.code),
+                );
             }
         }
         for k in c.rates.keys() {
             if !organisation.rates.contains_key(k) {
-                loader.err_at(&file, k, format!("client {}: rate {k:?} is not on the rate card", c.code));
+                loader.err_at(
+                    &file,
+                    k,
+                    format!("client {}: rate {k:?} is not on the rate card", c.code),
+                );
             }
         }
     }
@@ -378,10 +407,18 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
     for i in raw.intents {
         match &i.action {
             Action::Article(a) if !articles.contains_key(a) => {
-                loader.err_at(&i.file, a, format!("intent {}: unknown article {a:?}", i.name));
+                loader.err_at(
+                    &i.file,
+                    a,
+                    format!("intent {}: unknown article {a:?}", i.name),
+                );
             }
             Action::Service(s) if !services.contains_key(s) => {
-                loader.err_at(&i.file, s, format!("intent {}: unknown service {s:?}", i.name));
+                loader.err_at(
+                    &i.file,
+                    s,
+                    format!("intent {}: unknown service {s:?}", i.name),
+                );
             }
             _ => {}
         }

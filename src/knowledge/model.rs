@@ -211,24 +211,12 @@ impl Turnaround {
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum InputKind {
     Text,
-    Number {
-        min: Option<f64>,
-        max: Option<f64>,
-    },
-    Amount {
-        min: Option<f64>,
-        max: Option<f64>,
-    },
-    Date {
-        future: bool,
-    },
+    Number { min: Option<f64>, max: Option<f64> },
+    Amount { min: Option<f64>, max: Option<f64> },
+    Date { future: bool },
     Email,
-    Choice {
-        choices: Vec<String>,
-    },
-    Reference {
-        pattern: Pattern,
-    },
+    Choice { choices: Vec<String> },
+    Reference { pattern: Pattern },
 }
 
 /// A compiled regex that compares and serialises as its source.

@@ -8,7 +8,10 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 /// Safe HTML for the web widget. Raw HTML in the source is escaped; only http(s)/mailto links are
 /// kept as links, and they open in a new tab.
 pub fn to_html(markdown: &str) -> String {
-    let parser = Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES);
+    let parser = Parser::new_ext(
+        markdown,
+        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES,
+    );
     let events = parser.map(|event| match event {
         // Raw HTML becomes text: shown, never interpreted.
         Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
@@ -36,7 +39,10 @@ pub fn to_html(markdown: &str) -> String {
     });
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, events);
-    html.replace("<a href=", "<a target=\"_blank\" rel=\"noopener noreferrer\" href=")
+    html.replace(
+        "<a href=",
+        "<a target=\"_blank\" rel=\"noopener noreferrer\" href=",
+    )
 }
 
 fn safe_url(url: &str) -> bool {
@@ -60,7 +66,9 @@ pub fn to_telegram_html(markdown: &str) -> String {
     let mut list_stack: Vec<Option<u64>> = Vec::new();
     for event in Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH) {
         match event {
-            Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) => out.push_str(&escape_html(&t)),
+            Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) => {
+                out.push_str(&escape_html(&t))
+            }
             Event::Code(t) => {
                 out.push_str("<code>");
                 out.push_str(&escape_html(&t));
@@ -79,10 +87,13 @@ pub fn to_telegram_html(markdown: &str) -> String {
             Event::Start(Tag::Link { dest_url, .. }) if safe_url(&dest_url) => {
                 out.push_str(&format!("<a href=\"{}\">", escape_html(&dest_url)));
             }
-            Event::End(TagEnd::Link) => {
-                if out.rfind("<a href=").is_some_and(|a| out[a..].find("</a>").is_none()) {
-                    out.push_str("</a>");
-                }
+            // Close only a link we opened (unsafe links were dropped, their text kept).
+            Event::End(TagEnd::Link)
+                if out
+                    .rfind("<a href=")
+                    .is_some_and(|a| !out[a..].contains("</a>")) =>
+            {
+                out.push_str("</a>");
             }
             Event::Start(Tag::Heading { .. }) => out.push_str("<b>"),
             Event::End(TagEnd::Heading(_)) => out.push_str("</b>\n\n"),
@@ -113,7 +124,9 @@ pub fn to_plain(markdown: &str) -> String {
     let mut link: Option<String> = None;
     for event in Parser::new(markdown) {
         match event {
-            Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => out.push_str(&t),
+            Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => {
+                out.push_str(&t)
+            }
             Event::SoftBreak => out.push(' '),
             Event::HardBreak => out.push('\n'),
             Event::Start(Tag::Link { dest_url, .. }) => link = Some(dest_url.to_string()),
@@ -183,20 +196,33 @@ mod tests {
 
     #[test]
     fn html_is_safe_and_links_open_in_new_tab() {
-        let html = to_html("Hi <script>alert(1)</script> and <img src=x onerror=alert(1)> [portal](https://intranet.example/x) [bad](javascript:alert(1))");
+        let html = to_html(
+            "Hi <script>alert(1)</script> and <img src=x onerror=alert(1)> [portal](https://intranet.example/x) [bad](javascript:alert(1))",
+        );
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("target=\"_blank\""), "{html}");
-        assert!(html.contains("href=\"https://intranet.example/x\""), "{html}");
+        assert!(
+            html.contains("href=\"https://intranet.example/x\""),
+            "{html}"
+        );
         assert!(!html.contains("javascript:"), "{html}");
     }
 
     #[test]
     fn telegram_html_escapes_specials() {
-        let t = to_telegram_html("**Pay** day is the _25th_ <b>not</b> & [link](https://x.example/a_b)");
-        assert!(t.starts_with("<b>Pay</b> day is the <i>25th</i> &lt;b&gt;not&lt;/b&gt; &amp;"), "{t}");
-        assert!(t.contains("<a href=\"https://x.example/a_b\">link</a>"), "{t}");
+        let t = to_telegram_html(
+            "**Pay** day is the _25th_ <b>not</b> & [link](https://x.example/a_b)",
+        );
+        assert!(
+            t.starts_with("<b>Pay</b> day is the <i>25th</i> &lt;b&gt;not&lt;/b&gt; &amp;"),
+            "{t}"
+        );
+        assert!(
+            t.contains("<a href=\"https://x.example/a_b\">link</a>"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -213,6 +239,9 @@ mod tests {
         let parts = split_message(&text, 50);
         assert!(parts.iter().all(|p| p.chars().count() <= 50), "{parts:?}");
         assert_eq!(parts[0], "a".repeat(30));
-        assert_eq!(parts.concat().replace(' ', ""), text.replace([' ', '\n'], ""));
+        assert_eq!(
+            parts.concat().replace(' ', ""),
+            text.replace([' ', '\n'], "")
+        );
     }
 }

@@ -325,7 +325,9 @@ pub struct Turn {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TurnOutcome {
-    Committed { inbound_id: i64 },
+    Committed {
+        inbound_id: i64,
+    },
     /// Someone else committed a turn on this conversation since it was loaded: reload and retry.
     Conflict,
     /// This channel message id was already processed: nothing was written.
@@ -361,7 +363,11 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> StoreResult<ConversationRow>;
     async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>>;
-    async fn conversation_by_session(&self, channel: &str, session_key: &str) -> StoreResult<Option<ConversationRow>>;
+    async fn conversation_by_session(
+        &self,
+        channel: &str,
+        session_key: &str,
+    ) -> StoreResult<Option<ConversationRow>>;
     async fn person(&self, id: i64) -> StoreResult<Option<Person>>;
     async fn transcript(&self, conversation_id: &str) -> StoreResult<Vec<MessageRow>>;
     /// The inbound message with this channel id and the replies logged for it.
@@ -377,12 +383,23 @@ pub trait Store: Send + Sync + 'static {
 
     async fn requests_of_person(&self, person_id: i64) -> StoreResult<Vec<RequestRow>>;
     async fn request_by_reference(&self, reference: &str) -> StoreResult<Option<RequestRow>>;
-    async fn input_collections(&self, conversation_id: &str) -> StoreResult<Vec<InputCollectionRow>>;
-    async fn escalations_of_conversation(&self, conversation_id: &str) -> StoreResult<Vec<EscalationRow>>;
+    async fn input_collections(
+        &self,
+        conversation_id: &str,
+    ) -> StoreResult<Vec<InputCollectionRow>>;
+    async fn escalations_of_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> StoreResult<Vec<EscalationRow>>;
     async fn outbox_of_escalation(&self, escalation_id: i64) -> StoreResult<Vec<OutboxRow>>;
     async fn surveys_of_person(&self, person_id: i64) -> StoreResult<Vec<SurveyRow>>;
     async fn gaps(&self, since: Millis) -> StoreResult<Vec<GapRow>>;
-    async fn ledger(&self, client_code: &str, from: Millis, to: Millis) -> StoreResult<Vec<LedgerRow>>;
+    async fn ledger(
+        &self,
+        client_code: &str,
+        from: Millis,
+        to: Millis,
+    ) -> StoreResult<Vec<LedgerRow>>;
     async fn message_count(&self) -> StoreResult<i64>;
 }
 

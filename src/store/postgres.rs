@@ -29,13 +29,20 @@ impl PgStore {
 
     /// Connect to a fresh schema (tests): creates it, sets it as the search path, migrates.
     pub async fn connect_isolated(url: &str, schema: &str) -> StoreResult<Self> {
-        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(super::StoreError::Invalid(format!("bad schema name {schema:?}")));
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(super::StoreError::Invalid(format!(
+                "bad schema name {schema:?}"
+            )));
         }
         let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
-            .execute(&admin)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}"
+        )))
+        .execute(&admin)
+        .await?;
         admin.close().await;
         let search_path = format!("SET search_path TO {schema}");
         let pool = PgPoolOptions::new()

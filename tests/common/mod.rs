@@ -1,0 +1,118 @@
+//! Shared test helpers: store backends (SQLite always, PostgreSQL when configured), the shipped
+//! content, and a real server on 127.0.0.1:0.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use frontdoor::config::DialogueSettings;
+use frontdoor::dialogue::service::{ChatService, share};
+use frontdoor::http::AppState;
+use frontdoor::knowledge::Knowledge;
+use frontdoor::store::{PgStore, SqliteStore, Store};
+use tokio::sync::oneshot;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The PostgreSQL URL for tests, or `None` with a loud message.
+pub fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var("FRONTDOOR_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!(
+                "\n!!! SKIPPED PostgreSQL part of `{test}`: set FRONTDOOR_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run it (CI does) !!!\n"
+            );
+            None
+        }
+    }
+}
+
+fn unique_schema(test: &str) -> String {
+    let n: u64 = rand::random();
+    format!(
+        "t_{}_{n:x}",
+        test.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    )
+}
+
+/// A store per available backend: SQLite in a temp dir, PostgreSQL in a fresh schema.
+pub async fn backends(
+    test: &str,
+) -> Vec<(&'static str, Arc<dyn Store>, Option<tempfile::TempDir>)> {
+    let mut out: Vec<(&'static str, Arc<dyn Store>, Option<tempfile::TempDir>)> = Vec::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = SqliteStore::open(&dir.path().join("frontdoor.db"))
+        .await
+        .expect("sqlite store");
+    out.push(("sqlite", Arc::new(sqlite), Some(dir)));
+    if let Some(url) = postgres_url(test) {
+        let pg = PgStore::connect_isolated(&url, &unique_schema(test))
+            .await
+            .expect("postgres store (is PostgreSQL running?)");
+        out.push(("postgres", Arc::new(pg), None));
+    }
+    out
+}
+
+/// The shipped content, loaded once per test binary.
+pub fn shipped() -> Arc<Knowledge> {
+    static K: OnceLock<Arc<Knowledge>> = OnceLock::new();
+    K.get_or_init(|| {
+        Arc::new(
+            Knowledge::load(&repo_root(), frontdoor::engine::EngineConfig::default())
+                .unwrap_or_else(|e| panic!("shipped content must load:\n{e}")),
+        )
+    })
+    .clone()
+}
+
+pub fn load_content(dir: &Path) -> Knowledge {
+    Knowledge::load(dir, frontdoor::engine::EngineConfig::default())
+        .unwrap_or_else(|e| panic!("content must load:\n{e}"))
+}
+
+/// A running server on 127.0.0.1:0.
+pub struct TestServer {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(store: Arc<dyn Store>) -> TestServer {
+        let k = load_content(&repo_root());
+        frontdoor::app::seed_clients(store.as_ref(), &k)
+            .await
+            .expect("seed clients");
+        let state = AppState {
+            chat: ChatService::new(store.clone(), share(k), DialogueSettings::default()),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel();
+        let handle = tokio::spawn(frontdoor::http::run(listener, state, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            url,
+            store,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Graceful stop: in-flight requests finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server");
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! Store conformance: the same story against SQLite and (when configured) PostgreSQL, so the two
+//! dialects cannot drift.
+
+mod common;
+
+use frontdoor::store::{
+    ClientRecord, IdentityClaim, ManagerRecord, NewMessage, NewPing, Record, Store, Turn,
+    TurnOutcome,
+};
+
+fn claim(id: &str, client: Option<&str>) -> IdentityClaim {
+    IdentityClaim {
+        channel: "web".into(),
+        external_id: id.into(),
+        display_name: Some("Ann Lee".into()),
+        client_code: client.map(str::to_string),
+    }
+}
+
+fn msg(text: &str, channel_id: Option<&str>) -> NewMessage {
+    NewMessage {
+        text: text.into(),
+        channel_message_id: channel_id.map(str::to_string),
+        intent: Some("it-password-reset".into()),
+        confidence: Some(0.87),
+        outcome: Some("answered".into()),
+        latency_us: Some(420),
+        ..NewMessage::default()
+    }
+}
+
+async fn story(name: &str, store: &dyn Store) {
+    store.ping().await.unwrap();
+    store
+        .upsert_client(
+            &ClientRecord {
+                code: "ACME".into(),
+                name: "Acme".into(),
+                timezone: "Europe/London".into(),
+                spa: "{}".into(),
+            },
+            &[ManagerRecord {
+                name: "Priya".into(),
+                email: "priya@x.example".into(),
+                role: "primary".into(),
+                routes: "{}".into(),
+            }],
+            1,
+        )
+        .await
+        .unwrap();
+    // Upsert twice: idempotent.
+    store
+        .upsert_client(
+            &ClientRecord {
+                code: "ACME".into(),
+                name: "Acme Manufacturing".into(),
+                timezone: "Europe/London".into(),
+                spa: "{}".into(),
+            },
+            &[],
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.client("ACME").await.unwrap().unwrap().name,
+        "Acme Manufacturing",
+        "{name}"
+    );
+    assert!(store.client("NOPE").await.unwrap().is_none());
+
+    // People and identities: the same identity maps to the same person.
+    let p1 = store
+        .resolve_person(&claim("u1", Some("ACME")), 10)
+        .await
+        .unwrap();
+    let p1again = store.resolve_person(&claim("u1", None), 20).await.unwrap();
+    assert_eq!(p1.id, p1again.id, "{name}");
+    assert_eq!(
+        p1again.client_code.as_deref(),
+        Some("ACME"),
+        "{name}: client kept"
+    );
+    assert_eq!(
+        p1again.last_seen_at, 10,
+        "{name}: previous last-seen returned"
+    );
+    assert_eq!(store.person(p1.id).await.unwrap().unwrap().last_seen_at, 20);
+    let p2 = store.resolve_person(&claim("u2", None), 30).await.unwrap();
+    assert_ne!(p1.id, p2.id);
+
+    // Conversations: one per channel session.
+    let c = store
+        .open_conversation(
+            "web",
+            "s1",
+            Some(&p1),
+            "conv-1",
+            "{\"state\":\"idle\",\"fallbacks\":0}",
+            40,
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.id, "conv-1");
+    assert_eq!(c.version, 0);
+    let same = store
+        .open_conversation("web", "s1", Some(&p1), "conv-other", "{}", 41)
+        .await
+        .unwrap();
+    assert_eq!(same.id, "conv-1", "{name}: existing session reused");
+    assert_eq!(
+        store
+            .conversation_by_session("web", "s1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "conv-1"
+    );
+
+    // A turn with every kind of record.
+    let n = store.next_request_number().await.unwrap();
+    assert_eq!(n, 1001, "{name}");
+    assert_eq!(store.next_request_number().await.unwrap(), 1002);
+    let turn = Turn {
+        conversation_id: "conv-1".into(),
+        expected_version: 0,
+        new_state: "{\"state\":\"idle\",\"fallbacks\":0}".into(),
+        channel: "web".into(),
+        person_id: Some(p1.id),
+        client_code: Some("ACME".into()),
+        off_hours: true,
+        inbound: msg("how do I reset my password", Some("m-1")),
+        outbound: vec![
+            msg("Here is how", None),
+            msg("Did this answer your question?", None),
+        ],
+        records: vec![
+            Record::Request {
+                reference: "REQ-1001".into(),
+                service_id: "vendor-setup".into(),
+                priority: "urgent".into(),
+                inputs: "{\"vendor_name\":\"Acme Ltd\"}".into(),
+                due_at: 1000,
+                off_hours: true,
+            },
+            Record::InputCollection {
+                service_id: "vendor-setup".into(),
+                started_at: 30,
+                outcome: "submitted".into(),
+                complete_first_attempt: false,
+                reprompts: 2,
+                missing_inputs: 0,
+                request_reference: Some("REQ-1001".into()),
+            },
+            Record::Escalation {
+                reason: "urgent_request".into(),
+                priority: "urgent".into(),
+                request_reference: Some("REQ-1001".into()),
+                due_at: 2000,
+                next_ping_at: Some(300),
+                off_hours: true,
+                pings: vec![
+                    NewPing {
+                        kind: "webhook".into(),
+                        route: "{}".into(),
+                        payload: "{\"a\":1}".into(),
+                    },
+                    NewPing {
+                        kind: "telegram".into(),
+                        route: "{}".into(),
+                        payload: "{\"a\":1}".into(),
+                    },
+                ],
+            },
+            Record::Survey {
+                cause: "self_service".into(),
+                expires_at: 5000,
+            },
+            Record::SurveyAnswer {
+                score: Some(4),
+                comment: None,
+            },
+            Record::Gap {
+                kind: "fallback".into(),
+                text: "weather?".into(),
+                intent: None,
+                confidence: Some(0.1),
+            },
+            Record::Ledger {
+                interaction_type: "guided_request".into(),
+                reference: Some("REQ-1001".into()),
+            },
+        ],
+        now: 50,
+    };
+    let TurnOutcome::Committed { inbound_id } = store.commit_turn(&turn).await.unwrap() else {
+        panic!("{name}: first commit must succeed");
+    };
+    // The same channel message again: nothing written.
+    let mut again = turn.clone();
+    again.expected_version = 1;
+    assert_eq!(
+        store.commit_turn(&again).await.unwrap(),
+        TurnOutcome::Duplicate,
+        "{name}"
+    );
+    // A stale version: conflict, nothing written.
+    let mut stale = turn.clone();
+    stale.inbound.channel_message_id = Some("m-2".into());
+    assert_eq!(
+        store.commit_turn(&stale).await.unwrap(),
+        TurnOutcome::Conflict,
+        "{name}"
+    );
+
+    let transcript = store.transcript("conv-1").await.unwrap();
+    assert_eq!(
+        transcript.len(),
+        3,
+        "{name}: 1 in + 2 out, nothing from the rejected turns"
+    );
+    assert_eq!(transcript[0].direction, "in");
+    assert_eq!(transcript[0].id, inbound_id);
+    assert_eq!(transcript[0].latency_us, Some(420));
+    assert_eq!(transcript[0].confidence, Some(0.87));
+    assert!(transcript[0].off_hours);
+    assert_eq!(transcript[1].reply_to, Some(inbound_id));
+    let (inb, replies) = store
+        .processed_message("web", "m-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(inb.text, "how do I reset my password");
+    assert_eq!(replies.len(), 2);
+    assert!(
+        store
+            .processed_message("web", "m-404")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.conversation("conv-1").await.unwrap().unwrap().version,
+        1
+    );
+
+    let reqs = store.requests_of_person(p1.id).await.unwrap();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].reference, "REQ-1001");
+    assert_eq!(reqs[0].priority, "urgent");
+    assert!(
+        store
+            .request_by_reference("REQ-1001")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let ic = store.input_collections("conv-1").await.unwrap();
+    assert_eq!(ic[0].reprompts, 2);
+    assert!(!ic[0].complete_first_attempt);
+    let esc = store.escalations_of_conversation("conv-1").await.unwrap();
+    assert_eq!(esc.len(), 1);
+    assert_eq!(esc[0].status, "open");
+    let pings = store.outbox_of_escalation(esc[0].id).await.unwrap();
+    assert_eq!(pings.len(), 2, "{name}: pings written with the escalation");
+    assert!(pings.iter().all(|p| p.status == "pending"));
+    assert_ne!(pings[0].idempotency_key, pings[1].idempotency_key);
+    let surveys = store.surveys_of_person(p1.id).await.unwrap();
+    assert_eq!(surveys[0].score, Some(4));
+    assert_eq!(surveys[0].answered_at, Some(50));
+    assert_eq!(store.gaps(0).await.unwrap().len(), 1);
+    let ledger = store.ledger("ACME", 0, 100).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].interaction_type, "guided_request");
+    assert_eq!(store.message_count().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn store_story_on_every_backend() {
+    for (name, store, _dir) in common::backends("store_story").await {
+        story(name, store.as_ref()).await;
+        eprintln!("store story passed on {name}");
+    }
+}
+
+#[tokio::test]
+async fn ledger_rows_are_immutable() {
+    for (name, store, dir) in common::backends("ledger_immutable").await {
+        store
+            .upsert_client(
+                &ClientRecord {
+                    code: "ACME".into(),
+                    name: "Acme".into(),
+                    timezone: "Europe/London".into(),
+                    spa: "{}".into(),
+                },
+                &[],
+                1,
+            )
+            .await
+            .unwrap();
+        let p = store
+            .resolve_person(&claim("u", Some("ACME")), 1)
+            .await
+            .unwrap();
+        store
+            .open_conversation("web", "s", Some(&p), "c", "{}", 1)
+            .await
+            .unwrap();
+        let turn = Turn {
+            conversation_id: "c".into(),
+            expected_version: 0,
+            new_state: "{}".into(),
+            channel: "web".into(),
+            person_id: Some(p.id),
+            client_code: Some("ACME".into()),
+            off_hours: false,
+            inbound: msg("hi", None),
+            outbound: vec![],
+            records: vec![Record::Ledger {
+                interaction_type: "escalation".into(),
+                reference: None,
+            }],
+            now: 5,
+        };
+        assert!(matches!(
+            store.commit_turn(&turn).await.unwrap(),
+            TurnOutcome::Committed { .. }
+        ));
+        let ledger = store.ledger("ACME", 0, 10).await.unwrap();
+        assert_eq!(ledger.len(), 1, "{name}");
+        assert_eq!(ledger[0].quantity, 1);
+        // The store exposes no update; the database itself refuses one (a trigger), so even a
+        // hand-written UPDATE cannot rewrite history.
+        if let Some(dir) = dir {
+            let pool = sqlx::SqlitePool::connect(&format!(
+                "sqlite://{}",
+                dir.path().join("frontdoor.db").display()
+            ))
+            .await
+            .unwrap();
+            let err = sqlx::query("UPDATE recharge_ledger SET quantity = 5")
+                .execute(&pool)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("immutable"), "{err}");
+            let err = sqlx::query("DELETE FROM recharge_ledger")
+                .execute(&pool)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("immutable"), "{err}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_turns_on_one_conversation_serialise() {
+    for (name, store, _dir) in common::backends("concurrent_turns").await {
+        let p = store.resolve_person(&claim("u", None), 1).await.unwrap();
+        store
+            .open_conversation("web", "s", Some(&p), "c", "{}", 1)
+            .await
+            .unwrap();
+        // Two turns computed from the same version: exactly one commits.
+        let mk = |id: &str| Turn {
+            conversation_id: "c".into(),
+            expected_version: 0,
+            new_state: "{}".into(),
+            channel: "web".into(),
+            person_id: Some(p.id),
+            client_code: None,
+            off_hours: false,
+            inbound: msg("x", Some(id)),
+            outbound: vec![],
+            records: vec![],
+            now: 2,
+        };
+        let (ta, tb) = (mk("a"), mk("b"));
+        let (a, b) = tokio::join!(store.commit_turn(&ta), store.commit_turn(&tb));
+        let outcomes = [a.unwrap(), b.unwrap()];
+        let committed = outcomes
+            .iter()
+            .filter(|o| matches!(o, TurnOutcome::Committed { .. }))
+            .count();
+        assert_eq!(committed, 1, "{name}: {outcomes:?}");
+        assert!(outcomes.contains(&TurnOutcome::Conflict), "{name}");
+    }
+}
