@@ -50,6 +50,12 @@ enum Command {
         #[arg(long)]
         client: Option<String>,
     },
+    /// Run scripted test conversations (*.txt transcripts) against the dialogue.
+    TestConversations {
+        /// Folder of transcripts.
+        #[arg(default_value = "tests/conversations")]
+        dir: PathBuf,
+    },
     /// Validate intents and the knowledge base; exits non-zero on errors.
     Check {
         #[arg(long)]
@@ -110,6 +116,7 @@ fn main() -> anyhow::Result<()> {
             no_cross_validation,
             strict,
         } => check(&config, json, !no_cross_validation, strict),
+        Command::TestConversations { dir } => test_conversations(&config, &dir),
     }
 }
 
@@ -206,6 +213,20 @@ fn ask(
             c.confidence,
             step.outcome.as_str()
         );
+    }
+    Ok(())
+}
+
+fn test_conversations(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> {
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    let (passed, failures) = frontdoor::dialogue::transcript::run_dir(dir, &k, &config.dialogue)
+        .with_context(|| format!("cannot read {}", dir.display()))?;
+    for f in &failures {
+        println!("FAIL {f}\n");
+    }
+    println!("{passed} passed, {} failed", failures.len());
+    if !failures.is_empty() {
+        bail!("{} conversation(s) failed", failures.len());
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod calendar;
 pub mod forms;
 pub mod service;
 mod step;
+pub mod transcript;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,42 @@
+//! Every transcript in tests/conversations/ must pass (the same runner as
+//! `frontdoor test-conversations`).
+
+mod common;
+
+use frontdoor::config::DialogueSettings;
+
+#[test]
+fn scripted_conversations_pass() {
+    let k = common::shipped();
+    let dir = common::repo_root().join("tests/conversations");
+    let (passed, failures) =
+        frontdoor::dialogue::transcript::run_dir(&dir, &k, &DialogueSettings::default()).unwrap();
+    for f in &failures {
+        eprintln!("FAIL {f}\n");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} transcripts failed",
+        failures.len(),
+        passed + failures.len()
+    );
+    assert!(passed >= 25, "at least 25 transcripts, found {passed}");
+}
+
+#[test]
+fn a_broken_transcript_names_its_line() {
+    let k = common::shipped();
+    let err = frontdoor::dialogue::transcript::run(
+        "inline.txt",
+        "@client ACME\n> hello\n< this text is not in any reply\n",
+        &k,
+        &DialogueSettings::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.line, 3);
+    assert!(
+        err.to_string()
+            .starts_with("inline.txt:3: expected the reply to contain"),
+        "{err}"
+    );
+}
