@@ -90,5 +90,105 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
     seed_clients(store.as_ref(), &knowledge).await?;
     Ok(AppState {
         chat: ChatService::new(store, share(knowledge), config.dialogue.clone()),
+        content_dir: config.content_dir.clone(),
+        engine: config.engine.clone(),
+        admin_token: config.admin_token.clone(),
     })
+}
+
+/// What a successful reload loaded.
+#[derive(Debug, serde::Serialize)]
+pub struct Reloaded {
+    pub articles: usize,
+    pub intents: usize,
+    pub services: usize,
+    pub clients: usize,
+}
+
+/// Reload the content. A broken file keeps the previous good knowledge (the error is returned
+/// and logged); conversations in flight keep the knowledge they started their turn with.
+pub async fn reload(state: &AppState) -> Result<Reloaded, AppError> {
+    let dir = state.content_dir.clone();
+    let settings = state.engine.clone();
+    let loaded = tokio::task::spawn_blocking(move || load_knowledge(&dir, &settings))
+        .await
+        .map_err(|e| {
+            AppError::Content(ContentErrors(vec![crate::knowledge::ContentError {
+                file: state.content_dir.clone(),
+                line: 1,
+                message: format!("reload task failed: {e}"),
+            }]))
+        })?;
+    let k = match loaded {
+        Ok(k) => k,
+        Err(errors) => {
+            tracing::error!(%errors, "content reload failed; keeping the previous knowledge");
+            return Err(errors.into());
+        }
+    };
+    seed_clients(state.chat.store.as_ref(), &k).await?;
+    let report = Reloaded {
+        articles: k.articles.len(),
+        intents: k.intents.len(),
+        services: k.services.len(),
+        clients: k.clients.len(),
+    };
+    match state.chat.knowledge.write() {
+        Ok(mut g) => *g = Arc::new(k),
+        Err(poisoned) => *poisoned.into_inner() = Arc::new(k),
+    }
+    tracing::info!(?report, "knowledge reloaded");
+    Ok(report)
+}
+
+/// A fingerprint of the content files (path, size, modification time): cheap to compute, and
+/// it changes when an editor saves or git checks out a file.
+pub fn content_fingerprint(dir: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut stack = vec![dir.join("intents"), dir.join("knowledge-base")];
+    let mut entries = Vec::new();
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(m) = e.metadata() {
+                entries.push((p, m.len(), m.modified().ok()));
+            }
+        }
+    }
+    entries.sort();
+    entries.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Watch the content folder and reload on change, until `shutdown` fires.
+pub async fn watch_content(
+    state: AppState,
+    every: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let dir = state.content_dir.clone();
+    let mut last = content_fingerprint(&dir);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let d = dir.clone();
+        let now = tokio::task::spawn_blocking(move || content_fingerprint(&d))
+            .await
+            .unwrap_or(last);
+        if now != last {
+            last = now;
+            // Errors are logged inside; the previous knowledge stays.
+            let _ = reload(&state).await;
+        }
+    }
 }

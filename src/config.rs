@@ -152,6 +152,10 @@ pub struct Config {
     pub discord_bot_token: Option<Secret>,
     /// HMAC secret for signed web chat identity tokens.
     pub identity_secret: Option<Secret>,
+    /// Bearer token for admin endpoints (reload). Unset: admin endpoints answer loopback only.
+    pub admin_token: Option<Secret>,
+    /// Seconds between checks of the content folder for changes (0 = no watching).
+    pub reload_interval_secs: u64,
 }
 
 /// What `frontdoor.toml` may contain. Secrets are deliberately absent: they come from the environment.
@@ -165,6 +169,7 @@ struct FileConfig {
     #[serde(default)]
     engine: EngineSettings,
     dialogue: Option<DialogueSettings>,
+    reload_interval_secs: Option<u64>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -280,6 +285,14 @@ impl Config {
             })?;
         }
 
+        let reload_interval_secs = match get("FRONTDOOR_RELOAD_INTERVAL_SECS") {
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name: "FRONTDOOR_RELOAD_INTERVAL_SECS".into(),
+                message: format!("{v:?} is not a whole number of seconds"),
+            })?,
+            None => file.reload_interval_secs.unwrap_or(2),
+        };
+
         Ok(Config {
             listen,
             data_dir,
@@ -292,6 +305,8 @@ impl Config {
             telegram_bot_token: get("TELEGRAM_BOT_TOKEN").map(Secret::new),
             discord_bot_token: get("DISCORD_BOT_TOKEN").map(Secret::new),
             identity_secret: get("FRONTDOOR_IDENTITY_SECRET").map(Secret::new),
+            admin_token: get("FRONTDOOR_ADMIN_TOKEN").map(Secret::new),
+            reload_interval_secs,
         })
     }
 
@@ -408,10 +423,16 @@ mod tests {
             ),
             ("TELEGRAM_BOT_TOKEN", "123456:ABC-very-secret"),
             ("DISCORD_BOT_TOKEN", "discord-secret-token"),
+            ("FRONTDOOR_ADMIN_TOKEN", "admin-secret-token"),
         ]);
         let c = Config::load_from(&Flags::default(), &e).unwrap();
         let shown = format!("{c:?}\n{}", c.to_masked_toml());
-        for secret in ["hunter2", "ABC-very-secret", "discord-secret-token"] {
+        for secret in [
+            "hunter2",
+            "ABC-very-secret",
+            "discord-secret-token",
+            "admin-secret-token",
+        ] {
             assert!(!shown.contains(secret), "{secret} leaked in:\n{shown}");
         }
         assert!(

@@ -128,7 +128,35 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?state.chat.store.backend(), "web chat API listening: http://{addr}/");
-    frontdoor::http::run(listener, state, shutdown_signal()).await?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if config.reload_interval_secs > 0 {
+        tokio::spawn(frontdoor::app::watch_content(
+            state.clone(),
+            std::time::Duration::from_secs(config.reload_interval_secs),
+            stop_rx.clone(),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        // SIGHUP reloads the content, as daemons do.
+        let s = state.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                let _ = frontdoor::app::reload(&s).await;
+            }
+        });
+    }
+    frontdoor::http::run(listener, state, async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface: web chat API, health. Each module exposes `router()`; `run` serves them.
 
+mod admin;
 mod chat;
 pub mod error;
 
@@ -26,6 +27,10 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 #[derive(Clone)]
 pub struct AppState {
     pub chat: ChatService,
+    /// Where the knowledge was loaded from, and how, for reloads.
+    pub content_dir: std::path::PathBuf,
+    pub engine: crate::config::EngineSettings,
+    pub admin_token: Option<crate::config::Secret>,
 }
 
 /// JSON body extractor whose rejections are our JSON errors.
@@ -47,6 +52,7 @@ where
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(chat::router())
+        .merge(admin::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

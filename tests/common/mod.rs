@@ -83,12 +83,19 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(store: Arc<dyn Store>) -> TestServer {
-        let k = load_content(&repo_root());
+        Self::start_with_content(store, &repo_root()).await
+    }
+
+    pub async fn start_with_content(store: Arc<dyn Store>, content: &Path) -> TestServer {
+        let k = load_content(content);
         frontdoor::app::seed_clients(store.as_ref(), &k)
             .await
             .expect("seed clients");
         let state = AppState {
             chat: ChatService::new(store.clone(), share(k), DialogueSettings::default()),
+            content_dir: content.to_path_buf(),
+            engine: Default::default(),
+            admin_token: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -1,0 +1,434 @@
+//! Knowledge: `frontdoor check` on broken fixtures (each error class at its file and line), the
+//! shipped content answering paraphrased questions, and hot reload on a running server.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use frontdoor::engine::{Decision, EngineConfig};
+use frontdoor::knowledge::check::check;
+use serde_json::{Value, json};
+
+/// A small valid content folder to break in different ways.
+fn write_fixture(dir: &Path) {
+    fs::create_dir_all(dir.join("knowledge-base/it")).unwrap();
+    fs::create_dir_all(dir.join("knowledge-base/services")).unwrap();
+    fs::create_dir_all(dir.join("intents")).unwrap();
+    fs::write(
+        dir.join("knowledge-base/it/password.md"),
+        r#"+++
+id = "it-password"
+title = "Reset your password"
+category = "IT"
+questions = ["how do I reset my password", "I forgot my password", "password expired"]
+reviewed = 2026-10-01
+owner = "IT Service Desk"
++++
+Go to [the portal](https://intranet.example/password) and follow the steps.
+"#,
+    )
+    .unwrap();
+    fs::write(
+        dir.join("knowledge-base/it/vpn.md"),
+        r#"+++
+id = "it-vpn"
+title = "Connect to the VPN"
+category = "IT"
+questions = ["how do I connect to the vpn", "vpn not working from home", "remote access setup"]
+reviewed = 2026-10-01
+owner = "IT Service Desk"
++++
+Open GlobalProtect and sign in.
+"#,
+    )
+    .unwrap();
+    fs::write(
+        dir.join("intents/general.toml"),
+        r#"[[intent]]
+name = "greeting"
+action = "greeting"
+examples = ["hello", "hi there", "good morning"]
+replies = ["How can I help?"]
+"#,
+    )
+    .unwrap();
+}
+
+fn errors_of(dir: &Path) -> Vec<String> {
+    let report = check(dir, EngineConfig::default(), false);
+    report.errors.iter().map(|e| e.to_string()).collect()
+}
+
+fn assert_error(errors: &[String], file_line: &str, needle: &str) {
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(file_line) && e.contains(needle)),
+        "expected an error at {file_line} mentioning {needle:?}, got:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn valid_fixture_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    let report = check(dir.path(), EngineConfig::default(), true);
+    assert!(report.ok, "{:?}", report.errors);
+    assert_eq!(report.counts["articles"], 2);
+    assert!(report.cross_validation.is_some());
+}
+
+#[test]
+fn syntax_error_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    fs::write(
+        dir.path().join("intents/broken.toml"),
+        "[[intent]]\nname = \"x\"\naction = \"help\n",
+    )
+    .unwrap();
+    let errors = errors_of(dir.path());
+    assert_error(&errors, "intents/broken.toml:3:", "");
+    // Front matter errors count lines from the top of the Markdown file.
+    fs::remove_file(dir.path().join("intents/broken.toml")).unwrap();
+    fs::write(
+        dir.path().join("knowledge-base/it/bad.md"),
+        "+++\nid = \"it-bad\"\ntitle = \"Bad\"\ncategory = \"IT\"\nreviewed = 2026-13-45\nowner = \"x\"\n+++\nbody\n",
+    )
+    .unwrap();
+    assert_error(&errors_of(dir.path()), "knowledge-base/it/bad.md:5:", "");
+}
+
+#[test]
+fn unknown_reference_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    fs::write(
+        dir.path().join("intents/refs.toml"),
+        "[[intent]]\nname = \"payslip_rule\"\naction = \"article\"\narticle = \"hr-payslips\"\nexamples = [\"payslip please\"]\n\n[[intent]]\nname = \"vendor\"\naction = \"service\"\nservice = \"vendor-setup\"\nexamples = [\"new vendor\"]\n",
+    )
+    .unwrap();
+    let errors = errors_of(dir.path());
+    assert_error(
+        &errors,
+        "intents/refs.toml:4:",
+        "unknown article \"hr-payslips\"",
+    );
+    assert_error(
+        &errors,
+        "intents/refs.toml:10:",
+        "unknown service \"vendor-setup\"",
+    );
+}
+
+#[test]
+fn duplicate_ids_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    let copy = fs::read_to_string(dir.path().join("knowledge-base/it/vpn.md"))
+        .unwrap()
+        .replace("vpn not working from home", "vpn drops");
+    fs::write(
+        dir.path().join("knowledge-base/it/vpn2.md"),
+        copy.replace("how do I connect to the vpn", "vpn how to")
+            .replace("remote access setup", "remote access"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("intents/zz-dupe.toml"),
+        "\n[[intent]]\nname = \"greeting\"\naction = \"help\"\nexamples = [\"what can you do\"]\n",
+    )
+    .unwrap();
+    let errors = errors_of(dir.path());
+    assert_error(
+        &errors,
+        "knowledge-base/it/vpn2.md:2:",
+        "duplicate article id \"it-vpn\"",
+    );
+    assert_error(
+        &errors,
+        "intents/zz-dupe.toml:3:",
+        "duplicate intent name \"greeting\"",
+    );
+}
+
+#[test]
+fn invalid_regex_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    fs::write(
+        dir.path().join("intents/rules.toml"),
+        "[[intent]]\nname = \"status\"\naction = \"status\"\nexamples = [\"status of my request\"]\nrules = ['(?i)REQ-(\\d+']\n",
+    )
+    .unwrap();
+    assert_error(
+        &errors_of(dir.path()),
+        "intents/rules.toml:5:",
+        "invalid regex",
+    );
+}
+
+#[test]
+fn example_shared_by_two_intents_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    fs::write(
+        dir.path().join("intents/shared.toml"),
+        "[[intent]]\nname = \"help\"\naction = \"help\"\nexamples = [\"what can you do\",\n  \"I forgot my password\"]\n",
+    )
+    .unwrap();
+    let errors = errors_of(dir.path());
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("is also an example of intent")
+                && e.contains("I forgot my password")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn cross_validation_reports_confusable_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    // An intent whose examples are really about passwords: cross-validation sends them there.
+    fs::write(
+        dir.path().join("intents/confusing.toml"),
+        "[[intent]]\nname = \"account_help\"\naction = \"help\"\nexamples = [\n  \"reset my password please\",\n  \"forgot password again\",\n  \"my password has expired\",\n  \"password reset needed\",\n  \"new password\"\n]\n",
+    )
+    .unwrap();
+    let report = check(dir.path(), EngineConfig::default(), true);
+    let cv = report.cross_validation.expect("cross-validation ran");
+    assert!(
+        cv.misclassified
+            .iter()
+            .any(|m| m.file.ends_with("intents/confusing.toml")
+                && m.line >= 5
+                && m.expected == "account_help"),
+        "{:?}",
+        cv.misclassified
+    );
+    assert!(
+        cv.confusable_pairs
+            .iter()
+            .any(|p| (p.a == "account_help" && p.b == "it-password")
+                || (p.b == "account_help" && p.a == "it-password")),
+        "{:?}",
+        cv.confusable_pairs
+    );
+}
+
+#[test]
+fn shipped_content_checks_clean() {
+    let report = check(&common::repo_root(), EngineConfig::default(), false);
+    assert!(report.ok, "{:#?}", report.errors);
+    assert!(report.counts["articles"] >= 60);
+    assert!(report.counts["services"] >= 8);
+    assert!(report.counts["clients"] >= 3);
+    assert!(report.counts["processes"] >= 5);
+}
+
+#[derive(serde::Deserialize)]
+struct Paraphrases {
+    case: Vec<Case>,
+    off_topic: Vec<OffTopic>,
+}
+#[derive(serde::Deserialize)]
+struct Case {
+    text: String,
+    expect: String,
+}
+#[derive(serde::Deserialize)]
+struct OffTopic {
+    text: String,
+}
+
+#[test]
+fn paraphrased_questions_get_the_right_article_and_off_topic_falls_back() {
+    let k = common::shipped();
+    let set: Paraphrases = toml::from_str(
+        &fs::read_to_string(common::repo_root().join("tests/fixtures/paraphrases.toml")).unwrap(),
+    )
+    .unwrap();
+    assert!(set.case.len() >= 80 && set.off_topic.len() >= 20);
+    let mut wrong = Vec::new();
+    for c in &set.case {
+        let got = k.engine.classify(&c.text);
+        let article = match &got.decision {
+            Decision::Intent(i) => match &k.intents[i].action {
+                frontdoor::knowledge::Action::Article(a) => Some(a.clone()),
+                _ => None,
+            },
+            Decision::Clarify(a, _) => match &k.intents[a].action {
+                // A clarification that offers the right article counts as found.
+                frontdoor::knowledge::Action::Article(x) if x == &c.expect => Some(x.clone()),
+                _ => None,
+            },
+            Decision::Fallback => None,
+        };
+        if article.as_deref() != Some(c.expect.as_str()) {
+            wrong.push(format!(
+                "{:?}: expected {}, got {:?}",
+                c.text, c.expect, got.decision
+            ));
+        }
+    }
+    let accuracy = 1.0 - wrong.len() as f64 / set.case.len() as f64;
+    eprintln!(
+        "paraphrases: {:.1}% right of {}\n{}",
+        accuracy * 100.0,
+        set.case.len(),
+        wrong.join("\n")
+    );
+    assert!(
+        accuracy >= 0.90,
+        "paraphrase accuracy {:.1}% < 90%",
+        accuracy * 100.0
+    );
+    let answered: Vec<String> = set
+        .off_topic
+        .iter()
+        .filter(|o| k.engine.classify(&o.text).decision != Decision::Fallback)
+        .map(|o| format!("{:?} -> {:?}", o.text, k.engine.classify(&o.text).decision))
+        .collect();
+    assert!(
+        answered.is_empty(),
+        "off-topic questions answered instead of falling back:\n{}",
+        answered.join("\n")
+    );
+}
+
+#[test]
+fn ask_json_answers_the_password_article() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_frontdoor"))
+        .args(["ask", "--json", "how do I reset my password"])
+        .current_dir(common::repo_root())
+        .env_remove("FRONTDOOR_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intent"], "it-password-reset");
+    assert_eq!(v["outcome"], "answered");
+    assert!(
+        v["replies"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("password")
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn reload_picks_up_a_changed_article_and_survives_a_broken_one() {
+    let content = tempfile::tempdir().unwrap();
+    copy_dir(
+        &common::repo_root().join("knowledge-base"),
+        &content.path().join("knowledge-base"),
+    );
+    copy_dir(
+        &common::repo_root().join("intents"),
+        &content.path().join("intents"),
+    );
+    let (_, store, _db) = common::backends("reload").await.remove(0);
+    let server = common::TestServer::start_with_content(store, content.path()).await;
+    let http = reqwest::Client::new();
+    let ask = |session: &str| {
+        http.post(format!("{}/api/v1/chat", server.url))
+            .json(&json!({"session": session, "text": "how do I reset my password", "user": {"id": "u1", "client": "ACME"}}))
+            .send()
+    };
+    let before: Value = ask("a").await.unwrap().json().await.unwrap();
+    assert!(
+        !before["replies"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Password kiosk")
+    );
+
+    let article = content
+        .path()
+        .join("knowledge-base/it/it-password-reset.md");
+    let text = fs::read_to_string(&article).unwrap();
+    fs::write(
+        &article,
+        text.replacen(
+            "+++\n\n",
+            "+++\nNew: the **Password kiosk** on floor 2 resets passwords too.\n\n",
+            1,
+        )
+        .replacen("+++\n", "+++\n", 1),
+    )
+    .unwrap();
+    let text = fs::read_to_string(&article).unwrap();
+    assert!(
+        text.contains("Password kiosk") || {
+            fs::write(
+                &article,
+                format!("{text}\nNew: the **Password kiosk** on floor 2 resets passwords too.\n"),
+            )
+            .unwrap();
+            true
+        }
+    );
+
+    let r = http
+        .post(format!("{}/api/v1/admin/reload", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let after: Value = ask("b").await.unwrap().json().await.unwrap();
+    assert!(
+        after["replies"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Password kiosk"),
+        "{after}"
+    );
+
+    // A broken file: the reload is refused with the file and line, the previous knowledge stays.
+    fs::write(
+        content.path().join("intents/zz-broken.toml"),
+        "[[intent]]\nname = \"x\"\naction = ",
+    )
+    .unwrap();
+    let r = http
+        .post(format!("{}/api/v1/admin/reload", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("zz-broken.toml:3"),
+        "{body}"
+    );
+    let still: Value = ask("c").await.unwrap().json().await.unwrap();
+    assert!(
+        still["replies"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Password kiosk"),
+        "{still}"
+    );
+    server.stop().await;
+}
