@@ -93,6 +93,10 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
         content_dir: config.content_dir.clone(),
         engine: config.engine.clone(),
         admin_token: config.admin_token.clone(),
+        web: Arc::new(crate::http::WebState::new(
+            config.web.clone(),
+            config.identity_secret.clone(),
+        )),
     })
 }
 

@@ -156,6 +156,32 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// Seconds between checks of the content folder for changes (0 = no watching).
     pub reload_interval_secs: u64,
+    pub web: WebSettings,
+}
+
+/// Web chat limits and the origins allowed to embed the widget.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    /// Origins allowed to call the chat API and open the socket (e.g. "https://intranet.example").
+    /// Empty: any origin.
+    pub allowed_origins: Vec<String>,
+    pub per_ip_burst: u32,
+    pub per_ip_per_minute: u32,
+    pub per_session_burst: u32,
+    pub per_session_per_minute: u32,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            per_ip_burst: 60,
+            per_ip_per_minute: 600,
+            per_session_burst: 10,
+            per_session_per_minute: 60,
+        }
+    }
 }
 
 /// What `frontdoor.toml` may contain. Secrets are deliberately absent: they come from the environment.
@@ -170,6 +196,7 @@ struct FileConfig {
     engine: EngineSettings,
     dialogue: Option<DialogueSettings>,
     reload_interval_secs: Option<u64>,
+    web: Option<WebSettings>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -293,7 +320,17 @@ impl Config {
             None => file.reload_interval_secs.unwrap_or(2),
         };
 
+        let mut web = file.web.unwrap_or_default();
+        if let Some(v) = get("FRONTDOOR_ALLOWED_ORIGINS") {
+            web.allowed_origins = v
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
+
         Ok(Config {
+            web,
             listen,
             data_dir,
             content_dir,

@@ -7,10 +7,12 @@
 //! - `knowledge`: intents, articles, SPA service catalogue, clients, processes; `check`.
 //! - `dialogue`: the pure state machine (`step`) and the service that commits each turn.
 //! - `store`: the one seam between SQLite and PostgreSQL.
-//! - `http`: the web chat API and health endpoints.
+//! - `http`: the web chat API, WebSocket, widget, admin and health endpoints.
+//! - `channels`: what adapters share: identity tokens, rate limits, the push hub.
 //! - `app`: wiring: load knowledge, connect the store, seed clients.
 
 pub mod app;
+pub mod channels;
 pub mod config;
 pub mod dialogue;
 pub mod engine;

@@ -50,6 +50,20 @@ enum Command {
         #[arg(long)]
         client: Option<String>,
     },
+    /// Mint a signed web chat identity token (needs FRONTDOOR_IDENTITY_SECRET), for host pages
+    /// and scripts.
+    Token {
+        /// The user's stable id (e.g. their email).
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        client: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
     /// Run scripted test conversations (*.txt transcripts) against the dialogue.
     TestConversations {
         /// Folder of transcripts.
@@ -117,6 +131,27 @@ fn main() -> anyhow::Result<()> {
             strict,
         } => check(&config, json, !no_cross_validation, strict),
         Command::TestConversations { dir } => test_conversations(&config, &dir),
+        Command::Token {
+            user,
+            name,
+            client,
+            ttl,
+        } => {
+            let Some(secret) = &config.identity_secret else {
+                bail!("set FRONTDOOR_IDENTITY_SECRET to sign identity tokens");
+            };
+            let claims = frontdoor::channels::identity::Claims {
+                sub: user,
+                name,
+                client,
+                exp: chrono::Utc::now().timestamp() + ttl,
+            };
+            println!(
+                "{}",
+                frontdoor::channels::identity::sign(&claims, secret.expose().as_bytes())
+            );
+            Ok(())
+        }
     }
 }
 

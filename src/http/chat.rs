@@ -1,14 +1,18 @@
 //! `POST /api/v1/chat` and `GET /api/v1/conversations/{id}`: the web chat contract.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, AppState, MAX_TEXT_CHARS};
+use super::{ApiError, ApiJson, AppState, MAX_TEXT_CHARS, WebState};
+use crate::channels::identity::{self, TokenError};
 use crate::dialogue::service::Inbound;
 use crate::dialogue::{Button, Input};
 use crate::knowledge::render;
@@ -37,6 +41,8 @@ pub struct ChatRequest {
     pub user: Option<ChatUser>,
     /// Optional client-generated message id: a retry with the same id is answered from the log.
     pub message_id: Option<String>,
+    /// A signed identity token from the host page (instead of `user`).
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -55,6 +61,9 @@ pub struct ChatResponse {
     pub confidence: f32,
     pub outcome: String,
     pub duplicate: bool,
+    /// True for messages pushed later over the socket (not a reply to the last message).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub push: bool,
 }
 
 fn valid_id(s: &str) -> bool {
@@ -66,7 +75,7 @@ fn valid_id(s: &str) -> bool {
 
 impl ChatRequest {
     /// Check the request and turn it into the service's inbound message.
-    fn into_inbound(self) -> Result<Inbound, ApiError> {
+    fn into_inbound(self, web: &WebState) -> Result<Inbound, ApiError> {
         if !valid_id(&self.session) {
             return Err(ApiError::Unprocessable(
                 "session must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'"
@@ -120,25 +129,61 @@ impl ChatRequest {
                     .into(),
             ));
         }
-        let identity = match self.user {
-            Some(u) => Some({
-                if !valid_id(&u.id) {
-                    return Err(ApiError::Unprocessable("user.id must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'".into()));
-                }
-                if u.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-                    return Err(ApiError::Unprocessable(
-                        "user.name is longer than 200 characters".into(),
-                    ));
-                }
-                IdentityClaim {
+        let verified = match (&self.token, &self.user) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::Unprocessable(
+                    "send either a user or an identity token, not both".into(),
+                ));
+            }
+            (Some(token), None) => {
+                let secret = web
+                    .identity_secret
+                    .as_ref()
+                    .ok_or_else(|| ApiError::Unauthorized(TokenError::NotConfigured.to_string()))?;
+                let claims =
+                    identity::verify(token, secret.expose().as_bytes(), Utc::now().timestamp())
+                        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+                Some(IdentityClaim {
                     channel: "web".into(),
-                    external_id: u.id,
-                    display_name: u.name.filter(|n| !n.trim().is_empty()),
-                    client_code: u.client.filter(|c| !c.is_empty()),
-                }
-            }),
-            // After the first message the user is optional: the conversation remembers who it was.
-            None => None,
+                    external_id: claims.sub,
+                    display_name: claims.name,
+                    client_code: claims.client,
+                })
+            }
+            (None, Some(u))
+                if web.identity_secret.is_some()
+                    && u.client.as_deref().is_some_and(|c| !c.is_empty()) =>
+            {
+                // With a secret configured, only a signed token may say which client someone is in.
+                return Err(ApiError::Unauthorized(
+                    "a signed identity token is required to claim a client on this server".into(),
+                ));
+            }
+            _ => None,
+        };
+        let identity = if verified.is_some() {
+            verified
+        } else {
+            match self.user {
+                Some(u) => Some({
+                    if !valid_id(&u.id) {
+                        return Err(ApiError::Unprocessable("user.id must be 1-128 characters of letters, digits, '-', '_', '.', ':' or '@'".into()));
+                    }
+                    if u.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
+                        return Err(ApiError::Unprocessable(
+                            "user.name is longer than 200 characters".into(),
+                        ));
+                    }
+                    IdentityClaim {
+                        channel: "web".into(),
+                        external_id: u.id,
+                        display_name: u.name.filter(|n| !n.trim().is_empty()),
+                        client_code: u.client.filter(|c| !c.is_empty()),
+                    }
+                }),
+                // After the first message the user is optional: the conversation remembers who it was.
+                None => None,
+            }
         };
         Ok(Inbound {
             channel: "web".into(),
@@ -153,11 +198,41 @@ impl ChatRequest {
 
 async fn chat(
     State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Json<ChatResponse>, ApiError> {
-    let inbound = req.into_inbound()?;
+    let origin = headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    if !app.web.origin_allowed(origin) {
+        return Err(ApiError::Forbidden(format!(
+            "origin {} is not allowed",
+            origin.unwrap_or_default()
+        )));
+    }
+    check_rate(&app.web, peer, &req.session)?;
+    Ok(Json(process(&app, req).await?))
+}
+
+/// Per-IP and per-session limits; 429 with the wait in the message (and `Retry-After`).
+pub(super) fn check_rate(web: &WebState, peer: SocketAddr, session: &str) -> Result<(), ApiError> {
+    let now = Instant::now();
+    let ip = web.per_ip.check(&peer.ip().to_string(), now);
+    let sess = ip.and_then(|_| web.per_session.check(session, now));
+    sess.map_err(|wait| {
+        ApiError::TooManyRequests(format!(
+            "too many messages; please wait {} s and try again",
+            wait.as_secs().max(1)
+        ))
+    })
+}
+
+/// The one path from a chat request to its answer, for REST and WebSocket alike.
+pub(super) async fn process(app: &AppState, req: ChatRequest) -> Result<ChatResponse, ApiError> {
+    let inbound = req.into_inbound(&app.web)?;
     let out = app.chat.handle(inbound).await?;
-    Ok(Json(ChatResponse {
+    Ok(ChatResponse {
         conversation: out.conversation_id,
         replies: out
             .replies
@@ -172,7 +247,8 @@ async fn chat(
         confidence: out.confidence,
         outcome: out.outcome,
         duplicate: out.duplicate,
-    }))
+        push: false,
+    })
 }
 
 #[derive(Serialize)]
@@ -180,6 +256,8 @@ struct TranscriptMessage {
     id: i64,
     direction: String,
     text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    html: Option<String>,
     buttons: Vec<Button>,
     payload: Option<String>,
     intent: Option<String>,
@@ -224,6 +302,7 @@ async fn conversation(
                     (Vec::new(), m.payload)
                 };
                 TranscriptMessage {
+                    html: (m.direction == "out").then(|| render::to_html(&m.text)),
                     id: m.id,
                     direction: m.direction,
                     text: m.text,

@@ -1,8 +1,10 @@
 //! The HTTP surface: web chat API, health. Each module exposes `router()`; `run` serves them.
 
 mod admin;
+mod assets;
 mod chat;
 pub mod error;
+mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,6 +33,50 @@ pub struct AppState {
     pub content_dir: std::path::PathBuf,
     pub engine: crate::config::EngineSettings,
     pub admin_token: Option<crate::config::Secret>,
+    pub web: Arc<WebState>,
+}
+
+/// Web chat guards and the push hub.
+pub struct WebState {
+    pub settings: crate::config::WebSettings,
+    pub identity_secret: Option<crate::config::Secret>,
+    pub per_ip: crate::channels::ratelimit::RateLimiter,
+    pub per_session: crate::channels::ratelimit::RateLimiter,
+    pub hub: crate::channels::hub::Hub,
+}
+
+impl WebState {
+    pub fn new(
+        settings: crate::config::WebSettings,
+        identity_secret: Option<crate::config::Secret>,
+    ) -> Self {
+        Self {
+            per_ip: crate::channels::ratelimit::RateLimiter::new(
+                settings.per_ip_burst,
+                settings.per_ip_per_minute,
+            ),
+            per_session: crate::channels::ratelimit::RateLimiter::new(
+                settings.per_session_burst,
+                settings.per_session_per_minute,
+            ),
+            settings,
+            identity_secret,
+            hub: Default::default(),
+        }
+    }
+
+    /// Is a request from this `Origin` allowed? No Origin (not a browser) is allowed; the
+    /// allow-list applies to browsers, which always send one cross-origin.
+    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        let list = &self.settings.allowed_origins;
+        match origin {
+            None => true,
+            Some(_) if list.is_empty() => true,
+            Some(o) => list
+                .iter()
+                .any(|a| a == "*" || a.eq_ignore_ascii_case(o.trim_end_matches('/'))),
+        }
+    }
 }
 
 /// JSON body extractor whose rejections are our JSON errors.
@@ -50,13 +96,32 @@ where
 }
 
 pub fn router(state: AppState) -> Router {
+    let cors = {
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        let origins = &state.web.settings.allowed_origins;
+        let allow = if origins.is_empty() || origins.iter().any(|o| o == "*") {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+        };
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([
+                axum::http::header::CONTENT_TYPE,
+                axum::http::header::AUTHORIZATION,
+            ])
+    };
     Router::new()
         .merge(chat::router())
+        .merge(ws::router())
+        .merge(assets::router())
         .merge(admin::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(Arc::new(state))
 }

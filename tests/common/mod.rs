@@ -77,6 +77,7 @@ pub fn load_content(dir: &Path) -> Knowledge {
 pub struct TestServer {
     pub url: String,
     pub store: Arc<dyn Store>,
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -87,6 +88,21 @@ impl TestServer {
     }
 
     pub async fn start_with_content(store: Arc<dyn Store>, content: &Path) -> TestServer {
+        Self::start_with(
+            store,
+            content,
+            frontdoor::config::WebSettings::default(),
+            None,
+        )
+        .await
+    }
+
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        content: &Path,
+        web: frontdoor::config::WebSettings,
+        identity_secret: Option<frontdoor::config::Secret>,
+    ) -> TestServer {
         let k = load_content(content);
         frontdoor::app::seed_clients(store.as_ref(), &k)
             .await
@@ -96,21 +112,28 @@ impl TestServer {
             content_dir: content.to_path_buf(),
             engine: Default::default(),
             admin_token: None,
+            web: Arc::new(frontdoor::http::WebState::new(web, identity_secret)),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel();
-        let handle = tokio::spawn(frontdoor::http::run(listener, state, async {
+        let handle = tokio::spawn(frontdoor::http::run(listener, state.clone(), async {
             let _ = rx.await;
         }));
         TestServer {
             url,
             store,
+            state,
             shutdown: Some(tx),
             handle: Some(handle),
         }
+    }
+
+    /// Push a message to the conversation's open sockets (as a relayed answer would).
+    pub fn push(&self, conversation: &str, message: &str) -> usize {
+        self.state.web.hub.push(conversation, message)
     }
 
     /// Graceful stop: in-flight requests finish.

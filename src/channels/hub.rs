@@ -1,0 +1,53 @@
+//! Open web chat sockets by conversation, so messages that are not replies (an account
+//! manager's answer relayed, a survey after resolution) reach an open widget without polling.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+
+#[derive(Default)]
+pub struct Hub {
+    next: AtomicU64,
+    sockets: Mutex<HashMap<String, Vec<(u64, mpsc::UnboundedSender<String>)>>>,
+}
+
+impl Hub {
+    /// Register a socket for a conversation; returns its id for `leave`.
+    pub fn join(&self, conversation: &str, tx: mpsc::UnboundedSender<String>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut map = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(conversation.to_string())
+            .or_default()
+            .push((id, tx));
+        id
+    }
+
+    pub fn leave(&self, conversation: &str, id: u64) {
+        let mut map = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = map.get_mut(conversation) {
+            list.retain(|(i, _)| *i != id);
+            if list.is_empty() {
+                map.remove(conversation);
+            }
+        }
+    }
+
+    /// Send a JSON message to every open socket of a conversation; returns how many got it.
+    pub fn push(&self, conversation: &str, message: &str) -> usize {
+        let mut map = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(list) = map.get_mut(conversation) else {
+            return 0;
+        };
+        list.retain(|(_, tx)| tx.send(message.to_string()).is_ok());
+        list.len()
+    }
+
+    pub fn open_sockets(&self) -> usize {
+        self.sockets
+            .lock()
+            .map(|m| m.values().map(Vec::len).sum())
+            .unwrap_or(0)
+    }
+}

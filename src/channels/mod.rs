@@ -1,0 +1,6 @@
+//! What channel adapters share: identity tokens, rate limits, and the hub that pushes later
+//! messages (an account manager's answer, a survey) to open web chat sockets.
+
+pub mod hub;
+pub mod identity;
+pub mod ratelimit;
