@@ -50,6 +50,30 @@ enum Command {
         #[arg(long)]
         client: Option<String>,
     },
+    /// Measure the engine on a labelled JSONL dataset ({"text", "intent"}; "oos" = out of scope).
+    Eval {
+        #[arg(long)]
+        train: PathBuf,
+        /// Test file; or use --holdout K to test on every K-th row per intent of --train.
+        #[arg(long)]
+        test: Option<PathBuf>,
+        /// Pick the out-of-scope threshold on this file (never on --test).
+        #[arg(long)]
+        val: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        holdout: usize,
+        /// Pick the threshold by K-fold cross-validation on --train instead of --val.
+        #[arg(long, default_value_t = 0)]
+        cv: usize,
+        /// Expected out-of-scope share of traffic for --cv (default: train's own share).
+        #[arg(long)]
+        oos_prior: Option<f64>,
+        /// Override an engine setting, e.g. --set clarify_margin=0.1 (repeatable).
+        #[arg(long = "set")]
+        set: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Mint a signed web chat identity token (needs FRONTDOOR_IDENTITY_SECRET), for host pages
     /// and scripts.
     Token {
@@ -131,6 +155,28 @@ fn main() -> anyhow::Result<()> {
             strict,
         } => check(&config, json, !no_cross_validation, strict),
         Command::TestConversations { dir } => test_conversations(&config, &dir),
+        Command::Eval {
+            train,
+            test,
+            val,
+            holdout,
+            cv,
+            oos_prior,
+            set,
+            json,
+        } => eval(
+            &config,
+            EvalArgs {
+                train,
+                test,
+                val,
+                holdout,
+                cv,
+                oos_prior,
+                set,
+                json,
+            },
+        ),
         Command::Token {
             user,
             name,
@@ -276,6 +322,91 @@ fn ask(
             c.confidence,
             step.outcome.as_str()
         );
+    }
+    Ok(())
+}
+
+struct EvalArgs {
+    train: PathBuf,
+    test: Option<PathBuf>,
+    val: Option<PathBuf>,
+    holdout: usize,
+    cv: usize,
+    oos_prior: Option<f64>,
+    set: Vec<String>,
+    json: bool,
+}
+
+fn read_rows(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    frontdoor::engine::eval::load_jsonl(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// A one-line progress bar on stderr, redrawn at most every percent.
+fn progress_bar(label: &'static str) -> impl FnMut(usize, usize) {
+    let mut last = usize::MAX;
+    move |done, total| {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if pct != last {
+            last = pct;
+            let filled = pct / 4;
+            eprint!(
+                "\r{label} [{}{}] {pct:>3}%",
+                "#".repeat(filled),
+                " ".repeat(25 - filled)
+            );
+            if done >= total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+fn eval(config: &Config, a: EvalArgs) -> anyhow::Result<()> {
+    use frontdoor::engine::eval::{cv_threshold, evaluate, holdout_split};
+    let mut engine_config = serde_json::to_value(frontdoor::app::engine_config(&config.engine))?;
+    for kv in &a.set {
+        let (k, v) = kv.split_once('=').context("--set needs key=value")?;
+        if engine_config.get(k).is_none() {
+            bail!("--set: unknown engine setting {k:?}");
+        }
+        engine_config[k] =
+            serde_json::from_str(v).unwrap_or(serde_json::Value::String(v.to_string()));
+    }
+    let mut engine_config: frontdoor::engine::EngineConfig = serde_json::from_value(engine_config)?;
+    let train = read_rows(&a.train)?;
+    let (train, test) = match (&a.test, a.holdout) {
+        (Some(t), _) => (train, read_rows(t)?),
+        (None, k) if k > 1 => holdout_split(&train, k),
+        _ => bail!("give --test FILE or --holdout K"),
+    };
+    let val = a.val.as_deref().map(read_rows).transpose()?;
+    if a.cv > 1 {
+        engine_config.oos_threshold = cv_threshold(
+            &train,
+            a.cv,
+            a.oos_prior,
+            &engine_config,
+            &mut progress_bar("cross-validating"),
+        );
+        eprintln!(
+            "out-of-scope threshold from {}-fold cross-validation on train: {:.4}",
+            a.cv, engine_config.oos_threshold
+        );
+    }
+    let report = evaluate(
+        &train,
+        &test,
+        if a.cv > 1 { None } else { val.as_deref() },
+        engine_config,
+        &mut progress_bar("evaluating"),
+    );
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
     }
     Ok(())
 }

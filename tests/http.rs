@@ -132,7 +132,8 @@ async fn concurrent_messages_in_one_session_are_all_kept() {
         let server = TestServer::start(store.clone()).await;
         let http = reqwest::Client::new();
         let mut tasks = Vec::new();
-        for i in 0..12 {
+        // Ten at once: the per-session burst allows ten, so every one must be accepted and kept.
+        for i in 0..10 {
             let http = http.clone();
             let url = server.url.clone();
             tasks.push(tokio::spawn(async move {
@@ -148,7 +149,7 @@ async fn concurrent_messages_in_one_session_are_all_kept() {
         let rows = server.store.transcript(&conv.unwrap()).await.unwrap();
         assert_eq!(
             rows.iter().filter(|m| m.direction == "in").count(),
-            12,
+            10, // within the per-session burst of 10
             "{name}: every accepted message stored"
         );
         server.stop().await;

@@ -7,10 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 
+/// The sockets of one conversation: (socket id, sender).
+type Sockets = Vec<(u64, mpsc::UnboundedSender<String>)>;
+
 #[derive(Default)]
 pub struct Hub {
     next: AtomicU64,
-    sockets: Mutex<HashMap<String, Vec<(u64, mpsc::UnboundedSender<String>)>>>,
+    sockets: Mutex<HashMap<String, Sockets>>,
 }
 
 impl Hub {

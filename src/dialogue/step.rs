@@ -1201,7 +1201,7 @@ fn status(cx: &mut Cx, c: Option<&Classification>) {
     cx.outcome = Outcome::Answered;
     let tz = cx.coverage(None).timezone;
     let requested = c
-        .and_then(|c| c.entities.iter().find(|e| e.name == "request_ref"))
+        .and_then(|c| c.entities.iter().find(|e| e.name == "request"))
         .map(|e| {
             let digits: String = e.value.chars().filter(|ch| ch.is_ascii_digit()).collect();
             format!("REQ-{digits}")

@@ -1,47 +1,232 @@
-//! TEMPORARY minimal engine (token overlap) with the final API; replaced by the real engine.
+//! Frontdoor intent engine: pure, deterministic, built in memory from intent
+//! definitions (examples + optional regex rules).
+//!
+//! Pipeline of [`Engine::classify`]:
+//! 1. **Rules** — all intent regexes in one `RegexSet`; the first match (in
+//!    definition order) pins the intent with confidence 1. Named groups of that
+//!    rule and of every [`Extractor`] become [`Entity`]s.
+//! 2. **Normalise** — NFKC, case folding, accents, contractions ("can't" → "can
+//!    not"), punctuation, numbers (`normalize`).
+//! 3. **Typo repair** — unknown tokens (whose stem is unknown too) are mapped
+//!    to the closest vocabulary word within a length-dependent edit bound via
+//!    a deletion index (`typo`).
+//! 4. **Features** — Porter stems (`stem`) minus a few stop-words (question
+//!    words and negations are kept), synonyms, word bigrams and character
+//!    3–5-grams, TF-IDF weighted, one L2-normalised block per kind (`index`).
+//! 5. **Score** — a multinomial logistic regression trained at build time by
+//!    SGD over the true intent plus the 16 intents whose centroids are closest
+//!    (hard negatives; all intents when there are fewer), with Polyak averaging
+//!    of the second half of training. It is served from an inverted index of
+//!    impact-ordered, truncated postings so query cost does not grow with the
+//!    number of intents (`model`). Above `dense_max_classes` intents the model
+//!    uses sparse weight rows and word-level features only, to bound build time.
+//! 6. **Decide** — temperature-calibrated softmax confidence; below
+//!    `oos_threshold` → [`Decision::Fallback`]; top two closer than
+//!    `clarify_margin` → [`Decision::Clarify`]; else [`Decision::Intent`].
+//!
+//! [`Engine::explain`] re-runs the pipeline and reports the rule, the token
+//! corrections, the strongest weighted terms, the nearest examples, the
+//! runner-up and the margin (`explain`). [`eval`] measures it on JSONL data.
+
+pub mod eval;
+pub mod explain;
+pub mod index;
+pub mod model;
+pub mod normalize;
+pub mod rules;
+pub mod stem;
+pub mod typo;
+
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-pub mod eval;
+pub use explain::{Explanation, NearExample, TermWeight};
+use index::{Analyzer, FeatureParams, FeatureSpace, SparseVec};
+use model::{CentroidIndex, ExampleIndex, KNN_SCRATCH, LinearModel, SCRATCH, TrainParams};
+use rules::RuleSet;
+pub use rules::builtin_extractors;
+use typo::TypoIndex;
 
+/// One intent: its name, example utterances and optional regex rules.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct IntentDef {
     pub name: String,
     pub examples: Vec<String>,
+    /// Regex sources; a match pins this intent.
     pub rules: Vec<String>,
+    /// Descriptive text of the intent (e.g. an article's title, tags and
+    /// body). Weaker evidence than examples: split into sentences that become
+    /// down-weighted pseudo-examples, and added to the vocabulary (typo
+    /// repair, domain coverage) and IDF statistics.
+    #[serde(default)]
+    pub passages: Vec<String>,
 }
 
+/// A regex with named groups whose captures are extracted from any text.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Extractor {
     pub name: String,
     pub pattern: String,
 }
 
+/// Engine settings. `Default` holds the values tuned on validation data.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EngineConfig {
+    /// Below this confidence the answer is `Fallback`.
     pub oos_threshold: f32,
+    /// When top-1 minus top-2 confidence is below this, the answer is `Clarify`.
     pub clarify_margin: f32,
+    /// Softmax temperature applied to model scores (calibration).
+    pub temperature: f32,
+    pub char_ngram_min: usize,
+    pub char_ngram_max: usize,
+    pub word_bigrams: bool,
+    pub word_weight: f32,
+    pub char_weight: f32,
+    pub typo_correction: bool,
+    /// Extra synonyms (word → canonical word) on top of the built-in table.
+    pub synonyms: Vec<(String, String)>,
+    pub loss: model::Loss,
+    /// Softmax label smoothing (share of the target spread over candidates).
+    pub label_smoothing: f32,
+    /// Learning rate falls linearly to (1 - lr_decay) of its start value.
+    pub lr_decay: f32,
+    /// Feature dropout probability during training.
+    pub dropout: f32,
+    /// Number of models (different shuffling seeds) averaged into one.
+    pub ensemble: usize,
+    /// Average end-of-epoch weight snapshots of the second half of training.
+    pub average: bool,
+    pub epochs: usize,
+    pub learning_rate: f32,
+    pub l2: f32,
+    pub seed: u64,
+    /// Up to this many intents the softmax is trained over all of them.
+    pub dense_max_classes: usize,
+    /// Retrieved confusers per example when training with many intents.
+    pub train_candidates: usize,
+    /// Epoch cap when training with many intents (sampled softmax).
+    pub sparse_epochs: usize,
+    /// Longest posting list kept per feature (bounds query cost).
+    pub max_postings: usize,
+    /// Weights with smaller magnitude are dropped from the index.
+    pub min_weight: f32,
+    /// Weight of the centroid cosine added to the model score.
+    pub centroid_weight: f32,
+    /// Drop the small stop-word list from unigram features.
+    pub stop_words: bool,
+    /// Also emit word pairs with one word between them.
+    pub skip_bigrams: bool,
+    /// Character n-grams over the whole text (across word boundaries).
+    pub cross_word_chars: bool,
+    /// Also emit unstemmed words.
+    pub surface_unigrams: bool,
+    /// Also emit the first word as its own feature ("^how").
+    pub edge_words: bool,
+    /// Character n-grams come from the typed tokens, not the typo-repaired ones
+    /// (a wrong repair then costs less).
+    pub chars_from_original: bool,
+    /// Bigrams of content words with stop-words and pronouns skipped.
+    pub content_bigrams: bool,
+    /// Porter step 1 only (plurals, -ed, -ing) instead of the full stemmer.
+    pub light_stem: bool,
+    /// Weight of the k-nearest-neighbour vote added to the model score (0 = off).
+    pub knn_weight: f32,
+    pub knn_k: usize,
+    /// kNN uses word-level features only (cheaper) when true.
+    pub knn_words_only: bool,
+    pub knn_max_postings: usize,
+    /// Scale of the TF-IDF vectors of passage sentences used as training
+    /// pseudo-examples (0 = passages only feed vocabulary and IDF).
+    pub passage_weight: f32,
+    /// Out-of-scope evidence: the confidence is multiplied by
+    /// `min(1, coverage / coverage_knee) ^ coverage_power`, where coverage is
+    /// the IDF-weighted share of the query's content words known to the
+    /// domain vocabulary (0 = off).
+    pub coverage_knee: f32,
+    pub coverage_power: f32,
+    /// Out-of-scope evidence: the confidence is also multiplied by
+    /// `min(1, cosine / similarity_knee)`, where cosine is the query's
+    /// similarity to the top intent's centroid (0 = off).
+    pub similarity_knee: f32,
+    /// Credit (0..=1) for a query word only seen in passages, not examples.
+    pub coverage_passage_credit: f32,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self {
-            oos_threshold: 0.3,
+        EngineConfig {
+            oos_threshold: 0.15,
             clarify_margin: 0.05,
+            temperature: 1.0,
+            char_ngram_min: 3,
+            char_ngram_max: 4,
+            word_bigrams: true,
+            word_weight: 1.0,
+            char_weight: 1.0,
+            typo_correction: true,
+            synonyms: Vec::new(),
+            loss: model::Loss::Softmax,
+            average: true,
+            ensemble: 1,
+            dropout: 0.0,
+            label_smoothing: 0.0,
+            lr_decay: 0.9,
+            epochs: 6,
+            learning_rate: 4.0,
+            l2: 1e-5,
+            seed: 42,
+            dense_max_classes: 400,
+            train_candidates: 16,
+            sparse_epochs: 3,
+            max_postings: 256,
+            min_weight: 1e-3,
+            centroid_weight: 0.0,
+            stop_words: true,
+            skip_bigrams: false,
+            cross_word_chars: false,
+            surface_unigrams: false,
+            edge_words: false,
+            chars_from_original: true,
+            content_bigrams: false,
+            light_stem: false,
+            knn_weight: 0.0,
+            knn_k: 10,
+            knn_words_only: true,
+            knn_max_postings: 2000,
+            passage_weight: 0.5,
+            coverage_knee: 1.0,
+            coverage_power: 3.0,
+            coverage_passage_credit: 0.5,
+            similarity_knee: 0.0,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("intent {intent}: rule {index} is not a valid regex: {message}")]
+    #[error("invalid rule #{index} of intent {intent:?}: {message}")]
     InvalidRule {
         intent: String,
         index: usize,
         message: String,
     },
-    #[error("duplicate intent {0}")]
+    #[error("invalid extractor #{index} ({name:?}): {message}")]
+    InvalidExtractor {
+        name: String,
+        index: usize,
+        message: String,
+    },
+    #[error("duplicate intent {0:?}")]
     DuplicateIntent(String),
-    #[error("no intents")]
+    #[error("intent name must not be empty")]
+    EmptyIntentName,
+    #[error("no intents, or no intent has a usable example or rule")]
     Empty,
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -51,16 +236,17 @@ pub enum Decision {
     Fallback,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Scored {
     pub intent: String,
     pub confidence: f32,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Entity {
     pub name: String,
     pub value: String,
+    /// Byte offsets into the input text.
     pub start: usize,
     pub end: usize,
 }
@@ -68,33 +254,59 @@ pub struct Entity {
 #[derive(Clone, Debug, Serialize)]
 pub struct Classification {
     pub decision: Decision,
+    /// 0..=1, of the top intent.
     pub confidence: f32,
+    /// Top 5 intents with confidence, best first.
     pub ranked: Vec<Scored>,
+    /// "intent_name#rule_index" when a rule pinned the intent.
     pub rule: Option<String>,
     pub entities: Vec<Entity>,
 }
 
-pub struct Explanation(pub Classification);
+/// The intent engine. Immutable after [`Engine::build`]; `Send + Sync`.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    names: Vec<String>,
+    examples: Vec<Vec<String>>,
+    analyzer: Analyzer,
+    features: FeatureSpace,
+    vocab: HashSet<String>,
+    /// Stems of the vocabulary: a token whose stem is known ("tried" when
+    /// "try" was seen) is an inflection, not a typo.
+    stem_vocab: HashSet<String>,
+    typo: TypoIndex,
+    centroids: CentroidIndex,
+    model: LinearModel,
+    knn: Option<ExampleIndex>,
+    rules: RuleSet,
+    /// Per feature: seen in a real example (not only in passages).
+    in_examples: Vec<bool>,
+    /// IDF given to a word never seen at build time.
+    max_idf: f32,
+}
 
-impl std::fmt::Display for Explanation {
+impl std::fmt::Debug for Analyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.0)
+        f.debug_struct("Analyzer").finish_non_exhaustive()
     }
 }
 
-pub struct Engine {
-    intents: Vec<(String, Vec<Vec<String>>, Vec<regex::Regex>)>,
-    extractors: Vec<regex::Regex>,
-    config: EngineConfig,
+/// Internal scoring result: (class, probability) best first.
+pub(crate) struct Scoring {
+    pub ranked: Vec<(u32, f32)>,
+    pub analysis: index::Analysis,
+    pub vector: SparseVec,
+    /// Domain coverage of the query (1 = every content word known).
+    pub coverage: f32,
+    /// Factor the softmax probabilities were multiplied by.
+    pub evidence: f32,
+    /// Centroid cosine of the query to the top intent (0 when not computed).
+    #[allow(dead_code)]
+    pub similarity: f32,
 }
 
-fn tokens(s: &str) -> Vec<String> {
-    s.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(String::from)
-        .collect()
-}
+const TOP_N: usize = 5;
 
 impl Engine {
     pub fn build(
@@ -105,110 +317,573 @@ impl Engine {
         if intents.is_empty() {
             return Err(EngineError::Empty);
         }
-        let mut out = Vec::new();
-        for i in intents {
-            let mut rules = Vec::new();
-            for (index, r) in i.rules.iter().enumerate() {
-                rules.push(regex::Regex::new(r).map_err(|e| EngineError::InvalidRule {
-                    intent: i.name.clone(),
-                    index,
-                    message: e.to_string(),
-                })?);
-            }
-            out.push((
-                i.name.clone(),
-                i.examples.iter().map(|e| tokens(e)).collect(),
-                rules,
+        if !(config.temperature > 0.0 && config.temperature.is_finite()) {
+            return Err(EngineError::InvalidConfig("temperature must be > 0".into()));
+        }
+        if !(0.0..=1.0).contains(&config.oos_threshold)
+            || !(0.0..=1.0).contains(&config.clarify_margin)
+        {
+            return Err(EngineError::InvalidConfig(
+                "oos_threshold and clarify_margin must be within 0..=1".into(),
             ));
         }
-        let extractors = extractors
+        let mut seen = HashSet::new();
+        for def in intents {
+            if def.name.is_empty() {
+                return Err(EngineError::EmptyIntentName);
+            }
+            if !seen.insert(def.name.as_str()) {
+                return Err(EngineError::DuplicateIntent(def.name.clone()));
+            }
+        }
+        let rules = RuleSet::build(intents, extractors)?;
+        let params = FeatureParams {
+            char_min: config.char_ngram_min,
+            char_max: config.char_ngram_max.min(12),
+            bigrams: config.word_bigrams,
+            word_weight: config.word_weight,
+            char_weight: config.char_weight,
+            stop_words: config.stop_words,
+            skip_bigrams: config.skip_bigrams,
+            cross_word_chars: config.cross_word_chars,
+            surface_unigrams: config.surface_unigrams,
+            edge_words: config.edge_words,
+            chars_from_original: config.chars_from_original,
+            content_bigrams: config.content_bigrams,
+            light_stem: config.light_stem,
+        };
+        let analyzer = Analyzer::new(params, &config.synonyms);
+
+        // analyse every example
+        let mut docs = Vec::new();
+        let mut labels = Vec::new();
+        let mut scales: Vec<f32> = Vec::new();
+        let mut word_freq: HashMap<String, u32> = HashMap::new();
+        for (c, def) in intents.iter().enumerate() {
+            for ex in &def.examples {
+                let a = analyzer.analyze(ex, None);
+                if a.tokens.is_empty() {
+                    continue;
+                }
+                for t in &a.tokens {
+                    *word_freq.entry(t.clone()).or_insert(0) += 1;
+                }
+                let mut raw = Vec::new();
+                let mut names = Vec::new();
+                analyzer.features(&a, &mut raw, Some(&mut names));
+                docs.push((raw, names));
+                labels.push(c as u32);
+                scales.push(1.0);
+            }
+            for sentence in def.passages.iter().flat_map(|p| split_sentences(p)) {
+                let a = analyzer.analyze(&sentence, None);
+                if a.tokens.is_empty() {
+                    continue;
+                }
+                for t in &a.tokens {
+                    *word_freq.entry(t.clone()).or_insert(0) += 1;
+                }
+                let mut raw = Vec::new();
+                let mut names = Vec::new();
+                analyzer.features(&a, &mut raw, Some(&mut names));
+                docs.push((raw, names));
+                labels.push(c as u32);
+                scales.push(config.passage_weight);
+            }
+        }
+        if docs.is_empty() && rules.rules.is_empty() {
+            return Err(EngineError::Empty);
+        }
+        let features = FeatureSpace::build(&docs);
+        let mut in_examples = vec![false; features.len()];
+        for ((raw, _), &w) in docs.iter().zip(&scales) {
+            if w == 1.0 {
+                for f in raw {
+                    if let Some(&id) = features.ids.get(&f.hash) {
+                        in_examples[id as usize] = true;
+                    }
+                }
+            }
+        }
+        let max_idf = ((1.0 + docs.len() as f32) / 1.0).ln() + 1.0;
+        let mut vectors: Vec<SparseVec> = docs
             .iter()
-            .filter_map(|e| regex::Regex::new(&e.pattern).ok())
+            .map(|(raw, _)| features.vectorize(raw, &analyzer.params))
             .collect();
+        drop(docs);
+        // passage pseudo-examples: weaker evidence (scaled vectors; dropped at 0)
+        if scales.iter().any(|&w| w != 1.0) {
+            let mut k = 0;
+            let mut keep_labels = Vec::with_capacity(labels.len());
+            vectors.retain_mut(|v| {
+                let w = scales[k];
+                let keep = w > 0.0;
+                if keep {
+                    v.vals.iter_mut().for_each(|x| *x *= w);
+                    keep_labels.push(labels[k]);
+                }
+                k += 1;
+                keep
+            });
+            labels = keep_labels;
+        }
+        let n_classes = intents.len();
+        let centroids = CentroidIndex::build(
+            &vectors,
+            &labels,
+            n_classes,
+            features.len(),
+            config.max_postings,
+        );
+        let sparse = n_classes > config.dense_max_classes;
+        let train = TrainParams {
+            loss: config.loss,
+            label_smoothing: config.label_smoothing,
+            lr_decay: config.lr_decay,
+            dropout: config.dropout,
+            min_steps: 20_000,
+            average: config.average,
+            ensemble: config.ensemble,
+            epochs: if sparse {
+                config.epochs.min(config.sparse_epochs)
+            } else {
+                config.epochs
+            },
+            learning_rate: config.learning_rate,
+            l2: config.l2,
+            seed: config.seed,
+            dense_max_classes: config.dense_max_classes,
+            candidates: config.train_candidates,
+            max_postings: config.max_postings,
+            min_weight: config.min_weight,
+        };
+        // retrieval candidates use word-level features only (cheap)
+        let candidates_of = |i: usize| -> Vec<u32> {
+            let v = &vectors[i];
+            let mut q = SparseVec::default();
+            for (k, &f) in v.ids.iter().enumerate() {
+                if features.blocks[f as usize] == index::BLOCK_WORD {
+                    q.ids.push(f);
+                    q.vals.push(v.vals[k]);
+                }
+            }
+            SCRATCH.with(|s| {
+                let mut s = s.borrow_mut();
+                s.prepare(n_classes);
+                s.accumulate(&centroids.postings, &q);
+                s.top(config.train_candidates)
+                    .into_iter()
+                    .map(|(c, _)| c)
+                    .collect()
+            })
+        };
+        // With many intents the model trains on word-level features only:
+        // character n-gram rows would span most intents and dominate build time.
+        let word_only: Vec<SparseVec>;
+        let model_vectors = if sparse {
+            word_only = vectors
+                .iter()
+                .map(|v| {
+                    let mut q = SparseVec::default();
+                    for (k, &f) in v.ids.iter().enumerate() {
+                        if features.blocks[f as usize] == index::BLOCK_WORD {
+                            q.ids.push(f);
+                            q.vals.push(v.vals[k]);
+                        }
+                    }
+                    q
+                })
+                .collect();
+            &word_only
+        } else {
+            &vectors
+        };
+        let model = LinearModel::train(
+            model_vectors,
+            &labels,
+            n_classes,
+            features.len(),
+            &train,
+            &candidates_of,
+        );
+        let typo = TypoIndex::build(&word_freq);
+        let knn = (config.knn_weight != 0.0).then(|| {
+            let words_only = config.knn_words_only;
+            let keep = |f: u32| !words_only || features.blocks[f as usize] == index::BLOCK_WORD;
+            ExampleIndex::build(
+                &vectors,
+                &labels,
+                features.len(),
+                config.knn_max_postings,
+                &keep,
+            )
+        });
         Ok(Engine {
-            intents: out,
-            extractors,
             config,
+            names: intents.iter().map(|d| d.name.clone()).collect(),
+            examples: intents.iter().map(|d| d.examples.clone()).collect(),
+            analyzer,
+            features,
+            stem_vocab: word_freq.keys().map(|w| stem::stem(w)).collect(),
+            vocab: word_freq.into_keys().collect(),
+            typo,
+            centroids,
+            model,
+            knn,
+            rules,
+            in_examples,
+            max_idf,
         })
+    }
+
+    pub fn intent_names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
     }
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
-    pub fn intent_names(&self) -> impl Iterator<Item = &str> {
-        self.intents.iter().map(|i| i.0.as_str())
+    /// Number of features in the dictionary (diagnostics).
+    pub fn feature_count(&self) -> usize {
+        self.features.len()
     }
 
-    pub fn classify(&self, text: &str) -> Classification {
-        let mut entities = Vec::new();
-        for r in &self.extractors {
-            for caps in r.captures_iter(text) {
-                for name in r.capture_names().flatten() {
-                    if let Some(m) = caps.name(name) {
-                        entities.push(Entity {
-                            name: name.into(),
-                            value: m.as_str().into(),
-                            start: m.start(),
-                            end: m.end(),
-                        });
-                    }
-                }
+    pub(crate) fn analyze(&self, text: &str) -> index::Analysis {
+        let known = |t: &str| self.vocab.contains(t) || self.stem_vocab.contains(&stem::stem(t));
+        let typo = if self.config.typo_correction {
+            Some((&self.typo, &known as &dyn Fn(&str) -> bool))
+        } else {
+            None
+        };
+        self.analyzer.analyze(text, typo)
+    }
+
+    pub(crate) fn vectorize(&self, a: &index::Analysis) -> SparseVec {
+        let mut raw = Vec::new();
+        self.analyzer.features(a, &mut raw, None);
+        self.features.vectorize(&raw, &self.analyzer.params)
+    }
+
+    /// Similarity scoring: calibrated probabilities for the touched intents.
+    pub(crate) fn score(&self, text: &str, keep: usize) -> Scoring {
+        let analysis = self.analyze(text);
+        let vector = self.vectorize(&analysis);
+        let n = self.names.len();
+        let t = self.config.temperature;
+        let ranked = SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            s.prepare(n);
+            s.accumulate(&self.model.postings, &vector);
+            if let Some(knn) = &self.knn {
+                self.add_knn(knn, &vector, &mut s);
+            }
+            if self.config.centroid_weight != 0.0 {
+                s.accumulate_scaled(
+                    &self.centroids.postings,
+                    &vector,
+                    self.config.centroid_weight,
+                );
+            }
+            let r = s.top(keep);
+            if r.is_empty() {
+                return r;
+            }
+            // softmax over all intents; untouched ones have score 0
+            let m = r[0].1.max(0.0);
+            let untouched = (n - s.touched.len()) as f32;
+            let mut z = untouched * ((0.0 - m) / t).exp();
+            for &c in &s.touched {
+                z += ((s.scores[c as usize] - m) / t).exp();
+            }
+            r.into_iter()
+                .map(|(c, v)| (c, ((v - m) / t).exp() / z))
+                .collect()
+        });
+        let coverage = self.coverage(&analysis, &proper_names(text));
+        let knee = self.config.coverage_knee;
+        let mut evidence = if knee > 0.0 {
+            (coverage / knee).min(1.0).powf(self.config.coverage_power)
+        } else {
+            1.0
+        };
+        let sim_knee = self.config.similarity_knee;
+        let similarity = match ranked.first() {
+            Some(&(top, _)) if sim_knee > 0.0 => self.centroid_similarity(&vector, top),
+            _ => 0.0,
+        };
+        if sim_knee > 0.0 {
+            evidence *= (similarity / sim_knee).clamp(0.0, 1.0);
+        }
+        let ranked = if evidence < 1.0 {
+            ranked.into_iter().map(|(c, p)| (c, p * evidence)).collect()
+        } else {
+            ranked
+        };
+        Scoring {
+            ranked,
+            analysis,
+            vector,
+            coverage,
+            evidence,
+            similarity,
+        }
+    }
+
+    /// IDF-weighted share of the query's content words that the domain
+    /// knows: a word seen in examples counts fully, one seen only in passages
+    /// by `coverage_passage_credit`, a typo-repaired one by three quarters, an unknown
+    /// one not at all (weighted by the largest IDF). 1 when nothing to judge.
+    pub(crate) fn coverage(&self, a: &index::Analysis, names: &HashSet<String>) -> f32 {
+        let (mut known, mut total) = (0.0f32, 0.0f32);
+        for (i, tok) in a.tokens.iter().enumerate() {
+            if index::is_stop_word(tok) || normalize::is_number(tok) {
+                continue;
+            }
+            // Names and references ("Acme Widgets Ltd", "GB123456789") are values the user
+            // supplies, not vocabulary the domain should know.
+            if a.original.get(i).is_some_and(|o| names.contains(o)) || names.contains(tok) {
+                continue;
+            }
+            let id = self
+                .features
+                .ids
+                .get(&index::fnv1a(b'w', a.stems[i].as_bytes()))
+                .copied();
+            let Some(id) = id else {
+                total += self.max_idf;
+                continue;
+            };
+            let idf = self.features.idf[id as usize];
+            let mut credit = if self.in_examples[id as usize] {
+                1.0
+            } else {
+                self.config.coverage_passage_credit
+            };
+            if a.original.get(i).is_some_and(|o| o != tok) {
+                credit *= 0.75;
+            }
+            total += idf;
+            known += credit * idf;
+        }
+        if total > 0.0 { known / total } else { 1.0 }
+    }
+
+    /// Add the weighted vote of the k nearest training examples.
+    fn add_knn(&self, knn: &ExampleIndex, v: &SparseVec, out: &mut model::Scratch) {
+        let words_only = self.config.knn_words_only;
+        let keep = |f: u32| !words_only || self.features.blocks[f as usize] == index::BLOCK_WORD;
+        let mut q = SparseVec::default();
+        for (k, &f) in v.ids.iter().enumerate() {
+            if keep(f) {
+                q.ids.push(f);
+                q.vals.push(v.vals[k]);
             }
         }
-        for (name, _, rules) in &self.intents {
-            if let Some(idx) = rules.iter().position(|r| r.is_match(text)) {
-                return Classification {
+        let norm = q.dot(&q).sqrt();
+        if norm <= 0.0 {
+            return;
+        }
+        let top: Vec<(u32, f32)> = KNN_SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            s.prepare(knn.labels.len());
+            s.accumulate_scaled(&knn.postings, &q, 1.0 / norm);
+            let mut r: Vec<(u32, f32)> = s
+                .touched
+                .iter()
+                .map(|&e| (e, s.scores[e as usize]))
+                .collect();
+            let k = self.config.knn_k.max(1).min(r.len());
+            if k == 0 {
+                return r;
+            }
+            r.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            r.truncate(k);
+            r
+        });
+        let w = self.config.knn_weight;
+        for (e, sim) in top {
+            let c = knn.labels[e as usize];
+            let ci = c as usize;
+            if !out.mark[ci] {
+                out.mark[ci] = true;
+                out.touched.push(c);
+            }
+            out.scores[ci] += w * sim;
+        }
+    }
+
+    fn decide(&self, ranked: &[(u32, f32)]) -> (Decision, f32) {
+        let Some(&(top, p1)) = ranked.first() else {
+            return (Decision::Fallback, 0.0);
+        };
+        if p1 < self.config.oos_threshold {
+            return (Decision::Fallback, p1);
+        }
+        if let Some(&(second, p2)) = ranked.get(1)
+            && p1 - p2 < self.config.clarify_margin
+        {
+            return (
+                Decision::Clarify(
+                    self.names[top as usize].clone(),
+                    self.names[second as usize].clone(),
+                ),
+                p1,
+            );
+        }
+        (Decision::Intent(self.names[top as usize].clone()), p1)
+    }
+
+    /// Classify one utterance (fast path).
+    pub fn classify(&self, text: &str) -> Classification {
+        self.classify_inner(text).0
+    }
+
+    pub(crate) fn classify_inner(&self, text: &str) -> (Classification, Option<Scoring>) {
+        if let Some(r) = self.rules.first_match(text) {
+            let rule = &self.rules.rules[r];
+            let name = self.names[rule.intent].clone();
+            return (
+                Classification {
                     decision: Decision::Intent(name.clone()),
                     confidence: 1.0,
                     ranked: vec![Scored {
                         intent: name.clone(),
                         confidence: 1.0,
                     }],
-                    rule: Some(format!("{name}#{idx}")),
-                    entities,
-                };
-            }
+                    rule: Some(format!("{}#{}", name, rule.index)),
+                    entities: self.rules.entities(text, Some(r)),
+                },
+                None,
+            );
         }
-        let q = tokens(text);
-        let mut ranked: Vec<Scored> = self
-            .intents
+        let scoring = self.score(text, TOP_N);
+        let (decision, confidence) = self.decide(&scoring.ranked);
+        let ranked = scoring
+            .ranked
             .iter()
-            .map(|(name, exs, _)| {
-                let best = exs
-                    .iter()
-                    .map(|e| {
-                        let inter = q.iter().filter(|t| e.contains(t)).count() as f32;
-                        let union = (q.len() + e.len()) as f32 - inter;
-                        if union == 0.0 { 0.0 } else { inter / union }
-                    })
-                    .fold(0.0f32, f32::max);
-                Scored {
-                    intent: name.clone(),
-                    confidence: best,
-                }
+            .map(|&(c, p)| Scored {
+                intent: self.names[c as usize].clone(),
+                confidence: p,
             })
             .collect();
-        ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-        ranked.truncate(5);
-        let top = ranked.first().map(|s| s.confidence).unwrap_or(0.0);
-        let decision = if top < self.config.oos_threshold {
-            Decision::Fallback
-        } else if ranked.len() > 1 && top - ranked[1].confidence < self.config.clarify_margin {
-            Decision::Clarify(ranked[0].intent.clone(), ranked[1].intent.clone())
-        } else {
-            Decision::Intent(ranked[0].intent.clone())
-        };
-        Classification {
-            decision,
-            confidence: top,
-            ranked,
-            rule: None,
-            entities,
-        }
+        (
+            Classification {
+                decision,
+                confidence,
+                ranked,
+                rule: None,
+                entities: self.rules.entities(text, None),
+            },
+            Some(scoring),
+        )
     }
 
+    /// Classify and say why (slower: re-scores examples of the top intents).
     pub fn explain(&self, text: &str) -> Explanation {
-        Explanation(self.classify(text))
+        explain::explain(self, text)
     }
+
+    pub(crate) fn intent_name(&self, c: usize) -> &str {
+        self.names.get(c).map_or("?", String::as_str)
+    }
+
+    pub(crate) fn examples_of(&self, c: usize) -> &[String] {
+        &self.examples[c]
+    }
+
+    pub(crate) fn feature_name(&self, f: u32) -> &str {
+        self.features
+            .names
+            .get(f as usize)
+            .map_or("?", String::as_str)
+    }
+
+    pub(crate) fn model_weight(&self, f: u32, c: u32) -> f32 {
+        self.model.postings.weight(f, c)
+    }
+
+    pub(crate) fn rule_source(&self, r: usize) -> Option<&str> {
+        self.rules.rules.get(r).map(|r| r.regex.as_str())
+    }
+
+    pub(crate) fn first_rule(&self, text: &str) -> Option<usize> {
+        self.rules.first_match(text)
+    }
+
+    /// Centroid cosine of the query to an intent (explain only).
+    pub(crate) fn centroid_similarity(&self, v: &SparseVec, c: u32) -> f32 {
+        let mut s = 0.0;
+        for (k, &f) in v.ids.iter().enumerate() {
+            s += v.vals[k] * self.centroids.postings.weight(f, c);
+        }
+        s
+    }
+}
+
+/// Split descriptive text into sentence-like pieces: lines, and sentences
+/// within lines (". ", "? ", "! ", "; "); list markers are dropped.
+pub fn split_sentences(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line
+            .trim()
+            .trim_start_matches(['-', '*', '•'])
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start_matches(['.', ')'])
+            .trim();
+        let mut start = 0;
+        let b = line.as_bytes();
+        for i in 0..b.len() {
+            if matches!(b[i], b'.' | b'?' | b'!' | b';') && (i + 1 == b.len() || b[i + 1] == b' ') {
+                let s = line[start..=i].trim();
+                if !s.is_empty() {
+                    out.push(s.to_string());
+                }
+                start = i + 1;
+            }
+        }
+        let s = line[start..].trim();
+        if !s.is_empty() {
+            out.push(s.to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Lower-cased words of `text` that are values the user supplies rather than domain words:
+/// words with digits (references), email addresses, and company names (a run of capitalised
+/// words ending in Ltd, Limited, plc, Inc, LLC, LLP or GmbH). Other capitalised words still
+/// count: "Berlin" or "Arsenal" are exactly what marks a question as off-topic.
+pub(crate) fn proper_names(text: &str) -> HashSet<String> {
+    const SUFFIXES: [&str; 7] = ["ltd", "limited", "plc", "inc", "llc", "llp", "gmbh"];
+    let mut out = HashSet::new();
+    let mut run: Vec<String> = Vec::new();
+    for raw in text.split_whitespace() {
+        let word = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '.');
+        let word = word.trim_end_matches('.');
+        if word.chars().any(|c| c.is_ascii_digit()) || word.contains('@') {
+            for part in word
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|p| !p.is_empty())
+            {
+                out.insert(part.to_lowercase());
+            }
+        }
+        if word.chars().next().is_some_and(char::is_uppercase) {
+            run.push(word.to_lowercase());
+            if SUFFIXES.contains(&run[run.len() - 1].as_str()) {
+                out.extend(run.drain(..));
+            }
+        } else {
+            run.clear();
+        }
+        if raw.ends_with([',', ';', ':', '.', '!', '?']) {
+            run.clear();
+        }
+    }
+    out
 }

@@ -93,6 +93,7 @@ fn cross_validation(k: &Knowledge, config: EngineConfig) -> CrossValidation {
                     .map(|(_, e)| e.clone())
                     .collect(),
                 rules: d.rules.clone(),
+                passages: d.passages.clone(),
             })
             .collect();
         let Ok(engine) = Engine::build(&train, &builtin_extractors(), config.clone()) else {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use model::*;
 
-use crate::engine::{Engine, EngineConfig, Extractor, IntentDef};
+use crate::engine::{Engine, EngineConfig, IntentDef};
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct ContentError {
@@ -71,27 +71,9 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .unwrap_or(1)
 }
 
-/// Values the engine extracts from any message, whatever its intent.
-pub fn builtin_extractors() -> Vec<Extractor> {
-    [
-        ("request_ref", r"(?i)\b(?P<request_ref>REQ-?\d{3,})\b"),
-        (
-            "email",
-            r"(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})",
-        ),
-        (
-            "amount",
-            r"(?P<amount>[£$€]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?(?:GBP|USD|EUR|gbp|usd|eur))",
-        ),
-        ("date", r"\b(?P<date>\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})\b"),
-    ]
-    .into_iter()
-    .map(|(name, pattern)| Extractor {
-        name: name.to_string(),
-        pattern: pattern.to_string(),
-    })
-    .collect()
-}
+/// Values the engine extracts from any message, whatever its intent (request references,
+/// invoice numbers, amounts, dates, emails).
+pub use crate::engine::builtin_extractors;
 
 pub struct Knowledge {
     pub root: PathBuf,
@@ -209,17 +191,35 @@ impl Knowledge {
 
     /// Training data for the engine, as used to build it.
     pub fn intent_defs(&self) -> Vec<IntentDef> {
-        intent_defs(&self.intents)
+        intent_defs(&self.intents, &self.articles)
     }
 }
 
-fn intent_defs(intents: &BTreeMap<String, Intent>) -> Vec<IntentDef> {
+/// Training data: each intent's examples and rules; an article's title, tags and body are its
+/// passages (weaker evidence that widens the vocabulary the engine recognises).
+fn intent_defs(
+    intents: &BTreeMap<String, Intent>,
+    articles: &BTreeMap<String, Article>,
+) -> Vec<IntentDef> {
     intents
         .values()
         .map(|i| IntentDef {
             name: i.name.clone(),
             examples: i.examples.clone(),
             rules: i.rules.clone(),
+            passages: match &i.action {
+                Action::Article(a) if a == &i.name => articles
+                    .get(a)
+                    .map(|a| {
+                        vec![
+                            a.title.clone(),
+                            a.tags.join(", "),
+                            render::to_plain(&a.body),
+                        ]
+                    })
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            },
         })
         .collect()
 }
@@ -469,7 +469,11 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
         );
         return None;
     }
-    let engine = match Engine::build(&intent_defs(&intents), &builtin_extractors(), config) {
+    let engine = match Engine::build(
+        &intent_defs(&intents, &articles),
+        &builtin_extractors(),
+        config,
+    ) {
         Ok(e) => e,
         Err(e) => {
             loader.err_at(&root.join("intents"), "", format!("engine: {e}"));

@@ -1,0 +1,469 @@
+//! Feature extraction and the feature dictionary: word stems (with synonyms),
+//! word bigrams and character n-grams, hashed to 64 bits and interned to dense
+//! ids at build time; TF-IDF weighting with one L2-normalised block per kind.
+
+use std::collections::HashMap;
+
+use super::normalize::{is_number, tokenize_into};
+use super::stem::stem;
+use super::typo::TypoIndex;
+
+/// FNV-1a over a tag byte and the bytes of a string.
+pub fn fnv1a(tag: u8, bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    h ^= u64::from(tag);
+    h = h.wrapping_mul(0x0100_0000_01b3);
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Words that carry little meaning in an intent request. Question words,
+/// negations, modals and pronouns are deliberately NOT here.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "the", "to", "of", "for", "in", "on", "at", "and", "or", "is", "are", "am", "be",
+    "please", "um", "uh", "so", "just", "some", "any",
+];
+
+pub fn is_stop_word(w: &str) -> bool {
+    STOP_WORDS.contains(&w)
+}
+
+/// Built-in synonym table: surface word → canonical word (extendable via config).
+pub const BUILTIN_SYNONYMS: &[(&str, &str)] = &[
+    ("hi", "hello"),
+    ("hey", "hello"),
+    ("howdy", "hello"),
+    ("greetings", "hello"),
+    ("bye", "goodbye"),
+    ("cya", "goodbye"),
+    ("thx", "thanks"),
+    ("thank", "thanks"),
+    ("ty", "thanks"),
+    ("purchase", "buy"),
+    ("purchased", "buy"),
+    ("bought", "buy"),
+    ("cost", "price"),
+    ("costs", "price"),
+    ("film", "movie"),
+    ("films", "movie"),
+    ("automobile", "car"),
+    ("cellphone", "phone"),
+    ("smartphone", "phone"),
+    ("television", "tv"),
+    ("pic", "photo"),
+    ("picture", "photo"),
+    ("reimburse", "refund"),
+    ("reimbursement", "refund"),
+    ("okay", "ok"),
+    ("u", "you"),
+    ("ur", "your"),
+    ("pls", "please"),
+    ("plz", "please"),
+    ("e-mail", "email"),
+    ("passcode", "password"),
+    ("vacation", "holiday"),
+    // general workplace vocabulary (shared services: finance, HR, IT, procurement)
+    ("salary", "pay"),
+    ("wages", "pay"),
+    ("wage", "pay"),
+    ("paycheck", "pay"),
+    ("payslip", "pay"),
+    ("payslips", "pay"),
+    ("remuneration", "pay"),
+    ("holidays", "holiday"),
+    ("leave", "holiday"),
+    ("pto", "holiday"),
+    ("ill", "sick"),
+    ("illness", "sick"),
+    ("sickness", "sick"),
+    ("unwell", "sick"),
+    ("flu", "sick"),
+    ("laptop", "computer"),
+    ("pc", "computer"),
+    ("desktop", "computer"),
+    ("notebook", "computer"),
+    ("pinched", "stolen"),
+    ("nicked", "stolen"),
+    ("theft", "stolen"),
+    ("stole", "stolen"),
+    ("lost", "missing"),
+    ("misplaced", "missing"),
+    ("expenses", "expense"),
+    ("claim", "expense"),
+    ("claims", "expense"),
+    ("reimbursed", "refund"),
+    ("repay", "refund"),
+    ("repaid", "refund"),
+    ("bill", "invoice"),
+    ("bills", "invoice"),
+    ("billed", "invoice"),
+    ("supplier", "vendor"),
+    ("suppliers", "vendor"),
+    ("contractor", "vendor"),
+    ("boss", "manager"),
+    ("supervisor", "manager"),
+    ("approve", "authorise"),
+    ("approval", "authorise"),
+    ("authorize", "authorise"),
+    ("authorization", "authorise"),
+    ("authorisation", "authorise"),
+    ("signoff", "authorise"),
+    ("quit", "resign"),
+    ("resignation", "resign"),
+    ("mobile", "phone"),
+    ("cell", "phone"),
+    ("login", "password"),
+    ("signin", "password"),
+    ("hire", "recruit"),
+    ("hiring", "recruit"),
+    ("newcomer", "starter"),
+    ("joiner", "starter"),
+    ("onboarding", "starter"),
+    ("pension", "retirement"),
+    ("overtime", "hours"),
+    ("timesheet", "hours"),
+    ("doctor", "medical"),
+    ("physician", "medical"),
+    ("mileage", "travel"),
+    ("trip", "travel"),
+    ("flight", "travel"),
+    ("spend", "buy"),
+    ("buying", "buy"),
+    ("order", "buy"),
+    ("delivered", "receipt"),
+    ("scam", "phishing"),
+    ("suspicious", "phishing"),
+    ("spam", "phishing"),
+];
+
+/// Feature block: word-level (stems, synonyms, bigrams) or character n-grams.
+pub const BLOCK_WORD: u8 = 0;
+pub const BLOCK_CHAR: u8 = 1;
+
+#[derive(Clone, Debug)]
+pub struct FeatureParams {
+    pub char_min: usize,
+    pub char_max: usize,
+    pub bigrams: bool,
+    pub word_weight: f32,
+    pub char_weight: f32,
+    pub stop_words: bool,
+    pub skip_bigrams: bool,
+    pub cross_word_chars: bool,
+    pub surface_unigrams: bool,
+    pub edge_words: bool,
+    pub chars_from_original: bool,
+    pub content_bigrams: bool,
+    pub light_stem: bool,
+}
+
+/// Result of analysing one text: tokens after typo correction and stems.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    pub tokens: Vec<String>,
+    /// Tokens before typo repair (character n-grams may use these).
+    pub original: Vec<String>,
+    pub stems: Vec<String>,
+    /// (original, corrected) pairs
+    pub corrections: Vec<(String, String)>,
+}
+
+/// One raw feature occurrence: hash, block and (only when asked) a readable name.
+pub struct RawFeature {
+    pub hash: u64,
+    pub block: u8,
+}
+
+/// Tells whether a token is in the training vocabulary.
+pub type KnownFn<'a> = &'a dyn Fn(&str) -> bool;
+
+pub struct Analyzer {
+    pub params: FeatureParams,
+    pub synonyms: HashMap<String, String>,
+}
+
+impl Analyzer {
+    pub fn new(params: FeatureParams, extra_synonyms: &[(String, String)]) -> Analyzer {
+        let mut synonyms: HashMap<String, String> = BUILTIN_SYNONYMS
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        for (a, b) in extra_synonyms {
+            let a = super::normalize::normalize(a);
+            let b = super::normalize::normalize(b);
+            if !a.is_empty() && !b.is_empty() {
+                synonyms.insert(a, b);
+            }
+        }
+        Analyzer { params, synonyms }
+    }
+
+    /// Tokenise, optionally typo-correct (`known` tells which tokens are in
+    /// the vocabulary), and stem.
+    pub fn analyze(&self, text: &str, typo: Option<(&TypoIndex, KnownFn<'_>)>) -> Analysis {
+        let mut tokens = Vec::new();
+        tokenize_into(text, &mut tokens);
+        let mut corrections = Vec::new();
+        let original = if self.params.chars_from_original {
+            tokens.clone()
+        } else {
+            Vec::new()
+        };
+        if let Some((index, known)) = typo {
+            for t in tokens.iter_mut() {
+                if !known(t)
+                    && !self.synonyms.contains_key(t.as_str())
+                    && let Some((fixed, _)) = index.correct(t)
+                {
+                    corrections.push((t.clone(), fixed.to_string()));
+                    *t = fixed.to_string();
+                }
+            }
+        }
+        let stems = tokens.iter().map(|t| self.stem_token(t)).collect();
+        Analysis {
+            tokens,
+            original,
+            stems,
+            corrections,
+        }
+    }
+
+    fn stem_token(&self, t: &str) -> String {
+        if is_number(t) {
+            "<num>".to_string()
+        } else if self.params.light_stem {
+            super::stem::light_stem(t)
+        } else {
+            stem(t)
+        }
+    }
+
+    /// Emit raw features of an analysed text. When `names` is given, a
+    /// readable name is pushed for every feature (build time / explain).
+    pub fn features(
+        &self,
+        a: &Analysis,
+        out: &mut Vec<RawFeature>,
+        mut names: Option<&mut Vec<String>>,
+    ) {
+        out.clear();
+        let mut push = |hash: u64, block: u8, name: &dyn Fn() -> String| {
+            out.push(RawFeature { hash, block });
+            if let Some(n) = names.as_deref_mut() {
+                n.push(name());
+            }
+        };
+        for (i, s) in a.stems.iter().enumerate() {
+            let tok = &a.tokens[i];
+            if self.params.surface_unigrams && tok != s && !is_number(tok) {
+                push(fnv1a(b's', tok.as_bytes()), BLOCK_WORD, &|| {
+                    format!("={tok}")
+                });
+            }
+            if self.params.edge_words && i == 0 {
+                push(fnv1a(b'^', s.as_bytes()), BLOCK_WORD, &|| format!("^{s}"));
+            }
+            if !(self.params.stop_words && is_stop_word(tok)) {
+                push(fnv1a(b'w', s.as_bytes()), BLOCK_WORD, &|| s.clone());
+                if let Some(canon) = self.synonyms.get(tok.as_str()) {
+                    let cs = stem(canon);
+                    if &cs != s {
+                        push(fnv1a(b'w', cs.as_bytes()), BLOCK_WORD, &|| cs.clone());
+                    }
+                }
+            }
+            if self.params.bigrams && i + 1 < a.stems.len() {
+                let next = &a.stems[i + 1];
+                let mut h = fnv1a(b'b', s.as_bytes());
+                h ^= fnv1a(b'c', next.as_bytes()).rotate_left(17);
+                push(h, BLOCK_WORD, &|| format!("{s} {next}"));
+            }
+            if self.params.skip_bigrams && i + 2 < a.stems.len() {
+                let next = &a.stems[i + 2];
+                let mut h = fnv1a(b'k', s.as_bytes());
+                h ^= fnv1a(b'c', next.as_bytes()).rotate_left(17);
+                push(h, BLOCK_WORD, &|| format!("{s} … {next}"));
+            }
+        }
+        if self.params.content_bigrams {
+            // bigrams of content words, skipping stop-words ("reset password")
+            let content: Vec<&String> = a
+                .stems
+                .iter()
+                .zip(&a.tokens)
+                .filter(|(_, t)| {
+                    !is_stop_word(t)
+                        && !matches!(t.as_str(), "my" | "me" | "i" | "you" | "your" | "it")
+                })
+                .map(|(s, _)| s)
+                .collect();
+            for w in content.windows(2) {
+                let (x, y) = (w[0], w[1]);
+                let mut h = fnv1a(b'q', x.as_bytes());
+                h ^= fnv1a(b'c', y.as_bytes()).rotate_left(17);
+                push(h, BLOCK_WORD, &|| format!("{x} ~ {y}"));
+            }
+        }
+        if self.params.char_max >= self.params.char_min && self.params.char_min > 0 {
+            let mut buf: Vec<char> = Vec::new();
+            let mut s = String::new();
+            let joined: Vec<&String> = if self.params.cross_word_chars {
+                vec![]
+            } else {
+                if a.original.len() == a.tokens.len() {
+                    a.original.iter().collect()
+                } else {
+                    a.tokens.iter().collect()
+                }
+            };
+            let whole = if self.params.cross_word_chars {
+                vec![a.tokens.join(" ")]
+            } else {
+                vec![]
+            };
+            for tok in joined.into_iter().chain(whole.iter()) {
+                if is_number(tok) {
+                    continue;
+                }
+                buf.clear();
+                buf.push('<');
+                buf.extend(tok.chars());
+                buf.push('>');
+                for n in self.params.char_min..=self.params.char_max {
+                    if buf.len() < n {
+                        break;
+                    }
+                    for w in buf.windows(n) {
+                        s.clear();
+                        s.extend(w.iter());
+                        let name = s.clone();
+                        push(fnv1a(b'0' + n as u8, s.as_bytes()), BLOCK_CHAR, &|| {
+                            name.clone()
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sparse vector: sorted feature ids with weights.
+#[derive(Clone, Debug, Default)]
+pub struct SparseVec {
+    pub ids: Vec<u32>,
+    pub vals: Vec<f32>,
+}
+
+impl SparseVec {
+    pub fn dot(&self, other: &SparseVec) -> f32 {
+        let (mut i, mut j, mut s) = (0, 0, 0.0);
+        while i < self.ids.len() && j < other.ids.len() {
+            match self.ids[i].cmp(&other.ids[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    s += self.vals[i] * other.vals[j];
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Feature dictionary with IDF weights.
+#[derive(Debug, Default)]
+pub struct FeatureSpace {
+    pub ids: HashMap<u64, u32>,
+    pub names: Vec<String>,
+    pub blocks: Vec<u8>,
+    pub idf: Vec<f32>,
+}
+
+impl FeatureSpace {
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Intern features of all training texts and compute IDF.
+    pub fn build(per_doc: &[(Vec<RawFeature>, Vec<String>)]) -> FeatureSpace {
+        let mut fs = FeatureSpace::default();
+        let mut df: Vec<u32> = Vec::new();
+        let mut seen: Vec<u32> = Vec::new();
+        for (raw, names) in per_doc {
+            seen.clear();
+            for (f, name) in raw.iter().zip(names) {
+                let next = fs.names.len() as u32;
+                let id = *fs.ids.entry(f.hash).or_insert(next);
+                if id == next {
+                    fs.names.push(name.clone());
+                    fs.blocks.push(f.block);
+                    df.push(0);
+                }
+                seen.push(id);
+            }
+            seen.sort_unstable();
+            seen.dedup();
+            for &id in &seen {
+                df[id as usize] += 1;
+            }
+        }
+        let n = per_doc.len() as f32;
+        fs.idf = df
+            .iter()
+            .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
+            .collect();
+        fs
+    }
+
+    /// TF-IDF vector (sublinear tf), each block L2-normalised then scaled.
+    pub fn vectorize(&self, raw: &[RawFeature], params: &FeatureParams) -> SparseVec {
+        let mut ids: Vec<u32> = raw
+            .iter()
+            .filter_map(|f| self.ids.get(&f.hash).copied())
+            .collect();
+        ids.sort_unstable();
+        let mut v = SparseVec::default();
+        let mut i = 0;
+        while i < ids.len() {
+            let id = ids[i];
+            let mut tf = 0;
+            while i < ids.len() && ids[i] == id {
+                tf += 1;
+                i += 1;
+            }
+            v.ids.push(id);
+            v.vals
+                .push((1.0 + (tf as f32).ln()) * self.idf[id as usize]);
+        }
+        let mut norms = [0.0f32; 2];
+        for (k, &id) in v.ids.iter().enumerate() {
+            norms[self.blocks[id as usize] as usize] += v.vals[k] * v.vals[k];
+        }
+        let scale = [
+            if norms[0] > 0.0 {
+                params.word_weight / norms[0].sqrt()
+            } else {
+                0.0
+            },
+            if norms[1] > 0.0 {
+                params.char_weight / norms[1].sqrt()
+            } else {
+                0.0
+            },
+        ];
+        for (k, &id) in v.ids.iter().enumerate() {
+            v.vals[k] *= scale[self.blocks[id as usize] as usize];
+        }
+        v
+    }
+}

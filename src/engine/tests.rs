@@ -1,0 +1,414 @@
+//! Engine-level tests: fixture intents, typos, rules, entities, thresholds,
+//! clarification and a randomised no-panic check.
+
+use super::*;
+
+fn def(name: &str, examples: &[&str], rules: &[&str]) -> IntentDef {
+    IntentDef {
+        name: name.to_string(),
+        examples: examples.iter().map(|s| s.to_string()).collect(),
+        rules: rules.iter().map(|s| s.to_string()).collect(),
+        passages: Vec::new(),
+    }
+}
+
+fn fixture() -> Vec<IntentDef> {
+    vec![
+        def(
+            "reset_password",
+            &[
+                "I forgot my password",
+                "how do I reset my password",
+                "can't log in, need a new password",
+                "change my password please",
+                "my password does not work",
+                "locked out of my account, reset the password",
+            ],
+            &[],
+        ),
+        def(
+            "invoice_copy",
+            &[
+                "send me a copy of my invoice",
+                "where can I download the invoice",
+                "I need last month's invoice",
+                "can you email me the invoice",
+                "invoice for my order",
+                "I did not receive an invoice",
+            ],
+            &[],
+        ),
+        def(
+            "book_holiday",
+            &[
+                "I want to book a holiday",
+                "request time off for a holiday",
+                "how many holiday days do I have left",
+                "book annual leave",
+                "plan a holiday in august",
+                "holiday request for next week",
+            ],
+            &[],
+        ),
+        def(
+            "check_balance",
+            &[
+                "what is my balance",
+                "how much money is in my account",
+                "show my account balance",
+                "check the balance of my savings",
+                "tell me my current balance",
+                "balance please",
+            ],
+            &[],
+        ),
+        def(
+            "cancel_order",
+            &[
+                "cancel my order",
+                "I want to cancel the order I placed",
+                "stop my order from shipping",
+                "please cancel order",
+                "how do I cancel an order",
+                "I changed my mind, cancel it",
+            ],
+            &[],
+        ),
+        def(
+            "greeting",
+            &[
+                "hello",
+                "hi there",
+                "good morning",
+                "hey",
+                "hello, is anyone there",
+                "good afternoon",
+            ],
+            &[],
+        ),
+        def(
+            "request_status",
+            &[
+                "what is the status of my request",
+                "any update on my ticket",
+                "has my request been handled",
+            ],
+            &[r"(?i)\b(?:status|update)\b.*\b(?P<request>REQ-\d+)\b"],
+        ),
+    ]
+}
+
+fn engine() -> Engine {
+    Engine::build(&fixture(), &builtin_extractors(), EngineConfig::default())
+        .expect("fixture builds")
+}
+
+fn intent_of(c: &Classification) -> Option<&str> {
+    match &c.decision {
+        Decision::Intent(i) => Some(i),
+        Decision::Clarify(i, _) => Some(i),
+        Decision::Fallback => None,
+    }
+}
+
+#[test]
+fn fixture_queries() {
+    let e = engine();
+    let cases = [
+        ("I forgot my password again", "reset_password"),
+        ("reset password", "reset_password"),
+        ("I can’t log in", "reset_password"),
+        ("please send the invoice", "invoice_copy"),
+        ("where is my invoice?", "invoice_copy"),
+        ("book a holiday for me", "book_holiday"),
+        ("How many days of annual leave are left", "book_holiday"),
+        ("what's my balance", "check_balance"),
+        ("HOW MUCH MONEY DO I HAVE IN MY ACCOUNT", "check_balance"),
+        ("cancel the order", "cancel_order"),
+        ("I want to cancel", "cancel_order"),
+        ("hi!", "greeting"),
+        ("Good morning :)", "greeting"),
+        ("any update on my request", "request_status"),
+        ("current balance of savings", "check_balance"),
+    ];
+    for (q, want) in cases {
+        let c = e.classify(q);
+        assert_eq!(intent_of(&c), Some(want), "query {q:?}: {c:?}");
+        assert!(c.confidence > 0.0 && c.confidence <= 1.0);
+        assert!(c.ranked.len() <= 5);
+        assert!(
+            c.ranked
+                .windows(2)
+                .all(|w| w[0].confidence >= w[1].confidence)
+        );
+    }
+}
+
+#[test]
+fn typos_reach_the_right_intent() {
+    let e = engine();
+    for (q, want) in [
+        ("i forgot my pasword", "reset_password"),
+        ("pasword", "reset_password"),
+        ("send me the invioce", "invoice_copy"),
+        ("invioce", "invoice_copy"),
+        ("book a holliday", "book_holiday"),
+        ("holliday", "book_holiday"),
+    ] {
+        let c = e.classify(q);
+        assert_eq!(intent_of(&c), Some(want), "query {q:?}: {c:?}");
+    }
+    let x = e.explain("invioce");
+    assert_eq!(
+        x.corrections,
+        vec![("invioce".to_string(), "invoice".to_string())]
+    );
+}
+
+#[test]
+fn rules_pin_intent_and_extract_entities() {
+    let e = engine();
+    let text = "What's the status of REQ-1042? I paid £1,250.00 on 2026-12-01, mail me at jo.doe@example.com";
+    let c = e.classify(text);
+    assert_eq!(c.decision, Decision::Intent("request_status".into()));
+    assert_eq!(c.rule.as_deref(), Some("request_status#0"));
+    assert_eq!(c.confidence, 1.0);
+    let get = |n: &str| {
+        c.entities
+            .iter()
+            .find(|x| x.name == n)
+            .map(|x| x.value.as_str())
+    };
+    assert_eq!(get("request"), Some("REQ-1042"));
+    assert_eq!(get("amount"), Some("£1,250.00"));
+    assert_eq!(get("date"), Some("2026-12-01"));
+    assert_eq!(get("email"), Some("jo.doe@example.com"));
+    for ent in &c.entities {
+        assert_eq!(&text[ent.start..ent.end], ent.value);
+    }
+    // extractors also run without a rule
+    let c = e.classify("refund $42.50 please");
+    assert!(c.rule.is_none());
+    assert!(
+        c.entities
+            .iter()
+            .any(|x| x.name == "amount" && x.value == "$42.50")
+    );
+    let x = e.explain(text);
+    assert!(x.to_string().contains("rule request_status#0"));
+}
+
+#[test]
+fn invalid_rule_and_duplicates_are_errors() {
+    let mut defs = fixture();
+    defs[0].rules.push("(unclosed".into());
+    match Engine::build(&defs, &[], EngineConfig::default()) {
+        Err(EngineError::InvalidRule { intent, index, .. }) => {
+            assert_eq!(intent, "reset_password");
+            assert_eq!(index, 0);
+        }
+        other => panic!("expected InvalidRule, got {other:?}"),
+    }
+    let mut defs = fixture();
+    defs.push(def("greeting", &["yo"], &[]));
+    assert!(matches!(
+        Engine::build(&defs, &[], EngineConfig::default()),
+        Err(EngineError::DuplicateIntent(n)) if n == "greeting"
+    ));
+    assert!(matches!(
+        Engine::build(&[], &[], EngineConfig::default()),
+        Err(EngineError::Empty)
+    ));
+    assert!(matches!(
+        Engine::build(
+            &[def("x", &["", "  !!"], &[])],
+            &[],
+            EngineConfig::default()
+        ),
+        Err(EngineError::Empty)
+    ));
+}
+
+#[test]
+fn gibberish_falls_back() {
+    let e = engine();
+    for q in [
+        "xqzv blorp fnarg",
+        "",
+        "   ",
+        "🙂🙂🙂",
+        "zzzzzzzzzzzzzzzzzz",
+        "qwpoeiruty",
+    ] {
+        let c = e.classify(q);
+        assert_eq!(c.decision, Decision::Fallback, "query {q:?}: {c:?}");
+    }
+    let x = e.explain("xqzv blorp fnarg");
+    assert!(x.to_string().contains("fallback"));
+}
+
+#[test]
+fn near_identical_intents_ask_to_clarify() {
+    let defs = vec![
+        def(
+            "open_settings",
+            &["open the account settings", "show account settings"],
+            &[],
+        ),
+        def(
+            "account_settings",
+            &["open the account settings", "show account settings"],
+            &[],
+        ),
+        def(
+            "weather",
+            &["what is the weather like", "will it rain today"],
+            &[],
+        ),
+    ];
+    let e = Engine::build(&defs, &[], EngineConfig::default()).expect("builds");
+    let c = e.classify("open account settings");
+    match &c.decision {
+        Decision::Clarify(a, b) => {
+            let mut pair = [a.as_str(), b.as_str()];
+            pair.sort();
+            assert_eq!(pair, ["account_settings", "open_settings"]);
+        }
+        other => panic!("expected Clarify, got {other:?} {:?}", c.ranked),
+    }
+    assert_eq!(intent_of(&e.classify("will it rain")), Some("weather"));
+}
+
+#[test]
+fn deterministic_and_explained() {
+    let a = engine();
+    let b = engine();
+    for q in ["reset my pasword", "cancel order 66", "hello"] {
+        let (x, y) = (a.classify(q), b.classify(q));
+        assert_eq!(x.decision, y.decision);
+        assert_eq!(x.ranked, y.ranked);
+    }
+    let x = a.explain("how do i reset my pasword");
+    let text = x.to_string();
+    assert!(text.contains("reset_password"), "{text}");
+    assert!(text.contains("pasword → password"), "{text}");
+    assert!(!x.top_terms.is_empty());
+    assert!(!x.nearest_examples.is_empty());
+    assert!(x.runner_up.is_some());
+    assert_eq!(a.intent_names().count(), 7);
+    assert!(a.config().oos_threshold > 0.0);
+}
+
+#[test]
+fn engine_is_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Engine>();
+    let e = std::sync::Arc::new(engine());
+    let handles: Vec<_> = (0..2)
+        .map(|i| {
+            let e = e.clone();
+            std::thread::spawn(move || e.classify(if i == 0 { "hello" } else { "cancel my order" }))
+        })
+        .collect();
+    for h in handles {
+        assert!(h.join().is_ok());
+    }
+}
+
+/// Deterministic generator of nasty strings: mixed scripts, emoji, combining
+/// marks, control characters, empty and very long inputs.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+    fn string(&mut self) -> String {
+        let pools: &[&[char]] = &[
+            &[
+                'a', 'z', 'Q', ' ', '\'', '-', '.', ',', '1', '9', '$', '£', '€',
+            ],
+            &[
+                'é', 'ß', 'ø', 'İ', 'ı', 'Ω', 'я', 'Ж', 'ع', 'ש', '中', '日', 'ｶ', 'Ａ', 'ﬁ', '²',
+            ],
+            &[
+                '\u{0301}', '\u{0308}', '\u{20DD}', '\u{200D}', '\u{FE0F}', '\u{0BCD}', '\u{093F}',
+            ],
+            &['😀', '👩', '🏽', '🇬', '🇧', '🤷', '\u{1F9D1}'],
+            &[
+                '\0',
+                '\n',
+                '\t',
+                '\r',
+                '\u{7F}',
+                '\u{202E}',
+                '\u{FEFF}',
+                '\u{FFFD}',
+                '\u{10FFFF}',
+            ],
+        ];
+        let len = match self.next() % 10 {
+            0 => 0,
+            1 => 5000 + (self.next() % 5000) as usize,
+            _ => (self.next() % 60) as usize,
+        };
+        let mut s = String::new();
+        for _ in 0..len {
+            let pool = self.pick(pools);
+            s.push(self.pick(pool));
+            if self.next().is_multiple_of(7) {
+                s.push_str(self.pick(&["password", "invoice", "REQ-", "status", "can't", "£1,2"]));
+            }
+        }
+        s
+    }
+}
+
+#[test]
+fn arbitrary_unicode_never_panics() {
+    let e = engine();
+    let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+    for i in 0..400 {
+        let s = g.string();
+        let c = e.classify(&s);
+        assert!((0.0..=1.0).contains(&c.confidence), "{s:?}");
+        assert!(c.ranked.iter().all(|r| r.confidence.is_finite()));
+        for ent in &c.entities {
+            assert!(s.is_char_boundary(ent.start) && s.is_char_boundary(ent.end));
+        }
+        if i % 20 == 0 {
+            let _ = e.explain(&s).to_string();
+        }
+        let _ = normalize::normalize(&s);
+        for t in normalize::tokenize(&s) {
+            let _ = stem::stem(&t);
+        }
+    }
+}
+
+#[test]
+fn passages_are_weaker_evidence_and_off_topic_falls_back() {
+    let mut defs = fixture();
+    defs[0].passages = vec![
+        "Reset your password\nIf your credentials expired, use the self-service portal.".into(),
+    ];
+    let e = Engine::build(&defs, &[], EngineConfig::default()).unwrap();
+    // a word only known from the passage still counts as domain vocabulary
+    let c = e.classify("my credentials expired");
+    assert_eq!(intent_of(&c), Some("reset_password"), "{c:?}");
+    // a query sharing nothing with the domain falls back
+    let c = e.classify("explain the offside rule in football");
+    assert_eq!(c.decision, Decision::Fallback, "{c:?}");
+    let x = e.explain("explain the offside rule in football");
+    assert!(x.coverage < 0.5 && x.evidence < 1.0, "{x:?}");
+    assert_eq!(
+        split_sentences("Title\n- one item. Two? three"),
+        vec!["Title", "one item.", "Two?", "three"]
+    );
+}
