@@ -237,14 +237,7 @@ impl ChatService {
                 }
             }
             let records = self
-                .records(
-                    &k,
-                    &event,
-                    &conversation.id,
-                    &result.effects,
-                    reference.as_deref(),
-                    &result.replies,
-                )
+                .records(&k, &event, &conversation.id, &result, reference.as_deref())
                 .await?;
             let (text, payload) = match &inbound.input {
                 Input::Text(t) => (t.clone(), None),
@@ -402,20 +395,18 @@ impl ChatService {
         k: &Knowledge,
         event: &Event,
         conversation_id: &str,
-        effects: &[Effect],
+        step: &super::Step,
         reference: Option<&str>,
-        replies: &[Reply],
     ) -> Result<Vec<Record>, ServiceError> {
+        let (effects, replies) = (&step.effects, &step.replies);
         let resolve = |r: &Option<String>| -> Option<String> {
             r.as_ref().map(|s| match reference {
                 Some(real) => s.replace(REFERENCE_PLACEHOLDER, real),
                 None => s.clone(),
             })
         };
-        let off_hours = !super::calendar::in_coverage(
-            k.coverage_for(event.user.client.as_deref(), None),
-            event.now,
-        );
+        // The step already knows whether the message came outside coverage hours.
+        let off_hours = step.off_hours;
         let mut out = Vec::new();
         for e in effects {
             out.push(match e {
