@@ -320,3 +320,127 @@ async fn restart_on_the_same_sqlite_file_keeps_every_accepted_message() {
     );
     server.stop().await;
 }
+
+/// The whole SPA flow over `POST /api/v1/chat`: a vendor set-up with one value given up front, an
+/// invalid answer re-prompted, a confirmation, then the request, its inputs, the client-side input
+/// KPI row and the recharge ledger row are all in the store.
+#[tokio::test]
+async fn vendor_setup_over_http_opens_a_request_with_inputs_kpis_and_ledger() {
+    for (name, store, _dir) in common::backends("http_vendor_setup").await {
+        let server = TestServer::start(store.clone()).await;
+        let http = reqwest::Client::new();
+        let transcript: [(&str, Value, &str, &str); 7] = [
+            (
+                "I need a new vendor set up: Brightwell Office Supplies Ltd",
+                user(),
+                "prompt",
+                "VAT",
+            ),
+            ("GB12345", Value::Null, "prompt", "expected format"),
+            ("GB123456789", Value::Null, "prompt", "bank details"),
+            ("Vendor will email", Value::Null, "prompt", "email"),
+            (
+                "accounts@brightwell.example",
+                Value::Null,
+                "prompt",
+                "category",
+            ),
+            ("services", Value::Null, "prompt", "Please check"),
+            ("submit", Value::Null, "request_opened", "REQ-"),
+        ];
+        let mut last = Value::Null;
+        for (i, (text, who, outcome, needle)) in transcript.iter().enumerate() {
+            let mut body =
+                json!({"session": "s-vendor", "text": text, "message_id": format!("v{i}")});
+            if !who.is_null() {
+                body["user"] = who.clone();
+            }
+            let (status, reply) = post(&http, &server.url, body).await;
+            assert_eq!(status, 200, "[{name}] turn {i}: {reply}");
+            assert_eq!(
+                reply["outcome"], *outcome,
+                "[{name}] turn {i} `{text}`: {reply}"
+            );
+            let all: String = reply["replies"]
+                .as_array()
+                .expect("replies")
+                .iter()
+                .filter_map(|r| r["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(
+                all.to_lowercase().contains(&needle.to_lowercase()),
+                "[{name}] turn {i} `{text}`: expected `{needle}` in\n{all}"
+            );
+            last = reply;
+        }
+        let conversation = last["conversation"].as_str().expect("conversation id");
+        let text = last["replies"][0]["text"].as_str().unwrap_or_default();
+        let reference = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .find(|w| w.starts_with("REQ-"))
+            .unwrap_or_else(|| panic!("[{name}] no reference in {text}"))
+            .to_string();
+        assert!(
+            text.contains("Accounts Payable will complete this within 2 business days"),
+            "[{name}] the SSO's commitment is stated: {text}"
+        );
+
+        let request = store
+            .request_by_reference(&reference)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("[{name}] request {reference} stored"));
+        assert_eq!(request.service_id, "vendor-setup", "[{name}]");
+        assert_eq!(request.client_code.as_deref(), Some("ACME"), "[{name}]");
+        assert_eq!(request.status, "open", "[{name}]");
+        assert_eq!(request.conversation_id, conversation, "[{name}]");
+        assert!(
+            request.due_at > request.opened_at,
+            "[{name}] due after opened"
+        );
+        let inputs: Value = serde_json::from_str(&request.inputs).expect("inputs are JSON");
+        assert_eq!(
+            inputs["vendor_name"], "Brightwell Office Supplies Ltd",
+            "[{name}] {inputs}"
+        );
+        assert_eq!(inputs["vat_number"], "GB123456789", "[{name}] {inputs}");
+        assert_eq!(
+            inputs["contact_email"], "accounts@brightwell.example",
+            "[{name}] {inputs}"
+        );
+        assert_eq!(inputs["category"], "Services", "[{name}] {inputs}");
+
+        let kpis = store.input_collections(conversation).await.unwrap();
+        assert_eq!(kpis.len(), 1, "[{name}] {kpis:?}");
+        let kpi = &kpis[0];
+        assert_eq!(kpi.service_id, "vendor-setup");
+        assert_eq!(kpi.client_code.as_deref(), Some("ACME"));
+        assert_eq!(kpi.outcome, "submitted", "[{name}] {kpi:?}");
+        assert!(
+            !kpi.complete_first_attempt,
+            "[{name}] the VAT number was re-prompted"
+        );
+        assert_eq!(kpi.reprompts, 1, "[{name}] {kpi:?}");
+        assert_eq!(kpi.request_reference.as_deref(), Some(reference.as_str()));
+        assert!(
+            kpi.ended_at >= kpi.started_at,
+            "[{name}] time to supply is recorded"
+        );
+
+        let ledger = store.ledger("ACME", 0, i64::MAX).await.unwrap();
+        let rows: Vec<_> = ledger
+            .iter()
+            .filter(|r| r.reference.as_deref() == Some(reference.as_str()))
+            .collect();
+        assert_eq!(
+            rows.len(),
+            1,
+            "[{name}] one ledger row for the request: {ledger:?}"
+        );
+        assert_eq!(rows[0].interaction_type, "guided_request", "[{name}]");
+        assert_eq!(rows[0].quantity, 1);
+        assert_eq!(rows[0].conversation_id.as_deref(), Some(conversation));
+        server.stop().await;
+    }
+}
