@@ -1,0 +1,360 @@
+//! The web chat in a real browser: Debian's Chromium, driven over the DevTools protocol by
+//! chromiumoxide, against the real server on 127.0.0.1:0 serving the demo page and the widget.
+//!
+//! Skips loudly where `/usr/bin/chromium` (or `FRONTDOOR_TEST_CHROMIUM`) is absent; `.ci/run`
+//! installs it so CI always runs this.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::page::ScreenshotParams;
+use chromiumoxide::{Element, Page};
+use common::TestServer;
+use frontdoor::store::Store;
+use futures::StreamExt;
+use serde_json::json;
+
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("FRONTDOOR_TEST_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "\n!!! SKIPPED browser test: no Chromium at {} (apt-get install -y chromium, or set FRONTDOOR_TEST_CHROMIUM; CI installs it) !!!\n",
+            path.display()
+        );
+        None
+    }
+}
+
+/// Evaluate a JavaScript expression until it is truthy. The browser works asynchronously (socket
+/// frames, fetches, rendering), so the test waits for the page to reach a state instead of
+/// sleeping; the deadline only turns a hang into a clear failure.
+async fn wait_for(page: &Page, expr: &str, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ok = page
+            .evaluate(format!("!!({expr})"))
+            .await
+            .ok()
+            .and_then(|r| r.into_value::<bool>().ok())
+            .unwrap_or(false);
+        if ok {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let log = text_of(page, "#fd-messages").await;
+            panic!("timed out waiting for {what} (`{expr}`); conversation so far:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn text_of(page: &Page, selector: &str) -> String {
+    page.evaluate(format!(
+        "(document.querySelector({}) || {{}}).innerText || ''",
+        json!(selector)
+    ))
+    .await
+    .ok()
+    .and_then(|r| r.into_value::<String>().ok())
+    .unwrap_or_default()
+}
+
+async fn count(page: &Page, selector: &str) -> usize {
+    page.evaluate(format!(
+        "document.querySelectorAll({}).length",
+        json!(selector)
+    ))
+    .await
+    .expect("evaluate")
+    .into_value::<usize>()
+    .expect("a number")
+}
+
+/// The last quick-reply button with this label (the newest message's options).
+async fn quick_reply(page: &Page, label: &str) -> Element {
+    let buttons = page
+        .find_elements(".fd-msg.fd-bot .fd-quick:not([disabled])")
+        .await
+        .expect("quick replies");
+    for b in buttons.into_iter().rev() {
+        if b.inner_text()
+            .await
+            .ok()
+            .flatten()
+            .as_deref()
+            .map(str::trim)
+            == Some(label)
+        {
+            return b;
+        }
+    }
+    panic!(
+        "no enabled quick reply `{label}`; conversation:\n{}",
+        text_of(page, "#fd-messages").await
+    );
+}
+
+async fn ask(page: &Page, text: &str) {
+    let input = page.find_element("#fd-input").await.expect("input box");
+    input.click().await.expect("focus input");
+    input.type_str(text).await.expect("type");
+    input.press_key("Enter").await.expect("enter sends");
+}
+
+#[tokio::test]
+async fn widget_in_a_real_browser() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(
+        frontdoor::store::SqliteStore::open(&dir.path().join("frontdoor.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let server = TestServer::start(store.clone()).await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let config = BrowserConfig::builder()
+        .chrome_executable(chromium)
+        .no_sandbox()
+        .new_headless_mode()
+        .user_data_dir(profile.path())
+        .window_size(1280, 900)
+        .viewport(None)
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-gpu",
+        ])
+        .build()
+        .expect("browser config");
+    let (mut browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
+    // The handler drives the DevTools connection; it must be polled for anything to happen.
+    // Events it cannot decode are reported as errors and are harmless, so keep polling.
+    let driver = tokio::spawn(async move { while handler.next().await.is_some() {} });
+
+    let page = browser
+        .new_page(format!("{}/", server.url))
+        .await
+        .expect("open demo page");
+    wait_for(
+        &page,
+        "document.querySelector('#fd-launcher')",
+        "the launcher",
+    )
+    .await;
+
+    // Open the widget and ask a question: the answer arrives with "did this answer" buttons.
+    page.find_element("#fd-launcher")
+        .await
+        .expect("launcher")
+        .click()
+        .await
+        .expect("click launcher");
+    wait_for(
+        &page,
+        "!document.querySelector('#fd-panel').hidden && document.activeElement.id === 'fd-input'",
+        "the panel to open with the input focused",
+    )
+    .await;
+    ask(&page, "how do I reset my password").await;
+    wait_for(
+        &page,
+        "[...document.querySelectorAll('.fd-msg.fd-user')].some(m => m.innerText.includes('reset my password'))",
+        "the question in the log",
+    )
+    .await;
+    wait_for(
+        &page,
+        "[...document.querySelectorAll('.fd-msg.fd-bot')].some(m => /Reset a forgotten or expired password/.test(m.innerText)) && document.querySelector('.fd-msg.fd-bot .fd-quick:not([disabled])')",
+        "the password article with quick replies",
+    )
+    .await;
+    let answer = text_of(&page, "#fd-messages").await;
+    assert!(
+        answer.contains("Did this answer your question?"),
+        "{answer}"
+    );
+
+    // Yes → resolved → the one-tap pulse survey (five buttons) → thanks.
+    quick_reply(&page, "Yes")
+        .await
+        .click()
+        .await
+        .expect("click Yes");
+    wait_for(
+        &page,
+        "document.querySelectorAll('.fd-survey .fd-quick:not([disabled])').length === 5",
+        "the 1–5 survey",
+    )
+    .await;
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    page.save_screenshot(
+        ScreenshotParams::builder().build(),
+        shots.join("widget-survey.png"),
+    )
+    .await
+    .expect("screenshot");
+    quick_reply(&page, "5")
+        .await
+        .click()
+        .await
+        .expect("click 5");
+    wait_for(
+        &page,
+        "/thank/i.test([...document.querySelectorAll('.fd-msg.fd-bot')].pop().innerText)",
+        "the thanks after the survey",
+    )
+    .await;
+    let conversation: String = page
+        .evaluate("localStorage.getItem('frontdoor:conversation')")
+        .await
+        .expect("evaluate")
+        .into_value()
+        .expect("the conversation id is kept in localStorage");
+    let surveys = store
+        .transcript(&conversation)
+        .await
+        .expect("transcript")
+        .into_iter()
+        .filter(|m| m.direction == "in")
+        .map(|m| m.payload.unwrap_or(m.text))
+        .collect::<Vec<_>>();
+    assert!(
+        surveys.iter().any(|p| p == "survey:5"),
+        "the survey tap reached the store: {surveys:?}"
+    );
+
+    // Hostile text, typed by the user and pushed by the server, is shown as text.
+    let xss = r#"<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>"#;
+    ask(&page, xss).await;
+    wait_for(
+        &page,
+        "[...document.querySelectorAll('.fd-msg.fd-user')].some(m => m.innerText.includes('<img src=x'))",
+        "the hostile text shown literally",
+    )
+    .await;
+    let pushed = json!({
+        "push": true,
+        "conversation": conversation,
+        "replies": [{"text": "<img src=y onerror=\"window.__xss=3\"> from your account manager"}]
+    });
+    assert_eq!(
+        server.push(&conversation, &pushed.to_string()),
+        1,
+        "the widget's socket is open"
+    );
+    wait_for(
+        &page,
+        "[...document.querySelectorAll('.fd-msg.fd-bot')].some(m => m.innerText.includes('<img src=y'))",
+        "the pushed message shown literally",
+    )
+    .await;
+    assert_eq!(
+        count(&page, "#fd-messages img, #fd-messages script").await,
+        0
+    );
+    let injected: bool = page
+        .evaluate("window.__xss !== undefined")
+        .await
+        .expect("evaluate")
+        .into_value()
+        .expect("bool");
+    assert!(!injected, "no script ran");
+
+    page.save_screenshot(
+        ScreenshotParams::builder().build(),
+        shots.join("widget.png"),
+    )
+    .await
+    .expect("screenshot");
+
+    // A reload keeps the session: the history comes back from the server.
+    page.reload().await.expect("reload");
+    wait_for(
+        &page,
+        "[...document.querySelectorAll('.fd-msg.fd-user')].some(m => m.innerText.includes('reset my password'))",
+        "the history after a reload",
+    )
+    .await;
+    let history = text_of(&page, "#fd-messages").await;
+    assert!(
+        history.contains("Did this answer your question?"),
+        "{history}"
+    );
+    let after: String = page
+        .evaluate("localStorage.getItem('frontdoor:conversation')")
+        .await
+        .expect("evaluate")
+        .into_value()
+        .expect("string");
+    assert_eq!(after, conversation, "same conversation after the reload");
+
+    // The conversation goes on after the reload.
+    ask(&page, "thanks").await;
+    wait_for(
+        &page,
+        "document.querySelectorAll('.fd-msg.fd-bot').length > 0 && [...document.querySelectorAll('.fd-msg.fd-user')].pop().innerText.includes('thanks')",
+        "the next question after the reload",
+    )
+    .await;
+
+    // A 360 px phone: the panel fits the screen.
+    let narrow = browser
+        .new_page(format!("{}/", server.url))
+        .await
+        .expect("second page");
+    narrow
+        .execute(
+            chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams::new(
+                360, 740, 2.0, true,
+            ),
+        )
+        .await
+        .expect("phone metrics");
+    wait_for(
+        &narrow,
+        "document.querySelector('#fd-panel')",
+        "the widget on a phone",
+    )
+    .await;
+    narrow
+        .evaluate("window.FrontdoorWidget.open()")
+        .await
+        .expect("open");
+    wait_for(
+        &narrow,
+        "!document.querySelector('#fd-panel').hidden",
+        "the panel on a phone",
+    )
+    .await;
+    let fits: bool = narrow
+        .evaluate("(() => { const r = document.querySelector('#fd-panel').getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth + 0.5 && r.width > 300; })()")
+        .await
+        .expect("evaluate")
+        .into_value()
+        .expect("bool");
+    assert!(fits, "the panel fits a 360 px screen");
+    narrow
+        .save_screenshot(
+            ScreenshotParams::builder().build(),
+            shots.join("widget-phone.png"),
+        )
+        .await
+        .expect("phone screenshot");
+    eprintln!("screenshots in {}", shots.display());
+
+    browser.close().await.expect("close browser");
+    let _ = browser.wait().await;
+    driver.abort();
+    server.stop().await;
+}
