@@ -89,7 +89,8 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
     let store: Arc<dyn Store> = store::connect(&config.database_url).await?;
     seed_clients(store.as_ref(), &knowledge).await?;
     Ok(AppState {
-        chat: ChatService::new(store, share(knowledge), config.dialogue.clone()),
+        chat: ChatService::new(store, share(knowledge), config.dialogue.clone())
+            .with_escalation(config.escalation.clone()),
         content_dir: config.content_dir.clone(),
         engine: config.engine.clone(),
         admin_token: config.admin_token.clone(),
@@ -98,6 +99,29 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
             config.identity_secret.clone(),
         )),
     })
+}
+
+/// The outbox worker for this configuration, sharing the chat service's store, knowledge and
+/// wake-up signal.
+pub fn outbox_worker(config: &Config, state: &AppState) -> crate::escalation::worker::Worker {
+    use crate::escalation::deliver::{Deliverer, DelivererConfig};
+    if config.webhook_secret.is_none() {
+        tracing::warn!("FRONTDOOR_WEBHOOK_SECRET is not set: webhook pings go out unsigned");
+    }
+    crate::escalation::worker::Worker::new(
+        state.chat.store.clone(),
+        state.chat.knowledge.clone(),
+        Deliverer::new(DelivererConfig {
+            webhook_secret: config.webhook_secret.clone(),
+            telegram_token: config.telegram_bot_token.clone(),
+            telegram_api: config.telegram_api_url.clone(),
+            discord_token: config.discord_bot_token.clone(),
+            discord_api: config.discord_api_url.clone(),
+            timeout: std::time::Duration::from_secs(config.escalation.timeout_secs.max(1)),
+        }),
+        config.escalation.clone(),
+        state.chat.outbox_wake.clone(),
+    )
 }
 
 /// What a successful reload loaded.

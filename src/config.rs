@@ -136,6 +136,42 @@ impl Default for DialogueSettings {
     }
 }
 
+/// Escalation pings: delivery retries and the re-ping ladder (primary → reminder → backup).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationSettings {
+    /// An unacknowledged escalation re-pings after this many minutes of coverage time.
+    pub reping_minutes: u32,
+    /// The same for urgent escalations, counted in wall-clock time (the fast lane).
+    pub urgent_reping_minutes: u32,
+    /// Delivery attempts of one ping before it is marked failed and the next route is tried.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt (with ±25% jitter) up to `backoff_max_secs`.
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    /// How often the worker looks for due pings when nothing wakes it (other replicas' pings).
+    pub poll_interval_ms: u64,
+    /// How long a claimed ping stays locked to one worker (a crashed worker's claim then lapses).
+    pub lease_secs: u64,
+    /// Timeout of one delivery attempt.
+    pub timeout_secs: u64,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        Self {
+            reping_minutes: 15,
+            urgent_reping_minutes: 5,
+            max_attempts: 8,
+            backoff_base_ms: 2_000,
+            backoff_max_secs: 600,
+            poll_interval_ms: 1_000,
+            lease_secs: 60,
+            timeout_secs: 10,
+        }
+    }
+}
+
 /// The effective configuration.
 #[derive(Clone, Debug, Serialize)]
 pub struct Config {
@@ -157,6 +193,13 @@ pub struct Config {
     /// Seconds between checks of the content folder for changes (0 = no watching).
     pub reload_interval_secs: u64,
     pub web: WebSettings,
+    pub escalation: EscalationSettings,
+    /// HMAC secret that signs webhook pings (`X-Frontdoor-Signature`).
+    pub webhook_secret: Option<Secret>,
+    /// Bot API base URL (tests, a local Bot API server); default `https://api.telegram.org`.
+    pub telegram_api_url: String,
+    /// Discord REST base URL; default `https://discord.com/api/v10`.
+    pub discord_api_url: String,
 }
 
 /// Web chat limits and the origins allowed to embed the widget.
@@ -197,6 +240,7 @@ struct FileConfig {
     dialogue: Option<DialogueSettings>,
     reload_interval_secs: Option<u64>,
     web: Option<WebSettings>,
+    escalation: Option<EscalationSettings>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -329,8 +373,19 @@ impl Config {
                 .collect();
         }
 
+        let escalation = file.escalation.unwrap_or_default();
         Ok(Config {
             web,
+            escalation,
+            webhook_secret: get("FRONTDOOR_WEBHOOK_SECRET").map(Secret::new),
+            telegram_api_url: get("FRONTDOOR_TELEGRAM_API_URL")
+                .unwrap_or_else(|| "https://api.telegram.org".into())
+                .trim_end_matches('/')
+                .to_string(),
+            discord_api_url: get("FRONTDOOR_DISCORD_API_URL")
+                .unwrap_or_else(|| "https://discord.com/api/v10".into())
+                .trim_end_matches('/')
+                .to_string(),
             listen,
             data_dir,
             content_dir,

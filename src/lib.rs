@@ -16,6 +16,7 @@ pub mod channels;
 pub mod config;
 pub mod dialogue;
 pub mod engine;
+pub mod escalation;
 pub mod http;
 pub mod knowledge;
 pub mod store;

@@ -87,6 +87,10 @@ enum Command {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
+        /// Mint an account manager's token for the escalation API instead (`--user` is the
+        /// manager's email as in the client seed file).
+        #[arg(long)]
+        manager: bool,
     },
     /// Run scripted test conversations (*.txt transcripts) against the dialogue.
     TestConversations {
@@ -182,6 +186,7 @@ fn main() -> anyhow::Result<()> {
             name,
             client,
             ttl,
+            manager,
         } => {
             let Some(secret) = &config.identity_secret else {
                 bail!("set FRONTDOOR_IDENTITY_SECRET to sign identity tokens");
@@ -190,6 +195,7 @@ fn main() -> anyhow::Result<()> {
                 sub: user,
                 name,
                 client,
+                role: manager.then(|| "manager".to_string()),
                 exp: chrono::Utc::now().timestamp() + ttl,
             };
             println!(
@@ -211,6 +217,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, backend = ?state.chat.store.backend(), "web chat API listening: http://{addr}/");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Escalation pings: undelivered ones from before a restart go out now.
+    let worker = {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(
+            frontdoor::app::outbox_worker(&config, &state).run(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }),
+        )
+    };
     if config.reload_interval_secs > 0 {
         tokio::spawn(frontdoor::app::watch_content(
             state.clone(),
@@ -238,6 +253,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     })
     .await?;
+    // Let a delivery in flight finish and record its result.
+    let _ = worker.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -161,6 +161,7 @@ async fn story(name: &str, store: &dyn Store) {
                 due_at: 2000,
                 next_ping_at: Some(300),
                 off_hours: true,
+                manager_email: Some("priya.shah@northwind.example".into()),
                 pings: vec![
                     NewPing {
                         kind: "webhook".into(),

@@ -17,6 +17,10 @@ pub struct Claims {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// `"manager"` for an account manager's token (the escalation API); absent for chat users,
+    /// so neither kind of token can stand in for the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     pub exp: i64,
 }
 
@@ -73,6 +77,7 @@ mod tests {
             sub: "ann.lee@acme.example".into(),
             name: Some("Ann Lee".into()),
             client: Some("ACME".into()),
+            role: None,
             exp: 2_000,
         }
     }

@@ -78,6 +78,19 @@ pub fn due_at(coverage: &Coverage, turnaround: Turnaround, now: DateTime<Utc>) -
     }
 }
 
+/// `minutes` of coverage time after `t`: the clock stops outside coverage hours, so a 15-minute
+/// re-ping asked for at 18:55 falls at 07:10 the next working morning, not at 19:10.
+pub fn add_coverage_minutes(coverage: &Coverage, t: DateTime<Utc>, minutes: u32) -> DateTime<Utc> {
+    let mut t = t;
+    for _ in 0..minutes {
+        if !in_coverage(coverage, t) {
+            t = next_coverage_start(coverage, t);
+        }
+        t += chrono::Duration::minutes(1);
+    }
+    t
+}
+
 /// "Thu 26 Nov 14:00" in the coverage's time zone.
 pub fn format_local(tz: Tz, t: DateTime<Utc>) -> String {
     t.with_timezone(&tz).format("%a %-d %b %H:%M").to_string()
@@ -133,6 +146,26 @@ mod tests {
             utc("2026-11-28T11:00:00Z"),
         );
         assert_eq!(due, utc("2026-11-30T09:00:00Z"));
+    }
+
+    #[test]
+    fn coverage_minutes_stop_outside_coverage() {
+        let c = london();
+        // Within hours: plain wall-clock minutes.
+        assert_eq!(
+            add_coverage_minutes(&c, utc("2026-11-24T10:00:00Z"), 15),
+            utc("2026-11-24T10:15:00Z")
+        );
+        // 17:55 Friday: 5 minutes today, 10 on Monday morning.
+        assert_eq!(
+            add_coverage_minutes(&c, utc("2026-11-27T17:55:00Z"), 15),
+            utc("2026-11-30T08:10:00Z")
+        );
+        // Asked on a Saturday: counted from Monday's start.
+        assert_eq!(
+            add_coverage_minutes(&c, utc("2026-11-28T12:00:00Z"), 5),
+            utc("2026-11-30T08:05:00Z")
+        );
     }
 
     #[test]

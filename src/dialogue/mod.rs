@@ -111,6 +111,19 @@ pub enum Input {
     Text(String),
     /// A button press: the button's payload.
     Button(String),
+    /// The account manager acted on this conversation's escalation; the service checked who
+    /// they are and that the escalation is theirs.
+    Manager(ManagerEvent),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManagerEvent {
+    pub escalation_id: i64,
+    pub action: crate::store::EscalationAction,
+    /// The manager's display name, as the client will see it.
+    pub manager: String,
+    /// The reply text (for `Reply`).
+    pub text: Option<String>,
 }
 
 /// A request of the user's, as the dialogue needs to talk about it.
@@ -193,6 +206,10 @@ pub enum Outcome {
     Survey,
     Smalltalk,
     Cancelled,
+    /// A manager's action relayed into the conversation (not a client query).
+    ManagerReply,
+    ManagerAcknowledged,
+    ManagerResolved,
 }
 
 impl Outcome {
@@ -207,6 +224,9 @@ impl Outcome {
             Outcome::Survey => "survey",
             Outcome::Smalltalk => "smalltalk",
             Outcome::Cancelled => "cancelled",
+            Outcome::ManagerReply => "manager_reply",
+            Outcome::ManagerAcknowledged => "manager_acknowledged",
+            Outcome::ManagerResolved => "manager_resolved",
         }
     }
 }

@@ -5,17 +5,14 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use serde_json::json;
 
 use super::{
     Effect, Event, Input, Outcome, REFERENCE_PLACEHOLDER, Reply, RequestSummary, State,
     UserContext, step,
 };
-use crate::config::DialogueSettings;
+use crate::config::{DialogueSettings, EscalationSettings};
 use crate::knowledge::Knowledge;
-use crate::store::{
-    IdentityClaim, NewMessage, NewPing, Record, Store, StoreError, Turn, TurnOutcome,
-};
+use crate::store::{IdentityClaim, NewMessage, Record, Store, StoreError, Turn, TurnOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -74,6 +71,11 @@ pub struct ChatService {
     pub store: Arc<dyn Store>,
     pub knowledge: SharedKnowledge,
     pub settings: DialogueSettings,
+    /// The re-ping timing, to schedule an escalation's first reminder.
+    pub escalation: EscalationSettings,
+    /// Woken when a turn commits an escalation, so its ping leaves at once (the fast lane)
+    /// rather than at the outbox worker's next poll.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
     sessions: SessionLocks,
 }
 
@@ -147,8 +149,15 @@ impl ChatService {
             store,
             knowledge,
             settings,
+            escalation: EscalationSettings::default(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
             sessions: SessionLocks::default(),
         }
+    }
+
+    pub fn with_escalation(mut self, escalation: EscalationSettings) -> Self {
+        self.escalation = escalation;
+        self
     }
 
     /// Sessions with a turn in flight (for metrics and tests of the lock map's cleanup).
@@ -236,13 +245,25 @@ impl ChatService {
                     reply.text = reply.text.replace(REFERENCE_PLACEHOLDER, r);
                 }
             }
-            let records = self
-                .records(&k, &event, &conversation.id, &result, reference.as_deref())
-                .await?;
+            let mut records = self.records(&k, &event, &result, reference.as_deref());
             let (text, payload) = match &inbound.input {
                 Input::Text(t) => (t.clone(), None),
                 Input::Button(p) => (String::new(), Some(p.clone())),
+                Input::Manager(m) => {
+                    records.push(Record::EscalationAction {
+                        escalation_id: m.escalation_id,
+                        action: m.action,
+                        by: m.manager.clone(),
+                    });
+                    (
+                        m.text.clone().unwrap_or_default(),
+                        Some(format!("manager:{}:{}", m.action.as_str(), m.escalation_id)),
+                    )
+                }
             };
+            let escalated = records
+                .iter()
+                .any(|r| matches!(r, Record::Escalation { .. }));
             let outcome = result.outcome.as_str().to_string();
             let confidence = f64::from(result.confidence);
             let turn = Turn {
@@ -280,6 +301,9 @@ impl ChatService {
             };
             match self.store.commit_turn(&turn).await? {
                 TurnOutcome::Committed { .. } => {
+                    if escalated {
+                        self.outbox_wake.notify_one();
+                    }
                     tracing::debug!(
                         conversation = %conversation.id,
                         intent = ?result.intent,
@@ -389,16 +413,15 @@ impl ChatService {
         }))
     }
 
-    /// Turn effects into store records (pings included, built with the context a manager needs).
-    async fn records(
+    /// Turn effects into store records (an escalation's first ping included).
+    fn records(
         &self,
         k: &Knowledge,
         event: &Event,
-        conversation_id: &str,
         step: &super::Step,
         reference: Option<&str>,
-    ) -> Result<Vec<Record>, ServiceError> {
-        let (effects, replies) = (&step.effects, &step.replies);
+    ) -> Vec<Record> {
+        let effects = &step.effects;
         let resolve = |r: &Option<String>| -> Option<String> {
             r.as_ref().map(|s| match reference {
                 Some(real) => s.replace(REFERENCE_PLACEHOLDER, real),
@@ -451,29 +474,36 @@ impl ChatService {
                     due_at,
                 } => {
                     let request_reference = resolve(request_reference);
-                    let pings = self
-                        .pings(
+                    // The primary manager's first route now; the worker falls over to the next
+                    // route if that one fails for good, and climbs the re-ping ladder.
+                    let primary = event
+                        .user
+                        .client
+                        .as_deref()
+                        .and_then(|c| k.clients.get(c))
+                        .and_then(|c| crate::escalation::ping::manager_at_level(c, 0))
+                        .map(|(m, _)| m);
+                    let pings = primary
+                        .and_then(|m| crate::escalation::ping::ping_for(m, 0, false, 0))
+                        .into_iter()
+                        .collect();
+                    let next_ping_at = primary.map(|_| {
+                        crate::escalation::next_ping_at(
                             k,
-                            event,
-                            conversation_id,
-                            reason,
-                            priority.as_str(),
-                            request_reference.as_deref(),
-                            *due_at,
-                            replies,
+                            event.user.client.as_deref(),
+                            *priority == super::Priority::Urgent,
+                            event.now,
+                            &self.escalation,
                         )
-                        .await?;
-                    let repinging = match priority {
-                        super::Priority::Urgent => Duration::minutes(5),
-                        super::Priority::Normal => Duration::minutes(15),
-                    };
+                    });
                     Record::Escalation {
                         reason: reason.clone(),
                         priority: priority.as_str().into(),
                         request_reference,
                         due_at: millis(*due_at),
-                        next_ping_at: Some(millis(event.now + repinging)),
+                        next_ping_at: next_ping_at.map(millis),
                         off_hours,
+                        manager_email: primary.map(|m| m.email.clone()),
                         pings,
                     }
                 }
@@ -505,91 +535,6 @@ impl ChatService {
                 },
             });
         }
-        Ok(out)
-    }
-
-    /// One ping per contact route of the client's primary account manager, carrying what the
-    /// manager needs to act without asking again.
-    #[allow(clippy::too_many_arguments)]
-    async fn pings(
-        &self,
-        k: &Knowledge,
-        event: &Event,
-        conversation_id: &str,
-        reason: &str,
-        priority: &str,
-        request_reference: Option<&str>,
-        due_at: DateTime<Utc>,
-        replies: &[Reply],
-    ) -> Result<Vec<NewPing>, ServiceError> {
-        let Some(client) = event.user.client.as_deref().and_then(|c| k.clients.get(c)) else {
-            return Ok(Vec::new());
-        };
-        let Some(manager) = client
-            .managers
-            .iter()
-            .find(|m| m.role == "primary")
-            .or(client.managers.first())
-        else {
-            return Ok(Vec::new());
-        };
-        let mut transcript: Vec<serde_json::Value> = self
-            .store
-            .transcript(conversation_id)
-            .await?
-            .iter()
-            .rev()
-            .take(8)
-            .rev()
-            .map(|m| json!({"from": if m.direction == "in" { "user" } else { "bot" }, "text": m.text}))
-            .collect();
-        if let Input::Text(t) = &event.input {
-            transcript.push(json!({"from": "user", "text": t}));
-        }
-        for r in replies {
-            transcript.push(json!({"from": "bot", "text": r.text}));
-        }
-        let request = match request_reference {
-            Some(r) => self.store.request_by_reference(r).await?.map(|row| {
-                json!({"reference": row.reference, "service": row.service_id, "inputs": serde_json::from_str::<serde_json::Value>(&row.inputs).unwrap_or_default()})
-            }),
-            None => None,
-        };
-        let payload = json!({
-            "client": {"code": client.code, "name": client.name},
-            "user": {"name": event.user.name},
-            "channel": event.channel,
-            "conversation": conversation_id,
-            "reason": reason,
-            "priority": priority,
-            "request_reference": request_reference,
-            "request": request,
-            "due_at": due_at.to_rfc3339(),
-            "transcript": transcript,
-            "manager": {"name": manager.name, "email": manager.email},
-            "actions": ["acknowledge", "reply", "resolve"],
-        })
-        .to_string();
-        let mut routes = Vec::new();
-        if let Some(url) = &manager.webhook {
-            routes.push(("webhook", json!({"type": "webhook", "url": url})));
-        }
-        if let Some(chat) = manager.telegram_chat {
-            routes.push(("telegram", json!({"type": "telegram", "chat_id": chat})));
-        }
-        if let Some(user) = &manager.discord_user {
-            routes.push(("discord", json!({"type": "discord_user", "user_id": user})));
-        }
-        if routes.is_empty() {
-            routes.push(("email", json!({"type": "email", "to": manager.email})));
-        }
-        Ok(routes
-            .into_iter()
-            .map(|(kind, route)| NewPing {
-                kind: kind.to_string(),
-                route: route.to_string(),
-                payload: payload.clone(),
-            })
-            .collect())
+        out
     }
 }

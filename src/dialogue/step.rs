@@ -114,6 +114,18 @@ pub fn step(state: State, event: &Event, k: &Knowledge, settings: &DialogueSetti
         outcome: Outcome::Answered,
         off_hours: !in_coverage(coverage, event.now),
     };
+    if let Input::Manager(m) = &event.input {
+        let next = on_manager(state, m, &mut cx);
+        return Step {
+            state: next,
+            replies: cx.replies,
+            effects: cx.effects,
+            intent: cx.intent,
+            confidence: 1.0,
+            outcome: cx.outcome,
+            off_hours: cx.off_hours,
+        };
+    }
     let state = expire(state, &mut cx);
     let next = match state {
         State::CollectingInputs(form) => on_form_input(form, &mut cx),
@@ -197,6 +209,7 @@ fn text_of(input: &Input) -> &str {
     match input {
         Input::Text(t) => t,
         Input::Button(p) => p,
+        Input::Manager(_) => "",
     }
 }
 
@@ -294,6 +307,45 @@ fn on_idle(cx: &mut Cx, fallbacks: u8) -> State {
         Input::Text(t) => {
             let t = t.clone();
             understand(cx, &t, fallbacks)
+        }
+        // Handled before any state is looked at (see `step`).
+        Input::Manager(_) => State::Idle { fallbacks },
+    }
+}
+
+/// The account manager's action, relayed. It never disturbs what the user is doing (a form
+/// half-filled stays half-filled); a resolution asks for the pulse survey when the user is
+/// free to answer it.
+fn on_manager(state: State, m: &super::ManagerEvent, cx: &mut Cx) -> State {
+    use crate::store::EscalationAction as A;
+    let name = &m.manager;
+    match m.action {
+        A::Reply => {
+            cx.outcome = Outcome::ManagerReply;
+            let text = m.text.as_deref().unwrap_or_default();
+            cx.say(format!(
+                "**{name}** (your account manager) replied:\n\n{text}"
+            ));
+            state
+        }
+        A::Acknowledge => {
+            cx.outcome = Outcome::ManagerAcknowledged;
+            cx.say(format!(
+                "{name} has picked up your escalation and will get back to you."
+            ));
+            state
+        }
+        A::Resolve => {
+            cx.say(format!("{name} has marked your escalation as resolved."));
+            let next = match state {
+                State::Idle { .. }
+                | State::AwaitingAnswerFeedback { .. }
+                | State::Clarifying { .. }
+                | State::OfferingEscalation { .. } => open_survey(cx, "escalation_resolved", false),
+                busy => busy,
+            };
+            cx.outcome = Outcome::ManagerResolved;
+            next
         }
     }
 }

@@ -143,6 +143,11 @@ impl ChatRequest {
                 let claims =
                     identity::verify(token, secret.expose().as_bytes(), Utc::now().timestamp())
                         .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+                if claims.role.is_some() {
+                    return Err(ApiError::Unauthorized(
+                        "this is a manager token; the chat takes a user identity token".into(),
+                    ));
+                }
                 Some(IdentityClaim {
                     channel: "web".into(),
                     external_id: claims.sub,
@@ -231,24 +236,29 @@ pub(super) fn check_rate(web: &WebState, peer: SocketAddr, session: &str) -> Res
 /// The one path from a chat request to its answer, for REST and WebSocket alike.
 pub(super) async fn process(app: &AppState, req: ChatRequest) -> Result<ChatResponse, ApiError> {
     let inbound = req.into_inbound(&app.web)?;
-    let out = app.chat.handle(inbound).await?;
-    Ok(ChatResponse {
-        conversation: out.conversation_id,
-        replies: out
-            .replies
-            .into_iter()
-            .map(|r| ReplyOut {
-                html: render::to_html(&r.text),
-                text: r.text,
-                buttons: r.buttons,
-            })
-            .collect(),
-        intent: out.intent,
-        confidence: out.confidence,
-        outcome: out.outcome,
-        duplicate: out.duplicate,
-        push: false,
-    })
+    Ok(app.chat.handle(inbound).await?.into())
+}
+
+impl From<crate::dialogue::service::Outbound> for ChatResponse {
+    fn from(out: crate::dialogue::service::Outbound) -> Self {
+        ChatResponse {
+            conversation: out.conversation_id,
+            replies: out
+                .replies
+                .into_iter()
+                .map(|r| ReplyOut {
+                    html: render::to_html(&r.text),
+                    text: r.text,
+                    buttons: r.buttons,
+                })
+                .collect(),
+            intent: out.intent,
+            confidence: out.confidence,
+            outcome: out.outcome,
+            duplicate: out.duplicate,
+            push: false,
+        }
+    }
 }
 
 #[derive(Serialize)]

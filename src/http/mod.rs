@@ -4,6 +4,7 @@ mod admin;
 mod assets;
 mod chat;
 pub mod error;
+mod escalations;
 mod ws;
 
 use std::future::Future;
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ws::router())
         .merge(assets::router())
         .merge(admin::router())
+        .merge(escalations::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

@@ -188,6 +188,8 @@ pub struct EscalationRow {
     pub due_at: Millis,
     pub next_ping_at: Option<Millis>,
     pub acknowledged_at: Option<Millis>,
+    pub acknowledged_by: Option<String>,
+    pub first_response_at: Option<Millis>,
     pub resolved_at: Option<Millis>,
     pub off_hours: bool,
 }
@@ -248,6 +250,40 @@ pub struct LedgerRow {
     pub created_at: Millis,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationAction {
+    Acknowledge,
+    Reply,
+    Resolve,
+}
+
+impl EscalationAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Acknowledge => "acknowledge",
+            Self::Reply => "reply",
+            Self::Resolve => "resolve",
+        }
+    }
+}
+
+/// How one delivery attempt of a claimed outbox row ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutboxFinish {
+    Delivered,
+    /// Try again at this time (transient error, or the receiver's `retry_after`).
+    Retry {
+        at: Millis,
+        error: String,
+    },
+    /// Given up on this row; optionally the next route's ping takes its place.
+    Failed {
+        error: String,
+        failover: Option<(String, NewPing)>,
+    },
+}
+
 /// A ping to put in the outbox with an escalation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NewPing {
@@ -283,7 +319,16 @@ pub enum Record {
         due_at: Millis,
         next_ping_at: Option<Millis>,
         off_hours: bool,
+        /// The manager pinged first (the client's primary), by email.
+        manager_email: Option<String>,
         pings: Vec<NewPing>,
+    },
+    /// An account manager acted on an escalation: `acknowledge`, `reply` or `resolve`. Replies
+    /// and resolutions imply acknowledgement; the first of each time is kept for the KPIs.
+    EscalationAction {
+        escalation_id: i64,
+        action: EscalationAction,
+        by: String,
     },
     Survey {
         cause: String,
@@ -401,6 +446,45 @@ pub trait Store: Send + Sync + 'static {
         to: Millis,
     ) -> StoreResult<Vec<LedgerRow>>;
     async fn message_count(&self) -> StoreResult<i64>;
+
+    async fn escalation(&self, id: i64) -> StoreResult<Option<EscalationRow>>;
+    /// Open (unacknowledged) escalations whose next ping is due.
+    async fn due_escalations(&self, now: Millis, limit: i64) -> StoreResult<Vec<EscalationRow>>;
+    /// Move an open escalation from `from_level` to `to_level` and queue its pings, atomically
+    /// and only if nobody (another replica, an acknowledgement) moved it first.
+    #[allow(clippy::too_many_arguments)]
+    async fn advance_escalation(
+        &self,
+        id: i64,
+        from_level: i64,
+        to_level: i64,
+        manager_email: Option<&str>,
+        next_ping_at: Option<Millis>,
+        pings: &[(String, NewPing)],
+        now: Millis,
+    ) -> StoreResult<bool>;
+    /// Lock up to `limit` due pending outbox rows to `worker` until `lease_until` and count the
+    /// attempt. On PostgreSQL rows locked by another worker's transaction are skipped
+    /// (`FOR UPDATE SKIP LOCKED`), so two replicas never send the same ping.
+    async fn claim_outbox(
+        &self,
+        worker: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxRow>>;
+    /// Record how a claimed attempt ended; `false` when the claim had lapsed to another worker.
+    async fn finish_outbox(
+        &self,
+        id: i64,
+        worker: &str,
+        finish: &OutboxFinish,
+        now: Millis,
+    ) -> StoreResult<bool>;
+    /// Outbox rows in a status, newest first (failed pings are surfaced from here).
+    async fn outbox_by_status(&self, status: &str, limit: i64) -> StoreResult<Vec<OutboxRow>>;
+    /// The account manager's stored id for (client, email).
+    async fn manager_id(&self, client_code: &str, email: &str) -> StoreResult<Option<i64>>;
 }
 
 /// Connect to the database named by the URL (creating the SQLite file and its folder on first

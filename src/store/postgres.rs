@@ -65,4 +65,4 @@ impl PgStore {
     }
 }
 
-impl_sql_store!(PgStore, Backend::Postgres);
+impl_sql_store!(PgStore, Backend::Postgres, "FOR UPDATE SKIP LOCKED");

@@ -7,7 +7,9 @@
 //! that writes; one connection on SQLite, which has a single writer anyway) and `self.reader`.
 
 macro_rules! impl_sql_store {
-    ($store:ty, $backend:expr) => {
+    // `$skip_locked`: the row-locking clause of the outbox claim ("FOR UPDATE SKIP LOCKED" on
+    // PostgreSQL; empty on SQLite, whose single writer already serialises claims).
+    ($store:ty, $backend:expr, $skip_locked:literal) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             fn backend(&self) -> $crate::store::Backend {
@@ -399,11 +401,12 @@ macro_rules! impl_sql_store {
                             .execute(&mut *tx)
                             .await?;
                         }
-                        Record::Escalation { reason, priority, request_reference, due_at, next_ping_at, off_hours, pings } => {
+                        Record::Escalation { reason, priority, request_reference, due_at, next_ping_at, off_hours, manager_email, pings } => {
                             let (escalation_id,): (i64,) = sqlx::query_as(
                                 "INSERT INTO escalations (conversation_id, person_id, client_code, request_reference,
-                                    reason, priority, status, level, created_at, due_at, next_ping_at, off_hours)
-                                 VALUES ($1, $2, $3, $4, $5, $6, 'open', 0, $7, $8, $9, $10)
+                                    reason, priority, status, level, created_at, due_at, next_ping_at, off_hours, manager_id)
+                                 VALUES ($1, $2, $3, $4, $5, $6, 'open', 0, $7, $8, $9, $10,
+                                    (SELECT id FROM account_managers WHERE client_code = $3 AND email = $11))
                                  RETURNING id",
                             )
                             .bind(&turn.conversation_id)
@@ -416,6 +419,7 @@ macro_rules! impl_sql_store {
                             .bind(due_at)
                             .bind(next_ping_at)
                             .bind(off_hours)
+                            .bind(manager_email)
                             .fetch_one(&mut *tx)
                             .await?;
                             for (n, ping) in pings.iter().enumerate() {
@@ -433,6 +437,38 @@ macro_rules! impl_sql_store {
                                 .execute(&mut *tx)
                                 .await?;
                             }
+                        }
+                        Record::EscalationAction { escalation_id, action, by } => {
+                            // Every action acknowledges (a reply or resolution is seen to), and
+                            // stops the re-ping ladder; the first time of each stays for the KPIs.
+                            let sql = match action {
+                                $crate::store::EscalationAction::Acknowledge =>
+                                    "UPDATE escalations SET
+                                        status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END,
+                                        acknowledged_at = COALESCE(acknowledged_at, $2),
+                                        acknowledged_by = COALESCE(acknowledged_by, $3), next_ping_at = NULL
+                                     WHERE id = $1",
+                                $crate::store::EscalationAction::Reply =>
+                                    "UPDATE escalations SET
+                                        status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END,
+                                        acknowledged_at = COALESCE(acknowledged_at, $2),
+                                        acknowledged_by = COALESCE(acknowledged_by, $3),
+                                        first_response_at = COALESCE(first_response_at, $2), next_ping_at = NULL
+                                     WHERE id = $1",
+                                $crate::store::EscalationAction::Resolve =>
+                                    "UPDATE escalations SET status = 'resolved',
+                                        acknowledged_at = COALESCE(acknowledged_at, $2),
+                                        acknowledged_by = COALESCE(acknowledged_by, $3),
+                                        first_response_at = COALESCE(first_response_at, $2),
+                                        resolved_at = COALESCE(resolved_at, $2), next_ping_at = NULL
+                                     WHERE id = $1",
+                            };
+                            sqlx::query(sql)
+                                .bind(escalation_id)
+                                .bind(turn.now)
+                                .bind(by)
+                                .execute(&mut *tx)
+                                .await?;
                         }
                         Record::Survey { cause, expires_at } => {
                             sqlx::query(
@@ -546,7 +582,8 @@ macro_rules! impl_sql_store {
             ) -> $crate::store::StoreResult<Vec<$crate::store::EscalationRow>> {
                 Ok(sqlx::query_as(
                     "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
-                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, resolved_at, off_hours
+                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, acknowledged_by,
+                            first_response_at, resolved_at, off_hours
                      FROM escalations WHERE conversation_id = $1 ORDER BY id",
                 )
                 .bind(conversation_id)
@@ -603,6 +640,203 @@ macro_rules! impl_sql_store {
                 .bind(to)
                 .fetch_all(&self.reader)
                 .await?)
+            }
+
+            async fn escalation(
+                &self,
+                id: i64,
+            ) -> $crate::store::StoreResult<Option<$crate::store::EscalationRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
+                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, acknowledged_by,
+                            first_response_at, resolved_at, off_hours
+                     FROM escalations WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.writer)
+                .await?)
+            }
+
+            async fn due_escalations(
+                &self,
+                now: $crate::store::Millis,
+                limit: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::EscalationRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
+                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, acknowledged_by,
+                            first_response_at, resolved_at, off_hours
+                     FROM escalations WHERE status = 'open' AND next_ping_at IS NOT NULL AND next_ping_at <= $1
+                     ORDER BY next_ping_at, id LIMIT $2",
+                )
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.writer)
+                .await?)
+            }
+
+            async fn advance_escalation(
+                &self,
+                id: i64,
+                from_level: i64,
+                to_level: i64,
+                manager_email: Option<&str>,
+                next_ping_at: Option<$crate::store::Millis>,
+                pings: &[(String, $crate::store::NewPing)],
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let moved = sqlx::query(
+                    "UPDATE escalations SET level = $3, next_ping_at = $4,
+                        manager_id = COALESCE((SELECT id FROM account_managers
+                                               WHERE client_code = escalations.client_code AND email = $5), manager_id)
+                     WHERE id = $1 AND level = $2 AND status = 'open'",
+                )
+                .bind(id)
+                .bind(from_level)
+                .bind(to_level)
+                .bind(next_ping_at)
+                .bind(manager_email)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if moved == 0 {
+                    return Ok(false);
+                }
+                for (key, ping) in pings {
+                    sqlx::query(
+                        "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
+                            attempts, next_attempt_at, created_at)
+                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)
+                         ON CONFLICT (idempotency_key) DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(&ping.kind)
+                    .bind(id)
+                    .bind(&ping.route)
+                    .bind(&ping.payload)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn claim_outbox(
+                &self,
+                worker: &str,
+                now: $crate::store::Millis,
+                lease_until: $crate::store::Millis,
+                limit: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxRow>> {
+                Ok(sqlx::query_as(concat!(
+                    "UPDATE outbox SET locked_by = $1, locked_until = $2, attempts = attempts + 1
+                     WHERE id IN (
+                        SELECT id FROM outbox
+                        WHERE status = 'pending' AND next_attempt_at <= $3
+                          AND (locked_until IS NULL OR locked_until < $3)
+                        ORDER BY next_attempt_at, id LIMIT $4 ",
+                    $skip_locked,
+                    ")
+                     RETURNING id, idempotency_key, kind, escalation_id, route, payload, status, attempts,
+                               next_attempt_at, last_error, created_at, delivered_at"
+                ))
+                .bind(worker)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.writer)
+                .await?)
+            }
+
+            async fn finish_outbox(
+                &self,
+                id: i64,
+                worker: &str,
+                finish: &$crate::store::OutboxFinish,
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let query = match finish {
+                    $crate::store::OutboxFinish::Delivered => sqlx::query(
+                        "UPDATE outbox SET status = 'delivered', delivered_at = $3, locked_by = NULL,
+                            locked_until = NULL, last_error = NULL
+                         WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
+                    )
+                    .bind(id)
+                    .bind(worker)
+                    .bind(now),
+                    $crate::store::OutboxFinish::Retry { at, error } => sqlx::query(
+                        "UPDATE outbox SET next_attempt_at = $3, last_error = $4, locked_by = NULL,
+                            locked_until = NULL
+                         WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
+                    )
+                    .bind(id)
+                    .bind(worker)
+                    .bind(*at)
+                    .bind(error),
+                    $crate::store::OutboxFinish::Failed { error, .. } => sqlx::query(
+                        "UPDATE outbox SET status = 'failed', last_error = $3, locked_by = NULL,
+                            locked_until = NULL
+                         WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
+                    )
+                    .bind(id)
+                    .bind(worker)
+                    .bind(error),
+                };
+                let done = query.execute(&mut *tx).await?.rows_affected() == 1;
+                if done
+                    && let $crate::store::OutboxFinish::Failed { failover: Some((key, ping)), .. } = finish
+                {
+                    sqlx::query(
+                        "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
+                            attempts, next_attempt_at, created_at)
+                         SELECT $1, $2, escalation_id, $3, $4, 'pending', 0, $5, $5 FROM outbox WHERE id = $6
+                         ON CONFLICT (idempotency_key) DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(&ping.kind)
+                    .bind(&ping.route)
+                    .bind(&ping.payload)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn outbox_by_status(
+                &self,
+                status: &str,
+                limit: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, idempotency_key, kind, escalation_id, route, payload, status, attempts,
+                            next_attempt_at, last_error, created_at, delivered_at
+                     FROM outbox WHERE status = $1 ORDER BY id DESC LIMIT $2",
+                )
+                .bind(status)
+                .bind(limit)
+                .fetch_all(&self.reader)
+                .await?)
+            }
+
+            async fn manager_id(
+                &self,
+                client_code: &str,
+                email: &str,
+            ) -> $crate::store::StoreResult<Option<i64>> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM account_managers WHERE client_code = $1 AND email = $2",
+                )
+                .bind(client_code)
+                .bind(email)
+                .fetch_optional(&self.reader)
+                .await?;
+                Ok(row.map(|r| r.0))
             }
 
             async fn message_count(&self) -> $crate::store::StoreResult<i64> {

@@ -52,4 +52,4 @@ impl SqliteStore {
     }
 }
 
-impl_sql_store!(SqliteStore, Backend::Sqlite);
+impl_sql_store!(SqliteStore, Backend::Sqlite, "");

@@ -146,3 +146,32 @@ impl TestServer {
         }
     }
 }
+
+/// A copy of the shipped content (intents + knowledge base) in a temp dir, to edit per test.
+pub fn content_copy() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.file_type().expect("file type").is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).expect("copy");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for sub in ["intents", "knowledge-base"] {
+        copy(&repo_root().join(sub), &dir.path().join(sub));
+    }
+    dir
+}
+
+/// Replace `from` by `to` in a content file (panics if `from` is absent: the test is stale).
+pub fn edit_content(dir: &Path, file: &str, from: &str, to: &str) {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).expect("read content file");
+    assert!(text.contains(from), "{file} no longer contains {from:?}");
+    std::fs::write(&path, text.replace(from, to)).expect("write content file");
+}

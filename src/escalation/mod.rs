@@ -1,0 +1,56 @@
+//! Escalation to account managers: pings that always arrive, the re-ping ladder, and the
+//! managers' actions (acknowledge, reply, resolve) relayed into the client's conversation.
+//!
+//! - The dialogue's turn writes the escalation and its first ping (the primary manager's first
+//!   route) to the outbox in one transaction.
+//! - The [`worker::Worker`] claims due outbox rows (SKIP LOCKED on PostgreSQL), composes each
+//!   ping from the store at delivery time, and delivers it ([`deliver`]): retried with
+//!   exponential backoff and jitter on transient errors, honouring `retry_after`; a permanent
+//!   failure marks the row failed and queues the manager's next route. Unacknowledged
+//!   escalations climb the ladder: primary → primary reminder → backup → backup reminder.
+//! - [`actions::act`] checks who may act and turns an action into a dialogue event, so the
+//!   reply or the survey reaches the client through the normal turn machinery.
+
+pub mod actions;
+pub mod deliver;
+pub mod ping;
+pub mod worker;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::EscalationSettings;
+use crate::dialogue::calendar::add_coverage_minutes;
+use crate::knowledge::Knowledge;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EscalationError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Chat(#[from] crate::dialogue::service::ServiceError),
+    #[error("escalation {0} not found")]
+    NotFound(i64),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// When an unacknowledged escalation raised at `now` pings again: urgent ones after a few
+/// wall-clock minutes (the fast lane); the rest after minutes of the client's coverage time,
+/// so nobody is chased at night for something that can wait until the morning.
+pub fn next_ping_at(
+    k: &Knowledge,
+    client: Option<&str>,
+    urgent: bool,
+    now: DateTime<Utc>,
+    settings: &EscalationSettings,
+) -> DateTime<Utc> {
+    if urgent {
+        now + Duration::minutes(i64::from(settings.urgent_reping_minutes))
+    } else {
+        add_coverage_minutes(k.coverage_for(client, None), now, settings.reping_minutes)
+    }
+}

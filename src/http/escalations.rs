@@ -1,0 +1,230 @@
+//! The account managers' escalation API: look at an escalation and its pings, acknowledge it,
+//! reply to the client, resolve it. A manager authenticates with a signed manager token
+//! (`frontdoor token --manager --user EMAIL`) and may act only on their own clients'
+//! escalations; the admin token may act on any.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::chat::ChatResponse;
+use super::{ApiError, ApiJson, AppState};
+use crate::channels::identity;
+use crate::dialogue::service::current;
+use crate::escalation::EscalationError;
+use crate::escalation::actions::{self, Actor};
+use crate::store::EscalationAction;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/escalations/{id}", get(show))
+        .route("/api/v1/escalations/{id}/ack", post(ack))
+        .route("/api/v1/escalations/{id}/reply", post(reply))
+        .route("/api/v1/escalations/{id}/resolve", post(resolve))
+}
+
+impl From<EscalationError> for ApiError {
+    fn from(e: EscalationError) -> Self {
+        match e {
+            EscalationError::Store(e) => e.into(),
+            EscalationError::Chat(e) => e.into(),
+            EscalationError::NotFound(id) => {
+                ApiError::NotFound(format!("escalation {id} not found"))
+            }
+            EscalationError::Forbidden(m) => ApiError::Forbidden(m),
+            EscalationError::Conflict(m) => ApiError::Conflict(m),
+            EscalationError::Invalid(m) => ApiError::Unprocessable(m),
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The admin token, or a signed manager token; without an admin token configured, loopback
+/// callers without a token act as admin (development, like the reload endpoint).
+fn actor(app: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<Actor, ApiError> {
+    let given = bearer(headers);
+    if let (Some(admin), Some(g)) = (&app.admin_token, given)
+        && constant_time_eq(admin.expose(), g)
+    {
+        return Ok(Actor::Admin);
+    }
+    match given {
+        Some(token) => {
+            let secret = app.web.identity_secret.as_ref().ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "manager tokens need FRONTDOOR_IDENTITY_SECRET on the server".into(),
+                )
+            })?;
+            let claims =
+                identity::verify(token, secret.expose().as_bytes(), Utc::now().timestamp())
+                    .map_err(|e| {
+                        ApiError::Unauthorized(e.to_string().replace("identity", "manager"))
+                    })?;
+            if claims.role.as_deref() != Some("manager") {
+                return Err(ApiError::Unauthorized(
+                    "a manager token is required (frontdoor token --manager --user EMAIL)".into(),
+                ));
+            }
+            Ok(Actor::Manager { email: claims.sub })
+        }
+        None if app.admin_token.is_none() && peer.ip().is_loopback() => Ok(Actor::Admin),
+        None => Err(ApiError::Unauthorized(
+            "Authorization: Bearer <manager or admin token> is required".into(),
+        )),
+    }
+}
+
+/// May this actor see the escalation? (Acting is checked again by `actions::act`.)
+fn may_see(app: &AppState, actor: &Actor, client: Option<&str>) -> bool {
+    match actor {
+        Actor::Admin => true,
+        Actor::Manager { email } => {
+            let k = current(&app.chat.knowledge);
+            client.and_then(|c| k.clients.get(c)).is_some_and(|c| {
+                c.managers
+                    .iter()
+                    .any(|m| m.email.eq_ignore_ascii_case(email))
+            })
+        }
+    }
+}
+
+async fn show(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&app, &headers, peer)?;
+    let store = &app.chat.store;
+    let e = store
+        .escalation(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("escalation {id} not found")))?;
+    if !may_see(&app, &actor, e.client_code.as_deref()) {
+        return Err(ApiError::Forbidden(
+            "this escalation belongs to a client you do not manage".into(),
+        ));
+    }
+    let pings = store.outbox_of_escalation(id).await?;
+    Ok(Json(json!({
+        "escalation": e,
+        "pings": pings.iter().map(|p| json!({
+            "key": p.idempotency_key,
+            "route": p.kind,
+            "status": p.status,
+            "attempts": p.attempts,
+            "last_error": p.last_error,
+            "delivered_at": p.delivered_at,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyBody {
+    text: String,
+}
+
+async fn ack(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    run(
+        &app,
+        &headers,
+        peer,
+        id,
+        EscalationAction::Acknowledge,
+        None,
+    )
+    .await
+}
+
+async fn reply(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<ReplyBody>,
+) -> Result<Json<Value>, ApiError> {
+    run(
+        &app,
+        &headers,
+        peer,
+        id,
+        EscalationAction::Reply,
+        Some(body.text),
+    )
+    .await
+}
+
+async fn resolve(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    run(&app, &headers, peer, id, EscalationAction::Resolve, None).await
+}
+
+async fn run(
+    app: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    id: i64,
+    action: EscalationAction,
+    text: Option<String>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(app, headers, peer)?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= 128)
+        .map(str::to_string);
+    let done = actions::act(&app.chat, id, &actor, action, text, key, Utc::now()).await?;
+    // The client sees it live if their widget is open; it is in the conversation's log either way.
+    let mut frame: ChatResponse = done.outbound.into();
+    frame.push = true;
+    let live = if done.channel == "web" && !frame.duplicate {
+        app.web.hub.push(
+            &frame.conversation,
+            &serde_json::to_string(&frame).unwrap_or_default(),
+        )
+    } else {
+        0
+    };
+    Ok(Json(json!({
+        "escalation": done.escalation_id,
+        "status": done.status,
+        "conversation": frame.conversation,
+        "channel": done.channel,
+        "delivered_live": live,
+        "replies": frame.replies,
+        "duplicate": frame.duplicate,
+    })))
+}

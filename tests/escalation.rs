@@ -1,0 +1,699 @@
+//! Escalation pings end to end: a real server takes the client's message, a real outbox worker
+//! delivers over real HTTP to fake receivers on 127.0.0.1 (a webhook endpoint, the Telegram Bot
+//! API), driven with the test's own clock so re-pings 15 minutes apart take no time.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::IntoResponse;
+use chrono::{TimeZone, Utc};
+use common::TestServer;
+use frontdoor::channels::identity::{Claims, sign};
+use frontdoor::config::{EscalationSettings, Secret, WebSettings};
+use frontdoor::escalation::deliver::{Deliverer, DelivererConfig, verify};
+use frontdoor::escalation::worker::Worker;
+use frontdoor::store::Store;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+const IDENTITY_SECRET: &str = "test-identity-secret";
+const WEBHOOK_SECRET: &str = "test-webhook-secret";
+
+/// What the fake receiver saw.
+#[derive(Clone, Debug)]
+struct Hit {
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Hit {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+#[derive(Clone, Default)]
+struct Receiver {
+    hits: Arc<Mutex<Vec<Hit>>>,
+    /// Scripted answers, in order; 200 `{"ok":true}` once the script runs out.
+    script: Arc<Mutex<VecDeque<(u16, Value)>>>,
+}
+
+impl Receiver {
+    fn answer_next(&self, status: u16, body: Value) {
+        self.script.lock().unwrap().push_back((status, body));
+    }
+    fn hits(&self, path_prefix: &str) -> Vec<Hit> {
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|h| h.path.starts_with(path_prefix))
+            .cloned()
+            .collect()
+    }
+}
+
+async fn receive(
+    State(r): State<Receiver>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    r.hits.lock().unwrap().push(Hit {
+        path: uri.path().to_string(),
+        headers,
+        body,
+    });
+    let (status, body) = r
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or((200, json!({"ok": true, "result": {"message_id": 1}})));
+    (StatusCode::from_u16(status).unwrap(), axum::Json(body))
+}
+
+/// A fake receiver on 127.0.0.1:0; returns its base URL.
+async fn start_receiver(r: Receiver) -> String {
+    let app = axum::Router::new().fallback(receive).with_state(r);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+struct Setup {
+    server: TestServer,
+    receiver: Receiver,
+    receiver_url: String,
+    _content: tempfile::TempDir,
+}
+
+/// The shipped content with ACME's managers pointed at the fake receiver: Priya (primary) by
+/// webhook then Telegram, Tom (backup) by webhook.
+async fn setup(store: Arc<dyn Store>) -> Setup {
+    let receiver = Receiver::default();
+    let receiver_url = start_receiver(receiver.clone()).await;
+    let content = common::content_copy();
+    let acme = "knowledge-base/clients/acme.toml";
+    common::edit_content(
+        content.path(),
+        acme,
+        "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9/hooks/acme\"",
+        &format!("telegram_chat = 100200300\nwebhook = \"{receiver_url}/hooks/priya\""),
+    );
+    common::edit_content(
+        content.path(),
+        acme,
+        "email = \"tom.becker@northwind.example\"\nwebhook = \"http://127.0.0.1:9/hooks/acme\"",
+        &format!(
+            "email = \"tom.becker@northwind.example\"\nwebhook = \"{receiver_url}/hooks/tom\""
+        ),
+    );
+    let server = TestServer::start_with(
+        store,
+        content.path(),
+        WebSettings::default(),
+        Some(Secret::new(IDENTITY_SECRET.to_string())),
+    )
+    .await;
+    Setup {
+        server,
+        receiver,
+        receiver_url,
+        _content: content,
+    }
+}
+
+fn worker(s: &Setup, store: Arc<dyn Store>) -> Worker {
+    Worker::new(
+        store,
+        s.server.state.chat.knowledge.clone(),
+        Deliverer::new(DelivererConfig {
+            webhook_secret: Some(Secret::new(WEBHOOK_SECRET.to_string())),
+            telegram_token: Some(Secret::new("123:telegram-test-token".to_string())),
+            telegram_api: s.receiver_url.clone(),
+            discord_token: None,
+            discord_api: s.receiver_url.clone(),
+            timeout: Duration::from_secs(5),
+        }),
+        EscalationSettings::default(),
+        s.server.state.chat.outbox_wake.clone(),
+    )
+}
+
+fn token(sub: &str, client: Option<&str>, role: Option<&str>) -> String {
+    sign(
+        &Claims {
+            sub: sub.into(),
+            name: Some("Ann Lee".into()),
+            client: client.map(str::to_string),
+            role: role.map(str::to_string),
+            exp: Utc::now().timestamp() + 600,
+        },
+        IDENTITY_SECRET.as_bytes(),
+    )
+}
+
+fn manager_token(email: &str) -> String {
+    token(email, None, Some("manager"))
+}
+
+async fn chat(s: &Setup, session: &str, text: &str) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/chat", s.server.url))
+        .json(&json!({"session": session, "text": text, "token": token("ann.lee@acme.example", Some("ACME"), None)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// Ask for a human; returns (conversation id, escalation id).
+async fn escalate(s: &Setup, session: &str) -> (String, i64) {
+    chat(s, session, "hello").await;
+    let body = chat(s, session, "I want to talk to a real person please").await;
+    assert_eq!(body["outcome"], "escalated", "{body}");
+    let conversation = body["conversation"].as_str().unwrap().to_string();
+    let escalations = s
+        .server
+        .store
+        .escalations_of_conversation(&conversation)
+        .await
+        .unwrap();
+    assert_eq!(escalations.len(), 1);
+    (conversation, escalations[0].id)
+}
+
+async fn act(s: &Setup, id: i64, action: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/api/v1/escalations/{id}/{action}", s.server.url))
+        .bearer_auth(bearer);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn at(ms: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap()
+}
+
+#[tokio::test]
+async fn an_escalation_sends_exactly_one_signed_ping_with_what_the_manager_needs() {
+    for (name, store, _dir) in common::backends("esc_one_ping").await {
+        let s = setup(store.clone()).await;
+        let (conversation, id) = escalate(&s, "one-ping").await;
+        let w = worker(&s, store.clone());
+        let now = Utc::now();
+        let report = w.tick(now).await.unwrap();
+        assert_eq!(report.delivered, 1, "[{name}] {report:?}");
+        // Nothing more to do: the ping is not sent twice.
+        assert!(w.tick(now).await.unwrap().idle(), "[{name}]");
+        let hits = s.receiver.hits("/hooks/");
+        assert_eq!(hits.len(), 1, "[{name}] exactly one ping");
+        let hit = &hits[0];
+        assert_eq!(
+            hit.path, "/hooks/priya",
+            "[{name}] the primary manager first"
+        );
+        let signature = hit.headers["x-frontdoor-signature"].to_str().unwrap();
+        assert!(
+            verify(WEBHOOK_SECRET.as_bytes(), signature, &hit.body),
+            "[{name}] the ping is signed with the shared secret"
+        );
+        assert!(!verify(b"wrong", signature, &hit.body));
+        let ping = hit.json();
+        assert_eq!(
+            hit.headers["idempotency-key"].to_str().unwrap(),
+            format!("escalation-{id}-ping-0-0")
+        );
+        assert_eq!(ping["escalation_id"], id);
+        assert_eq!(ping["client"]["code"], "ACME");
+        assert_eq!(ping["user"]["name"], "Ann Lee");
+        assert_eq!(ping["channel"], "web");
+        assert_eq!(ping["conversation"], conversation);
+        assert_eq!(ping["priority"], "normal");
+        assert_eq!(ping["manager"]["name"], "Priya Shah");
+        assert!(ping["respond_by"].is_string(), "[{name}] {ping}");
+        let transcript = ping["transcript"].as_array().unwrap();
+        assert!(
+            transcript
+                .iter()
+                .any(|t| t["text"].as_str().unwrap().contains("real person")),
+            "[{name}] the last turns travel with the ping: {ping}"
+        );
+        assert!(
+            ping["actions"]["reply"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("/api/v1/escalations/{id}/reply"))
+        );
+        let outbox = store.outbox_of_escalation(id).await.unwrap();
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].status, "delivered");
+        assert_eq!(outbox[0].attempts, 1);
+        s.server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failing_receiver_gets_the_ping_once_after_backoff() {
+    let (name, store, _dir) = common::backends("esc_backoff").await.remove(0);
+    let s = setup(store.clone()).await;
+    let (_, id) = escalate(&s, "backoff").await;
+    for _ in 0..3 {
+        s.receiver
+            .answer_next(500, json!({"error": "receiver is down"}));
+    }
+    let w = worker(&s, store.clone());
+    let mut now = Utc::now();
+    for round in 1..=3 {
+        let report = w.tick(now).await.unwrap();
+        assert_eq!(report.retried, 1, "[{name}] round {round}: {report:?}");
+        // Backoff: asking again at the same instant sends nothing.
+        assert!(w.tick(now).await.unwrap().idle(), "[{name}] round {round}");
+        let row = &store.outbox_of_escalation(id).await.unwrap()[0];
+        assert_eq!(row.status, "pending");
+        assert!(
+            row.next_attempt_at > now.timestamp_millis(),
+            "retry is in the future"
+        );
+        assert!(row.last_error.as_deref().unwrap().contains("500"));
+        now = at(row.next_attempt_at);
+    }
+    assert_eq!(w.tick(now).await.unwrap().delivered, 1);
+    let hits = s.receiver.hits("/hooks/priya");
+    assert_eq!(hits.len(), 4, "three failures, then the delivery");
+    let keys: Vec<_> = hits
+        .iter()
+        .map(|h| h.headers["idempotency-key"].to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        keys.iter().all(|k| k == &keys[0]),
+        "one key across retries: {keys:?}"
+    );
+    let row = &store.outbox_of_escalation(id).await.unwrap()[0];
+    assert_eq!((row.status.as_str(), row.attempts), ("delivered", 4));
+    assert!(
+        w.tick(now + chrono::Duration::hours(1))
+            .await
+            .unwrap()
+            .idle()
+    );
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_the_receivers_retry_after() {
+    let (_, store, _dir) = common::backends("esc_429").await.remove(0);
+    let s = setup(store.clone()).await;
+    let (_, id) = escalate(&s, "r429").await;
+    s.receiver.answer_next(429, json!({"retry_after": 42}));
+    let w = worker(&s, store.clone());
+    let now = Utc::now();
+    assert_eq!(w.tick(now).await.unwrap().retried, 1);
+    let row = &store.outbox_of_escalation(id).await.unwrap()[0];
+    let wait = row.next_attempt_at - now.timestamp_millis();
+    assert!(
+        (41_000..=43_000).contains(&wait),
+        "the receiver's retry_after (42 s) is honoured, not our backoff: {wait} ms"
+    );
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_permanent_failure_falls_over_to_the_next_route() {
+    let (_, store, _dir) = common::backends("esc_failover").await.remove(0);
+    let s = setup(store.clone()).await;
+    let (_, id) = escalate(&s, "failover").await;
+    s.receiver
+        .answer_next(410, json!({"error": "hook removed"}));
+    let w = worker(&s, store.clone());
+    let now = Utc::now();
+    let first = w.tick(now).await.unwrap();
+    assert_eq!(first.failed, 1, "{first:?}");
+    // The failover ping is due at once.
+    assert_eq!(w.tick(now).await.unwrap().delivered, 1);
+    let telegram = s.receiver.hits("/bot123:telegram-test-token/sendMessage");
+    assert_eq!(telegram.len(), 1, "Priya's next route is Telegram");
+    let msg = telegram[0].json();
+    assert_eq!(msg["chat_id"], 100200300);
+    assert_eq!(msg["parse_mode"], "HTML");
+    assert!(
+        msg["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Escalation #{id}")),
+        "{msg}"
+    );
+    assert_eq!(
+        msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+        format!("esc:ack:{id}")
+    );
+    let rows = store.outbox_of_escalation(id).await.unwrap();
+    let summary: Vec<_> = rows
+        .iter()
+        .map(|r| (r.kind.as_str(), r.status.as_str()))
+        .collect();
+    assert_eq!(summary, [("webhook", "failed"), ("telegram", "delivered")]);
+    assert!(rows[0].last_error.as_deref().unwrap().contains("410"));
+    // The failure is surfaced.
+    let failed = store.outbox_by_status("failed", 10).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_ping_committed_before_a_crash_is_sent_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frontdoor.db");
+    let (id, receiver, receiver_url, content) = {
+        let store: Arc<dyn Store> =
+            Arc::new(frontdoor::store::SqliteStore::open(&path).await.unwrap());
+        let s = setup(store.clone()).await;
+        let (_, id) = escalate(&s, "crash").await;
+        // A worker claimed the ping and died before delivering it.
+        let claimed = store
+            .claim_outbox(
+                "worker-that-crashed",
+                Utc::now().timestamp_millis(),
+                Utc::now().timestamp_millis() + 60_000,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let Setup {
+            server,
+            receiver,
+            receiver_url,
+            _content,
+        } = s;
+        server.stop().await;
+        (id, receiver, receiver_url, _content)
+    };
+    assert!(
+        receiver.hits("/").is_empty(),
+        "nothing was delivered before the crash"
+    );
+    // The process starts again on the same database.
+    let store: Arc<dyn Store> = Arc::new(frontdoor::store::SqliteStore::open(&path).await.unwrap());
+    let server = TestServer::start_with(
+        store.clone(),
+        content.path(),
+        WebSettings::default(),
+        Some(Secret::new(IDENTITY_SECRET.to_string())),
+    )
+    .await;
+    let s = Setup {
+        server,
+        receiver,
+        receiver_url,
+        _content: content,
+    };
+    let w = worker(&s, store.clone());
+    let now = Utc::now();
+    assert!(
+        w.tick(now).await.unwrap().idle(),
+        "the dead worker's claim holds until its lease ends"
+    );
+    let report = w.tick(now + chrono::Duration::minutes(2)).await.unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!(s.receiver.hits("/hooks/priya").len(), 1);
+    let row = &store.outbox_of_escalation(id).await.unwrap()[0];
+    assert_eq!((row.status.as_str(), row.attempts), ("delivered", 2));
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn unacknowledged_escalations_remind_then_reach_the_backup() {
+    for (name, store, _dir) in common::backends("esc_ladder").await {
+        let s = setup(store.clone()).await;
+        let (_, id) = escalate(&s, "ladder").await;
+        let w = worker(&s, store.clone());
+        let created = store.escalation(id).await.unwrap().unwrap();
+        assert_eq!(w.tick(at(created.created_at)).await.unwrap().delivered, 1);
+        let first_due = created.next_ping_at.expect("a re-ping is scheduled");
+        // ACME's coverage is Mon-Fri 07:00-19:00 London: 15 minutes of it, not of the clock.
+        assert!(first_due >= created.created_at + 15 * 60_000, "[{name}]");
+        assert!(
+            w.tick(at(first_due - 1)).await.unwrap().idle(),
+            "[{name}] not before it is due"
+        );
+
+        let r = w.tick(at(first_due)).await.unwrap();
+        assert_eq!(
+            (r.advanced, r.delivered),
+            (1, 1),
+            "[{name}] reminder: {r:?}"
+        );
+        let reminder = s.receiver.hits("/hooks/priya");
+        assert_eq!(reminder.len(), 2, "[{name}]");
+        assert_eq!(reminder[1].json()["reminder"], true);
+
+        let e = store.escalation(id).await.unwrap().unwrap();
+        assert_eq!(e.level, 1);
+        let r = w.tick(at(e.next_ping_at.unwrap())).await.unwrap();
+        assert_eq!((r.advanced, r.delivered), (1, 1), "[{name}] backup: {r:?}");
+        let backup = s.receiver.hits("/hooks/tom");
+        assert_eq!(backup.len(), 1, "[{name}] the backup manager is pinged");
+        let ping = backup[0].json();
+        assert_eq!(ping["manager"]["name"], "Tom Becker");
+        assert_eq!(ping["level"], 2);
+        assert_eq!(
+            backup[0].headers["idempotency-key"].to_str().unwrap(),
+            format!("escalation-{id}-ping-2-0")
+        );
+
+        // Tom acknowledges: the ladder stops and the time is recorded.
+        let (status, body) = act(
+            &s,
+            id,
+            "ack",
+            &manager_token("tom.becker@northwind.example"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "[{name}] {body}");
+        assert_eq!(body["status"], "acknowledged");
+        let e = store.escalation(id).await.unwrap().unwrap();
+        assert!(
+            e.acknowledged_at.is_some() && e.next_ping_at.is_none(),
+            "[{name}] {e:?}"
+        );
+        assert_eq!(e.acknowledged_by.as_deref(), Some("Tom Becker"));
+        assert!(
+            w.tick(at(created.created_at) + chrono::Duration::days(7))
+                .await
+                .unwrap()
+                .idle(),
+            "[{name}] no more pings after the acknowledgement"
+        );
+        s.server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_managers_reply_reaches_the_open_widget_and_resolving_asks_for_the_survey() {
+    for (name, store, _dir) in common::backends("esc_reply").await {
+        let s = setup(store.clone()).await;
+        let session = "reply-session";
+        let (conversation, id) = escalate(&s, session).await;
+        let ws_url = format!(
+            "{}/api/v1/ws?session={session}",
+            s.server.url.replace("http://", "ws://")
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+        // The socket joins the conversation's pushes when it opens; wait until it has.
+        for _ in 0..200 {
+            if s.server.state.web.hub.open_sockets() > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let priya = manager_token("priya.shah@northwind.example");
+        let (status, body) = act(
+            &s,
+            id,
+            "reply",
+            &priya,
+            Some(json!({"text": "I've asked payroll to re-run your payslip; you'll have it by 3pm."})),
+        )
+        .await;
+        assert_eq!(status, 200, "[{name}] {body}");
+        assert_eq!(body["delivered_live"], 1, "[{name}] {body}");
+        let frame = next_frame(&mut ws).await;
+        assert_eq!(frame["push"], true);
+        assert_eq!(frame["outcome"], "manager_reply");
+        let text = frame["replies"][0]["text"].as_str().unwrap();
+        assert!(
+            text.contains("Priya Shah") && text.contains("re-run your payslip"),
+            "[{name}] {text}"
+        );
+        let log = store.transcript(&conversation).await.unwrap();
+        assert!(
+            log.iter()
+                .any(|m| m.direction == "out" && m.text.contains("re-run your payslip")),
+            "[{name}] the relayed answer is in the conversation's log"
+        );
+        let e = store.escalation(id).await.unwrap().unwrap();
+        assert!(
+            e.first_response_at.is_some(),
+            "[{name}] first response time recorded"
+        );
+
+        let (status, body) = act(&s, id, "resolve", &priya, None).await;
+        assert_eq!(status, 200, "[{name}] {body}");
+        assert_eq!(body["status"], "resolved");
+        let frame = next_frame(&mut ws).await;
+        assert_eq!(frame["outcome"], "manager_resolved");
+        let survey = frame["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| !r["buttons"].as_array().unwrap().is_empty())
+            .unwrap_or_else(|| panic!("[{name}] a survey question: {frame}"));
+        let labels: Vec<_> = survey["buttons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["label"].as_str().unwrap())
+            .collect();
+        assert_eq!(labels, ["1", "2", "3", "4", "5"]);
+        let e = store.escalation(id).await.unwrap().unwrap();
+        assert!(e.resolved_at.is_some(), "[{name}] resolution time recorded");
+        // The client answers the survey in the same conversation.
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/chat", s.server.url))
+            .json(&json!({"session": session, "payload": "survey:4"}))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["outcome"], "survey", "[{name}] {body}");
+        // A resolved escalation takes no more actions.
+        let (status, _) = act(&s, id, "resolve", &priya, None).await;
+        assert_eq!(status, 409, "[{name}]");
+        s.server.stop().await;
+    }
+}
+
+async fn next_frame(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a pushed frame")
+            .expect("socket open")
+            .expect("frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn only_the_clients_own_managers_may_act() {
+    let (_, store, _dir) = common::backends("esc_authz").await.remove(0);
+    let s = setup(store.clone()).await;
+    let (_, id) = escalate(&s, "authz").await;
+    // Oliver Grant manages GLOBEX, not ACME.
+    let oliver = manager_token("oliver.grant@northwind.example");
+    for action in ["ack", "resolve"] {
+        let (status, body) = act(&s, id, action, &oliver, None).await;
+        assert_eq!(status, 403, "{action}: {body}");
+    }
+    let (status, _) = act(&s, id, "reply", &oliver, Some(json!({"text": "hi"}))).await;
+    assert_eq!(status, 403);
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/escalations/{id}", s.server.url))
+        .bearer_auth(&oliver)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A chat user's token is not a manager's.
+    let user = token("ann.lee@acme.example", Some("ACME"), None);
+    let (status, body) = act(&s, id, "ack", &user, None).await;
+    assert_eq!(status, 401, "{body}");
+    // Forged and missing tokens.
+    let (status, _) = act(&s, id, "ack", "nonsense", None).await;
+    assert_eq!(status, 401);
+    let (status, body) = act(
+        &s,
+        999_999,
+        "ack",
+        &manager_token("priya.shah@northwind.example"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = act(
+        &s,
+        id,
+        "reply",
+        &manager_token("priya.shah@northwind.example"),
+        Some(json!({"text": "   "})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    // Priya may, and sees the pings' delivery state.
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/escalations/{id}", s.server.url))
+        .bearer_auth(manager_token("priya.shah@northwind.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["escalation"]["client_code"], "ACME");
+    assert_eq!(body["pings"][0]["status"], "pending");
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn two_workers_never_send_the_same_ping() {
+    for (name, store, _dir) in common::backends("esc_two_workers").await {
+        let s = setup(store.clone()).await;
+        for i in 0..12 {
+            escalate(&s, &format!("many-{i}")).await;
+        }
+        let (a, b) = (worker(&s, store.clone()), worker(&s, store.clone()));
+        let now = Utc::now();
+        let (ra, rb) = tokio::join!(a.tick(now), b.tick(now));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        let again = a.tick(now).await.unwrap();
+        assert_eq!(
+            ra.delivered + rb.delivered + again.delivered,
+            12,
+            "[{name}] {ra:?} {rb:?} {again:?}"
+        );
+        let hits = s.receiver.hits("/hooks/priya");
+        let mut keys: Vec<_> = hits
+            .iter()
+            .map(|h| h.headers["idempotency-key"].to_str().unwrap().to_string())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(
+            (hits.len(), keys.len()),
+            (12, 12),
+            "[{name}] each ping once"
+        );
+        s.server.stop().await;
+    }
+}
