@@ -33,6 +33,11 @@ static URGENT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
+static LEADING_GREETING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(hello|hi there|hi|hey|good (morning|afternoon|evening))\s*[!,.]\s*")
+        .expect("static regex")
+});
+
 /// Is the message urgent (cognizance: "urgent", "asap", "payroll tomorrow")?
 pub fn is_urgent(text: &str) -> bool {
     URGENT.is_match(text)
@@ -550,6 +555,8 @@ fn greet(cx: &mut Cx, replies: Vec<String>, text: &str) {
     let body = pick(&replies, text)
         .cloned()
         .unwrap_or_else(|| "How can I help today?".into());
+    // The content's greeting may open with its own "Hello!": one is enough.
+    let body = LEADING_GREETING.replace(&body, "");
     let mut msg = format!("{hello} {body}");
     let open: Vec<_> = user
         .requests
