@@ -98,6 +98,7 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
             config.web.clone(),
             config.identity_secret.clone(),
         )),
+        telegram: None,
     })
 }
 

@@ -92,6 +92,15 @@ enum Command {
         #[arg(long)]
         manager: bool,
     },
+    /// Create a one-time code that links a Telegram account to a client: the user sends
+    /// `/start CODE` to the bot (or opens https://t.me/<bot>?start=CODE).
+    LinkCode {
+        #[arg(long)]
+        client: String,
+        /// Hours until the code expires.
+        #[arg(long, default_value_t = 72)]
+        ttl_hours: i64,
+    },
     /// Run scripted test conversations (*.txt transcripts) against the dialogue.
     TestConversations {
         /// Folder of transcripts.
@@ -181,6 +190,10 @@ fn main() -> anyhow::Result<()> {
                 json,
             },
         ),
+        Command::LinkCode { client, ttl_hours } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(link_code(config, client, ttl_hours)),
         Command::Token {
             user,
             name,
@@ -207,16 +220,61 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// A one-time Telegram link code for a client (see `Command::LinkCode`).
+async fn link_code(config: Config, client: String, ttl_hours: i64) -> anyhow::Result<()> {
+    let store = frontdoor::store::connect(&config.database_url).await?;
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    frontdoor::app::seed_clients(store.as_ref(), &k).await?;
+    if !k.clients.contains_key(&client) {
+        bail!(
+            "unknown client {client}; known: {:?}",
+            k.clients.keys().collect::<Vec<_>>()
+        );
+    }
+    let bytes: [u8; 9] = rand::random();
+    let code: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let now = chrono::Utc::now().timestamp_millis();
+    store
+        .create_link_code(&code, &client, now + ttl_hours * 3_600_000, now)
+        .await?;
+    println!("{code}");
+    eprintln!(
+        "send `/start {code}` to the bot within {ttl_hours} h to link a Telegram account to {client}"
+    );
+    Ok(())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(config = ?config, "starting");
-    let state = frontdoor::app::build(&config).await?;
+    let mut state = frontdoor::app::build(&config).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut telegram = None;
+    if let Some(token) = &config.telegram_bot_token {
+        let bot = frontdoor::channels::telegram::TelegramAdapter::new(
+            token.expose(),
+            &config.telegram_api_url,
+            state.chat.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        state.telegram = Some(bot.clone());
+        let mut stop = stop_rx.clone();
+        telegram = Some(tokio::spawn(async move {
+            if let Err(e) = bot
+                .run(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+            {
+                tracing::error!(error = %e, "telegram bot stopped");
+            }
+        }));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?state.chat.store.backend(), "web chat API listening: http://{addr}/");
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Escalation pings: undelivered ones from before a restart go out now.
     let worker = {
         let mut stop = stop_rx.clone();
@@ -255,6 +313,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .await?;
     // Let a delivery in flight finish and record its result.
     let _ = worker.await;
+    if let Some(t) = telegram {
+        let _ = t.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -4,3 +4,4 @@
 pub mod hub;
 pub mod identity;
 pub mod ratelimit;
+pub mod telegram;

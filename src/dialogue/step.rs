@@ -838,6 +838,21 @@ fn on_survey(cx: &mut Cx, cause: String, expires_at: DateTime<Utc>) -> State {
     State::SurveyComment { score, expires_at }
 }
 
+/// Is this text a request of its own ("help", "my requests", "talk to a human") rather than a
+/// survey comment? Only a confident, non-chit-chat intent counts, so real comments stay comments.
+fn is_request(k: &Knowledge, text: &str) -> bool {
+    let c = k.engine.classify(text);
+    match c.decision {
+        Decision::Intent(name) if c.confidence >= 0.8 => k.intents.get(&name).is_some_and(|i| {
+            matches!(
+                i.action,
+                Action::Help | Action::Status | Action::Escalate | Action::Service(_)
+            )
+        }),
+        _ => false,
+    }
+}
+
 fn on_survey_comment(cx: &mut Cx, score: u8, expires_at: DateTime<Utc>) -> State {
     let _ = (score, expires_at);
     match &cx.event.input {
@@ -846,7 +861,7 @@ fn on_survey_comment(cx: &mut Cx, score: u8, expires_at: DateTime<Utc>) -> State
             cx.say("Thanks! Anything else I can help with?");
             State::default()
         }
-        Input::Text(t) if !t.trim().ends_with('?') && !is_cancel(t) => {
+        Input::Text(t) if !t.trim().ends_with('?') && !is_cancel(t) && !is_request(cx.k, t) => {
             cx.outcome = Outcome::Survey;
             cx.effects.push(Effect::SurveyAnswer {
                 score: None,

@@ -35,6 +35,8 @@ pub struct AppState {
     pub engine: crate::config::EngineSettings,
     pub admin_token: Option<crate::config::Secret>,
     pub web: Arc<WebState>,
+    /// Set when the Telegram bot runs: manager replies to Telegram conversations go through it.
+    pub telegram: Option<crate::channels::telegram::TelegramAdapter>,
 }
 
 /// Web chat guards and the push hub.

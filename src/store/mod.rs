@@ -485,6 +485,20 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_by_status(&self, status: &str, limit: i64) -> StoreResult<Vec<OutboxRow>>;
     /// The account manager's stored id for (client, email).
     async fn manager_id(&self, client_code: &str, email: &str) -> StoreResult<Option<i64>>;
+
+    /// A channel's saved position (e.g. the last Telegram update id fully handled).
+    async fn cursor(&self, name: &str) -> StoreResult<Option<i64>>;
+    async fn set_cursor(&self, name: &str, value: i64) -> StoreResult<()>;
+    /// A one-time code that links a chat account to a client (`/start CODE` in Telegram).
+    async fn create_link_code(
+        &self,
+        code: &str,
+        client_code: &str,
+        expires_at: Millis,
+        now: Millis,
+    ) -> StoreResult<()>;
+    /// Use a link code once: its client, or `None` if unknown, used or expired.
+    async fn redeem_link_code(&self, code: &str, now: Millis) -> StoreResult<Option<String>>;
 }
 
 /// Connect to the database named by the URL (creating the SQLite file and its folder on first

@@ -113,6 +113,7 @@ impl TestServer {
             engine: Default::default(),
             admin_token: None,
             web: Arc::new(frontdoor::http::WebState::new(web, identity_secret)),
+            telegram: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -1,0 +1,465 @@
+//! Telegram adapter (teloxide): long polling, commands, inline keyboards, callback queries.
+//!
+//! Thin by design: it turns updates into dialogue inputs and replies into Telegram messages;
+//! every decision is the dialogue's. Reliability comes from the order of things: an update is
+//! committed (with its `update_id` as the message id, so a redelivery is answered from the log),
+//! then answered, and only then is the saved offset moved past it. A crash at any point re-reads
+//! the update and never processes it twice.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+use teloxide::prelude::*;
+use teloxide::types::{
+    AllowedUpdate, BotCommand, CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup,
+    ParseMode, UpdateKind,
+};
+use teloxide::{ApiError, RequestError};
+
+use crate::dialogue::service::{ChatService, Inbound, Outbound, current};
+use crate::dialogue::{Button, Input, Reply};
+use crate::escalation::actions::{self, Actor};
+use crate::knowledge::render::{split_message, to_telegram_html};
+use crate::store::{EscalationAction, IdentityClaim};
+
+/// Where the update offset is saved.
+const CURSOR: &str = "telegram.update_id";
+/// Telegram's message limit is 4,096 characters; leave room for the HTML tags we add.
+const CHUNK: usize = 3500;
+/// `callback_data` is limited to 64 bytes.
+const MAX_CALLBACK: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    #[error("telegram: {0}")]
+    Api(#[from] RequestError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Chat(#[from] crate::dialogue::service::ServiceError),
+}
+
+#[derive(Clone)]
+pub struct TelegramAdapter {
+    bot: Bot,
+    chat: ChatService,
+    /// The bot's @username (for mentions in groups); filled in at start.
+    username: String,
+}
+
+/// The commands shown in Telegram's menu; each is a phrase the dialogue already understands.
+fn commands() -> Vec<BotCommand> {
+    vec![
+        BotCommand::new("start", "Start, or link your account with a code"),
+        BotCommand::new("help", "What I can help with"),
+        BotCommand::new("status", "Your open requests"),
+        BotCommand::new("human", "Talk to your account manager"),
+        BotCommand::new("feedback", "Give feedback"),
+    ]
+}
+
+/// A command's text for the dialogue (`/status@frontdoor_bot` works in groups too).
+fn command_text(cmd: &str) -> Option<&'static str> {
+    match cmd {
+        "help" => Some("help"),
+        "status" => Some("what is the status of my requests"),
+        "human" => Some("I want to talk to a human"),
+        "feedback" => Some("I want to give feedback"),
+        _ => None,
+    }
+}
+
+/// Retry a call while Telegram says "retry after N seconds" (flood control).
+async fn with_retry<T, F, Fut>(mut call: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RequestError>>,
+{
+    for _ in 0..5 {
+        match call().await {
+            Err(RequestError::RetryAfter(s)) => {
+                let wait = Duration::from_secs(u64::from(s.seconds()).max(1));
+                tracing::warn!(?wait, "telegram rate limit; waiting as asked");
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+    call().await
+}
+
+impl TelegramAdapter {
+    /// `api_url` overrides the Bot API base (tests, a local Bot API server).
+    pub fn new(token: &str, api_url: &str, chat: ChatService) -> Result<Self, String> {
+        let url = reqwest::Url::parse(api_url).map_err(|e| format!("bad Telegram API URL: {e}"))?;
+        Ok(Self {
+            bot: Bot::new(token).set_api_url(url),
+            chat,
+            username: String::new(),
+        })
+    }
+
+    /// Long polling until `shutdown`. Only one replica should poll (Telegram's rule).
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), TelegramError> {
+        tokio::pin!(shutdown);
+        let me = with_retry(|| self.bot.get_me().into_future()).await?;
+        self.username = me.username().to_string();
+        if let Err(e) = with_retry(|| self.bot.set_my_commands(commands()).into_future()).await {
+            tracing::warn!(error = %e, "could not register the bot's commands");
+        }
+        tracing::info!(bot = %self.username, "telegram bot polling");
+        let store = self.chat.store.clone();
+        loop {
+            let offset = store.cursor(CURSOR).await?.map(|c| c + 1).unwrap_or(0);
+            let poll = self
+                .bot
+                .get_updates()
+                .offset(i32::try_from(offset).unwrap_or(i32::MAX))
+                .timeout(25)
+                .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+                .into_future();
+            let updates = tokio::select! {
+                _ = &mut shutdown => break,
+                r = poll => r,
+            };
+            let updates = match updates {
+                Ok(u) => u,
+                Err(RequestError::RetryAfter(s)) => {
+                    tokio::time::sleep(Duration::from_secs(u64::from(s.seconds()).max(1))).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "getUpdates failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+            };
+            for update in updates {
+                let id = i64::from(update.id.0);
+                if let Err(e) = self.handle(update).await {
+                    // Not stored or not answered: leave the offset so it comes again.
+                    tracing::error!(update = id, error = %e, "telegram update not handled; will retry");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+                store.set_cursor(CURSOR, id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, update: Update) -> Result<(), TelegramError> {
+        let update_id = update.id.0;
+        match update.kind {
+            UpdateKind::Message(msg) => self.on_message(update_id, msg).await,
+            UpdateKind::CallbackQuery(q) => self.on_callback(update_id, q).await,
+            _ => Ok(()),
+        }
+    }
+
+    fn claim(user: &teloxide::types::User, client: Option<String>) -> IdentityClaim {
+        IdentityClaim {
+            channel: "telegram".into(),
+            external_id: user.id.0.to_string(),
+            display_name: Some(user.full_name()),
+            client_code: client,
+        }
+    }
+
+    /// A private chat is one conversation; in a group each member has their own.
+    fn session_key(chat: ChatId, user: &teloxide::types::User, private: bool) -> String {
+        if private {
+            chat.0.to_string()
+        } else {
+            format!("{}:{}", chat.0, user.id.0)
+        }
+    }
+
+    async fn on_message(&self, update_id: u32, msg: Message) -> Result<(), TelegramError> {
+        let (Some(user), Some(text)) = (msg.from.clone(), msg.text()) else {
+            return Ok(());
+        };
+        let private = msg.chat.is_private();
+        let mention = format!("@{}", self.username);
+        let addressed = private
+            || text.contains(&mention)
+            || msg
+                .reply_to_message()
+                .and_then(|r| r.from.as_ref())
+                .is_some_and(|f| f.is_bot && f.username.as_deref() == Some(self.username.as_str()));
+        let text = text.replace(&mention, "").trim().to_string();
+        let is_command = text.starts_with('/');
+        if !addressed && !is_command {
+            return Ok(()); // group chatter not meant for the bot
+        }
+        // A manager answering a ping (a reply to it, or /reply /ack /resolve).
+        if let Some(done) = self.manager_command(&msg, &user, &text).await? {
+            return self.say(msg.chat.id, &done).await;
+        }
+        let mut client = None;
+        let input = if let Some(cmd) = text.strip_prefix('/') {
+            let (name, arg) = cmd.split_once(' ').unwrap_or((cmd, ""));
+            let name = name.split('@').next().unwrap_or(name);
+            match (name, arg.trim()) {
+                ("start", "") => "hello".to_string(),
+                ("start", code) => {
+                    let now = Utc::now().timestamp_millis();
+                    match self.chat.store.redeem_link_code(code, now).await? {
+                        Some(c) => {
+                            let name = current(&self.chat.knowledge)
+                                .clients
+                                .get(&c)
+                                .map(|k| k.name.clone())
+                                .unwrap_or(c.clone());
+                            self.say(
+                                msg.chat.id,
+                                &format!("Your Telegram account is now linked to {name}."),
+                            )
+                            .await?;
+                            client = Some(c);
+                            "hello".to_string()
+                        }
+                        None => {
+                            return self
+                                .say(msg.chat.id, "That link code is unknown, used or expired. Ask your account manager for a new one; meanwhile you can ask me general questions.")
+                                .await;
+                        }
+                    }
+                }
+                (other, _) => match command_text(other) {
+                    Some(t) => t.to_string(),
+                    None => {
+                        return self
+                            .say(msg.chat.id, "I don't know that command. Try /help.")
+                            .await;
+                    }
+                },
+            }
+        } else {
+            text
+        };
+        if input.is_empty() {
+            return Ok(());
+        }
+        let out = self
+            .chat
+            .handle(Inbound {
+                channel: "telegram".into(),
+                session_key: Self::session_key(msg.chat.id, &user, private),
+                identity: Some(Self::claim(&user, client)),
+                input: Input::Text(input),
+                channel_message_id: Some(update_id.to_string()),
+                now: Utc::now(),
+            })
+            .await?;
+        self.send(msg.chat.id, &out).await
+    }
+
+    async fn on_callback(&self, update_id: u32, q: CallbackQuery) -> Result<(), TelegramError> {
+        // Answer first, so the button stops spinning whatever happens next.
+        if let Err(e) =
+            with_retry(|| self.bot.answer_callback_query(q.id.clone()).into_future()).await
+        {
+            tracing::warn!(error = %e, "answerCallbackQuery failed");
+        }
+        let (Some(data), Some(message)) = (q.data.clone(), q.message.as_ref()) else {
+            return Ok(());
+        };
+        let chat = message.chat().id;
+        let private = message.chat().is_private();
+        if let Some(rest) = data.strip_prefix("esc:") {
+            let (action, id) = rest.split_once(':').unwrap_or((rest, ""));
+            let text = format!("/{action} {id}");
+            let done = self.manager_action(&q.from, &text).await?;
+            return self.say(chat, &done.unwrap_or_default()).await;
+        }
+        let out = self
+            .chat
+            .handle(Inbound {
+                channel: "telegram".into(),
+                session_key: Self::session_key(chat, &q.from, private),
+                identity: Some(Self::claim(&q.from, None)),
+                input: Input::Button(data),
+                channel_message_id: Some(update_id.to_string()),
+                now: Utc::now(),
+            })
+            .await?;
+        self.send(chat, &out).await
+    }
+
+    /// `/reply ID text`, `/ack ID`, `/resolve ID`, or a reply to a ping message, from a manager.
+    async fn manager_command(
+        &self,
+        msg: &Message,
+        user: &teloxide::types::User,
+        text: &str,
+    ) -> Result<Option<String>, TelegramError> {
+        if let Some(ping) = msg.reply_to_message().and_then(|r| r.text())
+            && let Some(id) = ping_id(ping)
+            && !text.starts_with('/')
+        {
+            return self
+                .manager_action(user, &format!("/reply {id} {text}"))
+                .await;
+        }
+        if ["/reply", "/ack", "/resolve"]
+            .iter()
+            .any(|c| text.starts_with(c))
+        {
+            return self.manager_action(user, text).await;
+        }
+        Ok(None)
+    }
+
+    async fn manager_action(
+        &self,
+        user: &teloxide::types::User,
+        text: &str,
+    ) -> Result<Option<String>, TelegramError> {
+        let mut parts = text.trim_start_matches('/').splitn(3, ' ');
+        let action = match parts.next().map(|a| a.split('@').next().unwrap_or(a)) {
+            Some("reply") => EscalationAction::Reply,
+            Some("ack") => EscalationAction::Acknowledge,
+            Some("resolve") => EscalationAction::Resolve,
+            _ => return Ok(None),
+        };
+        let Some(id) = parts.next().and_then(|i| i.trim().parse::<i64>().ok()) else {
+            return Ok(Some("Usage: /reply ID text · /ack ID · /resolve ID".into()));
+        };
+        // The manager is whoever has this Telegram chat as a route.
+        let k = current(&self.chat.knowledge);
+        let manager = k
+            .clients
+            .values()
+            .flat_map(|c| c.managers.iter())
+            .find(|m| m.telegram_chat == i64::try_from(user.id.0).ok());
+        let Some(manager) = manager else {
+            return Ok(Some("Only account managers can act on escalations.".into()));
+        };
+        let actor = Actor::Manager {
+            email: manager.email.clone(),
+        };
+        let reply_text = parts.next().map(str::to_string);
+        match actions::act(&self.chat, id, &actor, action, reply_text, None, Utc::now()).await {
+            Ok(done) => {
+                if done.channel == "telegram"
+                    && let Some(chat) = client_chat(&done.session_key)
+                {
+                    self.send(ChatId(chat), &done.outbound).await?;
+                }
+                Ok(Some(format!("Done: escalation #{id} is {}.", done.status)))
+            }
+            Err(e) => Ok(Some(format!("Could not do that: {e}"))),
+        }
+    }
+
+    /// Relay replies produced elsewhere (a manager acting over the API) to a Telegram session.
+    pub async fn relay(&self, session_key: &str, out: &Outbound) -> Result<(), TelegramError> {
+        match client_chat(session_key) {
+            Some(chat) => self.send(ChatId(chat), out).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Send a turn's replies: Markdown as Telegram HTML, long texts split, buttons inline.
+    pub async fn send(&self, chat: ChatId, out: &Outbound) -> Result<(), TelegramError> {
+        for reply in &out.replies {
+            self.send_reply(chat, reply).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_reply(&self, chat: ChatId, reply: &Reply) -> Result<(), TelegramError> {
+        let chunks = split_message(&reply.text, CHUNK);
+        let last = chunks.len().saturating_sub(1);
+        for (i, chunk) in chunks.iter().enumerate() {
+            let html = to_telegram_html(chunk);
+            let keyboard =
+                (i == last && !reply.buttons.is_empty()).then(|| keyboard(&reply.buttons));
+            let sent = with_retry(|| {
+                let mut req = self
+                    .bot
+                    .send_message(chat, html.clone())
+                    .parse_mode(ParseMode::Html);
+                if let Some(k) = &keyboard {
+                    req = req.reply_markup(k.clone());
+                }
+                req.into_future()
+            })
+            .await;
+            match sent {
+                Ok(_) => {}
+                // The chat is gone (the user blocked the bot): nothing left to deliver to.
+                Err(RequestError::Api(ApiError::BotBlocked | ApiError::ChatNotFound)) => {
+                    tracing::warn!(chat = chat.0, "telegram chat unreachable; reply dropped");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    async fn say(&self, chat: ChatId, text: &str) -> Result<(), TelegramError> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.send_reply(chat, &Reply::text(text)).await
+    }
+}
+
+fn keyboard(buttons: &[Button]) -> InlineKeyboardMarkup {
+    // Two per row reads well on a phone; the survey's five fit one row.
+    let per_row = if buttons.len() == 5 { 5 } else { 2 };
+    InlineKeyboardMarkup::new(buttons.chunks(per_row).map(|row| {
+        row.iter()
+            .map(|b| {
+                let mut data = b.payload.clone();
+                data.truncate(MAX_CALLBACK);
+                InlineKeyboardButton::callback(b.label.clone(), data)
+            })
+            .collect::<Vec<_>>()
+    }))
+}
+
+/// The escalation id in a ping's text ("Escalation #12 from …").
+fn ping_id(text: &str) -> Option<i64> {
+    let rest = text.split("scalation #").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The client's chat id from a Telegram session key ("chat" or "chat:user").
+fn client_chat(session_key: &str) -> Option<i64> {
+    session_key.split(':').next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ping_ids_and_session_keys_parse() {
+        assert_eq!(ping_id("🚨 URGENT escalation #42 from Acme"), Some(42));
+        assert_eq!(ping_id("Escalation #7 from Globex (GLOBEX)"), Some(7));
+        assert_eq!(ping_id("hello"), None);
+        assert_eq!(client_chat("-100200:55"), Some(-100200));
+        assert_eq!(client_chat("123"), Some(123));
+    }
+
+    #[test]
+    fn long_payloads_fit_callback_data() {
+        let k = keyboard(&[Button::new("x", "a".repeat(100))]);
+        let json = serde_json::to_value(&k).unwrap();
+        assert_eq!(
+            json["inline_keyboard"][0][0]["callback_data"]
+                .as_str()
+                .unwrap()
+                .len(),
+            64
+        );
+    }
+}

@@ -1,0 +1,349 @@
+//! The Telegram adapter end to end: the real teloxide client long-polls a fake Bot API server on
+//! 127.0.0.1 that the test feeds with updates and that records what the bot sends.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use common::TestServer;
+use frontdoor::channels::telegram::TelegramAdapter;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "123456:fake-telegram-token";
+const ANN: i64 = 555_001;
+
+#[derive(Clone, Default)]
+struct FakeBotApi {
+    updates: Arc<Mutex<VecDeque<Value>>>,
+    /// (method, body, when) of every call but getUpdates.
+    calls: Arc<Mutex<Vec<(String, Value, Instant)>>>,
+    offsets: Arc<Mutex<Vec<i64>>>,
+    /// sendMessage calls to refuse with 429 retry_after=1 before accepting again.
+    flood: Arc<Mutex<u32>>,
+}
+
+impl FakeBotApi {
+    fn push(&self, update: Value) {
+        self.updates.lock().unwrap().push_back(update);
+    }
+    fn calls(&self, method: &str) -> Vec<Value> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _, _)| m.eq_ignore_ascii_case(method))
+            .map(|(_, b, _)| b.clone())
+            .collect()
+    }
+    fn sent_texts(&self) -> Vec<String> {
+        self.calls("sendMessage")
+            .iter()
+            .map(|b| b["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+fn user() -> Value {
+    json!({"id": ANN, "is_bot": false, "first_name": "Ann", "last_name": "Lee"})
+}
+
+fn bot_user() -> Value {
+    json!({"id": 999, "is_bot": true, "first_name": "Frontdoor", "username": "frontdoor_bot"})
+}
+
+fn chat() -> Value {
+    json!({"id": ANN, "type": "private", "first_name": "Ann"})
+}
+
+fn text_update(id: i64, text: &str) -> Value {
+    json!({"update_id": id, "message": {
+        "message_id": id, "date": 1_700_000_000, "chat": chat(), "from": user(), "text": text}})
+}
+
+fn button_update(id: i64, data: &str) -> Value {
+    json!({"update_id": id, "callback_query": {
+        "id": format!("cb-{id}"), "from": user(), "chat_instance": "ci", "data": data,
+        "message": {"message_id": 9000 + id, "date": 1_700_000_000, "chat": chat(), "from": bot_user(),
+                    "text": "earlier bot message"}}})
+}
+
+async fn bot_api(
+    State(fake): State<FakeBotApi>,
+    Path((_token, method)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let ok = |result: Value| axum::Json(json!({"ok": true, "result": result})).into_response();
+    match method.to_ascii_lowercase().as_str() {
+        "getme" => ok(json!({
+            "id": 999, "is_bot": true, "first_name": "Frontdoor", "username": "frontdoor_bot",
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "has_main_web_app": false})),
+        "getupdates" => {
+            fake.offsets
+                .lock()
+                .unwrap()
+                .push(body["offset"].as_i64().unwrap_or(0));
+            let batch: Vec<Value> = fake.updates.lock().unwrap().drain(..).collect();
+            if batch.is_empty() {
+                // A short long-poll: the real API would hold the request up to `timeout`.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            ok(Value::Array(batch))
+        }
+        m => {
+            fake.calls
+                .lock()
+                .unwrap()
+                .push((m.to_string(), body.clone(), Instant::now()));
+            match m {
+                "sendmessage" => {
+                    let mut flood = fake.flood.lock().unwrap();
+                    if *flood > 0 {
+                        *flood -= 1;
+                        return (
+                            StatusCode::TOO_MANY_REQUESTS,
+                            axum::Json(json!({"ok": false, "error_code": 429,
+                                "description": "Too Many Requests: retry after 1",
+                                "parameters": {"retry_after": 1}})),
+                        )
+                            .into_response();
+                    }
+                    ok(
+                        json!({"message_id": 1, "date": 1_700_000_000, "chat": chat(),
+                              "from": bot_user(), "text": body["text"]}),
+                    )
+                }
+                _ => ok(json!(true)),
+            }
+        }
+    }
+}
+
+async fn start_fake() -> (FakeBotApi, String) {
+    let fake = FakeBotApi::default();
+    let app = axum::Router::new()
+        .route("/{token}/{method}", axum::routing::post(bot_api))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (fake, url)
+}
+
+/// Wait until the bot has sent at least `n` messages (it works asynchronously).
+async fn sent(fake: &FakeBotApi, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let texts = fake.sent_texts();
+        if texts.len() >= n {
+            return texts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited for {n} messages, got {}: {texts:#?}",
+            texts.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn telegram_conversation_through_the_real_client() {
+    let (_, store, _dir) = common::backends("telegram").await.remove(0);
+    let server = TestServer::start(store.clone()).await;
+    let (fake, url) = start_fake().await;
+    let bot = TelegramAdapter::new(TOKEN, &url, server.state.chat.clone()).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(bot.run(async {
+        let _ = stop_rx.await;
+    }));
+
+    // Linking with a one-time code puts the user in their client.
+    let now = chrono::Utc::now().timestamp_millis();
+    store
+        .create_link_code("acme-code-1", "ACME", now + 3_600_000, now)
+        .await
+        .unwrap();
+    fake.push(text_update(1, "/start acme-code-1"));
+    let texts = sent(&fake, 2).await;
+    assert!(
+        texts[0].contains("linked to Acme Manufacturing"),
+        "{texts:#?}"
+    );
+    assert!(texts[1].contains("Hello Ann"), "{texts:#?}");
+    let commands = fake.calls("setMyCommands");
+    assert_eq!(commands.len(), 1, "commands registered at start");
+    let names: Vec<_> = commands[0]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["start", "help", "status", "human", "feedback"]);
+
+    // A question gets the article, as Telegram HTML, with Yes/No buttons.
+    fake.push(text_update(2, "how do I reset my password"));
+    let before = fake.sent_texts().len();
+    let texts = sent(&fake, before + 2).await;
+    let answer = &texts[before..];
+    assert!(
+        answer[0].contains("<b>Reset a forgotten or expired password</b>"),
+        "{answer:#?}"
+    );
+    let calls = fake.calls("sendMessage");
+    let last = calls.last().unwrap();
+    assert_eq!(last["parse_mode"], "HTML");
+    assert_eq!(last["text"], "Did this answer your question?");
+    assert_eq!(
+        last["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+        "yes"
+    );
+
+    // Pressing Yes: the callback is answered (no spinning button), the survey follows.
+    fake.push(button_update(3, "yes"));
+    let before = fake.sent_texts().len();
+    sent(&fake, before + 2).await;
+    let answered = fake.calls("answerCallbackQuery");
+    assert_eq!(answered[0]["callback_query_id"], "cb-3");
+    let survey = fake.calls("sendMessage").last().unwrap().clone();
+    let labels: Vec<_> = survey["reply_markup"]["inline_keyboard"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(labels, ["1", "2", "3", "4", "5"]);
+
+    // The survey answer, then the same update delivered again: processed once.
+    fake.push(button_update(4, "survey:5"));
+    let before = fake.sent_texts().len();
+    let texts = sent(&fake, before + 1).await;
+    assert!(texts.last().unwrap().contains("Thank you"), "{texts:#?}");
+    let conversation = store
+        .conversation_by_session("telegram", &ANN.to_string())
+        .await
+        .unwrap()
+        .expect("the Telegram conversation");
+    let inbound_before = store
+        .transcript(&conversation.id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| m.direction == "in")
+        .count();
+    let before = fake.sent_texts().len();
+    fake.push(button_update(4, "survey:5"));
+    // Answered from the log: the replies may go out again, the turn is not taken again.
+    sent(&fake, before + 1).await;
+    fake.push(button_update(5, "skip"));
+    sent(&fake, before + 2).await;
+    // Flood control: the next sendMessage is refused once with retry_after = 1.
+    *fake.flood.lock().unwrap() = 1;
+    fake.push(text_update(6, "/help"));
+    let before = fake.sent_texts().len();
+    sent(&fake, before + 2).await;
+    let rows = store.transcript(&conversation.id).await.unwrap();
+    let inbound: Vec<_> = rows.iter().filter(|m| m.direction == "in").collect();
+    assert_eq!(
+        inbound.len(),
+        inbound_before + 2,
+        "the redelivered update was not processed again; skip and /help were"
+    );
+    assert_eq!(
+        inbound
+            .iter()
+            .filter(|m| m.channel_message_id.as_deref() == Some("4"))
+            .count(),
+        1
+    );
+    let sends: Vec<_> = fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, _, _)| m == "sendmessage")
+        .map(|(_, b, t)| (b["text"].as_str().unwrap_or_default().to_string(), *t))
+        .collect();
+    let help: Vec<_> = sends
+        .iter()
+        .filter(|(t, _)| t.contains("Shared Services assistant"))
+        .collect();
+    assert!(
+        help.len() >= 2,
+        "the refused message was sent again: {sends:#?}"
+    );
+    let gap = help[1].1 - help[0].1;
+    assert!(
+        gap >= Duration::from_millis(900),
+        "retry_after (1 s) honoured: waited {gap:?}"
+    );
+
+    // The offset is saved only after each update is handled.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.cursor("telegram.update_id").await.unwrap() != Some(6) {
+        assert!(Instant::now() < deadline, "offset saved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let offsets = fake.offsets.lock().unwrap().clone();
+    assert!(
+        offsets.contains(&7),
+        "polling continues after the last update: {offsets:?}"
+    );
+
+    let _ = stop_tx.send(());
+    running.await.unwrap().unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_question_gets_the_same_answer_on_telegram_and_the_web() {
+    let (_, store, _dir) = common::backends("telegram_same").await.remove(0);
+    let server = TestServer::start(store.clone()).await;
+    let (fake, url) = start_fake().await;
+    let bot = TelegramAdapter::new(TOKEN, &url, server.state.chat.clone()).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(bot.run(async {
+        let _ = stop_rx.await;
+    }));
+    let question = "how do I book annual leave";
+    fake.push(text_update(1, question));
+    sent(&fake, 2).await;
+    let conversation = store
+        .conversation_by_session("telegram", &ANN.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let telegram: Vec<String> = store
+        .transcript(&conversation.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.direction == "out")
+        .map(|m| m.text)
+        .collect();
+    let web: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/chat", server.url))
+        .json(&json!({"session": "web-same", "text": question}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let web: Vec<String> = web["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(telegram, web, "one dialogue, every channel");
+    let _ = stop_tx.send(());
+    running.await.unwrap().unwrap();
+    server.stop().await;
+}
