@@ -347,3 +347,66 @@ async fn the_same_question_gets_the_same_answer_on_telegram_and_the_web() {
     running.await.unwrap().unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_manager_replies_from_telegram_and_the_web_client_gets_it() {
+    let (_, store, _dir) = common::backends("telegram_manager").await.remove(0);
+    let server = TestServer::start(store.clone()).await;
+    let (fake, url) = start_fake().await;
+    let bot = TelegramAdapter::new(TOKEN, &url, server.state.chat.clone()).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(bot.run(async {
+        let _ = stop_rx.await;
+    }));
+    // A web client of ACME asks for a human.
+    let http = reqwest::Client::new();
+    let body: Value = http
+        .post(format!("{}/api/v1/chat", server.url))
+        .json(
+            &json!({"session": "web-esc", "text": "I want to talk to a real person please",
+                      "user": {"id": "ann@acme.example", "name": "Ann Lee", "client": "ACME"}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["outcome"], "escalated", "{body}");
+    let conversation = body["conversation"].as_str().unwrap().to_string();
+    let id = store
+        .escalations_of_conversation(&conversation)
+        .await
+        .unwrap()[0]
+        .id;
+
+    // Priya Shah's Telegram account (telegram_chat = 100200300 in clients/acme.toml) answers.
+    let priya =
+        json!({"id": 100200300, "is_bot": false, "first_name": "Priya", "last_name": "Shah"});
+    let priya_chat = json!({"id": 100200300, "type": "private", "first_name": "Priya"});
+    fake.push(json!({"update_id": 1, "message": {"message_id": 1, "date": 1_700_000_000,
+        "chat": priya_chat, "from": priya,
+        "text": format!("/reply {id} Your expense claim is approved; it will be paid on Friday.")}}));
+    let texts = sent(&fake, 1).await;
+    assert!(
+        texts[0].contains(&format!("escalation #{id} is acknowledged")),
+        "{texts:#?}"
+    );
+    let log = store.transcript(&conversation).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|m| m.direction == "out" && m.text.contains("paid on Friday")),
+        "the reply is in the client's conversation"
+    );
+    // Someone who is not a manager cannot.
+    fake.push(text_update(2, &format!("/resolve {id}")));
+    let texts = sent(&fake, 2).await;
+    assert!(texts[1].contains("Only account managers"), "{texts:#?}");
+    assert_eq!(
+        store.escalation(id).await.unwrap().unwrap().status,
+        "acknowledged"
+    );
+    let _ = stop_tx.send(());
+    running.await.unwrap().unwrap();
+    server.stop().await;
+}
