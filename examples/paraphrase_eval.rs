@@ -3,11 +3,12 @@
 //! engine's top intents. Content is read at runtime, so no rebuild is needed after editing it.
 //!
 //! ```text
-//! cargo run --release --example paraphrase_eval -- [--content DIR] [--seed N] [FILE...]
+//! cargo run --release --example paraphrase_eval -- [--content DIR] [--seed N] [--set K=V]... [FILE...]
 //! ```
 //! Default file: `tests/fixtures/paraphrases.toml`; default content: `.`. `--seed` trains the
 //! engine with another seed (the tests use the default): a figure that only holds for one seed
-//! is luck, not content quality.
+//! is luck, not content quality. `--set` overrides any other engine setting (TOML value), e.g.
+//! `--set ensemble=3`.
 
 use std::path::PathBuf;
 
@@ -34,19 +35,27 @@ struct OffTopic {
 fn main() -> anyhow::Result<()> {
     let mut content = PathBuf::from(".");
     let mut files = Vec::new();
-    let mut config = EngineConfig::default();
+    let mut seed = None;
+    let mut sets = String::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--content" {
             content = PathBuf::from(args.next().expect("--content DIR"));
         } else if a == "--seed" {
-            config.seed = args.next().expect("--seed N").parse()?;
+            seed = Some(args.next().expect("--seed N").parse::<u64>()?);
+        } else if a == "--set" {
+            sets.push_str(&args.next().expect("--set KEY=VALUE"));
+            sets.push('\n');
         } else {
             files.push(PathBuf::from(a));
         }
     }
     if files.is_empty() {
         files.push(PathBuf::from("tests/fixtures/paraphrases.toml"));
+    }
+    let mut config: EngineConfig = toml::from_str(&sets)?;
+    if let Some(seed) = seed {
+        config.seed = seed;
     }
     let k = Knowledge::load(&content, config)?;
     let article_of = |intent: &str| match &k.intents[intent].action {
