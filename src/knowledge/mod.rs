@@ -195,8 +195,9 @@ impl Knowledge {
     }
 }
 
-/// Training data: each intent's examples and rules; an article's title, tags and body are its
-/// passages (weaker evidence that widens the vocabulary the engine recognises).
+/// Training data: each intent's examples and rules; an article's title, tags and body (without
+/// its section titles) are its passages (weaker evidence that widens the vocabulary the engine
+/// recognises).
 fn intent_defs(
     intents: &BTreeMap<String, Intent>,
     articles: &BTreeMap<String, Article>,
@@ -214,7 +215,7 @@ fn intent_defs(
                         vec![
                             a.title.clone(),
                             a.tags.join(", "),
-                            render::to_plain(&a.body),
+                            render::to_passage_text(&a.body),
                         ]
                     })
                     .unwrap_or_default(),

@@ -155,6 +155,31 @@ pub fn to_plain(markdown: &str) -> String {
     tidy(&out)
 }
 
+/// Plain text of an article body as training passages for the engine: like [`to_plain`], but
+/// without section titles (ATX headings and lines that are only bold text, such as
+/// "**What happens next**"). Those are document structure shared by many articles, not the
+/// article's topic, and as pseudo-examples they pull unrelated questions ("what happens to my
+/// ticket") towards whichever articles use them.
+pub fn to_passage_text(markdown: &str) -> String {
+    let kept: Vec<&str> = markdown
+        .lines()
+        .filter(|line| !is_section_title(line))
+        .collect();
+    to_plain(&kept.join("\n"))
+}
+
+fn is_section_title(line: &str) -> bool {
+    let t = line.trim();
+    if t.starts_with('#') {
+        return true;
+    }
+    ["**", "__"].iter().any(|m| {
+        t.strip_prefix(m)
+            .and_then(|rest| rest.strip_suffix(m))
+            .is_some_and(|inner| !inner.trim().is_empty() && !inner.contains(m))
+    })
+}
+
 fn tidy(s: &str) -> String {
     let mut out = s.trim().to_string();
     while out.contains("\n\n\n") {
@@ -230,6 +255,18 @@ mod tests {
         assert_eq!(
             to_plain("See [the portal](https://p.example).\n\n1. One\n2. Two"),
             "See the portal (https://p.example).\n\n1. One\n2. Two"
+        );
+    }
+
+    #[test]
+    fn passage_text_drops_section_titles() {
+        let md = "## Heading\nIntro with **bold** word.\n\n**What happens next**\n\n1. Step one.\n";
+        let p = to_passage_text(md);
+        assert!(p.contains("Intro with bold word."), "{p}");
+        assert!(p.contains("Step one."), "{p}");
+        assert!(
+            !p.contains("Heading") && !p.contains("What happens next"),
+            "{p}"
         );
     }
 
