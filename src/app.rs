@@ -99,6 +99,7 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
             config.identity_secret.clone(),
         )),
         telegram: None,
+        telegram_webhook_secret: None,
     })
 }
 

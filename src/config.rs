@@ -200,6 +200,11 @@ pub struct Config {
     pub telegram_api_url: String,
     /// Discord REST base URL; default `https://discord.com/api/v10`.
     pub discord_api_url: String,
+    /// Public URL of `/telegram/webhook`: Telegram pushes updates there instead of long polling
+    /// (for several replicas). Needs `telegram_webhook_secret`.
+    pub telegram_webhook_url: Option<String>,
+    /// Checked against `X-Telegram-Bot-Api-Secret-Token` on every webhook call.
+    pub telegram_webhook_secret: Option<Secret>,
 }
 
 /// Web chat limits and the origins allowed to embed the widget.
@@ -374,9 +379,19 @@ impl Config {
         }
 
         let escalation = file.escalation.unwrap_or_default();
+        let telegram_webhook_url = get("FRONTDOOR_TELEGRAM_WEBHOOK_URL");
+        let telegram_webhook_secret = get("FRONTDOOR_TELEGRAM_WEBHOOK_SECRET").map(Secret::new);
+        if telegram_webhook_url.is_some() && telegram_webhook_secret.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "FRONTDOOR_TELEGRAM_WEBHOOK_SECRET".into(),
+                message: "is required with FRONTDOOR_TELEGRAM_WEBHOOK_URL (Telegram sends it back on every call, so nobody else can post updates)".into(),
+            });
+        }
         Ok(Config {
             web,
             escalation,
+            telegram_webhook_url,
+            telegram_webhook_secret,
             webhook_secret: get("FRONTDOOR_WEBHOOK_SECRET").map(Secret::new),
             telegram_api_url: get("FRONTDOOR_TELEGRAM_API_URL")
                 .unwrap_or_else(|| "https://api.telegram.org".into())

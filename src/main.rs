@@ -101,6 +101,9 @@ enum Command {
         #[arg(long, default_value_t = 72)]
         ttl_hours: i64,
     },
+    /// Register FRONTDOOR_TELEGRAM_WEBHOOK_URL (+ its secret) with Telegram: run once per
+    /// deployment when several replicas serve Telegram through the webhook.
+    TelegramWebhook,
     /// Run scripted test conversations (*.txt transcripts) against the dialogue.
     TestConversations {
         /// Folder of transcripts.
@@ -190,6 +193,10 @@ fn main() -> anyhow::Result<()> {
                 json,
             },
         ),
+        Command::TelegramWebhook => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(telegram_webhook(config)),
         Command::LinkCode { client, ttl_hours } => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
@@ -218,6 +225,36 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn telegram_webhook(config: Config) -> anyhow::Result<()> {
+    let (Some(token), Some(url), Some(secret)) = (
+        &config.telegram_bot_token,
+        &config.telegram_webhook_url,
+        &config.telegram_webhook_secret,
+    ) else {
+        bail!(
+            "set TELEGRAM_BOT_TOKEN, FRONTDOOR_TELEGRAM_WEBHOOK_URL and FRONTDOOR_TELEGRAM_WEBHOOK_SECRET"
+        );
+    };
+    let store = frontdoor::store::connect(&config.database_url).await?;
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    let chat = frontdoor::dialogue::service::ChatService::new(
+        store,
+        frontdoor::dialogue::service::share(k),
+        config.dialogue.clone(),
+    );
+    let bot = frontdoor::channels::telegram::TelegramAdapter::new(
+        token.expose(),
+        &config.telegram_api_url,
+        chat,
+    )
+    .map_err(anyhow::Error::msg)?;
+    bot.set_webhook(url, secret.expose())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    println!("Telegram will post updates to {url}");
+    Ok(())
 }
 
 /// A one-time Telegram link code for a client (see `Command::LinkCode`).
@@ -250,24 +287,36 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut telegram = None;
     if let Some(token) = &config.telegram_bot_token {
-        let bot = frontdoor::channels::telegram::TelegramAdapter::new(
+        let mut bot = frontdoor::channels::telegram::TelegramAdapter::new(
             token.expose(),
             &config.telegram_api_url,
             state.chat.clone(),
         )
         .map_err(anyhow::Error::msg)?;
-        state.telegram = Some(bot.clone());
-        let mut stop = stop_rx.clone();
-        telegram = Some(tokio::spawn(async move {
-            if let Err(e) = bot
-                .run(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-            {
-                tracing::error!(error = %e, "telegram bot stopped");
+        if config.telegram_webhook_url.is_some() {
+            // Webhook mode: Telegram posts to /telegram/webhook on any replica.
+            if let Err(e) = bot.prepare().await {
+                tracing::warn!(error = %e, "telegram: could not fetch the bot's name yet (group mentions need it)");
             }
-        }));
+            state.telegram = Some(bot);
+            state.telegram_webhook_secret = config.telegram_webhook_secret.clone();
+            tracing::info!(
+                "telegram webhook mode: POST /telegram/webhook (register once with `frontdoor telegram-webhook`)"
+            );
+        } else {
+            state.telegram = Some(bot.clone());
+            let mut stop = stop_rx.clone();
+            telegram = Some(tokio::spawn(async move {
+                if let Err(e) = bot
+                    .run(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+                {
+                    tracing::error!(error = %e, "telegram bot stopped");
+                }
+            }));
+        }
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

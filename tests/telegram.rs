@@ -410,3 +410,51 @@ async fn a_manager_replies_from_telegram_and_the_web_client_gets_it() {
     running.await.unwrap().unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn webhook_mode_takes_updates_only_from_telegram_and_once() {
+    let (_, store, _dir) = common::backends("telegram_webhook").await.remove(0);
+    let base = TestServer::start(store.clone()).await;
+    let (fake, url) = start_fake().await;
+    let mut bot = TelegramAdapter::new(TOKEN, &url, base.state.chat.clone()).unwrap();
+    bot.prepare().await.unwrap();
+    let mut state = base.state.clone();
+    state.telegram = Some(bot);
+    state.telegram_webhook_secret = Some(frontdoor::config::Secret::new("hook-secret"));
+    let server = TestServer::start_state(store.clone(), state).await;
+    let http = reqwest::Client::new();
+    let post = |secret: &'static str, update: Value| {
+        http.post(format!("{}/telegram/webhook", server.url))
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .json(&update)
+            .send()
+    };
+    let update = text_update(41, "how do I reset my password");
+    let r = post("wrong", update.clone()).await.unwrap();
+    assert_eq!(r.status(), 401, "not Telegram");
+    assert!(fake.sent_texts().is_empty());
+    for _ in 0..2 {
+        let r = post("hook-secret", update.clone()).await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let texts = fake.sent_texts();
+    assert!(texts[0].contains("Reset a forgotten"), "{texts:#?}");
+    let conversation = store
+        .conversation_by_session("telegram", &ANN.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let inbound = store
+        .transcript(&conversation.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.direction == "in")
+        .count();
+    assert_eq!(
+        inbound, 1,
+        "the update Telegram sent twice was processed once"
+    );
+    server.stop().await;
+    base.stop().await;
+}

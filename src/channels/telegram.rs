@@ -40,6 +40,14 @@ pub enum TelegramError {
     Chat(#[from] crate::dialogue::service::ServiceError),
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("not a Telegram update: {0}")]
+    BadUpdate(String),
+    #[error(transparent)]
+    Failed(TelegramError),
+}
+
 #[derive(Clone)]
 pub struct TelegramAdapter {
     bot: Bot,
@@ -100,14 +108,44 @@ impl TelegramAdapter {
         })
     }
 
-    /// Long polling until `shutdown`. Only one replica should poll (Telegram's rule).
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), TelegramError> {
-        tokio::pin!(shutdown);
+    /// Learn the bot's username and register its commands (both modes, at start).
+    pub async fn prepare(&mut self) -> Result<(), TelegramError> {
         let me = with_retry(|| self.bot.get_me().into_future()).await?;
         self.username = me.username().to_string();
         if let Err(e) = with_retry(|| self.bot.set_my_commands(commands()).into_future()).await {
             tracing::warn!(error = %e, "could not register the bot's commands");
         }
+        Ok(())
+    }
+
+    /// Tell Telegram to push updates to `url` with `secret` (once per deployment, not from
+    /// every replica).
+    pub async fn set_webhook(&self, url: &str, secret: &str) -> Result<(), String> {
+        let url = reqwest::Url::parse(url).map_err(|e| format!("bad webhook URL: {e}"))?;
+        with_retry(|| {
+            self.bot
+                .set_webhook(url.clone())
+                .secret_token(secret.to_string())
+                .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+                .into_future()
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
+    /// Webhook mode: one update as Telegram posted it. An error makes the endpoint answer 500,
+    /// so Telegram delivers the update again (and the log answers it if it was stored).
+    pub async fn handle_json(&self, body: &[u8]) -> Result<(), WebhookError> {
+        let update: Update =
+            serde_json::from_slice(body).map_err(|e| WebhookError::BadUpdate(e.to_string()))?;
+        self.handle(update).await.map_err(WebhookError::Failed)
+    }
+
+    /// Long polling until `shutdown`. Only one replica should poll (Telegram's rule).
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), TelegramError> {
+        tokio::pin!(shutdown);
+        self.prepare().await?;
         tracing::info!(bot = %self.username, "telegram bot polling");
         let store = self.chat.store.clone();
         loop {

@@ -5,6 +5,7 @@ mod assets;
 mod chat;
 pub mod error;
 mod escalations;
+mod telegram;
 mod ws;
 
 use std::future::Future;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub web: Arc<WebState>,
     /// Set when the Telegram bot runs: manager replies to Telegram conversations go through it.
     pub telegram: Option<crate::channels::telegram::TelegramAdapter>,
+    /// Webhook mode: the secret Telegram echoes in `X-Telegram-Bot-Api-Secret-Token`.
+    pub telegram_webhook_secret: Option<crate::config::Secret>,
 }
 
 /// Web chat guards and the push hub.
@@ -121,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(admin::router())
         .merge(escalations::router())
+        .merge(telegram::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

@@ -114,7 +114,13 @@ impl TestServer {
             admin_token: None,
             web: Arc::new(frontdoor::http::WebState::new(web, identity_secret)),
             telegram: None,
+            telegram_webhook_secret: None,
         };
+        Self::start_state(store, state).await
+    }
+
+    /// Serve a state the test has put together (e.g. with a Telegram adapter).
+    pub async fn start_state(store: Arc<dyn Store>, state: AppState) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
