@@ -12,6 +12,7 @@
 //! - `app`: wiring: load knowledge, connect the store, seed clients.
 
 pub mod app;
+pub mod backoffice;
 pub mod channels;
 pub mod config;
 pub mod dialogue;

@@ -101,6 +101,20 @@ enum Command {
         #[arg(long, default_value_t = 72)]
         ttl_hours: i64,
     },
+    /// A client's monthly recharge statement from the ledger.
+    Statement {
+        #[arg(long)]
+        client: String,
+        /// The month, e.g. 2026-11 (in the client's time zone).
+        #[arg(long)]
+        month: String,
+        /// json, csv or html.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Register FRONTDOOR_TELEGRAM_WEBHOOK_URL (+ its secret) with Telegram: run once per
     /// deployment when several replicas serve Telegram through the webhook.
     TelegramWebhook,
@@ -193,6 +207,15 @@ fn main() -> anyhow::Result<()> {
                 json,
             },
         ),
+        Command::Statement {
+            client,
+            month,
+            format,
+            out,
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(print_statement(config, client, month, format, out)),
         Command::TelegramWebhook => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
@@ -225,6 +248,31 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn print_statement(
+    config: Config,
+    client: String,
+    month: String,
+    format: String,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let store = frontdoor::store::connect(&config.database_url).await?;
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    let s =
+        frontdoor::backoffice::statement::statement(store.as_ref(), &k, &client, &month).await?;
+    let text = match format.as_str() {
+        "json" => serde_json::to_string_pretty(&s)?,
+        "csv" => s.to_csv(),
+        "html" => s.to_html(),
+        other => bail!("--format must be json, csv or html, not {other}"),
+    };
+    match out {
+        Some(path) => std::fs::write(&path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 async fn telegram_webhook(config: Config) -> anyhow::Result<()> {
