@@ -152,3 +152,309 @@ async fn statement_totals_equal_the_ledger_on_generated_data() {
         );
     }
 }
+
+/// Every KPI on a small hand-built month with known answers (the comments give the arithmetic).
+#[tokio::test]
+async fn kpis_on_a_hand_built_dataset() {
+    use frontdoor::backoffice::kpi::compute;
+    use frontdoor::store::{EscalationAction, IdentityClaim, Store};
+    let k = common::shipped();
+    let coverage = k.coverage_for(Some("ACME"), None).clone(); // Mon-Fri 07:00-19:00 London
+    let t = |d: u32, h: u32, m: u32| {
+        Utc.with_ymd_and_hms(2026, 11, d, h, m, 0)
+            .unwrap()
+            .timestamp_millis()
+    };
+    for (name, store, _dir) in common::backends("kpis").await {
+        frontdoor::app::seed_clients(store.as_ref(), &k)
+            .await
+            .unwrap();
+        let mut people = Vec::new();
+        for i in 0..4 {
+            let p = store
+                .resolve_person(
+                    &IdentityClaim {
+                        channel: "web".into(),
+                        external_id: format!("person-{i}"),
+                        display_name: None,
+                        client_code: Some("ACME".into()),
+                    },
+                    t(1, 0, 0),
+                )
+                .await
+                .unwrap();
+            people.push(p.id);
+        }
+        // (conversation, person, time, text, outcome, intent, latency µs, records)
+        struct Msg(
+            &'static str,
+            usize,
+            i64,
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+            i64,
+            Vec<Record>,
+        );
+        let mut versions = std::collections::HashMap::<&str, i64>::new();
+        let commit = |store: std::sync::Arc<dyn Store>, m: Msg, version: i64, person: i64| async move {
+            if version == 0 {
+                store
+                    .open_conversation("web", m.0, None, m.0, "{}", m.2)
+                    .await
+                    .unwrap();
+            }
+            let turn = Turn {
+                conversation_id: m.0.into(),
+                expected_version: version,
+                new_state: "{}".into(),
+                channel: "web".into(),
+                person_id: Some(person),
+                client_code: Some("ACME".into()),
+                off_hours: false,
+                inbound: NewMessage {
+                    text: m.3.into(),
+                    intent: m.5.map(str::to_string),
+                    outcome: Some(m.4.into()),
+                    latency_us: Some(m.6),
+                    ..NewMessage::default()
+                },
+                outbound: vec![],
+                records: m.7,
+                now: m.2,
+            };
+            assert!(matches!(
+                store.commit_turn(&turn).await.unwrap(),
+                frontdoor::store::TurnOutcome::Committed { .. }
+            ));
+        };
+        let script = vec![
+            // Mon 23 Nov. A: answered (repeated by the same person below, so not FCR).
+            Msg(
+                "A",
+                0,
+                t(23, 9, 0),
+                "reset password",
+                "answered",
+                Some("it-password-reset"),
+                1_000,
+                vec![Record::Survey {
+                    cause: "answer".into(),
+                    expires_at: t(24, 9, 0),
+                }],
+            ),
+            Msg(
+                "A",
+                0,
+                t(23, 9, 1),
+                "",
+                "survey",
+                None,
+                100,
+                vec![Record::SurveyAnswer {
+                    score: Some(4),
+                    comment: None,
+                }],
+            ),
+            // B: a vendor set-up, 2 re-prompts, 5 minutes to supply; due Wed 10:05, never closed.
+            Msg(
+                "B",
+                1,
+                t(23, 10, 0),
+                "vendor setup",
+                "prompt",
+                Some("vendor-setup"),
+                2_000,
+                vec![],
+            ),
+            Msg(
+                "B",
+                1,
+                t(23, 10, 5),
+                "submit",
+                "request_opened",
+                Some("vendor-setup"),
+                3_000,
+                vec![
+                    Record::Request {
+                        reference: "REQ-1".into(),
+                        service_id: "vendor-setup".into(),
+                        priority: "normal".into(),
+                        inputs: "{}".into(),
+                        due_at: t(25, 10, 5),
+                        off_hours: false,
+                    },
+                    Record::InputCollection {
+                        service_id: "vendor-setup".into(),
+                        started_at: t(23, 10, 0),
+                        outcome: "submitted".into(),
+                        complete_first_attempt: false,
+                        reprompts: 2,
+                        missing_inputs: 0,
+                        request_reference: Some("REQ-1".into()),
+                    },
+                ],
+            ),
+            // C: escalated at 18:30 (last coverage hour), due 22:30.
+            Msg(
+                "C",
+                2,
+                t(23, 18, 30),
+                "talk to a human",
+                "escalated",
+                Some("escalate"),
+                4_000,
+                vec![Record::Escalation {
+                    reason: "user_request".into(),
+                    priority: "normal".into(),
+                    request_reference: None,
+                    due_at: t(23, 22, 30),
+                    next_ping_at: None,
+                    off_hours: false,
+                    manager_email: None,
+                    pings: vec![],
+                }],
+            ),
+            // Tue 24 Nov 07:30 (first coverage hour): person 0 asks about passwords again.
+            Msg(
+                "D",
+                0,
+                t(24, 7, 30),
+                "password again",
+                "answered",
+                Some("it-password-reset"),
+                5_000,
+                vec![Record::Survey {
+                    cause: "answer".into(),
+                    expires_at: t(25, 7, 30),
+                }],
+            ),
+            // Sat 28 Nov: off hours, a fallback, and a form abandoned with 2 inputs missing.
+            Msg(
+                "E",
+                3,
+                t(28, 12, 0),
+                "blah",
+                "fallback",
+                None,
+                500,
+                vec![Record::InputCollection {
+                    service_id: "vendor-setup".into(),
+                    started_at: t(28, 12, 0),
+                    outcome: "cancelled".into(),
+                    complete_first_attempt: false,
+                    reprompts: 0,
+                    missing_inputs: 2,
+                    request_reference: None,
+                }],
+            ),
+        ];
+        for m in script {
+            let v = versions.entry(m.0).or_insert(0);
+            let person = people[m.1];
+            commit(store.clone(), m, *v, person).await;
+            *v += 1;
+        }
+        // The manager acts on C: acknowledged after 10 min, answered after 30, resolved after 120.
+        let esc = store.escalations_of_conversation("C").await.unwrap()[0].id;
+        for (at, action, outcome) in [
+            (
+                t(23, 18, 40),
+                EscalationAction::Acknowledge,
+                "manager_acknowledged",
+            ),
+            (t(23, 19, 0), EscalationAction::Reply, "manager_reply"),
+            (t(23, 20, 30), EscalationAction::Resolve, "manager_resolved"),
+        ] {
+            let v = versions.get_mut("C").unwrap();
+            let turn = Turn {
+                conversation_id: "C".into(),
+                expected_version: *v,
+                new_state: "{}".into(),
+                channel: "web".into(),
+                person_id: Some(people[2]),
+                client_code: Some("ACME".into()),
+                off_hours: false,
+                inbound: NewMessage {
+                    text: "".into(),
+                    outcome: Some(outcome.into()),
+                    ..NewMessage::default()
+                },
+                outbound: vec![],
+                records: vec![Record::EscalationAction {
+                    escalation_id: esc,
+                    action,
+                    by: "Priya Shah".into(),
+                }],
+                now: at,
+            };
+            store.commit_turn(&turn).await.unwrap();
+            *v += 1;
+        }
+
+        let facts = store
+            .period_facts("ACME", t(1, 0, 0), t(30, 23, 59))
+            .await
+            .unwrap();
+        let kpi = compute(&facts, &coverage, t(25, 12, 0));
+        let near = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert_eq!(
+            kpi.volume, 7,
+            "[{name}] A×2, B×2, C, D, E; manager relays excluded"
+        );
+        assert_eq!(kpi.conversations, 5, "[{name}]");
+        assert!(near(kpi.escalation_rate, 0.2), "[{name}] C of 5: {kpi:?}");
+        assert!(near(kpi.self_service_rate, 0.8), "[{name}]");
+        assert!(
+            near(kpi.first_contact_resolution, 2.0 / 3.0),
+            "[{name}] B and D of A, B, D: {kpi:?}"
+        );
+        assert!(near(kpi.fallback_rate, 1.0 / 7.0), "[{name}]");
+        // Latencies (ms) 0.1, 0.5, 1, 2, 3, 4, 5: nearest-rank p50 = 4th = 2, p95 = 7th = 5.
+        assert!(
+            near(kpi.response_ms_p50, 2.0),
+            "[{name}] {:?}",
+            kpi.response_ms_p50
+        );
+        assert!(near(kpi.response_ms_p95, 5.0), "[{name}]");
+        assert!(near(kpi.acknowledge_minutes_avg, 10.0), "[{name}] {kpi:?}");
+        assert!(near(kpi.first_response_minutes_avg, 30.0), "[{name}]");
+        assert!(near(kpi.resolution_minutes_avg, 120.0), "[{name}]");
+        assert!(
+            near(kpi.escalation_sla_met, 1.0),
+            "[{name}] answered 19:00, due 22:30"
+        );
+        assert!(
+            near(kpi.request_sla_met, 0.0),
+            "[{name}] REQ-1 due Wed 10:05, open at Wed 12:00"
+        );
+        assert!(near(kpi.csat_avg, 4.0), "[{name}]");
+        assert_eq!(kpi.csat_distribution, [0, 0, 0, 1, 0], "[{name}]");
+        assert!(
+            near(kpi.survey_response_rate, 0.5),
+            "[{name}] 1 of 2 surveys answered"
+        );
+        assert!(near(kpi.input_complete_first_time, 0.0), "[{name}]");
+        assert!(near(kpi.reprompts_avg, 2.0), "[{name}]");
+        assert!(near(kpi.supply_minutes_avg, 5.0), "[{name}]");
+        assert_eq!(kpi.abandoned_missing_inputs, 1, "[{name}]");
+        assert_eq!(
+            kpi.heatmap[0][9], 2,
+            "[{name}] Monday 09:00-10:00: A's two messages"
+        );
+        assert_eq!(kpi.heatmap[0][10], 2, "[{name}]");
+        assert_eq!(kpi.heatmap[0][18], 1, "[{name}]");
+        assert_eq!(kpi.heatmap[1][7], 1, "[{name}]");
+        assert_eq!(kpi.heatmap[5][12], 1, "[{name}]");
+        assert_eq!(kpi.heatmap.iter().flatten().sum::<i64>(), 7);
+        assert!(
+            near(kpi.off_hours_share, 1.0 / 7.0),
+            "[{name}] Saturday's message"
+        );
+        assert_eq!(
+            (kpi.first_coverage_hour, kpi.last_coverage_hour),
+            (1, 1),
+            "[{name}]"
+        );
+    }
+}

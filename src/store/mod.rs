@@ -268,6 +268,18 @@ impl EscalationAction {
     }
 }
 
+/// Everything the back office's KPIs of one client and period are computed from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PeriodFacts {
+    /// Inbound messages (client queries and button presses; manager relays included, flagged
+    /// by their `manager_*` outcome).
+    pub inbound: Vec<MessageRow>,
+    pub escalations: Vec<EscalationRow>,
+    pub surveys: Vec<SurveyRow>,
+    pub collections: Vec<InputCollectionRow>,
+    pub requests: Vec<RequestRow>,
+}
+
 /// How one delivery attempt of a claimed outbox row ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OutboxFinish {
@@ -485,6 +497,14 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_by_status(&self, status: &str, limit: i64) -> StoreResult<Vec<OutboxRow>>;
     /// The account manager's stored id for (client, email).
     async fn manager_id(&self, client_code: &str, email: &str) -> StoreResult<Option<i64>>;
+
+    /// The facts of one client in `[from, to)` for the KPIs.
+    async fn period_facts(
+        &self,
+        client_code: &str,
+        from: Millis,
+        to: Millis,
+    ) -> StoreResult<PeriodFacts>;
 
     /// A channel's saved position (e.g. the last Telegram update id fully handled).
     async fn cursor(&self, name: &str) -> StoreResult<Option<i64>>;

@@ -839,6 +839,52 @@ macro_rules! impl_sql_store {
                 Ok(row.map(|r| r.0))
             }
 
+            async fn period_facts(
+                &self,
+                client_code: &str,
+                from: $crate::store::Millis,
+                to: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<$crate::store::PeriodFacts> {
+                let inbound = sqlx::query_as(
+                    "SELECT * FROM messages
+                     WHERE client_code = $1 AND direction = 'in' AND created_at >= $2 AND created_at < $3
+                     ORDER BY id",
+                )
+                .bind(client_code).bind(from).bind(to)
+                .fetch_all(&self.reader)
+                .await?;
+                let escalations = sqlx::query_as(
+                    "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
+                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, acknowledged_by,
+                            first_response_at, resolved_at, off_hours
+                     FROM escalations WHERE client_code = $1 AND created_at >= $2 AND created_at < $3 ORDER BY id",
+                )
+                .bind(client_code).bind(from).bind(to)
+                .fetch_all(&self.reader)
+                .await?;
+                let surveys = sqlx::query_as(
+                    "SELECT * FROM surveys WHERE client_code = $1 AND sent_at >= $2 AND sent_at < $3 ORDER BY id",
+                )
+                .bind(client_code).bind(from).bind(to)
+                .fetch_all(&self.reader)
+                .await?;
+                let collections = sqlx::query_as(
+                    "SELECT * FROM input_collections
+                     WHERE client_code = $1 AND started_at >= $2 AND started_at < $3 ORDER BY id",
+                )
+                .bind(client_code).bind(from).bind(to)
+                .fetch_all(&self.reader)
+                .await?;
+                let requests = sqlx::query_as(
+                    "SELECT * FROM service_requests
+                     WHERE client_code = $1 AND opened_at >= $2 AND opened_at < $3 ORDER BY id",
+                )
+                .bind(client_code).bind(from).bind(to)
+                .fetch_all(&self.reader)
+                .await?;
+                Ok($crate::store::PeriodFacts { inbound, escalations, surveys, collections, requests })
+            }
+
             async fn cursor(&self, name: &str) -> $crate::store::StoreResult<Option<i64>> {
                 let row: Option<(i64,)> = sqlx::query_as("SELECT value FROM channel_cursors WHERE name = $1")
                     .bind(name)

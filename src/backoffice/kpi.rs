@@ -1,0 +1,282 @@
+//! KPIs on both sides of the SPA for one client and period, computed from [`PeriodFacts`].
+//!
+//! Pure: the same facts, coverage and `now` give the same figures, on either backend. Each
+//! formula is written next to its field. Rates are `None` when their denominator is zero
+//! (no data is not 0%).
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, TimeZone, Timelike, Utc};
+use serde::Serialize;
+
+use crate::dialogue::calendar::in_coverage;
+use crate::knowledge::Coverage;
+use crate::store::{Millis, PeriodFacts};
+
+/// Outcomes that resolve a contact at the bot: an answer given, a request opened.
+const RESOLVED: [&str; 2] = ["answered", "request_opened"];
+/// A contact is not resolved at first contact if the same person asks about the same intent
+/// again within this window.
+const REPEAT_WINDOW_MS: i64 = 72 * 3_600_000;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Kpis {
+    // --- SSO side ---------------------------------------------------------------------------
+    /// Inbound client messages (typed or pressed), manager relays excluded.
+    pub volume: i64,
+    /// Distinct conversations with at least one inbound client message.
+    pub conversations: i64,
+    /// Conversations without an escalation / conversations (containment).
+    pub self_service_rate: Option<f64>,
+    /// Conversations with an escalation / conversations.
+    pub escalation_rate: Option<f64>,
+    /// Resolved contacts (answered or request opened) whose conversation was not escalated and
+    /// whose person did not come back about the same intent within 72 h / resolved contacts.
+    pub first_contact_resolution: Option<f64>,
+    /// Messages that fell back ("I don't know") / volume.
+    pub fallback_rate: Option<f64>,
+    /// Bot response time from the logged latencies (ms): median and 95th percentile.
+    pub response_ms_p50: Option<f64>,
+    pub response_ms_p95: Option<f64>,
+    /// Mean minutes from escalation to acknowledgement / first human response / resolution,
+    /// over the escalations that reached that point.
+    pub acknowledge_minutes_avg: Option<f64>,
+    pub first_response_minutes_avg: Option<f64>,
+    pub resolution_minutes_avg: Option<f64>,
+    /// Escalations answered by their due time / escalations answered or already past due.
+    pub escalation_sla_met: Option<f64>,
+    /// Requests closed by their due time / requests closed or already past due.
+    pub request_sla_met: Option<f64>,
+    /// Mean survey score; count per score 1..=5; answered / sent.
+    pub csat_avg: Option<f64>,
+    pub csat_distribution: [i64; 5],
+    pub survey_response_rate: Option<f64>,
+    // --- Client side (what the client owes the SPA) -------------------------------------------
+    /// Input collections submitted with every required input valid at its first answer /
+    /// submitted collections.
+    pub input_complete_first_time: Option<f64>,
+    /// Mean re-prompts per submitted collection.
+    pub reprompts_avg: Option<f64>,
+    /// Mean minutes from the first prompt to submission.
+    pub supply_minutes_avg: Option<f64>,
+    /// Collections abandoned (cancelled or expired) with required inputs still missing.
+    pub abandoned_missing_inputs: i64,
+    // --- Demand ----------------------------------------------------------------------------
+    /// Inbound messages per weekday (0 = Monday) × hour, in the client's time zone.
+    pub heatmap: Vec<[i64; 24]>,
+    /// Inbound messages outside coverage hours / volume.
+    pub off_hours_share: Option<f64>,
+    /// Inbound messages in the first and in the last hour of coverage.
+    pub first_coverage_hour: i64,
+    pub last_coverage_hour: i64,
+}
+
+fn ratio(num: usize, den: usize) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn minutes(from: Millis, to: Millis) -> f64 {
+    (to - from) as f64 / 60_000.0
+}
+
+pub fn compute(facts: &PeriodFacts, coverage: &Coverage, now: Millis) -> Kpis {
+    let inbound: Vec<_> = facts
+        .inbound
+        .iter()
+        .filter(|m| {
+            !m.outcome
+                .as_deref()
+                .is_some_and(|o| o.starts_with("manager_"))
+        })
+        .collect();
+    let volume = inbound.len();
+    let conversations: BTreeSet<&str> =
+        inbound.iter().map(|m| m.conversation_id.as_str()).collect();
+    let escalated: BTreeSet<&str> = facts
+        .escalations
+        .iter()
+        .map(|e| e.conversation_id.as_str())
+        .collect();
+    let escalated_conversations = conversations
+        .iter()
+        .filter(|c| escalated.contains(*c))
+        .count();
+
+    // First-contact resolution.
+    let resolved: Vec<_> = inbound
+        .iter()
+        .filter(|m| m.outcome.as_deref().is_some_and(|o| RESOLVED.contains(&o)))
+        .collect();
+    let first_contact = resolved
+        .iter()
+        .filter(|m| {
+            !escalated.contains(m.conversation_id.as_str())
+                && !inbound.iter().any(|later| {
+                    later.id != m.id
+                        && later.person_id.is_some()
+                        && later.person_id == m.person_id
+                        && later.intent.is_some()
+                        && later.intent == m.intent
+                        && later.created_at > m.created_at
+                        && later.created_at - m.created_at <= REPEAT_WINDOW_MS
+                })
+        })
+        .count();
+
+    let fallbacks = inbound
+        .iter()
+        .filter(|m| m.outcome.as_deref() == Some("fallback"))
+        .count();
+    let mut latencies: Vec<f64> = inbound
+        .iter()
+        .filter_map(|m| m.latency_us)
+        .map(|us| us as f64 / 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+
+    let e = &facts.escalations;
+    let ack: Vec<f64> = e
+        .iter()
+        .filter_map(|x| x.acknowledged_at.map(|t| minutes(x.created_at, t)))
+        .collect();
+    let first_response: Vec<f64> = e
+        .iter()
+        .filter_map(|x| x.first_response_at.map(|t| minutes(x.created_at, t)))
+        .collect();
+    let resolution: Vec<f64> = e
+        .iter()
+        .filter_map(|x| x.resolved_at.map(|t| minutes(x.created_at, t)))
+        .collect();
+    let esc_judged: Vec<bool> = e
+        .iter()
+        .filter_map(|x| match x.first_response_at {
+            Some(t) => Some(t <= x.due_at),
+            None if x.due_at < now => Some(false),
+            None => None,
+        })
+        .collect();
+    let req_judged: Vec<bool> = facts
+        .requests
+        .iter()
+        .filter_map(|r| match r.closed_at {
+            Some(t) => Some(t <= r.due_at),
+            None if r.due_at < now => Some(false),
+            None => None,
+        })
+        .collect();
+
+    let scores: Vec<i64> = facts
+        .surveys
+        .iter()
+        .filter_map(|s| s.score)
+        .filter(|s| (1..=5).contains(s))
+        .collect();
+    let mut distribution = [0i64; 5];
+    for s in &scores {
+        distribution[(*s - 1) as usize] += 1;
+    }
+    let answered_surveys = facts
+        .surveys
+        .iter()
+        .filter(|s| s.answered_at.is_some())
+        .count();
+
+    let submitted: Vec<_> = facts
+        .collections
+        .iter()
+        .filter(|c| c.outcome == "submitted")
+        .collect();
+
+    let tz = coverage.timezone;
+    let mut heatmap = vec![[0i64; 24]; 7];
+    let (mut first_hour, mut last_hour, mut off_hours) = (0i64, 0i64, 0usize);
+    for m in &inbound {
+        let Some(t) = Utc.timestamp_millis_opt(m.created_at).single() else {
+            continue;
+        };
+        let local = t.with_timezone(&tz);
+        heatmap[local.weekday().num_days_from_monday() as usize][local.hour() as usize] += 1;
+        if !in_coverage(coverage, t) {
+            off_hours += 1;
+            continue;
+        }
+        let time = local.time();
+        if time < coverage.start + chrono::Duration::hours(1) {
+            first_hour += 1;
+        }
+        if time >= coverage.end - chrono::Duration::hours(1) {
+            last_hour += 1;
+        }
+    }
+
+    Kpis {
+        volume: volume as i64,
+        conversations: conversations.len() as i64,
+        self_service_rate: ratio(
+            conversations.len() - escalated_conversations,
+            conversations.len(),
+        ),
+        escalation_rate: ratio(escalated_conversations, conversations.len()),
+        first_contact_resolution: ratio(first_contact, resolved.len()),
+        fallback_rate: ratio(fallbacks, volume),
+        response_ms_p50: percentile(&latencies, 50.0),
+        response_ms_p95: percentile(&latencies, 95.0),
+        acknowledge_minutes_avg: mean(&ack),
+        first_response_minutes_avg: mean(&first_response),
+        resolution_minutes_avg: mean(&resolution),
+        escalation_sla_met: ratio(
+            esc_judged.iter().filter(|ok| **ok).count(),
+            esc_judged.len(),
+        ),
+        request_sla_met: ratio(
+            req_judged.iter().filter(|ok| **ok).count(),
+            req_judged.len(),
+        ),
+        csat_avg: mean(&scores.iter().map(|s| *s as f64).collect::<Vec<_>>()),
+        csat_distribution: distribution,
+        survey_response_rate: ratio(answered_surveys, facts.surveys.len()),
+        input_complete_first_time: ratio(
+            submitted
+                .iter()
+                .filter(|c| c.complete_first_attempt)
+                .count(),
+            submitted.len(),
+        ),
+        reprompts_avg: mean(
+            &submitted
+                .iter()
+                .map(|c| c.reprompts as f64)
+                .collect::<Vec<_>>(),
+        ),
+        supply_minutes_avg: mean(
+            &submitted
+                .iter()
+                .map(|c| minutes(c.started_at, c.ended_at))
+                .collect::<Vec<_>>(),
+        ),
+        abandoned_missing_inputs: facts
+            .collections
+            .iter()
+            .filter(|c| {
+                (c.outcome == "cancelled" || c.outcome == "expired") && c.missing_inputs > 0
+            })
+            .count() as i64,
+        heatmap,
+        off_hours_share: ratio(off_hours, volume),
+        first_coverage_hour: first_hour,
+        last_coverage_hour: last_hour,
+    }
+}
