@@ -101,6 +101,19 @@ enum Command {
         #[arg(long, default_value_t = 72)]
         ttl_hours: i64,
     },
+    /// A client's monthly report: KPIs of both sides of the SPA and the recharge statement.
+    Report {
+        #[arg(long)]
+        client: String,
+        /// The month, e.g. 2026-11 (in the client's time zone).
+        #[arg(long)]
+        month: String,
+        /// json or html.
+        #[arg(long, default_value = "html")]
+        format: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// A client's monthly recharge statement from the ledger.
     Statement {
         #[arg(long)]
@@ -207,6 +220,15 @@ fn main() -> anyhow::Result<()> {
                 json,
             },
         ),
+        Command::Report {
+            client,
+            month,
+            format,
+            out,
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(print_report(config, client, month, format, out)),
         Command::Statement {
             client,
             month,
@@ -248,6 +270,31 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn print_report(
+    config: Config,
+    client: String,
+    month: String,
+    format: String,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let store = frontdoor::store::connect(&config.database_url).await?;
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let r =
+        frontdoor::backoffice::report::monthly(store.as_ref(), &k, &client, &month, now).await?;
+    let text = match format.as_str() {
+        "json" => serde_json::to_string_pretty(&r)?,
+        "html" => r.to_html(),
+        other => bail!("--format must be json or html, not {other}"),
+    };
+    match out {
+        Some(path) => std::fs::write(&path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 async fn print_statement(

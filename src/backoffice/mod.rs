@@ -2,4 +2,5 @@
 //! So far the recharge statement; KPIs, reports and the dashboard follow (issue #9).
 
 pub mod kpi;
+pub mod report;
 pub mod statement;

@@ -1,0 +1,188 @@
+//! The monthly report an account manager reviews with the client: the KPIs of both sides of
+//! the SPA and the recharge statement, as JSON or as a printable HTML page (inline SVG, no CDN).
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde::Serialize;
+
+use super::kpi::{Kpis, compute};
+use super::statement::{Statement, StatementError, statement};
+use crate::knowledge::Knowledge;
+use crate::store::Store;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MonthlyReport {
+    pub client: String,
+    pub client_name: String,
+    pub month: String,
+    pub kpis: Kpis,
+    pub statement: Statement,
+}
+
+pub async fn monthly(
+    store: &dyn Store,
+    k: &Knowledge,
+    client: &str,
+    month: &str,
+    now: i64,
+) -> Result<MonthlyReport, StatementError> {
+    let statement = statement(store, k, client, month).await?;
+    let c = k
+        .clients
+        .get(client)
+        .ok_or_else(|| StatementError::UnknownClient(client.to_string()))?;
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_err(|_| StatementError::BadMonth(month.to_string()))?;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| StatementError::BadMonth(month.to_string()))?;
+    let at = |d: NaiveDate| {
+        c.timezone
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map(|t| t.with_timezone(&Utc).timestamp_millis())
+            .unwrap_or_default()
+    };
+    let facts = store.period_facts(client, at(first), at(next)).await?;
+    let kpis = compute(&facts, k.coverage_for(Some(client), None), now);
+    Ok(MonthlyReport {
+        client: client.to_string(),
+        client_name: c.name.clone(),
+        month: month.to_string(),
+        kpis,
+        statement,
+    })
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.1}%", x * 100.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn num(v: Option<f64>, unit: &str) -> String {
+    v.map(|x| format!("{x:.1}{unit}"))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// The weekday × hour heatmap as an inline SVG (darker = busier).
+fn heatmap_svg(h: &[[i64; 24]]) -> String {
+    let max = h.iter().flatten().copied().max().unwrap_or(0).max(1);
+    let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let mut cells = String::new();
+    for (d, row) in h.iter().enumerate() {
+        cells.push_str(&format!(
+            "<text x=0 y={} font-size=10>{}</text>",
+            d * 16 + 12,
+            days.get(d).unwrap_or(&"")
+        ));
+        for (hour, n) in row.iter().enumerate() {
+            let alpha = *n as f64 / max as f64;
+            cells.push_str(&format!(
+                "<rect x={} y={} width=14 height=14 fill=\"rgba(31,95,191,{alpha:.2})\" stroke=\"#dde1e7\"><title>{} {hour:02}:00 — {n}</title></rect>",
+                30 + hour * 16,
+                d * 16,
+                days.get(d).unwrap_or(&"")
+            ));
+        }
+    }
+    for hour in (0..24).step_by(3) {
+        cells.push_str(&format!(
+            "<text x={} y=126 font-size=9>{hour:02}</text>",
+            30 + hour * 16
+        ));
+    }
+    format!(
+        "<svg role=img aria-label=\"Contacts by weekday and hour\" width=420 height=130 xmlns=\"http://www.w3.org/2000/svg\">{cells}</svg>"
+    )
+}
+
+impl MonthlyReport {
+    pub fn to_html(&self) -> String {
+        let k = &self.kpis;
+        let rows = [
+            ("Contacts (messages)", k.volume.to_string()),
+            ("Conversations", k.conversations.to_string()),
+            ("Self-service (containment)", pct(k.self_service_rate)),
+            ("First-contact resolution", pct(k.first_contact_resolution)),
+            ("Escalation rate", pct(k.escalation_rate)),
+            ("Fallback rate", pct(k.fallback_rate)),
+            (
+                "Bot response p50 / p95",
+                format!(
+                    "{} / {}",
+                    num(k.response_ms_p50, " ms"),
+                    num(k.response_ms_p95, " ms")
+                ),
+            ),
+            (
+                "Escalation acknowledged in (avg)",
+                num(k.acknowledge_minutes_avg, " min"),
+            ),
+            (
+                "First human response in (avg)",
+                num(k.first_response_minutes_avg, " min"),
+            ),
+            ("Resolved in (avg)", num(k.resolution_minutes_avg, " min")),
+            ("Escalations answered on time", pct(k.escalation_sla_met)),
+            ("Requests completed on time", pct(k.request_sla_met)),
+            ("CSAT (1–5)", num(k.csat_avg, "")),
+            ("Survey response rate", pct(k.survey_response_rate)),
+        ];
+        let client_rows = [
+            (
+                "Inputs complete at first submission",
+                pct(k.input_complete_first_time),
+            ),
+            ("Re-prompts per request (avg)", num(k.reprompts_avg, "")),
+            (
+                "Time to supply inputs (avg)",
+                num(k.supply_minutes_avg, " min"),
+            ),
+            (
+                "Requests abandoned with inputs missing",
+                k.abandoned_missing_inputs.to_string(),
+            ),
+        ];
+        let demand_rows = [
+            ("Outside coverage hours", pct(k.off_hours_share)),
+            ("First hour of coverage", k.first_coverage_hour.to_string()),
+            ("Last hour of coverage", k.last_coverage_hour.to_string()),
+        ];
+        let table = |rows: &[(&str, String)]| {
+            rows.iter()
+                .map(|(a, b)| format!("<tr><th>{}</th><td class=n>{}</td></tr>", esc(a), esc(b)))
+                .collect::<String>()
+        };
+        let statement = self.statement.to_html();
+        let statement_table = statement
+            .split("<table>")
+            .nth(1)
+            .and_then(|t| t.split("</table>").next())
+            .map(|t| format!("<table>{t}</table>"))
+            .unwrap_or_default();
+        format!(
+            "<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>Monthly report {client} {month}</title>\n\
+             <style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1c2430;max-width:900px}}\
+             table{{border-collapse:collapse;margin-bottom:1.5rem}}td,th{{padding:.35rem .8rem;border-bottom:1px solid #dde1e7;text-align:left}}\
+             .n{{text-align:right}}h2{{margin-top:2rem}}@media print{{body{{margin:0}}}}</style></head>\n\
+             <body><h1>Monthly report — {name}</h1><p>{client} · {month}</p>\n\
+             <h2>What the SSO delivered</h2><table>{sso}</table>\n\
+             <h2>What the client provided</h2><table>{cl}</table>\n\
+             <h2>Demand</h2><table>{demand}</table>{svg}\n\
+             <h2>Recharge</h2>{statement_table}\n</body></html>\n",
+            client = esc(&self.client),
+            name = esc(&self.client_name),
+            month = esc(&self.month),
+            sso = table(&rows),
+            cl = table(&client_rows),
+            demand = table(&demand_rows),
+            svg = heatmap_svg(&k.heatmap),
+        )
+    }
+}
