@@ -97,6 +97,12 @@ pub struct EngineConfig {
     pub dropout: f32,
     /// Number of models (different shuffling seeds) averaged into one.
     pub ensemble: usize,
+    /// Weight of a one-vs-rest squared-hinge model (LinearSVC-like, over all
+    /// intents) added to the softmax model; 0 = softmax only. Off: on CLINC150,
+    /// BANKING77 and HWU64 validation it moved accuracy by no more than noise
+    /// (±0.4 points) and cost 0.6 s of build time.
+    pub hinge_blend: f32,
+    pub hinge_learning_rate: f32,
     /// Average end-of-epoch weight snapshots of the second half of training.
     pub average: bool,
     pub epochs: usize,
@@ -171,6 +177,8 @@ impl Default for EngineConfig {
             loss: model::Loss::Softmax,
             average: true,
             ensemble: 1,
+            hinge_blend: 0.0,
+            hinge_learning_rate: 0.3,
             dropout: 0.0,
             label_smoothing: 0.0,
             lr_decay: 0.9,
@@ -444,6 +452,8 @@ impl Engine {
             min_steps: 20_000,
             average: config.average,
             ensemble: config.ensemble,
+            hinge_blend: config.hinge_blend,
+            hinge_learning_rate: config.hinge_learning_rate,
             epochs: if sparse {
                 config.epochs.min(config.sparse_epochs)
             } else {
