@@ -661,7 +661,7 @@ impl Engine {
         let similarity = match ranked.first() {
             Some(&(top, _)) if sim_knee > 0.0 => {
                 let s = self.centroid_similarity(&vector, top);
-                // the per-example scan only runs when the centroid alone would
+                // the per-passage scan only runs when the centroid alone would
                 // cost confidence, so typical in-scope queries skip it
                 if s < sim_knee {
                     s.max(self.nearest_passage_similarity(&vector, top))
