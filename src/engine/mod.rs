@@ -92,6 +92,9 @@ pub struct EngineConfig {
     pub char_ngram_max: usize,
     pub word_bigrams: bool,
     pub word_weight: f32,
+    /// Scale of the character n-gram block relative to the word block. 0.7
+    /// (from 1.0) was chosen on the three validation sets: BANKING77 +0.4 and
+    /// HWU64 +0.3 points, CLINC150 in-scope -0.1 with oos recall +3.
     pub char_weight: f32,
     pub typo_correction: bool,
     /// Extra synonyms (word → canonical word) on top of the built-in table.
@@ -185,7 +188,7 @@ impl Default for EngineConfig {
             char_ngram_max: 4,
             word_bigrams: true,
             word_weight: 1.0,
-            char_weight: 1.0,
+            char_weight: 0.7,
             typo_correction: true,
             synonyms: Vec::new(),
             loss: model::Loss::Softmax,
