@@ -237,6 +237,9 @@ pub struct TrainParams {
     /// Minimum number of SGD steps (more epochs for small sets).
     pub min_steps: usize,
     pub ensemble: usize,
+    /// Weight of a one-vs-rest squared-hinge model added to the softmax one (0 = off).
+    pub hinge_blend: f32,
+    pub hinge_learning_rate: f32,
     pub average: bool,
     pub epochs: usize,
     pub learning_rate: f32,
@@ -322,24 +325,7 @@ impl LinearModel {
                 ..params.clone()
             };
             let more = Self::train_lists(vectors, labels, n_classes, n_features, &p, candidates_of);
-            for (a, b) in lists.iter_mut().zip(more) {
-                let mut merged: Vec<(u32, f32)> = Vec::with_capacity(a.len() + b.len());
-                let (mut i, mut j) = (0, 0);
-                while i < a.len() || j < b.len() {
-                    if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
-                        merged.push(a[i]);
-                        i += 1;
-                    } else if i >= a.len() || b[j].0 < a[i].0 {
-                        merged.push(b[j]);
-                        j += 1;
-                    } else {
-                        merged.push((a[i].0, a[i].1 + b[j].1));
-                        i += 1;
-                        j += 1;
-                    }
-                }
-                *a = merged;
-            }
+            merge_lists(&mut lists, more, 1.0);
         }
         if runs > 1 {
             let inv = 1.0 / runs as f32;
@@ -348,6 +334,22 @@ impl LinearModel {
                     e.1 *= inv;
                 }
             }
+        }
+        // A one-vs-rest squared-hinge model (LinearSVC-like) over all intents,
+        // added to the softmax one: the sum of linear models is linear, so
+        // serving cost is unchanged, and the two losses err on different rows.
+        if params.hinge_blend > 0.0 && n_classes <= params.dense_max_classes {
+            let p = TrainParams {
+                loss: Loss::SquaredHinge,
+                learning_rate: params.hinge_learning_rate,
+                candidates: 0,
+                dropout: 0.0,
+                label_smoothing: 0.0,
+                seed: params.seed.wrapping_add(0x5851_F42D),
+                ..params.clone()
+            };
+            let more = Self::train_lists(vectors, labels, n_classes, n_features, &p, candidates_of);
+            merge_lists(&mut lists, more, params.hinge_blend);
         }
         LinearModel {
             postings: Postings::from_lists(lists, params.max_postings, params.min_weight),
@@ -570,6 +572,28 @@ impl LinearModel {
                 .collect(),
             Store::Sparse { rows } => rows,
         }
+    }
+}
+
+/// `a += scale · b` for per-feature (class, weight) lists sorted by class.
+fn merge_lists(lists: &mut [Vec<(u32, f32)>], more: Vec<Vec<(u32, f32)>>, scale: f32) {
+    for (a, b) in lists.iter_mut().zip(more) {
+        let mut merged: Vec<(u32, f32)> = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
+                merged.push(a[i]);
+                i += 1;
+            } else if i >= a.len() || b[j].0 < a[i].0 {
+                merged.push((b[j].0, scale * b[j].1));
+                j += 1;
+            } else {
+                merged.push((a[i].0, a[i].1 + scale * b[j].1));
+                i += 1;
+                j += 1;
+            }
+        }
+        *a = merged;
     }
 }
 

@@ -412,3 +412,24 @@ fn passages_are_weaker_evidence_and_off_topic_falls_back() {
         vec!["Title", "one item.", "Two?", "three"]
     );
 }
+
+#[test]
+fn hinge_blend_keeps_fixture_answers_and_is_deterministic() {
+    // The squared-hinge blend is off by default; when switched on it must
+    // still be a sound, deterministic linear model.
+    let cfg = EngineConfig {
+        hinge_blend: 1.0,
+        ..EngineConfig::default()
+    };
+    let a = Engine::build(&fixture(), &[], cfg.clone()).unwrap();
+    let b = Engine::build(&fixture(), &[], cfg).unwrap();
+    for (q, want) in [
+        ("I forgot my password again", "reset_password"),
+        ("please send the invoice", "invoice_copy"),
+        ("cancel the order", "cancel_order"),
+    ] {
+        let (x, y) = (a.classify(q), b.classify(q));
+        assert_eq!(intent_of(&x), Some(want), "query {q:?}: {x:?}");
+        assert_eq!(x.ranked, y.ranked);
+    }
+}
