@@ -198,8 +198,11 @@ pub struct Config {
     pub webhook_secret: Option<Secret>,
     /// Bot API base URL (tests, a local Bot API server); default `https://api.telegram.org`.
     pub telegram_api_url: String,
-    /// Discord REST base URL; default `https://discord.com/api/v10`.
+    /// Discord base URL (REST under `/api/v10`); default `https://discord.com`. Another value
+    /// (tests, an HTTP proxy) also turns off the bot's own rate limiter, as the proxy's job.
     pub discord_api_url: String,
+    /// Discord guild (server) id → client code.
+    pub discord_guild_clients: std::collections::BTreeMap<u64, String>,
     /// Public URL of `/telegram/webhook`: Telegram pushes updates there instead of long polling
     /// (for several replicas). Needs `telegram_webhook_secret`.
     pub telegram_webhook_url: Option<String>,
@@ -398,9 +401,12 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             discord_api_url: get("FRONTDOOR_DISCORD_API_URL")
-                .unwrap_or_else(|| "https://discord.com/api/v10".into())
+                .unwrap_or_else(|| "https://discord.com".into())
                 .trim_end_matches('/')
                 .to_string(),
+            discord_guild_clients: parse_guild_clients(
+                get("FRONTDOOR_DISCORD_GUILD_CLIENTS").as_deref(),
+            )?,
             listen,
             data_dir,
             content_dir,
@@ -421,6 +427,32 @@ impl Config {
     pub fn to_masked_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
+}
+
+/// `"123=ACME,456=GLOBEX"` → {123: ACME, 456: GLOBEX}.
+fn parse_guild_clients(
+    v: Option<&str>,
+) -> Result<std::collections::BTreeMap<u64, String>, ConfigError> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in v
+        .unwrap_or_default()
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+    {
+        let (guild, client) = pair.split_once('=').ok_or_else(|| ConfigError::Invalid {
+            name: "FRONTDOOR_DISCORD_GUILD_CLIENTS".into(),
+            message: format!("{pair:?} is not GUILD_ID=CLIENT"),
+        })?;
+        let guild = guild
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| ConfigError::Invalid {
+                name: "FRONTDOOR_DISCORD_GUILD_CLIENTS".into(),
+                message: format!("{guild:?} is not a guild id"),
+            })?;
+        out.insert(guild, client.trim().to_string());
+    }
+    Ok(out)
 }
 
 fn parse_unit(name: &str, v: &str) -> Result<f32, ConfigError> {

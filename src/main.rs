@@ -450,6 +450,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         });
     }
+    let mut discord = None;
+    if let Some(token) = &config.discord_bot_token {
+        let settings = frontdoor::channels::discord::DiscordSettings {
+            proxy: (config.discord_api_url != "https://discord.com")
+                .then(|| config.discord_api_url.clone()),
+            guild_clients: config.discord_guild_clients.clone(),
+        };
+        let (token, chat, mut stop) = (
+            token.expose().to_string(),
+            state.chat.clone(),
+            stop_rx.clone(),
+        );
+        discord = Some(tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = frontdoor::channels::discord::run(&token, chat, settings, stopped).await
+            {
+                tracing::error!(error = %e, "discord bot stopped");
+            }
+        }));
+    }
     frontdoor::http::run(listener, state, async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
@@ -459,6 +481,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = worker.await;
     if let Some(t) = telegram {
         let _ = t.await;
+    }
+    if let Some(d) = discord {
+        let _ = d.await;
     }
     tracing::info!("stopped");
     Ok(())

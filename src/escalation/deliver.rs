@@ -158,7 +158,7 @@ impl Deliverer {
             telegram_token: c.telegram_token,
             telegram_api: c.telegram_api.trim_end_matches('/').to_string(),
             discord_token: c.discord_token,
-            discord_api: c.discord_api.trim_end_matches('/').to_string(),
+            discord_api: format!("{}/api/v10", c.discord_api.trim_end_matches('/')),
         }
     }
 

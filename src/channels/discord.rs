@@ -1,0 +1,301 @@
+//! Discord adapter (serenity): DMs, mentions in guild channels, buttons as message components,
+//! slash commands `/ask`, `/status`, `/human`, `/feedback`.
+//!
+//! Thin like the Telegram one: messages and button presses become dialogue inputs (the Discord
+//! message or interaction id is the message id, so a redelivered event is answered from the
+//! log), replies become Discord messages split at 2,000 characters.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chrono::Utc;
+use serenity::all::{
+    ButtonStyle, ChannelId, Command, CommandInteraction, CommandOptionType, ComponentInteraction,
+    Context, CreateActionRow, CreateButton, CreateCommand, CreateCommandOption,
+    CreateInteractionResponse, CreateMessage, EventHandler, GatewayIntents, HttpBuilder,
+    Interaction, Message, Ready, User, UserId,
+};
+
+use crate::dialogue::service::{ChatService, Inbound, Outbound};
+use crate::dialogue::{Button, Input, Reply};
+use crate::knowledge::render::split_message;
+use crate::store::IdentityClaim;
+
+/// Discord's message limit.
+const CHUNK: usize = 2000;
+/// `custom_id` is limited to 100 characters.
+const MAX_CUSTOM_ID: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    #[error("discord: {0}")]
+    Api(#[from] serenity::Error),
+}
+
+/// Settings of the Discord adapter.
+#[derive(Clone, Debug, Default)]
+pub struct DiscordSettings {
+    /// `FRONTDOOR_DISCORD_API_URL`: send REST calls to this base instead of discord.com (tests,
+    /// an HTTP proxy); the rate limiter is then left to that proxy.
+    pub proxy: Option<String>,
+    /// Guild id → client code: members of a client's server belong to that client.
+    pub guild_clients: BTreeMap<u64, String>,
+}
+
+struct Handler {
+    chat: ChatService,
+    settings: DiscordSettings,
+    me: OnceLock<UserId>,
+}
+
+fn slash_commands() -> Vec<CreateCommand> {
+    vec![
+        CreateCommand::new("ask")
+            .description("Ask Shared Services a question")
+            .add_option(
+                CreateCommandOption::new(CommandOptionType::String, "question", "Your question")
+                    .required(true),
+            ),
+        CreateCommand::new("status").description("Your open requests"),
+        CreateCommand::new("human").description("Talk to your account manager"),
+        CreateCommand::new("feedback").description("Give feedback"),
+    ]
+}
+
+fn components(buttons: &[Button]) -> Vec<CreateActionRow> {
+    // Up to five buttons per row, five rows.
+    buttons
+        .chunks(5)
+        .take(5)
+        .map(|row| {
+            CreateActionRow::Buttons(
+                row.iter()
+                    .map(|b| {
+                        let mut id = b.payload.clone();
+                        id.truncate(MAX_CUSTOM_ID);
+                        CreateButton::new(id)
+                            .label(b.label.chars().take(80).collect::<String>())
+                            .style(ButtonStyle::Secondary)
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+impl Handler {
+    fn claim(&self, user: &User, guild: Option<u64>) -> IdentityClaim {
+        IdentityClaim {
+            channel: "discord".into(),
+            external_id: user.id.get().to_string(),
+            display_name: Some(
+                user.global_name
+                    .clone()
+                    .unwrap_or_else(|| user.name.clone()),
+            ),
+            client_code: guild.and_then(|g| self.settings.guild_clients.get(&g).cloned()),
+        }
+    }
+
+    fn session_key(channel: ChannelId, user: &User, dm: bool) -> String {
+        if dm {
+            channel.get().to_string()
+        } else {
+            format!("{}:{}", channel.get(), user.id.get())
+        }
+    }
+
+    async fn turn(&self, inbound: Inbound) -> Option<Outbound> {
+        match self.chat.handle(inbound).await {
+            Ok(out) => Some(out),
+            Err(e) => {
+                tracing::error!(error = %e, "discord turn failed");
+                None
+            }
+        }
+    }
+
+    async fn send(&self, ctx: &Context, channel: ChannelId, out: &Outbound) {
+        for reply in &out.replies {
+            if let Err(e) = send_reply(ctx, channel, reply).await {
+                tracing::warn!(error = %e, "discord send failed");
+            }
+        }
+    }
+}
+
+async fn send_reply(ctx: &Context, channel: ChannelId, reply: &Reply) -> Result<(), DiscordError> {
+    let chunks = split_message(&reply.text, CHUNK);
+    let last = chunks.len().saturating_sub(1);
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let mut msg = CreateMessage::new().content(chunk);
+        if i == last && !reply.buttons.is_empty() {
+            msg = msg.components(components(&reply.buttons));
+        }
+        // One retry after a pause: with the proxy the rate limiting is the proxy's, and a 429
+        // that still reaches us is short-lived.
+        if let Err(first) = channel.send_message(&ctx.http, msg.clone()).await {
+            tracing::warn!(error = %first, "discord send failed; retrying once");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            channel.send_message(&ctx.http, msg).await?;
+        }
+    }
+    Ok(())
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        let _ = self.me.set(ready.user.id);
+        if let Err(e) = Command::set_global_commands(&ctx.http, slash_commands()).await {
+            tracing::warn!(error = %e, "could not register Discord slash commands");
+        }
+        tracing::info!(bot = %ready.user.name, "discord bot connected");
+    }
+
+    async fn message(&self, ctx: Context, msg: Message) {
+        if msg.author.bot {
+            return;
+        }
+        let dm = msg.guild_id.is_none();
+        let me = self.me.get().copied();
+        let mentioned = me.is_some_and(|id| msg.mentions.iter().any(|u| u.id == id));
+        if !dm && !mentioned {
+            return; // guild chatter not addressed to the bot
+        }
+        let mut text = msg.content.clone();
+        if let Some(id) = me {
+            for form in [format!("<@{id}>"), format!("<@!{id}>")] {
+                text = text.replace(&form, "");
+            }
+        }
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            return;
+        }
+        let inbound = Inbound {
+            channel: "discord".into(),
+            session_key: Handler::session_key(msg.channel_id, &msg.author, dm),
+            identity: Some(self.claim(&msg.author, msg.guild_id.map(|g| g.get()))),
+            input: Input::Text(text),
+            channel_message_id: Some(msg.id.get().to_string()),
+            now: Utc::now(),
+        };
+        if let Some(out) = self.turn(inbound).await {
+            self.send(&ctx, msg.channel_id, &out).await;
+        }
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        match interaction {
+            Interaction::Component(c) => self.on_button(&ctx, c).await,
+            Interaction::Command(c) => self.on_command(&ctx, c).await,
+            _ => {}
+        }
+    }
+}
+
+impl Handler {
+    async fn on_button(&self, ctx: &Context, c: ComponentInteraction) {
+        // Acknowledge at once so Discord doesn't show "interaction failed".
+        if let Err(e) = c
+            .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+            .await
+        {
+            tracing::warn!(error = %e, "discord interaction acknowledge failed");
+        }
+        let dm = c.guild_id.is_none();
+        let inbound = Inbound {
+            channel: "discord".into(),
+            session_key: Handler::session_key(c.channel_id, &c.user, dm),
+            identity: Some(self.claim(&c.user, c.guild_id.map(|g| g.get()))),
+            input: Input::Button(c.data.custom_id.clone()),
+            channel_message_id: Some(c.id.get().to_string()),
+            now: Utc::now(),
+        };
+        if let Some(out) = self.turn(inbound).await {
+            self.send(ctx, c.channel_id, &out).await;
+        }
+    }
+
+    async fn on_command(&self, ctx: &Context, c: CommandInteraction) {
+        let text = match c.data.name.as_str() {
+            "ask" => c
+                .data
+                .options
+                .first()
+                .and_then(|o| o.value.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            "status" => "what is the status of my requests".into(),
+            "human" => "I want to talk to a human".into(),
+            "feedback" => "I want to give feedback".into(),
+            _ => String::new(),
+        };
+        if let Err(e) = c
+            .create_response(
+                &ctx.http,
+                CreateInteractionResponse::Message(
+                    serenity::all::CreateInteractionResponseMessage::new()
+                        .content(format!("> {}", text.chars().take(200).collect::<String>())),
+                ),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "discord command response failed");
+        }
+        if text.is_empty() {
+            return;
+        }
+        let dm = c.guild_id.is_none();
+        let inbound = Inbound {
+            channel: "discord".into(),
+            session_key: Handler::session_key(c.channel_id, &c.user, dm),
+            identity: Some(self.claim(&c.user, c.guild_id.map(|g| g.get()))),
+            input: Input::Text(text),
+            channel_message_id: Some(c.id.get().to_string()),
+            now: Utc::now(),
+        };
+        if let Some(out) = self.turn(inbound).await {
+            self.send(ctx, c.channel_id, &out).await;
+        }
+    }
+}
+
+/// Connect to the gateway and serve until `shutdown`.
+pub async fn run(
+    token: &str,
+    chat: ChatService,
+    settings: DiscordSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DiscordError> {
+    let mut http = HttpBuilder::new(token);
+    if let Some(proxy) = &settings.proxy {
+        // The proxy base replaces https://discord.com; serenity only honours it without its
+        // own rate limiter.
+        http = http
+            .proxy(proxy.trim_end_matches('/'))
+            .ratelimiter_disabled(true);
+    }
+    let intents = GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT;
+    let handler = Handler {
+        chat,
+        settings,
+        me: OnceLock::new(),
+    };
+    let mut client = serenity::all::ClientBuilder::new_with_http(http.build(), intents)
+        .event_handler(handler)
+        .await?;
+    let manager = Arc::clone(&client.shard_manager);
+    tokio::spawn(async move {
+        shutdown.await;
+        manager.shutdown_all().await;
+    });
+    client.start().await?;
+    Ok(())
+}

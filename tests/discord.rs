@@ -1,0 +1,407 @@
+//! The Discord adapter end to end: the real serenity client against a fake Discord on
+//! 127.0.0.1 — REST (`/api/v10/...`) and a gateway WebSocket that says Hello, answers Identify
+//! with READY and then dispatches the events the test feeds it.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::Method;
+use axum::response::IntoResponse;
+use common::TestServer;
+use frontdoor::channels::discord::{DiscordSettings, run};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+
+const BOT_ID: &str = "999000000000000001";
+const ANN_ID: &str = "555000000000000001";
+const DM_CHANNEL: &str = "200000000000000001";
+
+#[derive(Clone)]
+struct FakeDiscord {
+    base: Arc<Mutex<String>>,
+    /// (method, path, body) of every REST call.
+    calls: Arc<Mutex<Vec<(String, String, Value)>>>,
+    events: broadcast::Sender<Value>,
+    identified: Arc<Mutex<bool>>,
+}
+
+impl FakeDiscord {
+    fn posts_to(&self, suffix: &str) -> Vec<Value> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, p, _)| m == "POST" && p.ends_with(suffix))
+            .map(|(_, _, b)| b.clone())
+            .collect()
+    }
+    fn sent(&self) -> Vec<Value> {
+        self.posts_to(&format!("/channels/{DM_CHANNEL}/messages"))
+    }
+}
+
+fn user(id: &str, name: &str, bot: bool) -> Value {
+    json!({"id": id, "username": name, "discriminator": "0", "global_name": name, "avatar": null, "bot": bot})
+}
+
+fn message(id: &str, content: &str, guild: Option<&str>, mentions: Vec<Value>) -> Value {
+    let mut m = json!({
+        "id": id, "channel_id": DM_CHANNEL, "author": user(ANN_ID, "Ann Lee", false),
+        "content": content, "timestamp": "2026-11-23T10:00:00.000000+00:00", "edited_timestamp": null,
+        "tts": false, "mention_everyone": false, "mentions": mentions, "mention_roles": [],
+        "attachments": [], "embeds": [], "pinned": false, "type": 0});
+    if let Some(g) = guild {
+        m["guild_id"] = json!(g);
+    }
+    m
+}
+
+fn button(id: &str, custom_id: &str) -> Value {
+    json!({
+        "id": id, "application_id": BOT_ID, "type": 3,
+        "data": {"custom_id": custom_id, "component_type": 2},
+        "channel_id": DM_CHANNEL, "user": user(ANN_ID, "Ann Lee", false), "token": format!("tok-{id}"),
+        "version": 1, "message": message("100000000000000009", "Did this answer your question?", None, vec![]),
+        "locale": "en-GB", "entitlements": [], "attachment_size_limit": 8_388_608})
+}
+
+async fn rest(
+    State(fake): State<FakeDiscord>,
+    method: Method,
+    Path(path): Path<String>,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let path = format!("/api/v10/{path}");
+    fake.calls
+        .lock()
+        .unwrap()
+        .push((method.to_string(), path.clone(), body.clone()));
+    if path == "/api/v10/gateway" || path == "/api/v10/gateway/bot" {
+        let url = format!(
+            "{}/gateway",
+            fake.base.lock().unwrap().replace("http://", "ws://")
+        );
+        return axum::Json(json!({"url": url, "shards": 1, "session_start_limit":
+            {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}}))
+        .into_response();
+    }
+    if path.ends_with("/commands") {
+        return axum::Json(json!([])).into_response();
+    }
+    if path.ends_with("/callback") {
+        return axum::http::StatusCode::NO_CONTENT.into_response();
+    }
+    if path.ends_with("/messages") {
+        let mut m = message(
+            "300000000000000001",
+            body["content"].as_str().unwrap_or_default(),
+            None,
+            vec![],
+        );
+        m["author"] = user(BOT_ID, "frontdoor", true);
+        return axum::Json(m).into_response();
+    }
+    axum::Json(json!({})).into_response()
+}
+
+async fn gateway(State(fake): State<FakeDiscord>, ws: WebSocketUpgrade) -> impl IntoResponse {
+    ws.on_upgrade(move |socket| session(fake, socket))
+}
+
+async fn session(fake: FakeDiscord, mut socket: WebSocket) {
+    let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}});
+    if socket
+        .send(WsMessage::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut events = fake.events.subscribe();
+    let mut seq = 1;
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(WsMessage::Text(t))) = incoming else { return };
+                let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+                match v["op"].as_i64() {
+                    Some(2) => {
+                        let base = fake.base.lock().unwrap().replace("http://", "ws://");
+                        let ready = json!({"op": 0, "s": seq, "t": "READY", "d": {
+                            "v": 10, "user": user(BOT_ID, "frontdoor", true), "guilds": [],
+                            "session_id": "fake-session", "resume_gateway_url": format!("{base}/gateway"),
+                            "application": {"id": BOT_ID, "flags": 0}}});
+                        seq += 1;
+                        let _ = socket.send(WsMessage::Text(ready.to_string().into())).await;
+                        *fake.identified.lock().unwrap() = true;
+                    }
+                    Some(1) => {
+                        let _ = socket.send(WsMessage::Text(json!({"op": 11}).to_string().into())).await;
+                    }
+                    _ => {}
+                }
+            }
+            event = events.recv() => {
+                let Ok(mut e) = event else { return };
+                e["s"] = json!(seq);
+                seq += 1;
+                if socket.send(WsMessage::Text(e.to_string().into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn start_fake() -> (FakeDiscord, String) {
+    let (events, _) = broadcast::channel(64);
+    let fake = FakeDiscord {
+        base: Arc::default(),
+        calls: Arc::default(),
+        events,
+        identified: Arc::default(),
+    };
+    let app = axum::Router::new()
+        .route("/gateway", axum::routing::get(gateway))
+        .route("/api/v10/{*path}", axum::routing::any(rest))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    *fake.base.lock().unwrap() = url.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (fake, url)
+}
+
+fn dispatch(fake: &FakeDiscord, t: &str, d: Value) {
+    fake.events
+        .send(json!({"op": 0, "t": t, "d": d}))
+        .expect("the gateway session is listening");
+}
+
+async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn discord_conversation_through_the_real_client() {
+    let (_, store, _dir) = common::backends("discord").await.remove(0);
+    let server = TestServer::start(store.clone()).await;
+    let (fake, url) = start_fake().await;
+    let (stop_tx, stop_rx) = mpsc::channel::<()>(1);
+    let chat = server.state.chat.clone();
+    let running = tokio::spawn(async move {
+        let mut stop_rx = stop_rx;
+        run(
+            "fake-discord-token",
+            chat,
+            DiscordSettings {
+                proxy: Some(url),
+                ..DiscordSettings::default()
+            },
+            async move {
+                stop_rx.recv().await;
+            },
+        )
+        .await
+    });
+    until("the bot to identify", || {
+        fake.identified.lock().unwrap().then_some(())
+    })
+    .await;
+    // Slash commands are registered once READY arrives.
+    let commands = until("slash commands", || {
+        let calls = fake.calls.lock().unwrap();
+        calls
+            .iter()
+            .find(|(m, p, _)| m == "PUT" && p.ends_with("/commands"))
+            .map(|(_, _, b)| b.clone())
+    })
+    .await;
+    let names: Vec<_> = commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["ask", "status", "human", "feedback"]);
+
+    // A DM question gets the article, then Yes/No buttons.
+    dispatch(
+        &fake,
+        "MESSAGE_CREATE",
+        message(
+            "100000000000000001",
+            "how do I reset my password",
+            None,
+            vec![],
+        ),
+    );
+    let sent = until("the answer", || {
+        let s = fake.sent();
+        (s.len() >= 2).then_some(s)
+    })
+    .await;
+    assert!(
+        sent[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Reset a forgotten or expired password"),
+        "{sent:#?}"
+    );
+    assert_eq!(sent[1]["content"], "Did this answer your question?");
+    assert_eq!(
+        sent[1]["components"][0]["components"][0]["custom_id"],
+        "yes"
+    );
+
+    // Pressing Yes: the interaction is acknowledged; the survey follows with five buttons.
+    dispatch(
+        &fake,
+        "INTERACTION_CREATE",
+        button("400000000000000001", "yes"),
+    );
+    let sent = until("the survey", || {
+        let s = fake.sent();
+        (s.len() >= 4).then_some(s)
+    })
+    .await;
+    let callbacks = fake.posts_to("/callback");
+    assert_eq!(callbacks.len(), 1);
+    assert_eq!(
+        callbacks[0]["type"], 6,
+        "deferred update: no 'interaction failed'"
+    );
+    let survey = &sent[3]["components"][0]["components"];
+    assert_eq!(survey.as_array().unwrap().len(), 5, "{sent:#?}");
+
+    // The survey answer; then the same message delivered twice is processed once.
+    dispatch(
+        &fake,
+        "INTERACTION_CREATE",
+        button("400000000000000002", "survey:5"),
+    );
+    until("the thanks", || (fake.sent().len() >= 5).then_some(())).await;
+    dispatch(
+        &fake,
+        "MESSAGE_CREATE",
+        message("100000000000000002", "thanks", None, vec![]),
+    );
+    dispatch(
+        &fake,
+        "MESSAGE_CREATE",
+        message("100000000000000002", "thanks", None, vec![]),
+    );
+    until("both deliveries handled", || {
+        (fake.sent().len() >= 7).then_some(())
+    })
+    .await;
+    let conversation = store
+        .conversation_by_session("discord", DM_CHANNEL)
+        .await
+        .unwrap()
+        .expect("the DM conversation");
+    let inbound = store
+        .transcript(&conversation.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.channel_message_id.as_deref() == Some("100000000000000002"))
+        .count();
+    assert_eq!(inbound, 1, "a redelivered message is processed once");
+
+    // In a guild the bot answers only when mentioned.
+    let before = fake.sent().len();
+    dispatch(
+        &fake,
+        "MESSAGE_CREATE",
+        message(
+            "100000000000000003",
+            "lunch anyone?",
+            Some("700000000000000001"),
+            vec![],
+        ),
+    );
+    dispatch(
+        &fake,
+        "MESSAGE_CREATE",
+        message(
+            "100000000000000004",
+            &format!("<@{BOT_ID}> how do I reset my password"),
+            Some("700000000000000001"),
+            vec![user(BOT_ID, "frontdoor", true)],
+        ),
+    );
+    let sent = until("the mention's answer", || {
+        let s = fake.sent();
+        (s.len() >= before + 2).then_some(s)
+    })
+    .await;
+    assert!(
+        sent[before]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Reset a forgotten"),
+        "only the mention was answered: {:#?}",
+        &sent[before..]
+    );
+    let guild_conversation = store
+        .conversation_by_session("discord", &format!("{DM_CHANNEL}:{ANN_ID}"))
+        .await
+        .unwrap()
+        .expect("a per-member conversation in the guild channel");
+    let texts: Vec<String> = store
+        .transcript(&guild_conversation.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.direction == "in")
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(
+        texts,
+        ["how do I reset my password"],
+        "the unaddressed message was ignored"
+    );
+
+    // One dialogue, every channel: the web chat gives the same replies to the same question.
+    let web: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/chat", server.url))
+        .json(&json!({"session": "web-same", "text": "how do I reset my password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let web: Vec<&str> = web["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    let discord: Vec<String> = store
+        .transcript(&guild_conversation.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.direction == "out")
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(discord, web, "same replies on Discord and the web");
+
+    let _ = stop_tx.send(()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), running).await;
+    server.stop().await;
+}
