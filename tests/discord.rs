@@ -27,6 +27,8 @@ struct FakeDiscord {
     calls: Arc<Mutex<Vec<(String, String, Value)>>>,
     events: broadcast::Sender<Value>,
     identified: Arc<Mutex<bool>>,
+    /// Message posts to refuse with 429 (retry_after 1 s) before accepting again.
+    flood: Arc<Mutex<u32>>,
 }
 
 impl FakeDiscord {
@@ -97,6 +99,16 @@ async fn rest(
         return axum::http::StatusCode::NO_CONTENT.into_response();
     }
     if path.ends_with("/messages") {
+        let mut flood = fake.flood.lock().unwrap();
+        if *flood > 0 {
+            *flood -= 1;
+            return (
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({"message": "You are being rate limited.", "retry_after": 1.0, "global": false, "code": 0})),
+            )
+                .into_response();
+        }
+        drop(flood);
         let mut m = message(
             "300000000000000001",
             body["content"].as_str().unwrap_or_default(),
@@ -165,6 +177,7 @@ async fn start_fake() -> (FakeDiscord, String) {
         calls: Arc::default(),
         events,
         identified: Arc::default(),
+        flood: Arc::default(),
     };
     let app = axum::Router::new()
         .route("/gateway", axum::routing::get(gateway))
@@ -235,7 +248,7 @@ async fn discord_conversation_through_the_real_client() {
         .iter()
         .map(|c| c["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names, ["ask", "status", "human", "feedback"]);
+    assert_eq!(names, ["ask", "status", "human", "feedback", "link"]);
 
     // A DM question gets the article, then Yes/No buttons.
     dispatch(
@@ -373,6 +386,24 @@ async fn discord_conversation_through_the_real_client() {
         texts,
         ["how do I reset my password"],
         "the unaddressed message was ignored"
+    );
+
+    // Rate limited once: the message still arrives, after the wait.
+    *fake.flood.lock().unwrap() = 1;
+    let before = fake.sent().len();
+    let asked = Instant::now();
+    dispatch(
+        &fake,
+        "MESSAGE_CREATE",
+        message("100000000000000005", "help", None, vec![]),
+    );
+    until("the reply after a 429", || {
+        (fake.sent().len() >= before + 2).then_some(())
+    })
+    .await;
+    assert!(
+        asked.elapsed() >= Duration::from_millis(900),
+        "waited before retrying"
     );
 
     // One dialogue, every channel: the web chat gives the same replies to the same question.

@@ -62,6 +62,12 @@ fn slash_commands() -> Vec<CreateCommand> {
         CreateCommand::new("status").description("Your open requests"),
         CreateCommand::new("human").description("Talk to your account manager"),
         CreateCommand::new("feedback").description("Give feedback"),
+        CreateCommand::new("link")
+            .description("Link your Discord account to your organisation with a code")
+            .add_option(
+                CreateCommandOption::new(CommandOptionType::String, "code", "The link code")
+                    .required(true),
+            ),
     ]
 }
 
@@ -135,14 +141,43 @@ async fn send_reply(ctx: &Context, channel: ChannelId, reply: &Reply) -> Result<
         if i == last && !reply.buttons.is_empty() {
             msg = msg.components(components(&reply.buttons));
         }
-        // One retry after a pause: with the proxy the rate limiting is the proxy's, and a 429
-        // that still reaches us is short-lived.
-        if let Err(first) = channel.send_message(&ctx.http, msg.clone()).await {
-            tracing::warn!(error = %first, "discord send failed; retrying once");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            channel.send_message(&ctx.http, msg).await?;
+        send_with_retry(ctx, channel, msg).await?;
+    }
+    Ok(())
+}
+
+/// Is this a 429 or a 5xx from Discord (worth waiting and trying again)?
+fn transient(e: &serenity::Error) -> bool {
+    match e {
+        serenity::Error::Http(serenity::all::HttpError::UnsuccessfulRequest(r)) => {
+            r.status_code.as_u16() == 429 || r.status_code.is_server_error()
+        }
+        serenity::Error::Http(serenity::all::HttpError::Request(_)) => true,
+        _ => false,
+    }
+}
+
+/// Serenity's own rate limiter honours Discord's `retry_after` (production). Behind a proxy
+/// (`FRONTDOOR_DISCORD_API_URL`) rate limiting is the proxy's job, and serenity does not pass a
+/// 429's `retry_after` on to us: a 429 or 5xx that still arrives is retried after 1 s, 2 s, 4 s.
+async fn send_with_retry(
+    ctx: &Context,
+    channel: ChannelId,
+    msg: CreateMessage,
+) -> Result<(), DiscordError> {
+    let mut wait = Duration::from_secs(1);
+    for _ in 0..3 {
+        match channel.send_message(&ctx.http, msg.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(e) if transient(&e) => {
+                tracing::warn!(error = %e, ?wait, "discord send failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(e) => return Err(e.into()),
         }
     }
+    channel.send_message(&ctx.http, msg).await?;
     Ok(())
 }
 
@@ -199,6 +234,51 @@ impl EventHandler for Handler {
 }
 
 impl Handler {
+    /// `/link CODE`: a one-time code from `frontdoor link-code` puts the user in a client.
+    async fn on_link(&self, ctx: &Context, c: &CommandInteraction, code: &str) {
+        let now = Utc::now().timestamp_millis();
+        let linked = match self.chat.store.redeem_link_code(code, now).await {
+            Ok(linked) => linked,
+            Err(e) => {
+                tracing::error!(error = %e, "link code lookup failed");
+                None
+            }
+        };
+        let text = match &linked {
+            Some(client) => format!("Your Discord account is now linked to {client}."),
+            None => "That link code is unknown, used or expired. Ask your account manager for a new one.".into(),
+        };
+        if let Err(e) = c
+            .create_response(
+                &ctx.http,
+                CreateInteractionResponse::Message(
+                    serenity::all::CreateInteractionResponseMessage::new()
+                        .content(text)
+                        .ephemeral(true),
+                ),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "discord link response failed");
+        }
+        if let Some(client) = linked {
+            // Greet them as a member of their client: this turn records the link on the person.
+            let mut claim = self.claim(&c.user, None);
+            claim.client_code = Some(client);
+            let inbound = Inbound {
+                channel: "discord".into(),
+                session_key: Handler::session_key(c.channel_id, &c.user, c.guild_id.is_none()),
+                identity: Some(claim),
+                input: Input::Text("hello".into()),
+                channel_message_id: Some(c.id.get().to_string()),
+                now: Utc::now(),
+            };
+            if let Some(out) = self.turn(inbound).await {
+                self.send(ctx, c.channel_id, &out).await;
+            }
+        }
+    }
+
     async fn on_button(&self, ctx: &Context, c: ComponentInteraction) {
         // Acknowledge at once so Discord doesn't show "interaction failed".
         if let Err(e) = c
@@ -233,6 +313,17 @@ impl Handler {
             "status" => "what is the status of my requests".into(),
             "human" => "I want to talk to a human".into(),
             "feedback" => "I want to give feedback".into(),
+            "link" => {
+                let code = c
+                    .data
+                    .options
+                    .first()
+                    .and_then(|o| o.value.as_str())
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                return self.on_link(ctx, &c, &code).await;
+            }
             _ => String::new(),
         };
         if let Err(e) = c
