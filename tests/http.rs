@@ -444,3 +444,50 @@ async fn vendor_setup_over_http_opens_a_request_with_inputs_kpis_and_ledger() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn metrics_report_messages_latencies_and_the_outbox() {
+    for (name, store, _dir) in common::backends("http_metrics").await {
+        let server = TestServer::start(store.clone()).await;
+        let http = reqwest::Client::new();
+        for (i, text) in [
+            "how do I reset my password",
+            "I want to talk to a real person please",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let (status, _) = post(
+                &http,
+                &server.url,
+                json!({"session": "m1", "text": text, "user": user(), "message_id": format!("mm{i}")}),
+            )
+            .await;
+            assert_eq!(status, 200);
+        }
+        let r = http
+            .get(format!("{}/metrics", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "[{name}] loopback without an admin token");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        let text = r.text().await.unwrap();
+        for line in [
+            "frontdoor_messages_total{direction=\"in\",outcome=\"answered\"} 1",
+            "frontdoor_messages_total{direction=\"in\",outcome=\"escalated\"} 1",
+            "frontdoor_response_seconds_bucket{le=\"+Inf\"} 2",
+            "frontdoor_response_seconds_count 2",
+            "frontdoor_outbox{status=\"pending\"} 1",
+            "frontdoor_escalations{status=\"open\"} 1",
+        ] {
+            assert!(text.contains(line), "[{name}] missing `{line}` in\n{text}");
+        }
+        server.stop().await;
+    }
+}

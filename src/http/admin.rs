@@ -16,7 +16,11 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/api/v1/admin/reload", post(reload))
 }
 
-fn authorise(app: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {
+pub(super) fn authorise(
+    app: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<(), ApiError> {
     match &app.admin_token {
         Some(token) => {
             let given = headers

@@ -5,6 +5,7 @@ mod assets;
 mod chat;
 pub mod error;
 mod escalations;
+mod metrics;
 mod telegram;
 mod ws;
 
@@ -124,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(admin::router())
         .merge(escalations::router())
+        .merge(metrics::router())
         .merge(telegram::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

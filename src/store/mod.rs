@@ -280,6 +280,25 @@ pub struct PeriodFacts {
     pub requests: Vec<RequestRow>,
 }
 
+/// Totals for `/metrics` (counters over the whole store, so every replica reports the same).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Totals {
+    /// (direction, outcome, count)
+    pub messages: Vec<(String, String, i64)>,
+    /// Inbound bot latencies: counts at or under each bound (µs), then the count and the sum.
+    pub latency_buckets_us: Vec<(i64, i64)>,
+    pub latency_count: i64,
+    pub latency_sum_us: i64,
+    /// (status, count)
+    pub outbox: Vec<(String, i64)>,
+    pub escalations: Vec<(String, i64)>,
+}
+
+/// Latency bucket bounds for `/metrics`, in µs.
+pub const LATENCY_BUCKETS_US: [i64; 8] = [
+    500, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000, 1_000_000,
+];
+
 /// How one delivery attempt of a claimed outbox row ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OutboxFinish {
@@ -497,6 +516,9 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_by_status(&self, status: &str, limit: i64) -> StoreResult<Vec<OutboxRow>>;
     /// The account manager's stored id for (client, email).
     async fn manager_id(&self, client_code: &str, email: &str) -> StoreResult<Option<i64>>;
+
+    /// Totals for the Prometheus endpoint.
+    async fn totals(&self) -> StoreResult<Totals>;
 
     /// The facts of one client in `[from, to)` for the KPIs.
     async fn period_facts(

@@ -839,6 +839,48 @@ macro_rules! impl_sql_store {
                 Ok(row.map(|r| r.0))
             }
 
+            async fn totals(&self) -> $crate::store::StoreResult<$crate::store::Totals> {
+                let messages: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+                    "SELECT direction, outcome, COUNT(*) FROM messages GROUP BY direction, outcome ORDER BY 1, 2",
+                )
+                .fetch_all(&self.reader)
+                .await?;
+                let mut latency_buckets_us = Vec::new();
+                for bound in $crate::store::LATENCY_BUCKETS_US {
+                    let (n,): (i64,) = sqlx::query_as(
+                        "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND latency_us IS NOT NULL AND latency_us <= $1",
+                    )
+                    .bind(bound)
+                    .fetch_one(&self.reader)
+                    .await?;
+                    latency_buckets_us.push((bound, n));
+                }
+                let (latency_count, latency_sum_us): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), CAST(SUM(latency_us) AS BIGINT) FROM messages
+                     WHERE direction = 'in' AND latency_us IS NOT NULL",
+                )
+                .fetch_one(&self.reader)
+                .await?;
+                let outbox = sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY 1")
+                    .fetch_all(&self.reader)
+                    .await?;
+                let escalations =
+                    sqlx::query_as("SELECT status, COUNT(*) FROM escalations GROUP BY status ORDER BY 1")
+                        .fetch_all(&self.reader)
+                        .await?;
+                Ok($crate::store::Totals {
+                    messages: messages
+                        .into_iter()
+                        .map(|(d, o, n)| (d, o.unwrap_or_default(), n))
+                        .collect(),
+                    latency_buckets_us,
+                    latency_count,
+                    latency_sum_us: latency_sum_us.unwrap_or(0),
+                    outbox,
+                    escalations,
+                })
+            }
+
             async fn period_facts(
                 &self,
                 client_code: &str,

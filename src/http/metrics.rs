@@ -1,0 +1,95 @@
+//! `GET /metrics` in the Prometheus text format: messages by outcome, bot latency histogram,
+//! outbox backlog and escalations by status. Totals come from the store, so every replica
+//! reports the same counters. Guarded like the admin endpoints (admin token, or loopback).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use super::{ApiError, AppState};
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+fn label(v: &str) -> String {
+    v.replace('\\', r"\\")
+        .replace('"', r#"\""#)
+        .replace('\n', r"\n")
+}
+
+async fn metrics(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    super::admin::authorise(&app, &headers, peer)?;
+    let t = app.chat.store.totals().await?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP frontdoor_messages_total Messages logged, by direction and outcome."
+    );
+    let _ = writeln!(out, "# TYPE frontdoor_messages_total counter");
+    for (direction, outcome, n) in &t.messages {
+        let _ = writeln!(
+            out,
+            "frontdoor_messages_total{{direction=\"{}\",outcome=\"{}\"}} {n}",
+            label(direction),
+            label(outcome)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP frontdoor_response_seconds Time to answer an inbound message."
+    );
+    let _ = writeln!(out, "# TYPE frontdoor_response_seconds histogram");
+    for (bound, n) in &t.latency_buckets_us {
+        let _ = writeln!(
+            out,
+            "frontdoor_response_seconds_bucket{{le=\"{}\"}} {n}",
+            *bound as f64 / 1e6
+        );
+    }
+    let _ = writeln!(
+        out,
+        "frontdoor_response_seconds_bucket{{le=\"+Inf\"}} {}",
+        t.latency_count
+    );
+    let _ = writeln!(
+        out,
+        "frontdoor_response_seconds_sum {}",
+        t.latency_sum_us as f64 / 1e6
+    );
+    let _ = writeln!(out, "frontdoor_response_seconds_count {}", t.latency_count);
+    let _ = writeln!(
+        out,
+        "# HELP frontdoor_outbox Escalation pings in the outbox, by status."
+    );
+    let _ = writeln!(out, "# TYPE frontdoor_outbox gauge");
+    for (status, n) in &t.outbox {
+        let _ = writeln!(out, "frontdoor_outbox{{status=\"{}\"}} {n}", label(status));
+    }
+    let _ = writeln!(out, "# HELP frontdoor_escalations Escalations, by status.");
+    let _ = writeln!(out, "# TYPE frontdoor_escalations gauge");
+    for (status, n) in &t.escalations {
+        let _ = writeln!(
+            out,
+            "frontdoor_escalations{{status=\"{}\"}} {n}",
+            label(status)
+        );
+    }
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    ))
+}
