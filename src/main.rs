@@ -225,27 +225,15 @@ fn main() -> anyhow::Result<()> {
             month,
             format,
             out,
-        } => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(print_report(config, client, month, format, out)),
+        } => block_on(print_report(config, client, month, format, out)),
         Command::Statement {
             client,
             month,
             format,
             out,
-        } => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(print_statement(config, client, month, format, out)),
-        Command::TelegramWebhook => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(telegram_webhook(config)),
-        Command::LinkCode { client, ttl_hours } => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(link_code(config, client, ttl_hours)),
+        } => block_on(print_statement(config, client, month, format, out)),
+        Command::TelegramWebhook => block_on(telegram_webhook(config)),
+        Command::LinkCode { client, ttl_hours } => block_on(link_code(config, client, ttl_hours)),
         Command::Token {
             user,
             name,
@@ -272,6 +260,27 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Run a one-off command's future on a small runtime (the server builds its own).
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+/// A command's output to `--out FILE`, or standard output.
+fn write_out(out: Option<PathBuf>, text: &str) -> anyhow::Result<()> {
+    match out {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
 async fn print_report(
     config: Config,
     client: String,
@@ -289,12 +298,7 @@ async fn print_report(
         "html" => r.to_html(),
         other => bail!("--format must be json or html, not {other}"),
     };
-    match out {
-        Some(path) => std::fs::write(&path, text)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{text}"),
-    }
-    Ok(())
+    write_out(out, &text)
 }
 
 async fn print_statement(
@@ -314,12 +318,7 @@ async fn print_statement(
         "html" => s.to_html(),
         other => bail!("--format must be json, csv or html, not {other}"),
     };
-    match out {
-        Some(path) => std::fs::write(&path, text)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{text}"),
-    }
-    Ok(())
+    write_out(out, &text)
 }
 
 async fn telegram_webhook(config: Config) -> anyhow::Result<()> {

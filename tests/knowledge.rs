@@ -336,30 +336,9 @@ fn ask_json_answers_the_password_article() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn reload_picks_up_a_changed_article_and_survives_a_broken_one() {
-    let content = tempfile::tempdir().unwrap();
-    copy_dir(
-        &common::repo_root().join("knowledge-base"),
-        &content.path().join("knowledge-base"),
-    );
-    copy_dir(
-        &common::repo_root().join("intents"),
-        &content.path().join("intents"),
-    );
+    let content = common::content_copy();
     let (_, store, _db) = common::backends("reload").await.remove(0);
     let server = common::TestServer::start_with_content(store, content.path()).await;
     let http = reqwest::Client::new();

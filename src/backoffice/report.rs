@@ -1,11 +1,10 @@
 //! The monthly report an account manager reviews with the client: the KPIs of both sides of
 //! the SPA and the recharge statement, as JSON or as a printable HTML page (inline SVG, no CDN).
 
-use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 
 use super::kpi::{Kpis, compute};
-use super::statement::{Statement, StatementError, statement};
+use super::statement::{Statement, StatementError, month_range, statement};
 use crate::knowledge::Knowledge;
 use crate::store::Store;
 
@@ -30,19 +29,8 @@ pub async fn monthly(
         .clients
         .get(client)
         .ok_or_else(|| StatementError::UnknownClient(client.to_string()))?;
-    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
-        .map_err(|_| StatementError::BadMonth(month.to_string()))?;
-    let next = first
-        .checked_add_months(chrono::Months::new(1))
-        .ok_or_else(|| StatementError::BadMonth(month.to_string()))?;
-    let at = |d: NaiveDate| {
-        c.timezone
-            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .earliest()
-            .map(|t| t.with_timezone(&Utc).timestamp_millis())
-            .unwrap_or_default()
-    };
-    let facts = store.period_facts(client, at(first), at(next)).await?;
+    let (from, to) = month_range(c, month)?;
+    let facts = store.period_facts(client, from, to).await?;
     let kpis = compute(&facts, k.coverage_for(Some(client), None), now);
     Ok(MonthlyReport {
         client: client.to_string(),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 
-use crate::knowledge::Knowledge;
+use crate::knowledge::{Client, Knowledge};
 use crate::store::{LedgerRow, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,20 @@ pub struct Statement {
     pub total_minor: i64,
     /// Ledger rows behind the statement.
     pub rows: usize,
+}
+
+/// The month `YYYY-MM` of a client as `[from, to)` in epoch milliseconds, in its time zone.
+pub fn month_range(client: &Client, month: &str) -> Result<(i64, i64), StatementError> {
+    let (first, next) = month_bounds(month)?;
+    let at = |d: NaiveDate| {
+        client
+            .timezone
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map(|t| t.with_timezone(&Utc).timestamp_millis())
+            .unwrap_or_default()
+    };
+    Ok((at(first), at(next)))
 }
 
 /// `2026-11` → first day of that month and of the next.
@@ -106,15 +120,8 @@ pub async fn statement(
         .clients
         .get(client)
         .ok_or_else(|| StatementError::UnknownClient(client.to_string()))?;
-    let (first, next) = month_bounds(month)?;
-    let at = |d: NaiveDate| {
-        c.timezone
-            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .earliest()
-            .map(|t| t.with_timezone(&Utc).timestamp_millis())
-            .unwrap_or_default()
-    };
-    let rows = store.ledger(client, at(first), at(next)).await?;
+    let (from, to) = month_range(c, month)?;
+    let rows = store.ledger(client, from, to).await?;
     Ok(price(k, client, month, &rows))
 }
 

@@ -36,6 +36,11 @@ pub enum TokenError {
     NotConfigured,
 }
 
+/// Compare two secrets in time that does not depend on where they differ (tokens, signatures).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn mac(secret: &[u8]) -> Hmac<Sha256> {
     // HMAC accepts keys of any length.
     <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length")

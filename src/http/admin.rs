@@ -29,11 +29,7 @@ pub(super) fn authorise(
                 .and_then(|v| v.strip_prefix("Bearer "));
             // Constant-time comparison: the token must not leak through timing.
             let ok = given.is_some_and(|g| {
-                g.len() == token.expose().len()
-                    && g.bytes()
-                        .zip(token.expose().bytes())
-                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                        == 0
+                crate::channels::identity::constant_time_eq(g.as_bytes(), token.expose().as_bytes())
             });
             if ok {
                 Ok(())

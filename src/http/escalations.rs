@@ -53,20 +53,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 /// The admin token, or a signed manager token; without an admin token configured, loopback
 /// callers without a token act as admin (development, like the reload endpoint).
 fn actor(app: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<Actor, ApiError> {
     let given = bearer(headers);
     if let (Some(admin), Some(g)) = (&app.admin_token, given)
-        && constant_time_eq(admin.expose(), g)
+        && identity::constant_time_eq(admin.expose().as_bytes(), g.as_bytes())
     {
         return Ok(Actor::Admin);
     }

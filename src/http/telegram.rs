@@ -32,13 +32,8 @@ async fn webhook(
         .get("x-telegram-bot-api-secret-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let expected = secret.expose();
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+    let same =
+        crate::channels::identity::constant_time_eq(given.as_bytes(), secret.expose().as_bytes());
     if !same {
         return Err(ApiError::Unauthorized(
             "missing or wrong X-Telegram-Bot-Api-Secret-Token".into(),
