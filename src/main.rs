@@ -108,7 +108,7 @@ enum Command {
         /// The month, e.g. 2026-11 (in the client's time zone).
         #[arg(long)]
         month: String,
-        /// json or html.
+        /// html, csv or json.
         #[arg(long, default_value = "html")]
         format: String,
         #[arg(long)]
@@ -137,6 +137,11 @@ enum Command {
         #[arg(default_value = "tests/conversations")]
         dir: PathBuf,
     },
+    /// Back-office users and API tokens.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Validate intents and the knowledge base; exits non-zero on errors.
     Check {
         #[arg(long)]
@@ -147,6 +152,33 @@ enum Command {
         /// Also fail when cross-validation finds misclassified examples.
         #[arg(long)]
         strict: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a back-office user. The password comes from standard input (--password-stdin)
+    /// or FRONTDOOR_NEW_PASSWORD, never from the command line (which `ps` shows).
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        /// admin, sso_lead, account_manager or client_lead.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Client codes, comma-separated (account managers: their clients; client leads: one).
+        #[arg(long, value_delimiter = ',')]
+        clients: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Create an API token for a user (printed once; only its hash is stored).
+    CreateToken {
+        #[arg(long)]
+        username: String,
+        /// What the token is for.
+        #[arg(long, default_value = "script")]
+        name: String,
     },
 }
 
@@ -233,6 +265,7 @@ fn main() -> anyhow::Result<()> {
             out,
         } => block_on(print_statement(config, client, month, format, out)),
         Command::TelegramWebhook => block_on(telegram_webhook(config)),
+        Command::Admin { command } => block_on(admin(config, command)),
         Command::LinkCode { client, ttl_hours } => block_on(link_code(config, client, ttl_hours)),
         Command::Token {
             user,
@@ -296,7 +329,8 @@ async fn print_report(
     let text = match format.as_str() {
         "json" => serde_json::to_string_pretty(&r)?,
         "html" => r.to_html(),
-        other => bail!("--format must be json or html, not {other}"),
+        "csv" => r.to_csv(),
+        other => bail!("--format must be json, csv or html, not {other}"),
     };
     write_out(out, &text)
 }
@@ -319,6 +353,52 @@ async fn print_statement(
         other => bail!("--format must be json, csv or html, not {other}"),
     };
     write_out(out, &text)
+}
+
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    use frontdoor::backoffice::access::{new_secret, secret_hash};
+    let store = frontdoor::store::connect(&config.database_url).await?;
+    match command {
+        AdminCommand::CreateUser {
+            username,
+            role,
+            clients,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            } else {
+                std::env::var("FRONTDOOR_NEW_PASSWORD").map_err(|_| {
+                    anyhow::anyhow!("give the password on standard input with --password-stdin, or in FRONTDOOR_NEW_PASSWORD")
+                })?
+            };
+            let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+            let body = frontdoor::http::backoffice::api::NewUserBody {
+                username: username.clone(),
+                password,
+                role,
+                clients,
+            };
+            let id = frontdoor::http::backoffice::api::create_user_checked(store.as_ref(), &k, body)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created user {username} (id {id})");
+        }
+        AdminCommand::CreateToken { username, name } => {
+            let Some(user) = store.user_by_name(&username).await? else {
+                bail!("no user {username}");
+            };
+            let token = new_secret(frontdoor::http::backoffice::auth::TOKEN_PREFIX);
+            let now = chrono::Utc::now().timestamp_millis();
+            store
+                .create_api_token(user.id, &secret_hash(&token), &name, now)
+                .await?;
+            println!("{token}");
+        }
+    }
+    Ok(())
 }
 
 async fn telegram_webhook(config: Config) -> anyhow::Result<()> {

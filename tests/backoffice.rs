@@ -456,5 +456,23 @@ async fn kpis_on_a_hand_built_dataset() {
             (1, 1),
             "[{name}]"
         );
+        // Breakdowns: every message is web; one vendor set-up request, late; per local day.
+        let web = &kpi.by_channel["web"];
+        assert_eq!((web.volume, web.conversations), (7, 5), "[{name}]");
+        assert!(near(web.self_service_rate, 0.8), "[{name}]");
+        let vendor = &kpi.by_service["vendor-setup"];
+        assert_eq!(vendor.requests, 1, "[{name}]");
+        assert!(near(vendor.sla_met, 0.0), "[{name}]");
+        assert_eq!(kpi.daily_volume.values().sum::<i64>(), 7, "[{name}]");
+        assert!(
+            kpi.daily_volume.len()
+                >= kpi
+                    .heatmap
+                .iter()
+                    .filter(|d| d.iter().sum::<i64>() > 0)
+                    .count(),
+            "[{name}] at least one day per weekday seen {:?}",
+            kpi.daily_volume
+        );
     }
 }

@@ -358,3 +358,194 @@ async fn widget_in_a_real_browser() {
     driver.abort();
     server.stop().await;
 }
+
+/// Launch headless Chromium with a fresh profile (the network is closed here: no extras).
+async fn launch(chromium: PathBuf, profile: &std::path::Path) -> (Browser, tokio::task::JoinHandle<()>) {
+    let config = BrowserConfig::builder()
+        .chrome_executable(chromium)
+        .no_sandbox()
+        .new_headless_mode()
+        .user_data_dir(profile)
+        .window_size(1280, 1000)
+        .viewport(None)
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-gpu",
+        ])
+        .build()
+        .expect("browser config");
+    let (browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
+    let driver = tokio::spawn(async move { while handler.next().await.is_some() {} });
+    (browser, driver)
+}
+
+#[tokio::test]
+async fn dashboard_in_a_real_browser() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(
+        frontdoor::store::SqliteStore::open(&dir.path().join("frontdoor.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let server = TestServer::start(store.clone()).await;
+    // An admin, and some traffic of ACME's staff: an answer, fallbacks (one hostile), a
+    // request for a human.
+    let hash = frontdoor::backoffice::access::hash_password("dashboard password").unwrap();
+    store
+        .create_user(
+            &frontdoor::store::NewUser {
+                username: "ada".into(),
+                password_hash: hash,
+                role: "admin".into(),
+                client_scope: vec![],
+                manager_id: None,
+            },
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await
+        .unwrap()
+        .expect("new user");
+    let http = reqwest::Client::new();
+    for (i, text) in [
+        "how do I reset my password",
+        "what is the airspeed of an unladen swallow",
+        "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>",
+        "I want to talk to a real person please",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = http
+            .post(format!("{}/api/v1/chat", server.url))
+            .json(&json!({"session": format!("dash-{i}"), "text": text,
+                "user": {"id": "ann.lee@acme.example", "name": "Ann Lee", "client": "ACME"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let (mut browser, driver) = launch(chromium, profile.path()).await;
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+
+    // The dashboard sends an anonymous visitor to the sign-in form.
+    let page = browser
+        .new_page(format!("{}/admin", server.url))
+        .await
+        .expect("open dashboard");
+    wait_for(&page, "document.querySelector('#username')", "the sign-in form").await;
+    for (selector, value) in [("#username", "ada"), ("#password", "dashboard password")] {
+        let input = page.find_element(selector).await.expect("field");
+        input.click().await.expect("focus");
+        input.type_str(value).await.expect("type");
+    }
+    page.find_element("button[type=submit]")
+        .await
+        .expect("submit")
+        .click()
+        .await
+        .expect("sign in");
+    wait_for(
+        &page,
+        "location.pathname === '/admin' && document.querySelector('h1') && document.querySelector('h1').innerText.startsWith('Overview')",
+        "the overview after sign-in",
+    )
+    .await;
+    let overview = text_of(&page, "main").await;
+    for name in ["Acme Manufacturing", "Globex Retail", "Initech Labs"] {
+        assert!(overview.contains(name), "{name} in:\n{overview}");
+    }
+    assert!(count(&page, "main svg rect").await >= 1, "a daily chart");
+    page.save_screenshot(
+        ScreenshotParams::builder().full_page(true).build(),
+        shots.join("dashboard-overview.png"),
+    )
+    .await
+    .expect("screenshot");
+
+    // ACME's page: KPI cards, charts, statement.
+    page.goto(format!("{}/admin/clients/ACME", server.url))
+        .await
+        .expect("client page");
+    wait_for(&page, "document.querySelectorAll('.card').length >= 10", "KPI cards").await;
+    let client = text_of(&page, "main").await;
+    assert!(client.contains("Self-service") && client.contains("Recharge statement"), "{client}");
+    assert!(count(&page, "svg[aria-label='Contacts by weekday and hour'] rect").await == 168);
+    page.save_screenshot(
+        ScreenshotParams::builder().full_page(true).build(),
+        shots.join("dashboard-client.png"),
+    )
+    .await
+    .expect("screenshot");
+
+    // The printable monthly report.
+    page.goto(format!("{}/admin/clients/ACME/report", server.url))
+        .await
+        .expect("report page");
+    wait_for(&page, "document.querySelector('h1') && document.querySelector('h1').innerText.startsWith('Monthly report')", "the report").await;
+    page.save_screenshot(
+        ScreenshotParams::builder().full_page(true).build(),
+        shots.join("dashboard-report.png"),
+    )
+    .await
+    .expect("screenshot");
+
+    // Knowledge gaps: the fallbacks are listed, the hostile one as inert text.
+    page.goto(format!("{}/admin/gaps", server.url))
+        .await
+        .expect("gaps page");
+    wait_for(&page, "document.querySelector('tbody tr')", "the gaps table").await;
+    let gaps = text_of(&page, "main").await;
+    assert!(gaps.contains("unladen swallow"), "{gaps}");
+    assert!(gaps.contains("<img src=x"), "hostile text shown as text:\n{gaps}");
+    assert_eq!(count(&page, "main img, main script").await, 0);
+    let xss = page
+        .evaluate("window.__xss === undefined")
+        .await
+        .expect("evaluate")
+        .into_value::<bool>()
+        .expect("bool");
+    assert!(xss, "no script ran");
+    page.save_screenshot(
+        ScreenshotParams::builder().full_page(true).build(),
+        shots.join("dashboard-gaps.png"),
+    )
+    .await
+    .expect("screenshot");
+
+    // The escalations queue shows the request for a human.
+    page.goto(format!("{}/admin/escalations", server.url))
+        .await
+        .expect("escalations page");
+    wait_for(&page, "document.querySelector('tbody tr td.n')", "an escalation row").await;
+    assert!(text_of(&page, "tbody").await.contains("ACME"));
+    page.save_screenshot(
+        ScreenshotParams::builder().full_page(true).build(),
+        shots.join("dashboard-escalations.png"),
+    )
+    .await
+    .expect("screenshot");
+
+    // Sign out: back to the form, and the dashboard is closed again.
+    page.find_element("header form button")
+        .await
+        .expect("sign out button")
+        .click()
+        .await
+        .expect("sign out");
+    wait_for(&page, "location.pathname === '/admin/login'", "the sign-in form again").await;
+    page.goto(format!("{}/admin", server.url)).await.expect("dashboard");
+    wait_for(&page, "location.pathname === '/admin/login'", "a redirect to sign-in").await;
+    eprintln!("dashboard screenshots in {}", shots.display());
+
+    browser.close().await.expect("close browser");
+    let _ = browser.wait().await;
+    driver.abort();
+    server.stop().await;
+}

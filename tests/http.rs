@@ -465,12 +465,20 @@ async fn metrics_report_messages_latencies_and_the_outbox() {
             .await;
             assert_eq!(status, 200);
         }
+        // Not without a token, not even from loopback.
         let r = http
             .get(format!("{}/metrics", server.url))
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 200, "[{name}] loopback without an admin token");
+        assert_eq!(r.status(), 401, "[{name}] metrics without a token");
+        let r = http
+            .get(format!("{}/metrics", server.url))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "[{name}] metrics with the admin token");
         assert!(
             r.headers()["content-type"]
                 .to_str()

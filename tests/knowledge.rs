@@ -368,6 +368,7 @@ async fn reload_picks_up_a_changed_article_and_survives_a_broken_one() {
 
     let r = http
         .post(format!("{}/api/v1/admin/reload", server.url))
+        .bearer_auth(common::ADMIN_TOKEN)
         .send()
         .await
         .unwrap();
@@ -389,6 +390,7 @@ async fn reload_picks_up_a_changed_article_and_survives_a_broken_one() {
     .unwrap();
     let r = http
         .post(format!("{}/api/v1/admin/reload", server.url))
+        .bearer_auth(common::ADMIN_TOKEN)
         .send()
         .await
         .unwrap();

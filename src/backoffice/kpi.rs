@@ -4,7 +4,7 @@
 //! formula is written next to its field. Rates are `None` when their denominator is zero
 //! (no data is not 0%).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, TimeZone, Timelike, Utc};
 use serde::Serialize;
@@ -19,7 +19,7 @@ const RESOLVED: [&str; 2] = ["answered", "request_opened"];
 /// again within this window.
 const REPEAT_WINDOW_MS: i64 = 72 * 3_600_000;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Kpis {
     // --- SSO side ---------------------------------------------------------------------------
     /// Inbound client messages (typed or pressed), manager relays excluded.
@@ -49,6 +49,7 @@ pub struct Kpis {
     pub request_sla_met: Option<f64>,
     /// Mean survey score; count per score 1..=5; answered / sent.
     pub csat_avg: Option<f64>,
+    #[schema(value_type = Vec<i64>)]
     pub csat_distribution: [i64; 5],
     pub survey_response_rate: Option<f64>,
     // --- Client side (what the client owes the SPA) -------------------------------------------
@@ -63,12 +64,34 @@ pub struct Kpis {
     pub abandoned_missing_inputs: i64,
     // --- Demand ----------------------------------------------------------------------------
     /// Inbound messages per weekday (0 = Monday) × hour, in the client's time zone.
+    #[schema(value_type = Vec<Vec<i64>>)]
     pub heatmap: Vec<[i64; 24]>,
     /// Inbound messages outside coverage hours / volume.
     pub off_hours_share: Option<f64>,
     /// Inbound messages in the first and in the last hour of coverage.
     pub first_coverage_hour: i64,
     pub last_coverage_hour: i64,
+    // --- Breakdowns --------------------------------------------------------------------------
+    /// Inbound messages per local calendar day (`YYYY-MM-DD`, days with none left out).
+    pub daily_volume: BTreeMap<String, i64>,
+    /// Per channel: inbound messages and conversations with an escalation.
+    pub by_channel: BTreeMap<String, ChannelKpis>,
+    /// Per service: requests opened, and requests closed by their due time / closed or past due.
+    pub by_service: BTreeMap<String, ServiceKpis>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ChannelKpis {
+    pub volume: i64,
+    pub conversations: i64,
+    /// Conversations of this channel without an escalation / its conversations.
+    pub self_service_rate: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ServiceKpis {
+    pub requests: i64,
+    pub sla_met: Option<f64>,
 }
 
 fn ratio(num: usize, den: usize) -> Option<f64> {
@@ -168,15 +191,27 @@ pub fn compute(facts: &PeriodFacts, coverage: &Coverage, now: Millis) -> Kpis {
             None => None,
         })
         .collect();
-    let req_judged: Vec<bool> = facts
-        .requests
-        .iter()
-        .filter_map(|r| match r.closed_at {
-            Some(t) => Some(t <= r.due_at),
-            None if r.due_at < now => Some(false),
-            None => None,
-        })
-        .collect();
+    let request_on_time = |r: &crate::store::RequestRow| match r.closed_at {
+        Some(t) => Some(t <= r.due_at),
+        None if r.due_at < now => Some(false),
+        None => None,
+    };
+    let req_judged: Vec<bool> = facts.requests.iter().filter_map(request_on_time).collect();
+    let mut by_service: BTreeMap<String, ServiceKpis> = BTreeMap::new();
+    let mut service_judged: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in &facts.requests {
+        by_service.entry(r.service_id.clone()).or_default().requests += 1;
+        if let Some(ok) = request_on_time(r) {
+            let e = service_judged.entry(r.service_id.as_str()).or_default();
+            e.0 += usize::from(ok);
+            e.1 += 1;
+        }
+    }
+    for (service, (met, judged)) in service_judged {
+        if let Some(k) = by_service.get_mut(service) {
+            k.sla_met = ratio(met, judged);
+        }
+    }
 
     let scores: Vec<i64> = facts
         .surveys
@@ -200,7 +235,25 @@ pub fn compute(facts: &PeriodFacts, coverage: &Coverage, now: Millis) -> Kpis {
         .filter(|c| c.outcome == "submitted")
         .collect();
 
+    let mut by_channel: BTreeMap<String, ChannelKpis> = BTreeMap::new();
+    let mut channel_conversations: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for m in &inbound {
+        by_channel.entry(m.channel.clone()).or_default().volume += 1;
+        channel_conversations
+            .entry(m.channel.as_str())
+            .or_default()
+            .insert(m.conversation_id.as_str());
+    }
+    for (channel, convs) in channel_conversations {
+        if let Some(k) = by_channel.get_mut(channel) {
+            k.conversations = convs.len() as i64;
+            let contained = convs.iter().filter(|c| !escalated.contains(*c)).count();
+            k.self_service_rate = ratio(contained, convs.len());
+        }
+    }
+
     let tz = coverage.timezone;
+    let mut daily_volume: BTreeMap<String, i64> = BTreeMap::new();
     let mut heatmap = vec![[0i64; 24]; 7];
     let (mut first_hour, mut last_hour, mut off_hours) = (0i64, 0i64, 0usize);
     for m in &inbound {
@@ -208,6 +261,9 @@ pub fn compute(facts: &PeriodFacts, coverage: &Coverage, now: Millis) -> Kpis {
             continue;
         };
         let local = t.with_timezone(&tz);
+        *daily_volume
+            .entry(local.format("%Y-%m-%d").to_string())
+            .or_default() += 1;
         heatmap[local.weekday().num_days_from_monday() as usize][local.hour() as usize] += 1;
         if !in_coverage(coverage, t) {
             off_hours += 1;
@@ -278,5 +334,8 @@ pub fn compute(facts: &PeriodFacts, coverage: &Coverage, now: Millis) -> Kpis {
         off_hours_share: ratio(off_hours, volume),
         first_coverage_hour: first_hour,
         last_coverage_hour: last_hour,
+        daily_volume,
+        by_channel,
+        by_service,
     }
 }

@@ -8,7 +8,7 @@ use super::statement::{Statement, StatementError, month_range, statement};
 use crate::knowledge::Knowledge;
 use crate::store::Store;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MonthlyReport {
     pub client: String,
     pub client_name: String,
@@ -59,7 +59,8 @@ fn num(v: Option<f64>, unit: &str) -> String {
 }
 
 /// The weekday × hour heatmap as an inline SVG (darker = busier).
-fn heatmap_svg(h: &[[i64; 24]]) -> String {
+/// Contacts by weekday × hour as an inline SVG grid (darker = busier).
+pub fn heatmap_svg(h: &[[i64; 24]]) -> String {
     let max = h.iter().flatten().copied().max().unwrap_or(0).max(1);
     let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     let mut cells = String::new();
@@ -91,6 +92,68 @@ fn heatmap_svg(h: &[[i64; 24]]) -> String {
 }
 
 impl MonthlyReport {
+    /// The report as CSV: `section,metric,value` rows (rates as fractions, empty when there was
+    /// nothing to measure), then the statement's lines.
+    pub fn to_csv(&self) -> String {
+        let k = &self.kpis;
+        let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+        let mut rows: Vec<(&str, String, String)> = vec![
+            ("sso", "volume".into(), k.volume.to_string()),
+            ("sso", "conversations".into(), k.conversations.to_string()),
+            ("sso", "self_service_rate".into(), f(k.self_service_rate)),
+            ("sso", "escalation_rate".into(), f(k.escalation_rate)),
+            ("sso", "first_contact_resolution".into(), f(k.first_contact_resolution)),
+            ("sso", "fallback_rate".into(), f(k.fallback_rate)),
+            ("sso", "response_ms_p50".into(), f(k.response_ms_p50)),
+            ("sso", "response_ms_p95".into(), f(k.response_ms_p95)),
+            ("sso", "acknowledge_minutes_avg".into(), f(k.acknowledge_minutes_avg)),
+            ("sso", "first_response_minutes_avg".into(), f(k.first_response_minutes_avg)),
+            ("sso", "resolution_minutes_avg".into(), f(k.resolution_minutes_avg)),
+            ("sso", "escalation_sla_met".into(), f(k.escalation_sla_met)),
+            ("sso", "request_sla_met".into(), f(k.request_sla_met)),
+            ("sso", "csat_avg".into(), f(k.csat_avg)),
+            ("sso", "survey_response_rate".into(), f(k.survey_response_rate)),
+            ("client", "input_complete_first_time".into(), f(k.input_complete_first_time)),
+            ("client", "reprompts_avg".into(), f(k.reprompts_avg)),
+            ("client", "supply_minutes_avg".into(), f(k.supply_minutes_avg)),
+            ("client", "abandoned_missing_inputs".into(), k.abandoned_missing_inputs.to_string()),
+            ("demand", "off_hours_share".into(), f(k.off_hours_share)),
+            ("demand", "first_coverage_hour".into(), k.first_coverage_hour.to_string()),
+            ("demand", "last_coverage_hour".into(), k.last_coverage_hour.to_string()),
+        ];
+        for (i, n) in k.csat_distribution.iter().enumerate() {
+            rows.push(("sso", format!("csat_score_{}", i + 1), n.to_string()));
+        }
+        for l in &self.statement.lines {
+            rows.push((
+                "recharge",
+                format!("{} count", l.interaction_type),
+                l.count.to_string(),
+            ));
+            rows.push((
+                "recharge",
+                format!("{} amount", l.interaction_type),
+                super::statement::money(l.amount_minor),
+            ));
+        }
+        rows.push((
+            "recharge",
+            format!("total {}", self.statement.currency),
+            super::statement::money(self.statement.total_minor),
+        ));
+        let mut out = String::from("client,month,section,metric,value\n");
+        for (section, metric, value) in rows {
+            out.push_str(&format!(
+                "{},{},{section},{},{}\n",
+                super::statement::csv_field(&self.client),
+                super::statement::csv_field(&self.month),
+                super::statement::csv_field(&metric),
+                super::statement::csv_field(&value)
+            ));
+        }
+        out
+    }
+
     pub fn to_html(&self) -> String {
         let k = &self.kpis;
         let rows = [

@@ -24,7 +24,7 @@ pub enum StatementError {
     Store(#[from] StoreError),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Line {
     pub interaction_type: String,
     pub count: i64,
@@ -33,7 +33,7 @@ pub struct Line {
     pub amount_minor: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Statement {
     pub client: String,
     pub client_name: String,
@@ -125,12 +125,12 @@ pub async fn statement(
     Ok(price(k, client, month, &rows))
 }
 
-fn money(minor: i64) -> String {
+pub fn money(minor: i64) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     format!("{sign}{}.{:02}", minor.abs() / 100, minor.abs() % 100)
 }
 
-fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -156,7 +156,7 @@ pub struct Event {
     pub now: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Button {
     pub label: String,
     pub payload: String,

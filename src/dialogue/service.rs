@@ -123,7 +123,7 @@ impl Drop for SessionGuard {
     }
 }
 
-fn millis(t: DateTime<Utc>) -> i64 {
+pub fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 

@@ -1,57 +1,39 @@
-//! Admin endpoints: content reload. Protected by `FRONTDOOR_ADMIN_TOKEN` (Bearer); without a
-//! token configured they answer only on the loopback interface.
+//! Operations endpoints: content reload. Callers are the operator (`FRONTDOOR_ADMIN_TOKEN` as a
+//! Bearer token) or a back-office admin (session or API token); nobody else, loopback included.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 
+use super::backoffice::auth::ApiUser;
 use super::{ApiError, AppState};
+use crate::backoffice::access::{Permission, Principal};
 use crate::app::{AppError, Reloaded};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/api/v1/admin/reload", post(reload))
 }
 
-pub(super) fn authorise(
-    app: &AppState,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-) -> Result<(), ApiError> {
-    match &app.admin_token {
-        Some(token) => {
-            let given = headers
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            // Constant-time comparison: the token must not leak through timing.
-            let ok = given.is_some_and(|g| {
-                crate::channels::identity::constant_time_eq(g.as_bytes(), token.expose().as_bytes())
-            });
-            if ok {
-                Ok(())
-            } else {
-                Err(ApiError::Unauthorized(
-                    "a valid admin token is required (Authorization: Bearer ...)".into(),
-                ))
-            }
-        }
-        None if peer.ip().is_loopback() => Ok(()),
-        None => Err(ApiError::Unauthorized(
-            "admin endpoints need FRONTDOOR_ADMIN_TOKEN when called from another host".into(),
-        )),
+/// Require a back-office caller with `permission` (the admin token counts as an admin).
+pub(super) fn require(p: &Principal, permission: Permission) -> Result<(), ApiError> {
+    if p.may(permission) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "{} may not do this ({:?} needed)",
+            p.role.as_str(),
+            permission
+        )))
     }
 }
 
 async fn reload(
     State(app): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ApiUser(p): ApiUser,
 ) -> Result<Json<Reloaded>, ApiError> {
-    authorise(&app, &headers, peer)?;
+    require(&p, Permission::Reload)?;
     match crate::app::reload(&app).await {
         Ok(r) => Ok(Json(r)),
         Err(AppError::Content(errors)) => Err(ApiError::Unprocessable(format!(

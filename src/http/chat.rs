@@ -4,14 +4,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, AppState, MAX_TEXT_CHARS, WebState};
+use super::{ApiError, ApiJson, ApiPath, AppState, MAX_TEXT_CHARS, WebState};
 use crate::channels::identity::{self, TokenError};
 use crate::dialogue::service::Inbound;
 use crate::dialogue::{Button, Input};
@@ -24,7 +24,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/conversations/{id}", get(conversation))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatUser {
     pub id: String,
@@ -32,10 +32,13 @@ pub struct ChatUser {
     pub client: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One message from the web chat: typed `text`, or a button's `payload`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
+    /// The browser session's id: 1–128 of `A-Za-z0-9-_.:@`.
     pub session: String,
+    /// At most 4,000 characters.
     pub text: Option<String>,
     pub payload: Option<String>,
     pub user: Option<ChatUser>,
@@ -45,7 +48,7 @@ pub struct ChatRequest {
     pub token: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReplyOut {
     pub text: String,
     /// The same text rendered as safe HTML for the widget.
@@ -53,7 +56,7 @@ pub struct ReplyOut {
     pub buttons: Vec<Button>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatResponse {
     pub conversation: String,
     pub replies: Vec<ReplyOut>,
@@ -201,7 +204,15 @@ impl ChatRequest {
     }
 }
 
-async fn chat(
+/// Send one message (typed text or a button press) and get the bot's replies. The turn is
+/// stored before the answer; a retry with the same `message_id` is answered from the log.
+#[utoipa::path(post, path = "/api/v1/chat", tag = "chat", request_body = ChatRequest,
+    responses((status = 200, body = ChatResponse), (status = 400, body = super::backoffice::openapi::ErrorBody), (status = 401, body = super::backoffice::openapi::ErrorBody),
+        (status = 403, body = super::backoffice::openapi::ErrorBody), (status = 409, body = super::backoffice::openapi::ErrorBody),
+        (status = 413, body = super::backoffice::openapi::ErrorBody), (status = 415, body = super::backoffice::openapi::ErrorBody),
+        (status = 422, body = super::backoffice::openapi::ErrorBody), (status = 429, body = super::backoffice::openapi::ErrorBody),
+        (status = 503, body = super::backoffice::openapi::ErrorBody)))]
+pub(crate) async fn chat(
     State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -261,8 +272,8 @@ impl From<crate::dialogue::service::Outbound> for ChatResponse {
     }
 }
 
-#[derive(Serialize)]
-struct TranscriptMessage {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TranscriptMessage {
     id: i64,
     direction: String,
     text: String,
@@ -277,17 +288,23 @@ struct TranscriptMessage {
     at: String,
 }
 
-#[derive(Serialize)]
-struct Transcript {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Transcript {
     conversation: String,
     channel: String,
     client: Option<String>,
     messages: Vec<TranscriptMessage>,
 }
 
-async fn conversation(
+/// A conversation's transcript (the id is the capability: it is random and only its
+/// participant's browser knows it).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "chat",
+    params(("id" = String, Path, description = "conversation id")),
+    responses((status = 200, body = Transcript), (status = 400, body = super::backoffice::openapi::ErrorBody),
+              (status = 404, body = super::backoffice::openapi::ErrorBody), (status = 503, body = super::backoffice::openapi::ErrorBody)))]
+pub(crate) async fn conversation(
     State(app): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Transcript>, ApiError> {
     let Some(conv) = app.chat.store.conversation(&id).await? else {
         return Err(ApiError::NotFound(format!("no conversation {id}")));

@@ -3,10 +3,9 @@
 //! (`frontdoor token --manager --user EMAIL`) and may act only on their own clients'
 //! escalations; the admin token may act on any.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,8 +13,10 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::backoffice::auth::{TOKEN_PREFIX, authenticate};
 use super::chat::ChatResponse;
-use super::{ApiError, ApiJson, AppState};
+use crate::backoffice::access::Role;
+use super::{ApiError, ApiJson, ApiPath, AppState};
 use crate::channels::identity;
 use crate::dialogue::service::current;
 use crate::escalation::EscalationError;
@@ -53,9 +54,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// The admin token, or a signed manager token; without an admin token configured, loopback
-/// callers without a token act as admin (development, like the reload endpoint).
-fn actor(app: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<Actor, ApiError> {
+/// The admin token, a back-office API token (admins and SSO leads act as admin, an account
+/// manager as the manager whose email is their username), or a signed manager token. Nobody
+/// acts without one.
+async fn actor(app: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
     let given = bearer(headers);
     if let (Some(admin), Some(g)) = (&app.admin_token, given)
         && identity::constant_time_eq(admin.expose().as_bytes(), g.as_bytes())
@@ -63,6 +65,18 @@ fn actor(app: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<Actor,
         return Ok(Actor::Admin);
     }
     match given {
+        Some(token) if token.starts_with(TOKEN_PREFIX) => {
+            let Some((p, _)) = authenticate(app, headers).await? else {
+                return Err(ApiError::Unauthorized("unknown or revoked API token".into()));
+            };
+            match p.role {
+                Role::Admin | Role::SsoLead => Ok(Actor::Admin),
+                Role::AccountManager => Ok(Actor::Manager { email: p.username }),
+                Role::ClientLead => Err(ApiError::Forbidden(
+                    "client leads do not act on escalations".into(),
+                )),
+            }
+        }
         Some(token) => {
             let secret = app.web.identity_secret.as_ref().ok_or_else(|| {
                 ApiError::Unauthorized(
@@ -81,9 +95,8 @@ fn actor(app: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<Actor,
             }
             Ok(Actor::Manager { email: claims.sub })
         }
-        None if app.admin_token.is_none() && peer.ip().is_loopback() => Ok(Actor::Admin),
         None => Err(ApiError::Unauthorized(
-            "Authorization: Bearer <manager or admin token> is required".into(),
+            "Authorization: Bearer <manager, API or admin token> is required".into(),
         )),
     }
 }
@@ -105,11 +118,10 @@ fn may_see(app: &AppState, actor: &Actor, client: Option<&str>) -> bool {
 
 async fn show(
     State(app): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&app, &headers, peer)?;
+    let actor = actor(&app, &headers).await?;
     let store = &app.chat.store;
     let e = store
         .escalation(id)
@@ -142,14 +154,12 @@ struct ReplyBody {
 
 async fn ack(
     State(app): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     run(
         &app,
         &headers,
-        peer,
         id,
         EscalationAction::Acknowledge,
         None,
@@ -159,15 +169,13 @@ async fn ack(
 
 async fn reply(
     State(app): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ReplyBody>,
 ) -> Result<Json<Value>, ApiError> {
     run(
         &app,
         &headers,
-        peer,
         id,
         EscalationAction::Reply,
         Some(body.text),
@@ -177,22 +185,20 @@ async fn reply(
 
 async fn resolve(
     State(app): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    run(&app, &headers, peer, id, EscalationAction::Resolve, None).await
+    run(&app, &headers, id, EscalationAction::Resolve, None).await
 }
 
 async fn run(
     app: &AppState,
     headers: &HeaderMap,
-    peer: SocketAddr,
     id: i64,
     action: EscalationAction,
     text: Option<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(app, headers, peer)?;
+    let actor = actor(app, headers).await?;
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())

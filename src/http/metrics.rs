@@ -1,18 +1,19 @@
 //! `GET /metrics` in the Prometheus text format: messages by outcome, bot latency histogram,
 //! outbox backlog and escalations by status. Totals come from the store, so every replica
-//! reports the same counters. Guarded like the admin endpoints (admin token, or loopback).
+//! reports the same counters. Guarded like the operations endpoints (admin token, or an admin/SSO lead's API token).
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use super::backoffice::auth::ApiUser;
 use super::{ApiError, AppState};
+use crate::backoffice::access::Permission;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/metrics", get(metrics))
@@ -26,10 +27,9 @@ fn label(v: &str) -> String {
 
 async fn metrics(
     State(app): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ApiUser(p): ApiUser,
 ) -> Result<impl IntoResponse, ApiError> {
-    super::admin::authorise(&app, &headers, peer)?;
+    super::admin::require(&p, Permission::Metrics)?;
     let t = app.chat.store.totals().await?;
     let mut out = String::new();
     let _ = writeln!(

@@ -2,6 +2,7 @@
 
 mod admin;
 mod assets;
+pub mod backoffice;
 mod chat;
 pub mod error;
 mod escalations;
@@ -49,6 +50,9 @@ pub struct WebState {
     pub identity_secret: Option<crate::config::Secret>,
     pub per_ip: crate::channels::ratelimit::RateLimiter,
     pub per_session: crate::channels::ratelimit::RateLimiter,
+    /// Back-office login attempts per IP: 10 at once, then 10 a minute (argon2 is slow on
+    /// purpose; this keeps a password-guessing loop from also being a CPU flood).
+    pub logins: crate::channels::ratelimit::RateLimiter,
     pub hub: crate::channels::hub::Hub,
 }
 
@@ -66,6 +70,7 @@ impl WebState {
                 settings.per_session_burst,
                 settings.per_session_per_minute,
             ),
+            logins: crate::channels::ratelimit::RateLimiter::new(10, 10),
             settings,
             identity_secret,
             hub: Default::default(),
@@ -83,6 +88,48 @@ impl WebState {
                 .iter()
                 .any(|a| a == "*" || a.eq_ignore_ascii_case(o.trim_end_matches('/'))),
         }
+    }
+}
+
+/// Query-string extractor whose rejections are our JSON errors (400 with the reason).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|r| ApiError::BadRequest(r.body_text()))
+    }
+}
+
+/// Path extractor whose rejections are our JSON errors (400 with the reason).
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|r| ApiError::BadRequest(r.body_text()))
     }
 }
 
@@ -127,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .merge(escalations::router())
         .merge(metrics::router())
         .merge(telegram::router())
+        .merge(backoffice::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

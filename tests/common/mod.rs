@@ -73,6 +73,9 @@ pub fn load_content(dir: &Path) -> Knowledge {
         .unwrap_or_else(|e| panic!("content must load:\n{e}"))
 }
 
+/// The operator's admin token of every test server (`FRONTDOOR_ADMIN_TOKEN`).
+pub const ADMIN_TOKEN: &str = "test-operator-token-0123456789";
+
 /// A running server on 127.0.0.1:0.
 pub struct TestServer {
     pub url: String,
@@ -111,7 +114,7 @@ impl TestServer {
             chat: ChatService::new(store.clone(), share(k), DialogueSettings::default()),
             content_dir: content.to_path_buf(),
             engine: Default::default(),
-            admin_token: None,
+            admin_token: Some(frontdoor::config::Secret::new(ADMIN_TOKEN.to_string())),
             web: Arc::new(frontdoor::http::WebState::new(web, identity_secret)),
             telegram: None,
             telegram_webhook_secret: None,

@@ -1,0 +1,384 @@
+//! The back office's JSON API under `/api/v1/admin/…`: the same data as the dashboard, for
+//! scripts (API tokens) and for the pages' own use (session cookie). Every handler takes an
+//! [`ApiUser`], so nothing answers without authentication; scopes are checked per client.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::super::admin::require;
+use super::super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState};
+use super::auth::{ApiUser, TOKEN_PREFIX};
+use crate::backoffice::access::{
+    AccessError, Permission, Principal, Role, hash_password, new_secret, secret_hash,
+    validate_scope,
+};
+use crate::backoffice::dashboard::{self, ClientSummary, this_month};
+use crate::backoffice::report::{MonthlyReport, monthly};
+use crate::backoffice::statement::{Statement, StatementError, statement};
+use crate::dialogue::service::{current, millis};
+use crate::store::{ApiTokenRow, EscalationRow, GapRow, NewUser, UserRow};
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/admin/me", get(super::auth::me))
+        .route("/api/v1/admin/clients", get(clients))
+        .route("/api/v1/admin/clients/{code}/report", get(report))
+        .route("/api/v1/admin/clients/{code}/statement", get(client_statement))
+        .route("/api/v1/admin/escalations", get(escalations))
+        .route("/api/v1/admin/gaps", get(gaps))
+        .route("/api/v1/admin/users", get(users).post(create_user))
+        .route("/api/v1/admin/tokens", get(tokens).post(create_token))
+        .route("/api/v1/admin/tokens/{id}", delete(revoke_token))
+}
+
+impl From<StatementError> for ApiError {
+    fn from(e: StatementError) -> Self {
+        match e {
+            StatementError::UnknownClient(c) => ApiError::NotFound(format!("unknown client {c}")),
+            StatementError::BadMonth(_) => ApiError::BadRequest(e.to_string()),
+            StatementError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Hash(m) => ApiError::Internal(m),
+            other => ApiError::Unprocessable(other.to_string()),
+        }
+    }
+}
+
+fn now() -> i64 {
+    millis(chrono::Utc::now())
+}
+
+/// A client the caller may not see is answered like an unknown one would be to them: 403 with
+/// a reason, and nothing about the client itself.
+pub(super) fn check_client(who: &Principal, code: &str) -> Result<(), ApiError> {
+    require(who, Permission::ReadReports)?;
+    if who.sees_client(code) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "client {code} is not in your scope"
+        )))
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MonthQuery {
+    /// The month, `YYYY-MM` (the client's time zone); default: this month.
+    pub month: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatementQuery {
+    /// The month, `YYYY-MM`; default: this month.
+    pub month: Option<String>,
+    /// `json` (default), `csv` or `html`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EscalationQuery {
+    /// Only escalations in this status (open, acknowledged, resolved…).
+    pub status: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SinceQuery {
+    /// Look back this many days (default 30, at most 366).
+    pub days: Option<i64>,
+}
+
+/// The clients the caller may see, with the month's KPIs and recharge statement.
+#[utoipa::path(get, path = "/api/v1/admin/clients", tag = "back office", params(MonthQuery),
+    responses((status = 200, body = Vec<ClientSummary>), (status = 400, body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody)))]
+pub async fn clients(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> Result<Json<Vec<ClientSummary>>, ApiError> {
+    require(&who, Permission::ReadReports)?;
+    let now = now();
+    let month = q.month.unwrap_or_else(|| this_month(now));
+    let k = current(&app.chat.knowledge);
+    Ok(Json(
+        dashboard::overview(app.chat.store.as_ref(), &k, &who, &month, now).await?,
+    ))
+}
+
+/// One client's monthly report: KPIs of both sides of the SPA and the recharge statement.
+#[utoipa::path(get, path = "/api/v1/admin/clients/{code}/report", tag = "back office",
+    params(("code" = String, Path, description = "client code"), MonthQuery),
+    responses((status = 200, body = MonthlyReport), (status = 400, body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
+              (status = 404, body = super::openapi::ErrorBody)))]
+pub async fn report(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiPath(code): ApiPath<String>,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> Result<Json<MonthlyReport>, ApiError> {
+    check_client(&who, &code)?;
+    let now = now();
+    let month = q.month.unwrap_or_else(|| this_month(now));
+    let k = current(&app.chat.knowledge);
+    Ok(Json(
+        monthly(app.chat.store.as_ref(), &k, &code, &month, now).await?,
+    ))
+}
+
+/// One client's recharge statement for a month, as JSON, CSV or HTML.
+#[utoipa::path(get, path = "/api/v1/admin/clients/{code}/statement", tag = "back office",
+    params(("code" = String, Path, description = "client code"), StatementQuery),
+    responses((status = 200, body = Statement, content_type = "application/json"),
+              (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)))]
+pub async fn client_statement(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiPath(code): ApiPath<String>,
+    ApiQuery(q): ApiQuery<StatementQuery>,
+) -> Result<Response, ApiError> {
+    check_client(&who, &code)?;
+    let month = q.month.unwrap_or_else(|| this_month(now()));
+    let k = current(&app.chat.knowledge);
+    let s: Statement = statement(app.chat.store.as_ref(), &k, &code, &month).await?;
+    let filename = format!("statement-{code}-{month}");
+    Ok(match q.format.as_deref().unwrap_or("json") {
+        "json" => Json(s).into_response(),
+        "csv" => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}.csv\""),
+                ),
+            ],
+            s.to_csv(),
+        )
+            .into_response(),
+        "html" => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            s.to_html(),
+        )
+            .into_response(),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "format must be json, csv or html, not {other:?}"
+            )));
+        }
+    })
+}
+
+/// The escalations queue, newest first, limited to the caller's clients.
+#[utoipa::path(get, path = "/api/v1/admin/escalations", tag = "back office", params(EscalationQuery),
+    responses((status = 200, body = Vec<EscalationRow>), (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody)))]
+pub async fn escalations(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiQuery(q): ApiQuery<EscalationQuery>,
+) -> Result<Json<Vec<EscalationRow>>, ApiError> {
+    require(&who, Permission::ReadEscalations)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(
+        dashboard::escalations(app.chat.store.as_ref(), &who, q.status.as_deref(), limit).await?,
+    ))
+}
+
+/// Knowledge-gap events (fallbacks, low confidence, "didn't help", low scores) of the caller's
+/// clients.
+#[utoipa::path(get, path = "/api/v1/admin/gaps", tag = "back office", params(SinceQuery),
+    responses((status = 200, body = Vec<GapRow>), (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody)))]
+pub async fn gaps(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiQuery(q): ApiQuery<SinceQuery>,
+) -> Result<Json<Vec<GapRow>>, ApiError> {
+    require(&who, Permission::ReadGaps)?;
+    let days = q.days.unwrap_or(30).clamp(1, 366);
+    let since = now() - days * 86_400_000;
+    Ok(Json(
+        dashboard::gaps(app.chat.store.as_ref(), &who, since).await?,
+    ))
+}
+
+/// Back-office users (admins only).
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "access",
+    responses((status = 200, body = Vec<UserRow>), (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody)))]
+pub async fn users(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+) -> Result<Json<Vec<UserRow>>, ApiError> {
+    require(&who, Permission::ManageUsers)?;
+    Ok(Json(app.chat.store.users().await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    /// Account managers sign in with their email, so that they act on escalations as themselves.
+    pub username: String,
+    /// At least 10 characters.
+    pub password: String,
+    /// admin, sso_lead, account_manager or client_lead.
+    pub role: String,
+    /// Client codes (account managers: one or more; client leads: exactly one).
+    #[serde(default)]
+    pub clients: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    pub id: i64,
+}
+
+/// Create a back-office user (admins only).
+#[utoipa::path(post, path = "/api/v1/admin/users", tag = "access", request_body = NewUserBody,
+    responses((status = 201, body = Created), (status = 400, body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
+              (status = 409, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)))]
+pub async fn create_user(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    require(&who, Permission::ManageUsers)?;
+    let k = current(&app.chat.knowledge);
+    let id = create_user_checked(app.chat.store.as_ref(), &k, body).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// Validate and store a new user; shared by the API and `frontdoor admin create-user`.
+pub async fn create_user_checked(
+    store: &dyn crate::store::Store,
+    k: &crate::knowledge::Knowledge,
+    body: NewUserBody,
+) -> Result<i64, ApiError> {
+    let username = body.username.trim().to_string();
+    if username.is_empty()
+        || username.chars().count() > 200
+        || username.chars().any(char::is_control)
+    {
+        return Err(ApiError::Unprocessable(
+            "username must be 1–200 printable characters".into(),
+        ));
+    }
+    let role = Role::parse(&body.role)?;
+    validate_scope(role, &body.clients)?;
+    if let Some(unknown) = body.clients.iter().find(|c| !k.clients.contains_key(*c)) {
+        return Err(ApiError::Unprocessable(format!("unknown client {unknown}")));
+    }
+    let password = body.password;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let user = NewUser {
+        username: username.clone(),
+        password_hash: hash,
+        role: role.as_str().to_string(),
+        client_scope: body.clients,
+        manager_id: None,
+    };
+    store
+        .create_user(&user, now())
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("user {username} already exists")))
+}
+
+fn user_id(who: &Principal) -> Result<i64, ApiError> {
+    who.user_id.ok_or_else(|| {
+        ApiError::Forbidden(
+            "the operator token has no user; sign in as a user to manage API tokens".into(),
+        )
+    })
+}
+
+/// The caller's own API tokens (never the secrets).
+#[utoipa::path(get, path = "/api/v1/admin/tokens", tag = "access",
+    responses((status = 200, body = Vec<ApiTokenRow>), (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody)))]
+pub async fn tokens(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+) -> Result<Json<Vec<ApiTokenRow>>, ApiError> {
+    Ok(Json(app.chat.store.api_tokens(user_id(&who)?).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenBody {
+    /// What the token is for (e.g. "monthly export script").
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewToken {
+    pub id: i64,
+    /// Shown once: only its hash is stored.
+    pub token: String,
+}
+
+/// Create an API token for the caller, with the caller's role and scope.
+#[utoipa::path(post, path = "/api/v1/admin/tokens", tag = "access", request_body = NewTokenBody,
+    responses((status = 201, body = NewToken), (status = 400, body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
+              (status = 422, body = super::openapi::ErrorBody)))]
+pub async fn create_token(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiJson(body): ApiJson<NewTokenBody>,
+) -> Result<(StatusCode, Json<NewToken>), ApiError> {
+    let user = user_id(&who)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::Unprocessable(
+            "name must be 1–100 characters".into(),
+        ));
+    }
+    let token = new_secret(TOKEN_PREFIX);
+    let id = app
+        .chat
+        .store
+        .create_api_token(user, &secret_hash(&token), name, now())
+        .await?;
+    tracing::info!(user = %who.username, token_id = id, "API token created");
+    Ok((StatusCode::CREATED, Json(NewToken { id, token })))
+}
+
+/// Revoke one of the caller's API tokens.
+#[utoipa::path(delete, path = "/api/v1/admin/tokens/{id}", tag = "access",
+    params(("id" = i64, Path, description = "token id")),
+    responses((status = 204), (status = 400, body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
+              (status = 404, body = super::openapi::ErrorBody)))]
+pub async fn revoke_token(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    let user = user_id(&who)?;
+    if app.chat.store.revoke_api_token(user, id, now()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no active token {id} of yours"
+        )))
+    }
+}

@@ -1,0 +1,30 @@
+//! The back office over HTTP: the `/admin` dashboard (server-rendered), its JSON API under
+//! `/api/v1/admin`, sign-in, and the OpenAPI document. Reads go through `crate::backoffice`.
+
+pub mod api;
+pub mod auth;
+pub mod openapi;
+pub mod pages;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+
+use super::AppState;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/admin", get(pages::overview))
+        .route("/admin/", get(|| async { Redirect::permanent("/admin") }))
+        .route("/admin/login", get(auth::login_page).post(auth::login))
+        .route("/admin/logout", post(auth::logout))
+        .route("/admin/clients/{code}", get(pages::client))
+        .route("/admin/clients/{code}/report", get(pages::report))
+        .route("/admin/escalations", get(pages::escalations))
+        .route("/admin/gaps", get(pages::gaps))
+        .route("/admin/users", get(pages::users))
+        .merge(api::router())
+        .merge(openapi::router())
+}

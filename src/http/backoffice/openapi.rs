@@ -1,0 +1,103 @@
+//! The OpenAPI document (`/api/openapi.json`) and Swagger UI (`/api/docs`, vendored: no CDN).
+//! The document is generated from the handlers' annotations, so it cannot drift from the code
+//! without the schema test noticing.
+
+use std::sync::Arc;
+
+use axum::Router;
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::super::AppState;
+
+/// Every error the API returns: `{"error": "reason"}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A back-office API token (fdt_…, POST /api/v1/admin/tokens) or the operator's FRONTDOOR_ADMIN_TOKEN",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("fd_session"))),
+        );
+        // Everything under /api/v1/admin needs one of the two.
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/admin") {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.put,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.security = Some(vec![
+                    utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>(
+                        "bearer",
+                        [],
+                    ),
+                    utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>(
+                        "session",
+                        [],
+                    ),
+                ]);
+            }
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Frontdoor API",
+        description = "Web chat and back office of the Frontdoor SSO assistant. Errors are JSON `{\"error\": reason}`."
+    ),
+    paths(
+        super::super::chat::chat,
+        super::super::chat::conversation,
+        super::auth::me,
+        super::api::clients,
+        super::api::report,
+        super::api::client_statement,
+        super::api::escalations,
+        super::api::gaps,
+        super::api::users,
+        super::api::create_user,
+        super::api::tokens,
+        super::api::create_token,
+        super::api::revoke_token,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "chat", description = "The web chat"),
+        (name = "back office", description = "KPIs, reports, statements, escalations, knowledge gaps"),
+        (name = "access", description = "Users and API tokens"),
+    )
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::from(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+}

@@ -1,0 +1,451 @@
+//! The server-rendered dashboard under `/admin`: overview, per-client page, printable monthly
+//! report, escalations queue, knowledge gaps, users. Templates are minijinja files compiled into
+//! the binary (autoescaped as HTML); charts are SVG strings from `backoffice::charts`, the only
+//! values marked safe.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use minijinja::{Environment, Value, context};
+use serde::Deserialize;
+
+use super::super::admin::require;
+use super::super::{ApiError, ApiPath, ApiQuery, AppState};
+use super::api::check_client;
+use super::auth::PageUser;
+use crate::backoffice::access::{Permission, Principal};
+use crate::backoffice::charts::{bars_svg, distribution_svg};
+use crate::backoffice::dashboard::{self, ClientSummary, this_month};
+use crate::backoffice::report::{heatmap_svg, monthly};
+use crate::backoffice::statement::money;
+use crate::dialogue::service::{current, millis};
+use crate::store::Millis;
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("login.html", include_str!("templates/login.html")),
+            ("overview.html", include_str!("templates/overview.html")),
+            ("client.html", include_str!("templates/client.html")),
+            ("escalations.html", include_str!("templates/escalations.html")),
+            ("gaps.html", include_str!("templates/gaps.html")),
+            ("users.html", include_str!("templates/users.html")),
+        ] {
+            // The templates are part of the binary; a syntax error is caught by the page tests.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "bad dashboard template");
+            }
+        }
+        env
+    })
+}
+
+fn render(name: &str, ctx: Value) -> Result<Html<String>, ApiError> {
+    env()
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map(Html)
+        .map_err(|e| ApiError::Internal(format!("template {name}: {e:#}")))
+}
+
+pub fn render_login(next: &str, error: bool) -> String {
+    render("login.html", context! { next, error })
+        .map(|h| h.0)
+        .unwrap_or_else(|e| e.to_string())
+}
+
+/// What every page's header needs.
+fn frame(who: &Principal, page: &str) -> Value {
+    context! {
+        who => context! { username => who.username.clone(), role => who.role.as_str() },
+        page,
+        may_escalations => who.may(Permission::ReadEscalations),
+        may_gaps => who.may(Permission::ReadGaps),
+        may_users => who.may(Permission::ManageUsers),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.1}%", x * 100.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn num(v: Option<f64>, unit: &str) -> String {
+    v.map(|x| format!("{x:.1}{unit}"))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn when(ms: Option<Millis>) -> String {
+    ms.and_then(DateTime::<Utc>::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "–".into())
+}
+
+fn svg(s: String) -> Value {
+    Value::from_safe_string(s)
+}
+
+fn now() -> Millis {
+    millis(Utc::now())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MonthQuery {
+    month: Option<String>,
+}
+
+fn summary_row(c: &ClientSummary, today: chrono::NaiveDate) -> Value {
+    let k = &c.report.kpis;
+    let days = (c.renewal_notice_date - today).num_days();
+    context! {
+        code => c.code.clone(),
+        name => c.name.clone(),
+        managers => c.managers.join(", "),
+        volume => k.volume,
+        self_service => pct(k.self_service_rate),
+        fcr => pct(k.first_contact_resolution),
+        fallback => pct(k.fallback_rate),
+        csat => num(k.csat_avg, ""),
+        request_sla => pct(k.request_sla_met),
+        inputs_complete => pct(k.input_complete_first_time),
+        recharge => format!("{} {}", money(c.report.statement.total_minor), c.report.statement.currency),
+        renewal_notice_date => c.renewal_notice_date.to_string(),
+        renewal_soon => (0..=120).contains(&days),
+        renewal_days => days,
+    }
+}
+
+pub async fn overview(
+    State(app): State<Arc<AppState>>,
+    PageUser(who): PageUser,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> Result<Response, ApiError> {
+    require(&who, Permission::ReadReports)?;
+    let now = now();
+    let month = q.month.unwrap_or_else(|| this_month(now));
+    let k = current(&app.chat.knowledge);
+    let clients = dashboard::overview(app.chat.store.as_ref(), &k, &who, &month, now).await?;
+    let today = Utc::now().date_naive();
+    let mut daily: BTreeMap<String, i64> = BTreeMap::new();
+    let (mut volume, mut conversations, mut contained, mut escalations) = (0, 0, 0.0, 0.0);
+    let mut recharge: BTreeMap<String, i64> = BTreeMap::new();
+    for c in &clients {
+        let kp = &c.report.kpis;
+        for (day, n) in &kp.daily_volume {
+            *daily.entry(day.clone()).or_default() += n;
+        }
+        volume += kp.volume;
+        conversations += kp.conversations;
+        // Conversation-weighted: the SSO's containment over all its conversations.
+        contained += kp.self_service_rate.unwrap_or(0.0) * kp.conversations as f64;
+        escalations += kp.escalation_rate.unwrap_or(0.0) * kp.conversations as f64;
+        *recharge
+            .entry(c.report.statement.currency.clone())
+            .or_default() += c.report.statement.total_minor;
+    }
+    let series: Vec<(String, i64)> = daily.into_iter().collect();
+    let totals = context! {
+        volume,
+        conversations,
+        self_service => pct((conversations > 0).then(|| contained / conversations as f64)),
+        escalations => format!("{}", escalations.round() as i64),
+        recharge => recharge.iter().map(|(cur, m)| format!("{} {cur}", money(*m))).collect::<Vec<_>>().join(" + "),
+    };
+    let rows: Vec<Value> = clients.iter().map(|c| summary_row(c, today)).collect();
+    Ok(render(
+        "overview.html",
+        context! {
+            ..frame(&who, "overview"),
+            ..context! {
+                month,
+                totals,
+                clients => rows,
+                daily_svg => svg(bars_svg("Contacts per day", &series)),
+            }
+        },
+    )?
+    .into_response())
+}
+
+pub async fn client(
+    State(app): State<Arc<AppState>>,
+    PageUser(who): PageUser,
+    ApiPath(code): ApiPath<String>,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> Result<Response, ApiError> {
+    check_client(&who, &code)?;
+    let now = now();
+    let month = q.month.unwrap_or_else(|| this_month(now));
+    let k = current(&app.chat.knowledge);
+    let Some(c) = k.clients.get(&code) else {
+        return Err(ApiError::NotFound(format!("unknown client {code}")));
+    };
+    let report = monthly(app.chat.store.as_ref(), &k, &code, &month, now).await?;
+    let kp = &report.kpis;
+    let sso_cards = vec![
+        ("Contacts", kp.volume.to_string()),
+        ("Conversations", kp.conversations.to_string()),
+        ("Self-service", pct(kp.self_service_rate)),
+        ("First-contact resolution", pct(kp.first_contact_resolution)),
+        ("Escalation rate", pct(kp.escalation_rate)),
+        ("Fallback rate", pct(kp.fallback_rate)),
+        (
+            "Bot response p50 / p95",
+            format!(
+                "{} / {}",
+                num(kp.response_ms_p50, " ms"),
+                num(kp.response_ms_p95, " ms")
+            ),
+        ),
+        ("Acknowledged in (avg)", num(kp.acknowledge_minutes_avg, " min")),
+        (
+            "First human response (avg)",
+            num(kp.first_response_minutes_avg, " min"),
+        ),
+        ("Resolved in (avg)", num(kp.resolution_minutes_avg, " min")),
+        ("Escalations on time", pct(kp.escalation_sla_met)),
+        ("Requests on time", pct(kp.request_sla_met)),
+        ("CSAT (1–5)", num(kp.csat_avg, "")),
+        ("Survey response rate", pct(kp.survey_response_rate)),
+    ];
+    let client_cards = vec![
+        (
+            "Inputs complete first time",
+            pct(kp.input_complete_first_time),
+        ),
+        ("Re-prompts per request", num(kp.reprompts_avg, "")),
+        ("Time to supply inputs", num(kp.supply_minutes_avg, " min")),
+        (
+            "Abandoned, inputs missing",
+            kp.abandoned_missing_inputs.to_string(),
+        ),
+    ];
+    let channels: Vec<_> = kp
+        .by_channel
+        .iter()
+        .map(|(name, ch)| {
+            (
+                name.clone(),
+                ch.volume,
+                ch.conversations,
+                pct(ch.self_service_rate),
+            )
+        })
+        .collect();
+    let services: Vec<_> = kp
+        .by_service
+        .iter()
+        .map(|(id, s)| {
+            let name = k
+                .services
+                .get(id)
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| id.clone());
+            (name, s.requests, pct(s.sla_met))
+        })
+        .collect();
+    let st = &report.statement;
+    let lines: Vec<_> = st
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.interaction_type.clone(),
+                l.count,
+                l.unit_price_minor
+                    .map(money)
+                    .unwrap_or_else(|| "no price".into()),
+                money(l.amount_minor),
+            )
+        })
+        .collect();
+    let series: Vec<(String, i64)> = kp
+        .daily_volume
+        .iter()
+        .map(|(d, n)| (d.clone(), *n))
+        .collect();
+    Ok(render(
+        "client.html",
+        context! {
+            ..frame(&who, "client"),
+            ..context! {
+                month,
+                c => context! {
+                    code => code.clone(),
+                    name => c.name.clone(),
+                    managers => c.managers.iter().map(|m| m.name.clone()).collect::<Vec<_>>().join(", "),
+                    spa_start => c.spa.start.to_string(),
+                    spa_end => c.spa.end.to_string(),
+                    renewal_notice_date => c.spa.renewal_notice_date().to_string(),
+                },
+                sso_cards,
+                client_cards,
+                channels,
+                services,
+                statement_lines => lines,
+                statement_total => format!("{} {}", money(st.total_minor), st.currency),
+                off_hours => pct(kp.off_hours_share),
+                first_hour => kp.first_coverage_hour,
+                last_hour => kp.last_coverage_hour,
+                daily_svg => svg(bars_svg("Contacts per day", &series)),
+                heatmap_svg => svg(heatmap_svg(&kp.heatmap)),
+                csat_svg => svg(distribution_svg(&kp.csat_distribution)),
+            }
+        },
+    )?
+    .into_response())
+}
+
+/// The printable monthly report (the one an account manager reviews with the client).
+pub async fn report(
+    State(app): State<Arc<AppState>>,
+    PageUser(who): PageUser,
+    ApiPath(code): ApiPath<String>,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> Result<Response, ApiError> {
+    check_client(&who, &code)?;
+    let now = now();
+    let month = q.month.unwrap_or_else(|| this_month(now));
+    let k = current(&app.chat.knowledge);
+    let report = monthly(app.chat.store.as_ref(), &k, &code, &month, now).await?;
+    Ok(Html(report.to_html()).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusQuery {
+    status: Option<String>,
+}
+
+pub async fn escalations(
+    State(app): State<Arc<AppState>>,
+    PageUser(who): PageUser,
+    ApiQuery(q): ApiQuery<StatusQuery>,
+) -> Result<Response, ApiError> {
+    require(&who, Permission::ReadEscalations)?;
+    let status = q.status.filter(|s| !s.is_empty());
+    let rows = dashboard::escalations(app.chat.store.as_ref(), &who, status.as_deref(), 200).await?;
+    let now = now();
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|e| {
+            context! {
+                id => e.id,
+                client => e.client_code.clone().unwrap_or_else(|| "–".into()),
+                reason => e.reason.clone(),
+                reference => e.request_reference.clone(),
+                priority => e.priority.clone(),
+                status => e.status.clone(),
+                overdue => e.first_response_at.is_none() && e.resolved_at.is_none() && e.due_at < now,
+                level => e.level,
+                created => when(Some(e.created_at)),
+                due => when(Some(e.due_at)),
+                acknowledged => match (&e.acknowledged_by, e.acknowledged_at) {
+                    (Some(by), Some(at)) => format!("{} by {by}", when(Some(at))),
+                    (_, at) => when(at),
+                },
+                resolved => when(e.resolved_at),
+            }
+        })
+        .collect();
+    Ok(render(
+        "escalations.html",
+        context! {
+            ..frame(&who, "escalations"),
+            ..context! {
+                rows,
+                status => status.unwrap_or_default(),
+                statuses => ["", "open", "acknowledged", "resolved"],
+            }
+        },
+    )?
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DaysQuery {
+    days: Option<i64>,
+}
+
+pub async fn gaps(
+    State(app): State<Arc<AppState>>,
+    PageUser(who): PageUser,
+    ApiQuery(q): ApiQuery<DaysQuery>,
+) -> Result<Response, ApiError> {
+    require(&who, Permission::ReadGaps)?;
+    let days = q.days.unwrap_or(30).clamp(1, 366);
+    let events = dashboard::gaps(app.chat.store.as_ref(), &who, now() - days * 86_400_000).await?;
+    // Grouped by the same normalised text until similarity grouping is in.
+    let mut groups: BTreeMap<String, (i64, Vec<String>, BTreeMap<String, i64>, Option<String>, Millis)> =
+        BTreeMap::new();
+    for g in &events {
+        let key = g.text.trim().to_lowercase();
+        let e = groups.entry(key).or_default();
+        e.0 += 1;
+        if e.1.len() < 3 && !e.1.contains(&g.text) {
+            e.1.push(g.text.clone());
+        }
+        *e.2.entry(g.kind.clone()).or_default() += 1;
+        if e.3.is_none() {
+            e.3.clone_from(&g.intent);
+        }
+        e.4 = e.4.max(g.created_at);
+    }
+    let mut groups: Vec<_> = groups.into_values().collect();
+    groups.sort_by(|a, b| b.0.cmp(&a.0).then(b.4.cmp(&a.4)));
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .take(200)
+        .map(|(volume, examples, kinds, intent, last)| {
+            context! {
+                volume,
+                examples,
+                kinds => kinds.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
+                intent => intent.unwrap_or_else(|| "–".into()),
+                last_seen => when(Some(last)),
+            }
+        })
+        .collect();
+    Ok(render(
+        "gaps.html",
+        context! {
+            ..frame(&who, "gaps"),
+            ..context! { days, groups, grouped => false }
+        },
+    )?
+    .into_response())
+}
+
+pub async fn users(
+    State(app): State<Arc<AppState>>,
+    PageUser(who): PageUser,
+) -> Result<Response, ApiError> {
+    require(&who, Permission::ManageUsers)?;
+    let users: Vec<Value> = app
+        .chat
+        .store
+        .users()
+        .await?
+        .iter()
+        .map(|u| {
+            let clients: Vec<String> = serde_json::from_str(&u.client_scope).unwrap_or_default();
+            context! {
+                username => u.username.clone(),
+                role => u.role.clone(),
+                clients => if clients.is_empty() { "all".to_string() } else { clients.join(", ") },
+                disabled => u.disabled,
+                created => when(Some(u.created_at)),
+            }
+        })
+        .collect();
+    Ok(render(
+        "users.html",
+        context! { ..frame(&who, "users"), ..context! { users } },
+    )?
+    .into_response())
+}
