@@ -1071,7 +1071,7 @@ mod tests {
         let t = typo(&mut rng, "how do I reset my password");
         assert_ne!(t, "how do I reset my password");
         assert_eq!(t.split(' ').count(), 6);
-        assert_eq!(typo(&mut rng, "hi there"), "hi there");
+        assert_eq!(typo(&mut rng, "hi to you"), "hi to you");
     }
 
     #[test]
