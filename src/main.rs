@@ -1,4 +1,4 @@
-//! The `frontdoor` command: serve, ask, eval, check, config.
+//! The `frontdoor` command: serve, ask, eval, check, config, the back office's reports.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -127,6 +127,62 @@ enum Command {
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Knowledge gaps (fallbacks, low-confidence answers, "didn't help", low scores) grouped
+    /// by similarity, biggest first; or one group exported as content to paste.
+    Gaps {
+        #[arg(long)]
+        client: Option<String>,
+        /// How far back to look.
+        #[arg(long, default_value_t = 30)]
+        since_days: i64,
+        #[arg(long)]
+        json: bool,
+        /// Export group N of the list (1 = the biggest) instead of listing.
+        #[arg(long)]
+        export: Option<usize>,
+        /// With --export: `intent` (an [[intent]] example list for intents/*.toml) or
+        /// `article` (a Markdown article stub for knowledge-base/).
+        #[arg(long = "as", default_value = "intent")]
+        export_as: String,
+    },
+    /// A client's daily demand, with spikes against the trailing 4-week same-weekday average.
+    Demand {
+        #[arg(long)]
+        client: String,
+        /// Days to show, up to today.
+        #[arg(long, default_value_t = 28)]
+        days: i64,
+        /// A spike is at least this many times the baseline...
+        #[arg(long, default_value_t = 2.0)]
+        factor: f64,
+        /// ...with at least this many contacts.
+        #[arg(long, default_value_t = 10)]
+        min_volume: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// SPAs whose renewal-notice date is within 120 days (or passed while the SPA runs);
+    /// --notify queues one alert per SPA and renewal to the client's account manager (the
+    /// outbox worker of `frontdoor serve` delivers it; `serve` also checks daily by itself).
+    Renewals {
+        #[arg(long)]
+        notify: bool,
+        #[arg(long, default_value_t = frontdoor::backoffice::renewals::HORIZON_DAYS)]
+        horizon_days: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fill an empty database with realistic demo traffic, played through the real dialogue
+    /// (no ping is sent), so the back office has numbers to show.
+    DemoData {
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Database URL (default: the configured one).
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Register FRONTDOOR_TELEGRAM_WEBHOOK_URL (+ its secret) with Telegram: run once per
     /// deployment when several replicas serve Telegram through the webhook.
@@ -264,6 +320,30 @@ fn main() -> anyhow::Result<()> {
             format,
             out,
         } => block_on(print_statement(config, client, month, format, out)),
+        Command::Gaps {
+            client,
+            since_days,
+            json,
+            export,
+            export_as,
+        } => block_on(gaps(config, client, since_days, json, export, export_as)),
+        Command::Demand {
+            client,
+            days,
+            factor,
+            min_volume,
+            json,
+        } => block_on(demand(config, client, days, factor, min_volume, json)),
+        Command::Renewals {
+            notify,
+            horizon_days,
+            json,
+        } => block_on(renewals(config, notify, horizon_days, json)),
+        Command::DemoData {
+            days,
+            database,
+            seed,
+        } => block_on(demo_data(config, days, database, seed)),
         Command::TelegramWebhook => block_on(telegram_webhook(config)),
         Command::Admin { command } => block_on(admin(config, command)),
         Command::LinkCode { client, ttl_hours } => block_on(link_code(config, client, ttl_hours)),
@@ -381,9 +461,10 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 role,
                 clients,
             };
-            let id = frontdoor::http::backoffice::api::create_user_checked(store.as_ref(), &k, body)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id =
+                frontdoor::http::backoffice::api::create_user_checked(store.as_ref(), &k, body)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created user {username} (id {id})");
         }
         AdminCommand::CreateToken { username, name } => {
@@ -398,6 +479,249 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             println!("{token}");
         }
     }
+    Ok(())
+}
+
+fn local(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+async fn gaps(
+    config: Config,
+    client: Option<String>,
+    since_days: i64,
+    json: bool,
+    export: Option<usize>,
+    export_as: String,
+) -> anyhow::Result<()> {
+    use frontdoor::backoffice::gaps::{GapQuery, GapSettings, knowledge_gaps};
+    let store = frontdoor::store::connect(&config.database_url).await?;
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    let now = chrono::Utc::now();
+    let query = GapQuery {
+        client,
+        from: (now - chrono::Duration::days(since_days.max(0))).timestamp_millis(),
+        to: now.timestamp_millis() + 1,
+    };
+    let report = knowledge_gaps(store.as_ref(), &k, &query, &GapSettings::default()).await?;
+    if let Some(rank) = export {
+        let group = report.group(rank)?;
+        match export_as.as_str() {
+            "intent" => print!("{}", group.to_intent_toml(&k)),
+            "article" => print!("{}", group.to_article_stub(&k, now.date_naive())),
+            other => bail!("--as must be intent or article, not {other}"),
+        }
+        return Ok(());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} gaps in {} groups, last {since_days} days{}",
+        report.total,
+        report.groups.len(),
+        report
+            .client
+            .as_deref()
+            .map(|c| format!(", {c}"))
+            .unwrap_or_default()
+    );
+    for g in &report.groups {
+        let kinds: Vec<String> = g.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        println!(
+            "\n#{:<3} {:>4}  {}  [{}]  {} .. {}",
+            g.rank,
+            g.volume,
+            g.label,
+            kinds.join(", "),
+            local(g.first_seen),
+            local(g.last_seen)
+        );
+        if let Some(n) = &g.nearest {
+            println!(
+                "      nearest: {}{} ({:.0}%)",
+                n.intent,
+                n.title
+                    .as_deref()
+                    .map(|t| format!(" \"{t}\""))
+                    .unwrap_or_default(),
+                n.share * 100.0
+            );
+        }
+        for e in g.examples.iter().skip(1).take(4) {
+            println!("      · {e}");
+        }
+    }
+    eprintln!("\nexport one: frontdoor gaps --export N --as intent|article");
+    Ok(())
+}
+
+async fn demand(
+    config: Config,
+    client: String,
+    days: i64,
+    factor: f64,
+    min_volume: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    use frontdoor::backoffice::demand::{SpikeSettings, demand};
+    let store = frontdoor::store::connect(&config.database_url).await?;
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    let tz = k
+        .clients
+        .get(&client)
+        .map(|c| c.timezone)
+        .unwrap_or(k.organisation.timezone);
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let from = today - chrono::Duration::days(days.max(1) - 1);
+    let settings = SpikeSettings {
+        factor,
+        min_volume,
+        ..SpikeSettings::default()
+    };
+    let d = demand(store.as_ref(), &k, &client, from, today, &settings).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(());
+    }
+    println!("date        day  contacts  baseline  ratio");
+    for day in &d.days {
+        println!(
+            "{}  {}  {:>8}  {:>8.1}  {:>5}{}",
+            day.date,
+            day.weekday,
+            day.volume,
+            day.baseline,
+            day.ratio
+                .map(|r| format!("{r:.1}"))
+                .unwrap_or_else(|| "–".into()),
+            if day.spike { "  SPIKE" } else { "" }
+        );
+    }
+    println!("{} spike day(s)", d.spikes.len());
+    Ok(())
+}
+
+async fn renewals(
+    config: Config,
+    notify: bool,
+    horizon_days: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    use frontdoor::backoffice::renewals;
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    let now = chrono::Utc::now();
+    let list = renewals::upcoming(&k, now, horizon_days);
+    if json && !notify {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if !json {
+        if list.is_empty() {
+            println!("no SPA reaches its renewal-notice date in the next {horizon_days} days");
+        }
+        for r in &list {
+            println!(
+                "{:<8} notice by {} ({}), SPA ends {} — {}",
+                r.client,
+                r.notice_date,
+                if r.overdue {
+                    format!("passed {} days ago", -r.days_left)
+                } else {
+                    format!("{} days left", r.days_left)
+                },
+                r.spa_end,
+                r.manager
+                    .as_ref()
+                    .map(|m| format!("{} <{}>", m.name, m.email))
+                    .unwrap_or_else(|| "no account manager".into())
+            );
+        }
+    }
+    if notify {
+        let store = frontdoor::store::connect(&config.database_url).await?;
+        let report = renewals::notify(store.as_ref(), &k, now, horizon_days).await?;
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"renewals": list, "notify": report})
+                )?
+            );
+        } else {
+            println!(
+                "alerts queued: {:?}; already alerted: {:?}; no manager: {:?}",
+                report.queued, report.already, report.no_manager
+            );
+            if !report.queued.is_empty() {
+                println!("the outbox worker of `frontdoor serve` delivers them");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn demo_data(
+    config: Config,
+    days: u32,
+    database: Option<String>,
+    seed: u64,
+) -> anyhow::Result<()> {
+    use frontdoor::backoffice::demo::{DemoOptions, generate};
+    let url = database
+        .map(frontdoor::config::DatabaseUrl::new)
+        .unwrap_or(config.database_url.clone());
+    let store = frontdoor::store::connect(&url).await?;
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    // No outbox worker runs here: nothing is delivered.
+    let chat = frontdoor::dialogue::service::ChatService::new(
+        store,
+        frontdoor::dialogue::service::share(k),
+        config.dialogue.clone(),
+    )
+    .with_escalation(config.escalation.clone());
+    eprintln!(
+        "playing {days} days of demo traffic into {} ...",
+        url.masked()
+    );
+    let s = generate(
+        &chat,
+        &DemoOptions {
+            days,
+            seed,
+            end: chrono::Utc::now(),
+            scale: 1.0,
+        },
+    )
+    .await?;
+    println!(
+        "{} conversations ({}), {} client turns, {} manager actions, {} escalations in {:.1} s",
+        s.conversations,
+        s.per_client
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        s.client_turns,
+        s.manager_actions,
+        s.escalations,
+        s.elapsed_ms as f64 / 1000.0
+    );
+    println!(
+        "outcomes: {}",
+        s.outcomes
+            .iter()
+            .map(|(o, n)| format!("{o} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "{} pings marked \"demo data: not sent\"; start `frontdoor serve` on this database to see the numbers",
+        s.pings_not_sent
+    );
     Ok(())
 }
 
@@ -507,6 +831,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }),
         )
     };
+    // SPA renewal alerts: checked at start and daily; the outbox worker delivers them.
+    {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(frontdoor::backoffice::renewals::run_daily(
+            state.chat.store.clone(),
+            state.chat.knowledge.clone(),
+            state.chat.outbox_wake.clone(),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ));
+    }
     if config.reload_interval_secs > 0 {
         tokio::spawn(frontdoor::app::watch_content(
             state.clone(),

@@ -468,7 +468,7 @@ async fn kpis_on_a_hand_built_dataset() {
             kpi.daily_volume.len()
                 >= kpi
                     .heatmap
-                .iter()
+                    .iter()
                     .filter(|d| d.iter().sum::<i64>() > 0)
                     .count(),
             "[{name}] at least one day per weekday seen {:?}",

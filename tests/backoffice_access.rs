@@ -47,7 +47,9 @@ async fn create_user(server: &TestServer, username: &str, role: &str, clients: &
     let r = http()
         .post(format!("{}/api/v1/admin/users", server.url))
         .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"username": username, "password": PASSWORD, "role": role, "clients": clients}))
+        .json(
+            &json!({"username": username, "password": PASSWORD, "role": role, "clients": clients}),
+        )
         .send()
         .await
         .unwrap();
@@ -100,7 +102,13 @@ async fn every_role_sees_exactly_what_the_matrix_says() {
         let server = TestServer::start(store.clone()).await;
         create_user(&server, "ada.admin", "admin", &[]).await;
         create_user(&server, "sam.lead", "sso_lead", &[]).await;
-        create_user(&server, "priya.shah@northwind.example", "account_manager", &["ACME"]).await;
+        create_user(
+            &server,
+            "priya.shah@northwind.example",
+            "account_manager",
+            &["ACME"],
+        )
+        .await;
         create_user(&server, "gail.globex", "client_lead", &["GLOBEX"]).await;
 
         // Paths and which roles get a 200 (others a 403); anonymous always 401 / redirect.
@@ -108,17 +116,35 @@ async fn every_role_sees_exactly_what_the_matrix_says() {
         let matrix: Vec<(String, [bool; 4])> = vec![
             // [admin, sso_lead, account_manager(ACME), client_lead(GLOBEX)]
             ("/admin".into(), [true, true, true, true]),
-            (format!("/admin/clients/ACME?month={month}"), [true, true, true, false]),
-            (format!("/admin/clients/GLOBEX?month={month}"), [true, true, false, true]),
-            (format!("/admin/clients/ACME/report?month={month}"), [true, true, true, false]),
+            (
+                format!("/admin/clients/ACME?month={month}"),
+                [true, true, true, false],
+            ),
+            (
+                format!("/admin/clients/GLOBEX?month={month}"),
+                [true, true, false, true],
+            ),
+            (
+                format!("/admin/clients/ACME/report?month={month}"),
+                [true, true, true, false],
+            ),
             ("/admin/escalations".into(), [true, true, true, false]),
             ("/admin/gaps".into(), [true, true, true, false]),
             ("/admin/users".into(), [true, false, false, false]),
             ("/api/v1/admin/me".into(), [true, true, true, true]),
             ("/api/v1/admin/clients".into(), [true, true, true, true]),
-            (format!("/api/v1/admin/clients/INITECH/report?month={month}"), [true, true, false, false]),
-            (format!("/api/v1/admin/clients/GLOBEX/statement?month={month}&format=csv"), [true, true, false, true]),
-            ("/api/v1/admin/escalations".into(), [true, true, true, false]),
+            (
+                format!("/api/v1/admin/clients/INITECH/report?month={month}"),
+                [true, true, false, false],
+            ),
+            (
+                format!("/api/v1/admin/clients/GLOBEX/statement?month={month}&format=csv"),
+                [true, true, false, true],
+            ),
+            (
+                "/api/v1/admin/escalations".into(),
+                [true, true, true, false],
+            ),
             ("/api/v1/admin/gaps".into(), [true, true, true, false]),
             ("/api/v1/admin/users".into(), [true, false, false, false]),
             ("/api/v1/admin/tokens".into(), [true, true, true, true]),
@@ -153,7 +179,11 @@ async fn every_role_sees_exactly_what_the_matrix_says() {
             let (status, body) = get(&server, path, &Auth::Anonymous).await;
             if path.starts_with("/admin") {
                 assert_eq!(status, StatusCode::SEE_OTHER, "[{name}] {path}");
-                assert!(body.starts_with("/admin/login?next=%2F") || body.starts_with("/admin/login?next=/"), "{body}");
+                assert!(
+                    body.starts_with("/admin/login?next=%2F")
+                        || body.starts_with("/admin/login?next=/"),
+                    "{body}"
+                );
             } else {
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "[{name}] {path}: {body}");
             }
@@ -167,7 +197,12 @@ async fn every_role_sees_exactly_what_the_matrix_says() {
         let cookie = login(&server, "priya.shah@northwind.example", PASSWORD)
             .await
             .unwrap();
-        let (_, body) = get(&server, "/api/v1/admin/clients", &Auth::Cookie(cookie.clone())).await;
+        let (_, body) = get(
+            &server,
+            "/api/v1/admin/clients",
+            &Auth::Cookie(cookie.clone()),
+        )
+        .await;
         let clients: Value = serde_json::from_str(&body).unwrap();
         let codes: Vec<&str> = clients
             .as_array()
@@ -179,7 +214,11 @@ async fn every_role_sees_exactly_what_the_matrix_says() {
         let lead = login(&server, "sam.lead", PASSWORD).await.unwrap();
         let (_, body) = get(&server, "/api/v1/admin/clients", &Auth::Cookie(lead)).await;
         assert_eq!(
-            serde_json::from_str::<Value>(&body).unwrap().as_array().unwrap().len(),
+            serde_json::from_str::<Value>(&body)
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len(),
             3
         );
         server.stop().await;
@@ -201,16 +240,39 @@ async fn sign_in_sessions_and_tokens_fail_safe() {
         .send()
         .await
         .unwrap();
-    assert!(r.text().await.unwrap().contains("Wrong username or password"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Wrong username or password")
+    );
 
     // Weak passwords, bad roles and scopes are refused with reasons; duplicates conflict.
     for (body, status) in [
-        (json!({"username": "x", "password": "short", "role": "admin"}), 422),
-        (json!({"username": "x", "password": PASSWORD, "role": "emperor"}), 422),
-        (json!({"username": "x", "password": PASSWORD, "role": "client_lead"}), 422),
-        (json!({"username": "x", "password": PASSWORD, "role": "account_manager", "clients": ["NOPE"]}), 422),
-        (json!({"username": "ada.admin", "password": PASSWORD, "role": "admin"}), 409),
-        (json!({"username": "x", "password": PASSWORD, "role": "admin", "extra": 1}), 422),
+        (
+            json!({"username": "x", "password": "short", "role": "admin"}),
+            422,
+        ),
+        (
+            json!({"username": "x", "password": PASSWORD, "role": "emperor"}),
+            422,
+        ),
+        (
+            json!({"username": "x", "password": PASSWORD, "role": "client_lead"}),
+            422,
+        ),
+        (
+            json!({"username": "x", "password": PASSWORD, "role": "account_manager", "clients": ["NOPE"]}),
+            422,
+        ),
+        (
+            json!({"username": "ada.admin", "password": PASSWORD, "role": "admin"}),
+            409,
+        ),
+        (
+            json!({"username": "x", "password": PASSWORD, "role": "admin", "extra": 1}),
+            422,
+        ),
     ] {
         let r = http()
             .post(format!("{}/api/v1/admin/users", server.url))

@@ -360,7 +360,10 @@ async fn widget_in_a_real_browser() {
 }
 
 /// Launch headless Chromium with a fresh profile (the network is closed here: no extras).
-async fn launch(chromium: PathBuf, profile: &std::path::Path) -> (Browser, tokio::task::JoinHandle<()>) {
+async fn launch(
+    chromium: PathBuf,
+    profile: &std::path::Path,
+) -> (Browser, tokio::task::JoinHandle<()>) {
     let config = BrowserConfig::builder()
         .chrome_executable(chromium)
         .no_sandbox()
@@ -439,7 +442,12 @@ async fn dashboard_in_a_real_browser() {
         .new_page(format!("{}/admin", server.url))
         .await
         .expect("open dashboard");
-    wait_for(&page, "document.querySelector('#username')", "the sign-in form").await;
+    wait_for(
+        &page,
+        "document.querySelector('#username')",
+        "the sign-in form",
+    )
+    .await;
     for (selector, value) in [("#username", "ada"), ("#password", "dashboard password")] {
         let input = page.find_element(selector).await.expect("field");
         input.click().await.expect("focus");
@@ -473,9 +481,17 @@ async fn dashboard_in_a_real_browser() {
     page.goto(format!("{}/admin/clients/ACME", server.url))
         .await
         .expect("client page");
-    wait_for(&page, "document.querySelectorAll('.card').length >= 10", "KPI cards").await;
+    wait_for(
+        &page,
+        "document.querySelectorAll('.card').length >= 10",
+        "KPI cards",
+    )
+    .await;
     let client = text_of(&page, "main").await;
-    assert!(client.contains("Self-service") && client.contains("Recharge statement"), "{client}");
+    assert!(
+        client.contains("Self-service") && client.contains("Recharge statement"),
+        "{client}"
+    );
     assert!(count(&page, "svg[aria-label='Contacts by weekday and hour'] rect").await == 168);
     page.save_screenshot(
         ScreenshotParams::builder().full_page(true).build(),
@@ -500,10 +516,18 @@ async fn dashboard_in_a_real_browser() {
     page.goto(format!("{}/admin/gaps", server.url))
         .await
         .expect("gaps page");
-    wait_for(&page, "document.querySelector('tbody tr')", "the gaps table").await;
+    wait_for(
+        &page,
+        "document.querySelector('tbody tr')",
+        "the gaps table",
+    )
+    .await;
     let gaps = text_of(&page, "main").await;
     assert!(gaps.contains("unladen swallow"), "{gaps}");
-    assert!(gaps.contains("<img src=x"), "hostile text shown as text:\n{gaps}");
+    assert!(
+        gaps.contains("<img src=x"),
+        "hostile text shown as text:\n{gaps}"
+    );
     assert_eq!(count(&page, "main img, main script").await, 0);
     let xss = page
         .evaluate("window.__xss === undefined")
@@ -523,7 +547,12 @@ async fn dashboard_in_a_real_browser() {
     page.goto(format!("{}/admin/escalations", server.url))
         .await
         .expect("escalations page");
-    wait_for(&page, "document.querySelector('tbody tr td.n')", "an escalation row").await;
+    wait_for(
+        &page,
+        "document.querySelector('tbody tr td.n')",
+        "an escalation row",
+    )
+    .await;
     assert!(text_of(&page, "tbody").await.contains("ACME"));
     page.save_screenshot(
         ScreenshotParams::builder().full_page(true).build(),
@@ -539,9 +568,21 @@ async fn dashboard_in_a_real_browser() {
         .click()
         .await
         .expect("sign out");
-    wait_for(&page, "location.pathname === '/admin/login'", "the sign-in form again").await;
-    page.goto(format!("{}/admin", server.url)).await.expect("dashboard");
-    wait_for(&page, "location.pathname === '/admin/login'", "a redirect to sign-in").await;
+    wait_for(
+        &page,
+        "location.pathname === '/admin/login'",
+        "the sign-in form again",
+    )
+    .await;
+    page.goto(format!("{}/admin", server.url))
+        .await
+        .expect("dashboard");
+    wait_for(
+        &page,
+        "location.pathname === '/admin/login'",
+        "a redirect to sign-in",
+    )
+    .await;
     eprintln!("dashboard screenshots in {}", shots.display());
 
     browser.close().await.expect("close browser");

@@ -17,8 +17,8 @@
 
 use std::fmt;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use rand::RngCore;
 use serde::Serialize;
@@ -240,7 +240,10 @@ mod tests {
         assert!(verify_password("correct horse battery", &h));
         assert!(!verify_password("correct horse batterz", &h));
         assert!(!verify_password("anything", "not a hash"));
-        assert!(matches!(hash_password("short"), Err(AccessError::Invalid(_))));
+        assert!(matches!(
+            hash_password("short"),
+            Err(AccessError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -80,13 +80,13 @@ mod tests {
 
     #[test]
     fn charts_escape_labels_and_scale_to_the_maximum() {
-        let svg = bars_svg(
-            "t",
-            &[("<b>".into(), 5), ("2026-11-02".into(), 10)],
-        );
+        let svg = bars_svg("t", &[("<b>".into(), 5), ("2026-11-02".into(), 10)]);
         assert!(svg.contains("&lt;b&gt;") && !svg.contains("<b>"));
         assert!(svg.contains("max 10"));
         assert!(bars_svg("t", &[]).contains("No data"));
-        assert_eq!(distribution_svg(&[0, 0, 1, 2, 3]).matches("<rect").count(), 5);
+        assert_eq!(
+            distribution_svg(&[0, 0, 1, 2, 3]).matches("<rect").count(),
+            5
+        );
     }
 }

@@ -5,6 +5,7 @@ use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
 use super::access::Principal;
+use super::gaps::{GapError, GapQuery, GapReport, GapSettings, knowledge_gaps};
 use super::report::{MonthlyReport, monthly};
 use super::statement::StatementError;
 use crate::knowledge::Knowledge;
@@ -75,6 +76,51 @@ pub async fn escalations(
             None => who.sees_client(""),
         })
         .collect())
+}
+
+/// Knowledge gaps of `[from, to)` grouped by similarity, limited to the caller's clients: one
+/// report over everything for roles that see every client, otherwise one per client in scope
+/// merged by volume (a group never mixes in another client's queries).
+pub async fn gap_report(
+    store: &dyn Store,
+    k: &Knowledge,
+    who: &Principal,
+    from: Millis,
+    to: Millis,
+) -> Result<GapReport, GapError> {
+    let settings = GapSettings::default();
+    if who.sees_client("") {
+        let q = GapQuery {
+            client: None,
+            from,
+            to,
+        };
+        return knowledge_gaps(store, k, &q, &settings).await;
+    }
+    let mut merged = GapReport {
+        client: None,
+        from,
+        to,
+        total: 0,
+        groups: Vec::new(),
+    };
+    for code in who.visible(k.clients.keys().map(String::as_str)) {
+        let q = GapQuery {
+            client: Some(code),
+            from,
+            to,
+        };
+        let r = knowledge_gaps(store, k, &q, &settings).await?;
+        merged.total += r.total;
+        merged.groups.extend(r.groups);
+    }
+    merged
+        .groups
+        .sort_by(|a, b| b.volume.cmp(&a.volume).then(b.last_seen.cmp(&a.last_seen)));
+    for (i, g) in merged.groups.iter_mut().enumerate() {
+        g.rank = i + 1;
+    }
+    Ok(merged)
 }
 
 /// Knowledge-gap events since `since` that the caller may see.

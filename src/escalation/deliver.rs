@@ -182,7 +182,10 @@ impl Deliverer {
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Idempotency-Key", key)
-            .header("X-Frontdoor-Event", "escalation.ping");
+            .header(
+                "X-Frontdoor-Event",
+                ping["event"].as_str().unwrap_or("escalation.ping"),
+            );
         if let Some(secret) = &self.webhook_secret {
             let sig = sign(
                 secret.expose().as_bytes(),
@@ -226,7 +229,7 @@ impl Deliverer {
             }
             text.push('\n');
         }
-        let body = json!({
+        let mut body = json!({
             "chat_id": chat_id,
             "text": text.chars().take(4000).collect::<String>(),
             "parse_mode": "HTML",
@@ -236,6 +239,12 @@ impl Deliverer {
                 {"text": "Resolve", "callback_data": format!("esc:resolve:{id}")},
             ]]},
         });
+        if !super::ping::is_escalation(ping)
+            && let Some(o) = body.as_object_mut()
+        {
+            // Alerts have nothing to acknowledge.
+            o.remove("reply_markup");
+        }
         let url = format!("{}/bot{}/sendMessage", self.telegram_api, token.expose());
         match self.http.post(&url).json(&body).send().await {
             Ok(r) => {
@@ -336,7 +345,7 @@ impl Deliverer {
             }
             content.push('\n');
         }
-        let body = json!({
+        let mut body = json!({
             "content": content.chars().take(2000).collect::<String>(),
             "allowed_mentions": {"parse": []},
             "components": [{"type": 1, "components": [
@@ -344,6 +353,11 @@ impl Deliverer {
                 {"type": 2, "style": 3, "label": "Resolve", "custom_id": format!("esc:resolve:{id}")},
             ]}],
         });
+        if !super::ping::is_escalation(ping)
+            && let Some(o) = body.as_object_mut()
+        {
+            o.remove("components");
+        }
         let url = format!("{}/channels/{channel_id}/messages", self.discord_api);
         match self
             .http

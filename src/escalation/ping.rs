@@ -64,6 +64,10 @@ pub struct PingHeader {
     /// A repeat to the same manager because nobody acknowledged.
     #[serde(default)]
     pub reminder: bool,
+    /// A message that is not about an escalation (a SPA renewal alert): composed when it was
+    /// queued and delivered as it is, with its own `event` name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<Value>,
 }
 
 /// The manager's routes in the order they are tried. Email only when there is nothing else:
@@ -111,8 +115,45 @@ pub fn ping_for(manager: &Manager, level: i64, reminder: bool, n: usize) -> Opti
     Some(NewPing {
         kind: stored.route.kind().to_string(),
         route: serde_json::to_string(&stored).unwrap_or_default(),
-        payload: serde_json::to_string(&PingHeader { level, reminder }).unwrap_or_default(),
+        payload: serde_json::to_string(&PingHeader {
+            level,
+            reminder,
+            alert: None,
+        })
+        .unwrap_or_default(),
     })
+}
+
+/// An alert (not an escalation) for route `n` of `manager`, or `None` past the last route.
+pub fn alert_for(manager: &Manager, n: usize, alert: &Value) -> Option<NewPing> {
+    let route = routes_of(manager).into_iter().nth(n)?;
+    let stored = StoredRoute {
+        manager: manager.email.clone(),
+        index: n,
+        route,
+    };
+    Some(NewPing {
+        kind: stored.route.kind().to_string(),
+        route: serde_json::to_string(&stored).unwrap_or_default(),
+        payload: serde_json::to_string(&PingHeader {
+            level: 0,
+            reminder: false,
+            alert: Some(alert.clone()),
+        })
+        .unwrap_or_default(),
+    })
+}
+
+/// The idempotency key of route `n` of an alert whose keys start with `base`.
+pub fn alert_key(base: &str, n: usize) -> String {
+    format!("{base}-route-{n}")
+}
+
+/// Whether a composed message is an escalation ping (it carries Acknowledge/Resolve buttons).
+pub fn is_escalation(ping: &Value) -> bool {
+    ping["event"]
+        .as_str()
+        .is_none_or(|e| e == "escalation.ping")
 }
 
 /// Who is on duty at a ladder level: 0 the primary, 1 the primary again (reminder), 2 the
@@ -214,6 +255,10 @@ pub fn compose(k: &Knowledge, cx: &PingContext<'_>) -> Value {
 /// The ping as lines of plain text for a chat message (each channel escapes them its own way).
 pub fn text_lines(ping: &Value) -> Vec<String> {
     let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_default();
+    if !is_escalation(ping) {
+        // Alerts carry their own text.
+        return s(&ping["text"]).lines().map(str::to_string).collect();
+    }
     let id = ping["escalation_id"].as_i64().unwrap_or_default();
     let mut lines = Vec::new();
     let client = s(&ping["client"]["name"]);

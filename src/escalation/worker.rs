@@ -260,13 +260,19 @@ impl Worker {
         stored: &StoredRoute,
         header: &PingHeader,
     ) -> Option<(String, crate::store::NewPing)> {
-        let escalation_id = row.escalation_id?;
         let manager = k
             .clients
             .values()
             .flat_map(|c| c.managers.iter())
             .find(|m| m.email == stored.manager)?;
         let n = stored.index + 1;
+        if let Some(alert) = &header.alert {
+            // An alert's keys are `<base>-route-<n>`.
+            let (base, _) = row.idempotency_key.rsplit_once("-route-")?;
+            let ping = ping::alert_for(manager, n, alert)?;
+            return Some((ping::alert_key(base, n), ping));
+        }
+        let escalation_id = row.escalation_id?;
         let ping = ping::ping_for(manager, header.level, header.reminder, n)?;
         Some((ping::key(escalation_id, header.level, n), ping))
     }
@@ -287,6 +293,11 @@ impl Worker {
         stored: &StoredRoute,
         header: &PingHeader,
     ) -> Result<serde_json::Value, EscalationError> {
+        if let Some(alert) = &header.alert {
+            let mut message = alert.clone();
+            message["idempotency_key"] = row.idempotency_key.clone().into();
+            return Ok(message);
+        }
         let escalation_id = row
             .escalation_id
             .ok_or_else(|| EscalationError::Invalid("outbox row without an escalation".into()))?;

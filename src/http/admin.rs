@@ -9,8 +9,8 @@ use axum::{Json, Router};
 
 use super::backoffice::auth::ApiUser;
 use super::{ApiError, AppState};
-use crate::backoffice::access::{Permission, Principal};
 use crate::app::{AppError, Reloaded};
+use crate::backoffice::access::{Permission, Principal};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/api/v1/admin/reload", post(reload))

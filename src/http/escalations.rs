@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use super::backoffice::auth::{TOKEN_PREFIX, authenticate};
 use super::chat::ChatResponse;
-use crate::backoffice::access::Role;
 use super::{ApiError, ApiJson, ApiPath, AppState};
+use crate::backoffice::access::Role;
 use crate::channels::identity;
 use crate::dialogue::service::current;
 use crate::escalation::EscalationError;
@@ -67,7 +67,9 @@ async fn actor(app: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
     match given {
         Some(token) if token.starts_with(TOKEN_PREFIX) => {
             let Some((p, _)) = authenticate(app, headers).await? else {
-                return Err(ApiError::Unauthorized("unknown or revoked API token".into()));
+                return Err(ApiError::Unauthorized(
+                    "unknown or revoked API token".into(),
+                ));
             };
             match p.role {
                 Role::Admin | Role::SsoLead => Ok(Actor::Admin),
@@ -157,14 +159,7 @@ async fn ack(
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    run(
-        &app,
-        &headers,
-        id,
-        EscalationAction::Acknowledge,
-        None,
-    )
-    .await
+    run(&app, &headers, id, EscalationAction::Acknowledge, None).await
 }
 
 async fn reply(
@@ -173,14 +168,7 @@ async fn reply(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ReplyBody>,
 ) -> Result<Json<Value>, ApiError> {
-    run(
-        &app,
-        &headers,
-        id,
-        EscalationAction::Reply,
-        Some(body.text),
-    )
-    .await
+    run(&app, &headers, id, EscalationAction::Reply, Some(body.text)).await
 }
 
 async fn resolve(

@@ -313,6 +313,34 @@ impl EscalationAction {
     }
 }
 
+/// A knowledge gap with the query it is about: the gap's own text, except for a low survey
+/// score, whose text only names the score; `context` is then the conversation's latest earlier
+/// client question that got an answer, a fallback, a clarification or an escalation.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct GapFact {
+    pub id: i64,
+    pub conversation_id: String,
+    pub message_id: Option<i64>,
+    pub client_code: Option<String>,
+    pub kind: String,
+    pub text: String,
+    pub intent: Option<String>,
+    pub confidence: Option<f64>,
+    pub created_at: Millis,
+    pub context: Option<String>,
+    pub context_intent: Option<String>,
+}
+
+impl GapFact {
+    /// The query the gap is about.
+    pub fn query(&self) -> &str {
+        match (&self.context, self.kind.as_str()) {
+            (Some(c), "low_score") => c,
+            _ => &self.text,
+        }
+    }
+}
+
 /// Everything the back office's KPIs of one client and period are computed from.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PeriodFacts {
@@ -603,8 +631,11 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_api_token(&self, user_id: i64, token_id: i64, now: Millis)
     -> StoreResult<bool>;
     /// Escalations, newest first, optionally in one status (the back office's queue).
-    async fn escalations(&self, status: Option<&str>, limit: i64)
-    -> StoreResult<Vec<EscalationRow>>;
+    async fn escalations(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<EscalationRow>>;
 
     /// A channel's saved position (e.g. the last Telegram update id fully handled).
     async fn cursor(&self, name: &str) -> StoreResult<Option<i64>>;
@@ -619,6 +650,33 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Use a link code once: its client, or `None` if unknown, used or expired.
     async fn redeem_link_code(&self, code: &str, now: Millis) -> StoreResult<Option<String>>;
+
+    // --- Back office: knowledge gaps, demand, renewal alerts, demo data (issue #9) -------------
+    /// Knowledge gaps recorded in `[from, to)`, of one client or all, oldest first, each with
+    /// the query it is about (see [`GapFact::query`]).
+    async fn gap_facts(
+        &self,
+        client_code: Option<&str>,
+        from: Millis,
+        to: Millis,
+    ) -> StoreResult<Vec<GapFact>>;
+    /// When a client's inbound client messages (manager relays excluded) arrived in
+    /// `[from, to)`, oldest first: the demand series.
+    async fn inbound_times(
+        &self,
+        client_code: &str,
+        from: Millis,
+        to: Millis,
+    ) -> StoreResult<Vec<Millis>>;
+    /// Queue an outbox message that belongs to no escalation (a renewal alert); `false` when a
+    /// row with this idempotency key exists already (it is then left as it is).
+    async fn enqueue_outbox(&self, key: &str, ping: &NewPing, now: Millis) -> StoreResult<bool>;
+    /// Outbox rows whose idempotency key starts with `prefix`, oldest first.
+    async fn outbox_by_key_prefix(&self, prefix: &str) -> StoreResult<Vec<OutboxRow>>;
+    /// For demo data: every pending outbox row is marked failed with `note` (never sent) and
+    /// open escalations stop their re-ping ladder, so a server started on the database sends
+    /// nothing. Returns (outbox rows, escalations) changed.
+    async fn quiesce_outbox(&self, note: &str) -> StoreResult<(u64, u64)>;
 }
 
 /// Connect to the database named by the URL (creating the SQLite file and its folder on first

@@ -1176,6 +1176,116 @@ macro_rules! impl_sql_store {
                     .await?;
                 Ok(n)
             }
+
+            // --- Back office: knowledge gaps, demand, renewal alerts, demo data (issue #9) ----
+
+            async fn gap_facts(
+                &self,
+                client_code: Option<&str>,
+                from: $crate::store::Millis,
+                to: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::GapFact>> {
+                // The context: the conversation's latest earlier client question that got an
+                // answer, a fallback, a clarification or an escalation.
+                Ok(sqlx::query_as(
+                    "SELECT g.id, g.conversation_id, g.message_id, g.client_code, g.kind, g.text, g.intent,
+                            g.confidence, g.created_at,
+                            (SELECT m.text FROM messages m WHERE m.conversation_id = g.conversation_id
+                               AND m.direction = 'in' AND m.id < g.message_id AND m.text <> ''
+                               AND m.outcome IN ('answered', 'fallback', 'clarify', 'escalated', 'request_opened')
+                             ORDER BY m.id DESC LIMIT 1) AS context,
+                            (SELECT m.intent FROM messages m WHERE m.conversation_id = g.conversation_id
+                               AND m.direction = 'in' AND m.id < g.message_id AND m.text <> ''
+                               AND m.outcome IN ('answered', 'fallback', 'clarify', 'escalated', 'request_opened')
+                             ORDER BY m.id DESC LIMIT 1) AS context_intent
+                     FROM knowledge_gaps g
+                     WHERE (CAST($1 AS TEXT) IS NULL OR g.client_code = $1)
+                       AND g.created_at >= $2 AND g.created_at < $3
+                     ORDER BY g.created_at, g.id",
+                )
+                    .bind(client_code)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&self.reader)
+                    .await?)
+            }
+
+            async fn inbound_times(
+                &self,
+                client_code: &str,
+                from: $crate::store::Millis,
+                to: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Millis>> {
+                let rows: Vec<(i64,)> = sqlx::query_as(
+                    "SELECT created_at FROM messages
+                     WHERE client_code = $1 AND direction = 'in' AND created_at >= $2 AND created_at < $3
+                       AND (outcome IS NULL OR substr(outcome, 1, 8) <> 'manager_')
+                     ORDER BY created_at, id",
+                )
+                .bind(client_code)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.reader)
+                .await?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
+            }
+
+            async fn enqueue_outbox(
+                &self,
+                key: &str,
+                ping: &$crate::store::NewPing,
+                now: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
+                        attempts, next_attempt_at, created_at)
+                     VALUES ($1, $2, NULL, $3, $4, 'pending', 0, $5, $5)
+                     ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(&ping.kind)
+                .bind(&ping.route)
+                .bind(&ping.payload)
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn outbox_by_key_prefix(
+                &self,
+                prefix: &str,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxRow>> {
+                // A range rather than LIKE: the key may contain `_` or `%`.
+                Ok(sqlx::query_as(
+                    "SELECT id, idempotency_key, kind, escalation_id, route, payload, status, attempts,
+                            next_attempt_at, last_error, created_at, delivered_at
+                     FROM outbox WHERE substr(idempotency_key, 1, length($1)) = $1 ORDER BY id",
+                )
+                .bind(prefix)
+                .fetch_all(&self.writer)
+                .await?)
+            }
+
+            async fn quiesce_outbox(&self, note: &str) -> $crate::store::StoreResult<(u64, u64)> {
+                let mut tx = self.writer.begin().await?;
+                let pings = sqlx::query(
+                    "UPDATE outbox SET status = 'failed', last_error = $1, locked_by = NULL, locked_until = NULL
+                     WHERE status = 'pending'",
+                )
+                .bind(note)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let escalations = sqlx::query(
+                    "UPDATE escalations SET next_ping_at = NULL WHERE next_ping_at IS NOT NULL",
+                )
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok((pings, escalations))
+            }
         }
     };
 }

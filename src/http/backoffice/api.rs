@@ -20,6 +20,7 @@ use crate::backoffice::access::{
     validate_scope,
 };
 use crate::backoffice::dashboard::{self, ClientSummary, this_month};
+use crate::backoffice::gaps::{GapError, GapReport};
 use crate::backoffice::report::{MonthlyReport, monthly};
 use crate::backoffice::statement::{Statement, StatementError, statement};
 use crate::dialogue::service::{current, millis};
@@ -30,9 +31,15 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/admin/me", get(super::auth::me))
         .route("/api/v1/admin/clients", get(clients))
         .route("/api/v1/admin/clients/{code}/report", get(report))
-        .route("/api/v1/admin/clients/{code}/statement", get(client_statement))
+        .route(
+            "/api/v1/admin/clients/{code}/statement",
+            get(client_statement),
+        )
         .route("/api/v1/admin/escalations", get(escalations))
         .route("/api/v1/admin/gaps", get(gaps))
+        .route("/api/v1/admin/gaps/grouped", get(grouped_gaps))
+        .route("/api/v1/admin/gaps/{rank}/export", get(export_gap))
+        .route("/api/v1/admin/renewals", get(renewals))
         .route("/api/v1/admin/users", get(users).post(create_user))
         .route("/api/v1/admin/tokens", get(tokens).post(create_token))
         .route("/api/v1/admin/tokens/{id}", delete(revoke_token))
@@ -44,6 +51,16 @@ impl From<StatementError> for ApiError {
             StatementError::UnknownClient(c) => ApiError::NotFound(format!("unknown client {c}")),
             StatementError::BadMonth(_) => ApiError::BadRequest(e.to_string()),
             StatementError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<GapError> for ApiError {
+    fn from(e: GapError) -> Self {
+        match e {
+            GapError::UnknownClient(c) => ApiError::NotFound(format!("unknown client {c}")),
+            GapError::NoSuchGroup(..) => ApiError::NotFound(e.to_string()),
+            GapError::Store(e) => e.into(),
         }
     }
 }
@@ -218,6 +235,116 @@ pub async fn gaps(
     ))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// `intent` (an `[[intent]]` example list, TOML) or `article` (a Markdown article stub).
+    #[serde(rename = "as")]
+    pub as_: Option<String>,
+    /// The period the group was ranked in (default 30 days).
+    pub days: Option<i64>,
+}
+
+/// Knowledge gaps grouped by similarity and ranked by volume, with example queries and the
+/// nearest existing intent.
+#[utoipa::path(get, path = "/api/v1/admin/gaps/grouped", tag = "back office", params(SinceQuery),
+    responses((status = 200, body = Object), (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody)))]
+pub async fn grouped_gaps(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiQuery(q): ApiQuery<SinceQuery>,
+) -> Result<Json<GapReport>, ApiError> {
+    require(&who, Permission::ReadGaps)?;
+    let days = q.days.unwrap_or(30).clamp(1, 366);
+    let to = now();
+    let k = current(&app.chat.knowledge);
+    Ok(Json(
+        dashboard::gap_report(
+            app.chat.store.as_ref(),
+            &k,
+            &who,
+            to - days * 86_400_000,
+            to,
+        )
+        .await?,
+    ))
+}
+
+/// One gap group (by rank) exported as a ready-to-paste intent example list or article stub.
+#[utoipa::path(get, path = "/api/v1/admin/gaps/{rank}/export", tag = "back office",
+    params(("rank" = usize, Path, description = "the group's rank, 1 = biggest"), ExportQuery),
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 400, body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
+              (status = 404, body = super::openapi::ErrorBody)))]
+pub async fn export_gap(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiPath(rank): ApiPath<usize>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    require(&who, Permission::ReadGaps)?;
+    let days = q.days.unwrap_or(30).clamp(1, 366);
+    let to = now();
+    let k = current(&app.chat.knowledge);
+    let report = dashboard::gap_report(
+        app.chat.store.as_ref(),
+        &k,
+        &who,
+        to - days * 86_400_000,
+        to,
+    )
+    .await?;
+    let group = report.group(rank)?;
+    let (text, ext) = match q.as_.as_deref().unwrap_or("intent") {
+        "intent" => (group.to_intent_toml(&k), "toml"),
+        "article" => (
+            group.to_article_stub(&k, chrono::Utc::now().date_naive()),
+            "md",
+        ),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "as must be intent or article, not {other:?}"
+            )));
+        }
+    };
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"gap-{rank}.{ext}\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+/// SPAs of the caller's clients whose renewal-notice date is within 120 days (or passed).
+#[utoipa::path(get, path = "/api/v1/admin/renewals", tag = "back office",
+    responses((status = 200, body = Object), (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody)))]
+pub async fn renewals(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+) -> Result<Json<Vec<crate::backoffice::renewals::Renewal>>, ApiError> {
+    require(&who, Permission::ReadReports)?;
+    let k = current(&app.chat.knowledge);
+    let all = crate::backoffice::renewals::upcoming(
+        &k,
+        chrono::Utc::now(),
+        crate::backoffice::renewals::HORIZON_DAYS,
+    );
+    Ok(Json(
+        all.into_iter()
+            .filter(|r| who.sees_client(&r.client))
+            .collect(),
+    ))
+}
+
 /// Back-office users (admins only).
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "access",
     responses((status = 200, body = Vec<UserRow>), (status = 401, body = super::openapi::ErrorBody),
@@ -377,8 +504,6 @@ pub async fn revoke_token(
     if app.chat.store.revoke_api_token(user, id, now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound(format!(
-            "no active token {id} of yours"
-        )))
+        Err(ApiError::NotFound(format!("no active token {id} of yours")))
     }
 }

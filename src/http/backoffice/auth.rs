@@ -14,9 +14,7 @@ use axum::{Form, Json};
 use serde::Deserialize;
 
 use super::super::{ApiError, AppState};
-use crate::backoffice::access::{
-    Principal, dummy_hash, new_secret, secret_hash, verify_password,
-};
+use crate::backoffice::access::{Principal, dummy_hash, new_secret, secret_hash, verify_password};
 use crate::dialogue::service::millis;
 
 pub const SESSION_COOKIE: &str = "fd_session";
@@ -100,9 +98,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
         return host.is_some_and(|h| h.eq_ignore_ascii_case(origin_host));
     }
     !matches!(
-        headers
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok()),
+        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
         Some("cross-site" | "same-site")
     )
 }
@@ -110,7 +106,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
 async fn from_parts(parts: &Parts, app: &AppState) -> Result<Option<Principal>, ApiError> {
     match authenticate(app, &parts.headers).await? {
         Some((p, Via::Cookie))
-            if !matches!(parts.method, Method::GET | Method::HEAD) && !same_origin(&parts.headers) =>
+            if !matches!(parts.method, Method::GET | Method::HEAD)
+                && !same_origin(&parts.headers) =>
         {
             tracing::warn!(user = %p.username, "cross-origin write with a session cookie refused");
             Err(ApiError::Forbidden(
@@ -216,11 +213,7 @@ pub async fn login(
     if !same_origin(&headers) {
         return Err(ApiError::Forbidden("cross-origin sign-in refused".into()));
     }
-    if let Err(wait) = app
-        .web
-        .logins
-        .check(&peer.ip().to_string(), Instant::now())
-    {
+    if let Err(wait) = app.web.logins.check(&peer.ip().to_string(), Instant::now()) {
         return Err(ApiError::TooManyRequests(format!(
             "too many sign-in attempts; retry in {} s",
             wait.as_secs().max(1)

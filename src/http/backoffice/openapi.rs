@@ -54,10 +54,7 @@ impl Modify for Security {
             .flatten()
             {
                 op.security = Some(vec![
-                    utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>(
-                        "bearer",
-                        [],
-                    ),
+                    utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("bearer", []),
                     utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>(
                         "session",
                         [],
@@ -83,6 +80,9 @@ impl Modify for Security {
         super::api::client_statement,
         super::api::escalations,
         super::api::gaps,
+        super::api::grouped_gaps,
+        super::api::export_gap,
+        super::api::renewals,
         super::api::users,
         super::api::create_user,
         super::api::tokens,

@@ -33,7 +33,10 @@ fn env() -> &'static Environment<'static> {
             ("login.html", include_str!("templates/login.html")),
             ("overview.html", include_str!("templates/overview.html")),
             ("client.html", include_str!("templates/client.html")),
-            ("escalations.html", include_str!("templates/escalations.html")),
+            (
+                "escalations.html",
+                include_str!("templates/escalations.html"),
+            ),
             ("gaps.html", include_str!("templates/gaps.html")),
             ("users.html", include_str!("templates/users.html")),
         ] {
@@ -203,7 +206,10 @@ pub async fn client(
                 num(kp.response_ms_p95, " ms")
             ),
         ),
-        ("Acknowledged in (avg)", num(kp.acknowledge_minutes_avg, " min")),
+        (
+            "Acknowledged in (avg)",
+            num(kp.acknowledge_minutes_avg, " min"),
+        ),
         (
             "First human response (avg)",
             num(kp.first_response_minutes_avg, " min"),
@@ -329,7 +335,8 @@ pub async fn escalations(
 ) -> Result<Response, ApiError> {
     require(&who, Permission::ReadEscalations)?;
     let status = q.status.filter(|s| !s.is_empty());
-    let rows = dashboard::escalations(app.chat.store.as_ref(), &who, status.as_deref(), 200).await?;
+    let rows =
+        dashboard::escalations(app.chat.store.as_ref(), &who, status.as_deref(), 200).await?;
     let now = now();
     let rows: Vec<Value> = rows
         .iter()
@@ -379,35 +386,27 @@ pub async fn gaps(
 ) -> Result<Response, ApiError> {
     require(&who, Permission::ReadGaps)?;
     let days = q.days.unwrap_or(30).clamp(1, 366);
-    let events = dashboard::gaps(app.chat.store.as_ref(), &who, now() - days * 86_400_000).await?;
-    // Grouped by the same normalised text until similarity grouping is in.
-    let mut groups: BTreeMap<String, (i64, Vec<String>, BTreeMap<String, i64>, Option<String>, Millis)> =
-        BTreeMap::new();
-    for g in &events {
-        let key = g.text.trim().to_lowercase();
-        let e = groups.entry(key).or_default();
-        e.0 += 1;
-        if e.1.len() < 3 && !e.1.contains(&g.text) {
-            e.1.push(g.text.clone());
-        }
-        *e.2.entry(g.kind.clone()).or_default() += 1;
-        if e.3.is_none() {
-            e.3.clone_from(&g.intent);
-        }
-        e.4 = e.4.max(g.created_at);
-    }
-    let mut groups: Vec<_> = groups.into_values().collect();
-    groups.sort_by(|a, b| b.0.cmp(&a.0).then(b.4.cmp(&a.4)));
-    let groups: Vec<Value> = groups
-        .into_iter()
+    let to = now();
+    let k = current(&app.chat.knowledge);
+    let report = dashboard::gap_report(
+        app.chat.store.as_ref(),
+        &k,
+        &who,
+        to - days * 86_400_000,
+        to,
+    )
+    .await?;
+    let groups: Vec<Value> = report
+        .groups
+        .iter()
         .take(200)
-        .map(|(volume, examples, kinds, intent, last)| {
+        .map(|g| {
             context! {
-                volume,
-                examples,
-                kinds => kinds.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
-                intent => intent.unwrap_or_else(|| "–".into()),
-                last_seen => when(Some(last)),
+                volume => g.volume,
+                examples => g.examples.iter().take(4).cloned().collect::<Vec<_>>(),
+                kinds => g.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
+                intent => g.nearest.as_ref().map(|n| format!("{} ({:.0}%)", n.intent, n.share * 100.0)).unwrap_or_else(|| "–".into()),
+                last_seen => when(Some(g.last_seen)),
             }
         })
         .collect();
@@ -415,7 +414,7 @@ pub async fn gaps(
         "gaps.html",
         context! {
             ..frame(&who, "gaps"),
-            ..context! { days, groups, grouped => false }
+            ..context! { days, groups, grouped => true }
         },
     )?
     .into_response())
