@@ -171,7 +171,7 @@ pub fn pick_threshold(
 
 /// Fair threshold: k-fold cross-validation on `train` (each in-scope row is
 /// scored by a model that did not see it; the `oos` rows, never trained on,
-/// by the first fold's model). `oos_prior` is the expected out-of-scope share
+/// by every fold's model). `oos_prior` is the expected out-of-scope share
 /// of traffic (train's own share is usually not representative).
 pub fn cv_threshold(
     train: &[(String, String)],
@@ -203,9 +203,9 @@ pub fn cv_threshold(
                 tr.push(r.clone());
             }
         }
-        if fold == 0 {
-            te.extend(train.iter().filter(|r| r.1 == OOS).cloned());
-        }
+        // every fold's model scores all `oos` rows (none is trained on), so
+        // the out-of-scope side is averaged over the k models like the in-scope side
+        te.extend(train.iter().filter(|r| r.1 == OOS).cloned());
         let Ok(engine) = Engine::build(&to_intents(&tr), &[], cfg.clone()) else {
             continue;
         };
