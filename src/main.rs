@@ -630,7 +630,9 @@ fn eval(config: &Config, a: EvalArgs) -> anyhow::Result<()> {
     };
     if let (Some(t), Some(v)) = (&a.test, &a.val)
         && (t == v
-            || std::fs::canonicalize(t).ok().is_some_and(|t| std::fs::canonicalize(v).ok() == Some(t)))
+            || std::fs::canonicalize(t)
+                .ok()
+                .is_some_and(|t| std::fs::canonicalize(v).ok() == Some(t)))
     {
         bail!(
             "--val is the --test file: the threshold would be chosen on the test data; \
