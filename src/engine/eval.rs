@@ -616,6 +616,39 @@ mod tests {
     }
 
     #[test]
+    fn cv_threshold_rejects_train_oos_rows() {
+        let mut rows: Rows = Vec::new();
+        for (intent, words) in [
+            (
+                "pay",
+                ["when is payday", "salary date", "when do I get paid"],
+            ),
+            ("vpn", ["vpn is down", "cannot connect to vpn", "vpn error"]),
+            (
+                "leave",
+                ["book annual leave", "holiday request", "how much leave"],
+            ),
+        ] {
+            for k in 0..4 {
+                for w in words {
+                    rows.push((format!("{w} {k}"), intent.to_string()));
+                }
+            }
+        }
+        for t in ["recipe for pancakes", "football scores", "weather in paris"] {
+            rows.push((t.to_string(), OOS.to_string()));
+        }
+        let config = EngineConfig::default();
+        let t = cv_threshold(&rows, 3, Some(0.1), &config, &mut |_, _| {});
+        assert!(t > 0.0 && t <= 1.0, "{t}");
+        // deterministic
+        assert_eq!(
+            t,
+            cv_threshold(&rows, 3, Some(0.1), &config, &mut |_, _| {})
+        );
+    }
+
+    #[test]
     fn holdout_is_deterministic() {
         let rows: Vec<(String, String)> = (0..30)
             .map(|i| (format!("t{i}"), format!("i{}", i % 3)))
