@@ -1044,6 +1044,17 @@ fn eval(config: &Config, a: EvalArgs) -> anyhow::Result<()> {
         (None, k) if k > 1 => holdout_split(&train, k),
         _ => bail!("give --test FILE or --holdout K"),
     };
+    if let (Some(t), Some(v)) = (&a.test, &a.val)
+        && (t == v
+            || std::fs::canonicalize(t)
+                .ok()
+                .is_some_and(|t| std::fs::canonicalize(v).ok() == Some(t)))
+    {
+        bail!(
+            "--val is the --test file: the threshold would be chosen on the test data; \
+             use --cv K (cross-validation on --train) or a separate --val file"
+        );
+    }
     let val = a.val.as_deref().map(read_rows).transpose()?;
     if a.cv > 1 {
         engine_config.oos_threshold = cv_threshold(
@@ -1058,13 +1069,19 @@ fn eval(config: &Config, a: EvalArgs) -> anyhow::Result<()> {
             a.cv, engine_config.oos_threshold
         );
     }
-    let report = evaluate(
+    let mut report = evaluate(
         &train,
         &test,
         if a.cv > 1 { None } else { val.as_deref() },
         engine_config,
         &mut progress_bar("evaluating"),
     );
+    if a.cv > 1 {
+        report.threshold_source = match a.oos_prior {
+            Some(p) => format!("{}-fold cross-validation on train, oos prior {p}", a.cv),
+            None => format!("{}-fold cross-validation on train", a.cv),
+        };
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

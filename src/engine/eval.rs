@@ -171,7 +171,7 @@ pub fn pick_threshold(
 
 /// Fair threshold: k-fold cross-validation on `train` (each in-scope row is
 /// scored by a model that did not see it; the `oos` rows, never trained on,
-/// by the first fold's model). `oos_prior` is the expected out-of-scope share
+/// by every fold's model). `oos_prior` is the expected out-of-scope share
 /// of traffic (train's own share is usually not representative).
 pub fn cv_threshold(
     train: &[(String, String)],
@@ -203,9 +203,9 @@ pub fn cv_threshold(
                 tr.push(r.clone());
             }
         }
-        if fold == 0 {
-            te.extend(train.iter().filter(|r| r.1 == OOS).cloned());
-        }
+        // every fold's model scores all `oos` rows (none is trained on), so
+        // the out-of-scope side is averaged over the k models like the in-scope side
+        te.extend(train.iter().filter(|r| r.1 == OOS).cloned());
         let Ok(engine) = Engine::build(&to_intents(&tr), &[], cfg.clone()) else {
             continue;
         };
@@ -613,6 +613,39 @@ mod tests {
         assert!(err.starts_with("line 2"), "{err}");
         let err = load_jsonl("{\"text\": \"hi\"}").unwrap_err();
         assert!(err.contains("line 1") && err.contains("intent"), "{err}");
+    }
+
+    #[test]
+    fn cv_threshold_rejects_train_oos_rows() {
+        let mut rows: Rows = Vec::new();
+        for (intent, words) in [
+            (
+                "pay",
+                ["when is payday", "salary date", "when do I get paid"],
+            ),
+            ("vpn", ["vpn is down", "cannot connect to vpn", "vpn error"]),
+            (
+                "leave",
+                ["book annual leave", "holiday request", "how much leave"],
+            ),
+        ] {
+            for k in 0..4 {
+                for w in words {
+                    rows.push((format!("{w} {k}"), intent.to_string()));
+                }
+            }
+        }
+        for t in ["recipe for pancakes", "football scores", "weather in paris"] {
+            rows.push((t.to_string(), OOS.to_string()));
+        }
+        let config = EngineConfig::default();
+        let t = cv_threshold(&rows, 3, Some(0.1), &config, &mut |_, _| {});
+        assert!(t > 0.0 && t <= 1.0, "{t}");
+        // deterministic
+        assert_eq!(
+            t,
+            cv_threshold(&rows, 3, Some(0.1), &config, &mut |_, _| {})
+        );
     }
 
     #[test]
