@@ -129,13 +129,19 @@ impl Principal {
 
     pub fn may(&self, permission: Permission) -> bool {
         use Permission::*;
-        match (self.role, permission) {
-            (Role::Admin, _) => true,
-            (Role::SsoLead, ReadReports | ReadGaps | ReadEscalations | Metrics) => true,
-            (Role::AccountManager, ReadReports | ReadGaps | ReadEscalations) => true,
-            (Role::ClientLead, ReadReports) => true,
-            _ => false,
-        }
+        matches!(
+            (self.role, permission),
+            (Role::Admin, _)
+                | (
+                    Role::SsoLead,
+                    ReadReports | ReadGaps | ReadEscalations | Metrics
+                )
+                | (
+                    Role::AccountManager,
+                    ReadReports | ReadGaps | ReadEscalations
+                )
+                | (Role::ClientLead, ReadReports)
+        )
     }
 
     pub fn sees_client(&self, code: &str) -> bool {
