@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::charts::esc;
 use super::kpi::{Kpis, compute};
 use super::statement::{Statement, StatementError, month_range, statement};
 use crate::knowledge::Knowledge;
@@ -41,19 +42,12 @@ pub async fn monthly(
     })
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn pct(v: Option<f64>) -> String {
+pub(crate) fn pct(v: Option<f64>) -> String {
     v.map(|x| format!("{:.1}%", x * 100.0))
         .unwrap_or_else(|| "–".into())
 }
 
-fn num(v: Option<f64>, unit: &str) -> String {
+pub(crate) fn num(v: Option<f64>, unit: &str) -> String {
     v.map(|x| format!("{x:.1}{unit}"))
         .unwrap_or_else(|| "–".into())
 }

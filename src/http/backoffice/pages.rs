@@ -19,7 +19,7 @@ use super::auth::PageUser;
 use crate::backoffice::access::{Permission, Principal};
 use crate::backoffice::charts::{bars_svg, distribution_svg};
 use crate::backoffice::dashboard::{self, ClientSummary, this_month};
-use crate::backoffice::report::{heatmap_svg, monthly};
+use crate::backoffice::report::{heatmap_svg, monthly, num, pct};
 use crate::backoffice::statement::money;
 use crate::dialogue::service::{current, millis};
 use crate::store::Millis;
@@ -72,16 +72,6 @@ fn frame(who: &Principal, page: &str) -> Value {
         may_gaps => who.may(Permission::ReadGaps),
         may_users => who.may(Permission::ManageUsers),
     }
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map(|x| format!("{:.1}%", x * 100.0))
-        .unwrap_or_else(|| "–".into())
-}
-
-fn num(v: Option<f64>, unit: &str) -> String {
-    v.map(|x| format!("{x:.1}{unit}"))
-        .unwrap_or_else(|| "–".into())
 }
 
 fn when(ms: Option<Millis>) -> String {
