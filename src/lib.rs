@@ -10,6 +10,7 @@
 //! - `http`: the web chat API, WebSocket, widget, admin and health endpoints.
 //! - `channels`: what adapters share: identity tokens, rate limits, the push hub.
 //! - `app`: wiring: load knowledge, connect the store, seed clients.
+//! - `loadtest`: the load generator behind `frontdoor loadtest`.
 
 pub mod app;
 pub mod backoffice;
@@ -20,4 +21,5 @@ pub mod engine;
 pub mod escalation;
 pub mod http;
 pub mod knowledge;
+pub mod loadtest;
 pub mod store;

@@ -198,6 +198,43 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Drive realistic conversations against a running server (or the echo server of
+    /// `examples/echo_server.rs`) and report throughput and latency percentiles.
+    Loadtest {
+        /// Base URL of the server.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Simulated users talking at once.
+        #[arg(long, default_value_t = 64)]
+        sessions: usize,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Seconds of load before measuring.
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        /// Open loop: messages per second in total (latency from when each was due). Without
+        /// it, closed loop: each user sends as soon as answered (saturation).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Share of users on the WebSocket (0-1); the rest use POST /api/v1/chat.
+        #[arg(long, default_value_t = 0.2)]
+        ws_share: f64,
+        /// Percent of conversations that are service requests (slot filling).
+        #[arg(long, default_value_t = 25)]
+        service_pct: u32,
+        /// Percent of conversations that ask for a human (escalations).
+        #[arg(long, default_value_t = 2)]
+        escalate_pct: u32,
+        /// Per-request timeout, seconds.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate intents and the knowledge base; exits non-zero on errors.
     Check {
         #[arg(long)]
@@ -286,6 +323,47 @@ fn main() -> anyhow::Result<()> {
             strict,
         } => check(&config, json, !no_cross_validation, strict),
         Command::TestConversations { dir } => test_conversations(&config, &dir),
+        Command::Loadtest {
+            url,
+            sessions,
+            duration,
+            warmup,
+            rate,
+            ws_share,
+            service_pct,
+            escalate_pct,
+            timeout,
+            seed,
+            json,
+        } => {
+            let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+            let material = frontdoor::loadtest::Material::from_knowledge(&k);
+            let opts = frontdoor::loadtest::Options {
+                url: url.trim_end_matches('/').to_string(),
+                sessions,
+                duration: std::time::Duration::from_secs_f64(duration),
+                warmup: std::time::Duration::from_secs_f64(warmup),
+                rate,
+                ws_share,
+                mix: frontdoor::loadtest::Mix {
+                    service_pct,
+                    escalate_pct,
+                    ..Default::default()
+                },
+                timeout: std::time::Duration::from_secs_f64(timeout),
+                seed,
+            };
+            let report = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(frontdoor::loadtest::run(opts, material))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
         Command::Eval {
             train,
             test,

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use futures::future::BoxFuture;
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 
 use super::{Backend, StoreResult, sql::impl_sql_store};
 
@@ -65,4 +66,27 @@ impl PgStore {
     }
 }
 
-impl_sql_store!(PgStore, Backend::Postgres, "FOR UPDATE SKIP LOCKED");
+impl PgStore {
+    /// Run a write job in its own transaction: PostgreSQL takes concurrent writers and groups
+    /// their commits' WAL flushes itself.
+    async fn run_write<T, F>(&self, job: F) -> StoreResult<T>
+    where
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, StoreResult<(T, bool)>>,
+    {
+        let mut tx = self.writer.begin().await?;
+        let (value, keep) = job(&mut *tx).await?;
+        if keep {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(value)
+    }
+}
+
+impl_sql_store!(
+    PgStore,
+    PgConnection,
+    Backend::Postgres,
+    "FOR UPDATE SKIP LOCKED"
+);

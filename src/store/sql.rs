@@ -4,12 +4,17 @@
 //! types of the migrations (BIGINT millis, TEXT JSON, BOOLEAN), so one body serves both. A macro
 //! rather than generic code over `sqlx::Database`: the generic bounds for every bound type and
 //! executor are longer than the queries themselves. Each backend supplies `self.writer` (the pool
-//! that writes; one connection on SQLite, which has a single writer anyway) and `self.reader`.
+//! that writes; one connection on SQLite, which has a single writer anyway), `self.reader`, and
+//! `self.run_write(job)`: the hot path's writes (a turn, a new person or conversation, a request
+//! number) are jobs run in a transaction on a `$conn` — one transaction each on PostgreSQL, and
+//! on SQLite many concurrent jobs share one transaction and one fsync (group commit, `sqlite.rs`).
+//! A job returns its value and whether to keep what it wrote; the caller gets the value only
+//! once the transaction holding it has committed.
 
 macro_rules! impl_sql_store {
     // `$skip_locked`: the row-locking clause of the outbox claim ("FOR UPDATE SKIP LOCKED" on
     // PostgreSQL; empty on SQLite, whose single writer already serialises claims).
-    ($store:ty, $backend:expr, $skip_locked:literal) => {
+    ($store:ty, $conn:ty, $backend:expr, $skip_locked:literal) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             fn backend(&self) -> $crate::store::Backend {
@@ -87,7 +92,8 @@ macro_rules! impl_sql_store {
                 claim: &$crate::store::IdentityClaim,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<$crate::store::Person> {
-                let mut tx = self.writer.begin().await?;
+                let claim = claim.clone();
+                self.run_write(move |tx: &mut $conn| Box::pin(async move {
                 let existing: Option<$crate::store::Person> = sqlx::query_as(
                     "SELECT p.id, p.client_code, p.display_name, p.created_at, p.last_seen_at
                      FROM identities i JOIN people p ON p.id = i.person_id
@@ -145,8 +151,8 @@ macro_rules! impl_sql_store {
                         }
                     }
                 };
-                tx.commit().await?;
-                Ok(person)
+                Ok((person, true))
+                })).await
             }
 
             async fn open_conversation(
@@ -169,6 +175,15 @@ macro_rules! impl_sql_store {
                 {
                     return Ok(row);
                 }
+                let (channel, session_key, new_id, initial_state) = (
+                    channel.to_string(),
+                    session_key.to_string(),
+                    new_id.to_string(),
+                    initial_state.to_string(),
+                );
+                let (person_id, client_code) =
+                    (person.map(|p| p.id), person.and_then(|p| p.client_code.clone()));
+                self.run_write(move |tx: &mut $conn| Box::pin(async move {
                 sqlx::query(
                     "INSERT INTO conversations
                         (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
@@ -176,20 +191,21 @@ macro_rules! impl_sql_store {
                      ON CONFLICT (channel, session_key) DO NOTHING",
                 )
                 .bind(new_id)
-                .bind(channel)
-                .bind(session_key)
-                .bind(person.map(|p| p.id))
-                .bind(person.and_then(|p| p.client_code.clone()))
+                .bind(&channel)
+                .bind(&session_key)
+                .bind(person_id)
+                .bind(client_code)
                 .bind(initial_state)
                 .bind(now)
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await?;
-                // Read through the writer: on SQLite the reader may not see the insert yet.
-                Ok(sqlx::query_as::<_, $crate::store::ConversationRow>(SELECT)
-                    .bind(channel)
-                    .bind(session_key)
-                    .fetch_one(&self.writer)
-                    .await?)
+                // Read in the same transaction: the row is ours or the one that won the race.
+                Ok((sqlx::query_as::<_, $crate::store::ConversationRow>(SELECT)
+                    .bind(&channel)
+                    .bind(&session_key)
+                    .fetch_one(&mut *tx)
+                    .await?, true))
+                })).await
             }
 
             async fn conversation(
@@ -218,7 +234,9 @@ macro_rules! impl_sql_store {
                 )
                 .bind(channel)
                 .bind(session_key)
-                .fetch_optional(&self.writer)
+                // The reader: writes are committed before their callers return, and WAL readers
+                // see every committed transaction (the writer is kept for the write batches).
+                .fetch_optional(&self.reader)
                 .await?)
             }
 
@@ -258,7 +276,8 @@ macro_rules! impl_sql_store {
                 )
                 .bind(channel)
                 .bind(channel_message_id)
-                .fetch_optional(&self.writer)
+                // The reader, as `conversation_by_session`: turns are durable before they answer.
+                .fetch_optional(&self.reader)
                 .await?;
                 let Some(inbound) = inbound else {
                     return Ok(None);
@@ -267,25 +286,29 @@ macro_rules! impl_sql_store {
                     "SELECT * FROM messages WHERE reply_to = $1 ORDER BY id",
                 )
                 .bind(inbound.id)
-                .fetch_all(&self.writer)
+                .fetch_all(&self.reader)
                 .await?;
                 Ok(Some((inbound, replies)))
             }
 
             async fn next_request_number(&self) -> $crate::store::StoreResult<i64> {
+                self.run_write(|tx: &mut $conn| Box::pin(async move {
                 let (n,): (i64,) = sqlx::query_as(
                     "UPDATE counters SET value = value + 1 WHERE name = 'request_reference' RETURNING value",
                 )
-                .fetch_one(&self.writer)
+                .fetch_one(&mut *tx)
                 .await?;
-                Ok(n)
+                Ok((n, true))
+                })).await
             }
 
             async fn commit_turn(
                 &self,
                 turn: &$crate::store::Turn,
             ) -> $crate::store::StoreResult<$crate::store::TurnOutcome> {
-                let mut tx = self.writer.begin().await?;
+                let turn = turn.clone();
+                self.run_write(move |tx: &mut $conn| Box::pin(async move {
+                let turn = &turn;
                 let inbound: Option<(i64,)> = sqlx::query_as(
                     "INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
                         client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
@@ -309,8 +332,7 @@ macro_rules! impl_sql_store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some((inbound_id,)) = inbound else {
-                    tx.rollback().await?;
-                    return Ok($crate::store::TurnOutcome::Duplicate);
+                    return Ok(($crate::store::TurnOutcome::Duplicate, false));
                 };
                 let updated = sqlx::query(
                     "UPDATE conversations
@@ -327,8 +349,7 @@ macro_rules! impl_sql_store {
                 .execute(&mut *tx)
                 .await?;
                 if updated.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Ok($crate::store::TurnOutcome::Conflict);
+                    return Ok(($crate::store::TurnOutcome::Conflict, false));
                 }
                 for out in &turn.outbound {
                     sqlx::query(
@@ -534,8 +555,8 @@ macro_rules! impl_sql_store {
                         }
                     }
                 }
-                tx.commit().await?;
-                Ok($crate::store::TurnOutcome::Committed { inbound_id })
+                Ok(($crate::store::TurnOutcome::Committed { inbound_id }, true))
+                })).await
             }
 
             async fn requests_of_person(
