@@ -111,7 +111,10 @@ async fn user(
     for n in 0.. {
         let session = format!("crash-{id}-{n}");
         let script: Vec<Value> = match (id + n) % 3 {
-            0 => vec![json!({"text": "how do I reset my password"}), json!({"payload": "yes"})],
+            0 => vec![
+                json!({"text": "how do I reset my password"}),
+                json!({"payload": "yes"}),
+            ],
             1 => vec![
                 json!({"text": "please start a new vendor set-up request: Acme Widgets Ltd, VAT GB123456789, accounts contact ap@acmewidgets.example"}),
                 json!({"text": "1"}),
@@ -134,7 +137,10 @@ async fn user(
                 .send()
                 .await;
             let Ok(r) = sent else {
-                assert!(killed.load(Ordering::SeqCst), "request failed before the kill");
+                assert!(
+                    killed.load(Ordering::SeqCst),
+                    "request failed before the kill"
+                );
                 return;
             };
             let status = r.status().as_u16();
@@ -142,7 +148,10 @@ async fn user(
                 assert!(killed.load(Ordering::SeqCst), "body cut before the kill");
                 return;
             };
-            assert_eq!(status, 200, "before the kill every message is answered: {v}");
+            assert_eq!(
+                status, 200,
+                "before the kill every message is answered: {v}"
+            );
             let replies = v["replies"].as_array().expect("replies");
             answered.lock().unwrap().push(Answered {
                 message_id,
@@ -268,7 +277,10 @@ async fn kill_9_mid_load_loses_nothing_that_was_answered() {
         assert_eq!(inbound.outcome.as_deref(), Some(m.outcome.as_str()));
         assert_eq!(replies.len(), m.replies, "{}", m.message_id);
         if m.outcome == "request_opened" {
-            let r = reference.find(&m.text).expect("reference in the reply").as_str();
+            let r = reference
+                .find(&m.text)
+                .expect("reference in the reply")
+                .as_str();
             let row = store.request_by_reference(r).await.unwrap();
             assert!(row.is_some(), "request {r} answered but not stored");
             requests += 1;

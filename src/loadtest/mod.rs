@@ -22,8 +22,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-pub use scenario::{Material, Mix};
 use scenario::{Conversation, Message};
+pub use scenario::{Material, Mix};
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -381,10 +381,13 @@ pub async fn run(opts: Options, material: Material) -> anyhow::Result<Report> {
         let user = User {
             id,
             // Spread the WebSocket users evenly among the others.
-            ws: ws_users > 0 && (id * ws_users) / opts.sessions != ((id + 1) * ws_users) / opts.sessions,
+            ws: ws_users > 0
+                && (id * ws_users) / opts.sessions != ((id + 1) * ws_users) / opts.sessions,
             interval,
             first_due: start
-                + interval.map_or(Duration::ZERO, |i| i.mul_f64(id as f64 / opts.sessions as f64)),
+                + interval.map_or(Duration::ZERO, |i| {
+                    i.mul_f64(id as f64 / opts.sessions as f64)
+                }),
         };
         tasks.push(tokio::spawn(run_user(
             user,

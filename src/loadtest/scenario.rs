@@ -65,7 +65,10 @@ impl Material {
                         continue;
                     };
                     // Only services whose every required input this generator can answer.
-                    if s.inputs.iter().any(|i| i.required && sample(i, 0).is_none()) {
+                    if s.inputs
+                        .iter()
+                        .any(|i| i.required && sample(i, 0).is_none())
+                    {
                         continue;
                     }
                     services.push(ServicePlan {
@@ -252,7 +255,8 @@ impl Conversation {
         } else {
             json!(material.clients[rng.random_range(0..material.clients.len())])
         };
-        let user = json!({"id": format!("user-{session}"), "name": "Load Tester", "client": client});
+        let user =
+            json!({"id": format!("user-{session}"), "name": "Load Tester", "client": client});
         Conversation {
             material,
             session,
@@ -285,7 +289,8 @@ impl Conversation {
 
     fn text(&mut self, text: String) -> Option<Message> {
         self.turns += 1;
-        let mut body = json!({"session": self.session, "text": text, "message_id": self.message_id()});
+        let mut body =
+            json!({"session": self.session, "text": text, "message_id": self.message_id()});
         if self.turns == 1 {
             // Who the user is goes with the first message only, as the widget does.
             body["user"] = self.user.clone();

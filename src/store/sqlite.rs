@@ -14,11 +14,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use sqlx::Connection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Backend, StoreError, StoreResult, sql::impl_sql_store};
@@ -37,7 +37,8 @@ pub struct SqliteStore {
 type Deliver = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 /// A write job: runs on the writer connection inside its savepoint; says whether to keep its
 /// writes, and how to deliver its result once the batch is settled.
-type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Deliver)> + Send>;
+type Job =
+    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Deliver)> + Send>;
 
 fn job<F>(f: F) -> Job
 where
