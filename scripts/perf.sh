@@ -21,15 +21,20 @@ DURATION=${DURATION:-10}
 RATE=${RATE:-1000}
 OPEN_SESSIONS=${OPEN_SESSIONS:-200}
 WS_SHARE=${WS_SHARE:-0.2}
-BIN=target/release/frontdoor
-ECHO=target/release/examples/echo_server
+PROFILE=${PROFILE:-release}
+BIN=target/$PROFILE/frontdoor
+ECHO=target/$PROFILE/examples/echo_server
 [ -x "$BIN" ] && [ -x "$ECHO" ] || { echo "build first: cargo build --release --bins --examples" >&2; exit 1; }
 
 WORK=$(mktemp -d)
 PIDS=()
+DBS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  for d in "${DBS[@]:-}"; do
+    [ -n "$d" ] && psql "$FRONTDOOR_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -86,6 +91,7 @@ for run in $(seq 1 "$RUNS"); do
     base=${FRONTDOOR_TEST_POSTGRES_URL%/*}
     dbname="frontdoor_perf_$$_$run"
     psql "$FRONTDOOR_TEST_POSTGRES_URL" -qc "CREATE DATABASE $dbname" >/dev/null
+    DBS+=("$dbname")
     frontdoor postgres "$base/$dbname" 18092
     psql "$FRONTDOOR_TEST_POSTGRES_URL" -qc "DROP DATABASE $dbname WITH (FORCE)" >/dev/null
   fi
