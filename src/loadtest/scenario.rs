@@ -392,8 +392,7 @@ impl Conversation {
                 "no"
             });
         }
-        if let Some(b) = buttons.iter().find(|b| b.starts_with("survey:")) {
-            let _ = b;
+        if buttons.iter().any(|b| b.starts_with("survey:")) {
             let score = rng.random_range(4..=5);
             return self.press(&format!("survey:{score}"));
         }
