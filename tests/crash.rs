@@ -239,10 +239,11 @@ async fn kill_9_mid_load_loses_nothing_that_was_answered() {
     loop {
         let next = progress.notified();
         let n = count.load(Ordering::SeqCst);
-        let a = answered.lock().unwrap();
-        let opened = a.iter().filter(|m| m.outcome == "request_opened").count();
-        let escalated = a.iter().filter(|m| m.outcome == "escalated").count();
-        drop(a);
+        let (opened, escalated) = {
+            let a = answered.lock().unwrap();
+            let count = |o: &str| a.iter().filter(|m| m.outcome == o).count();
+            (count("request_opened"), count("escalated"))
+        };
         if n >= 300 && opened >= 5 && escalated >= 5 {
             break;
         }

@@ -168,7 +168,7 @@ struct Tally {
 
 enum Transport {
     Http(reqwest::Client),
-    Ws(Option<WsStream>),
+    Ws(Option<Box<WsStream>>),
 }
 
 type WsStream =
@@ -215,7 +215,7 @@ async fn exchange(
                 .await
                 .map_err(|_| "ws connect timeout".to_string())?
                 .map_err(|_| "ws connect".to_string())?;
-                *socket = Some(s);
+                *socket = Some(Box::new(s));
             }
             let s = socket.as_mut().expect("connected above");
             let sent = async {
@@ -344,7 +344,7 @@ async fn run_user(
             }
         }
         if let Transport::Ws(Some(mut s)) = transport {
-            let _ = s.close(None).await;
+            let _ = s.close().await;
         }
     }
     tally

@@ -74,7 +74,7 @@ impl PgStore {
         F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, StoreResult<(T, bool)>>,
     {
         let mut tx = self.writer.begin().await?;
-        let (value, keep) = job(&mut *tx).await?;
+        let (value, keep) = job(&mut tx).await?;
         if keep {
             tx.commit().await?;
         } else {

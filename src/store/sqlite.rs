@@ -77,7 +77,7 @@ async fn run_batch(
     let mut tx = Connection::begin(&mut *conn).await?;
     if batch.len() == 1 {
         // Alone: no savepoint needed, the transaction is the job's.
-        let (keep, deliver) = (batch.pop().expect("one job"))(&mut *tx).await;
+        let (keep, deliver) = (batch.pop().expect("one job"))(&mut tx).await;
         delivers.push(deliver);
         if !keep {
             tx.rollback().await?;
@@ -86,7 +86,7 @@ async fn run_batch(
     } else {
         for j in batch.drain(..) {
             let mut sp = Connection::begin(&mut *tx).await?;
-            let (keep, deliver) = j(&mut *sp).await;
+            let (keep, deliver) = j(&mut sp).await;
             delivers.push(deliver);
             if keep {
                 sp.commit().await?;
