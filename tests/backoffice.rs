@@ -156,10 +156,11 @@ async fn statement_totals_equal_the_ledger_on_generated_data() {
 /// Every KPI on a small hand-built month with known answers (the comments give the arithmetic).
 #[tokio::test]
 async fn kpis_on_a_hand_built_dataset() {
-    use frontdoor::backoffice::kpi::compute;
+    use frontdoor::backoffice::kpi::{SlaTerms, compute};
     use frontdoor::store::{EscalationAction, IdentityClaim, Store};
     let k = common::shipped();
-    let coverage = k.coverage_for(Some("ACME"), None).clone(); // Mon-Fri 07:00-19:00 London
+    // ACME: Mon-Fri 07:00-19:00 London; vendor set-up 2 business days; escalations 4 h.
+    let terms = SlaTerms::for_client(&k, "ACME");
     let t = |d: u32, h: u32, m: u32| {
         Utc.with_ymd_and_hms(2026, 11, d, h, m, 0)
             .unwrap()
@@ -396,7 +397,7 @@ async fn kpis_on_a_hand_built_dataset() {
             .period_facts("ACME", t(1, 0, 0), t(30, 23, 59))
             .await
             .unwrap();
-        let kpi = compute(&facts, &coverage, t(25, 12, 0));
+        let kpi = compute(&facts, &terms, t(25, 12, 0));
         let near = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
         assert_eq!(
             kpi.volume, 7,
@@ -428,6 +429,11 @@ async fn kpis_on_a_hand_built_dataset() {
             near(kpi.request_sla_met, 0.0),
             "[{name}] REQ-1 due Wed 10:05, open at Wed 12:00"
         );
+        // Calendar time: C is due 4 h after 18:30 on a clock that never stops (22:30, answered
+        // 19:00); REQ-1 2 × 24 h after Mon 10:05 (Wed 10:05). The divergent case (a Friday
+        // request) is the unit test in kpi.rs.
+        assert!(near(kpi.escalation_sla_met_calendar, 1.0), "[{name}]");
+        assert!(near(kpi.request_sla_met_calendar, 0.0), "[{name}]");
         assert!(near(kpi.csat_avg, 4.0), "[{name}]");
         assert_eq!(kpi.csat_distribution, [0, 0, 0, 1, 0], "[{name}]");
         assert!(

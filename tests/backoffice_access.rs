@@ -128,6 +128,18 @@ async fn every_role_sees_exactly_what_the_matrix_says() {
                 format!("/admin/clients/ACME/report?month={month}"),
                 [true, true, true, false],
             ),
+            (
+                "/admin/clients/GLOBEX?from=2026-11-01&to=2026-11-20".into(),
+                [true, true, false, true],
+            ),
+            (
+                "/api/v1/admin/clients/ACME/kpis?from=2026-11-01&to=2026-11-20".into(),
+                [true, true, true, false],
+            ),
+            (
+                "/api/v1/admin/clients/GLOBEX/demand".into(),
+                [true, true, false, true],
+            ),
             ("/admin/escalations".into(), [true, true, true, false]),
             ("/admin/gaps".into(), [true, true, true, false]),
             ("/admin/users".into(), [true, false, false, false]),

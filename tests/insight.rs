@@ -492,6 +492,63 @@ async fn demand_spikes_against_the_trailing_weekday_average() {
                 .await
                 .is_err()
         );
+
+        // The same through the API, and the KPIs of an arbitrary period next to them.
+        let server = common::TestServer::start(store.clone()).await;
+        let http = reqwest::Client::new();
+        let get = |path: String| {
+            let req = http
+                .get(format!("{}{path}", server.url))
+                .bearer_auth(common::ADMIN_TOKEN);
+            async move {
+                let r = req.send().await.unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap())
+            }
+        };
+        let (status, d) =
+            get("/api/v1/admin/clients/ACME/demand?from=2026-11-23&to=2026-11-30".into()).await;
+        assert_eq!(status, 200, "[{name}] {d}");
+        assert_eq!(d["days"].as_array().unwrap().len(), 8);
+        assert_eq!(d["spikes"][0]["date"], "2026-11-30");
+        assert_eq!(d["spikes"][0]["ratio"], 2.5);
+        let (_, d) =
+            get("/api/v1/admin/clients/ACME/demand?from=2026-11-30&to=2026-11-30&factor=3".into())
+                .await;
+        assert_eq!(d["spikes"], serde_json::json!([]), "[{name}]");
+        // Week of the 30th: 25 contacts; all of November: 10+12+8+10+25 = 65.
+        let (status, p) =
+            get("/api/v1/admin/clients/ACME/kpis?from=2026-11-30&to=2026-12-06".into()).await;
+        assert_eq!(status, 200, "[{name}] {p}");
+        assert_eq!(
+            (p["from"].as_str(), p["to"].as_str()),
+            (Some("2026-11-30"), Some("2026-12-06"))
+        );
+        assert_eq!(p["kpis"]["volume"], 26, "[{name}] 25 + Tuesday 1 Dec 00:00");
+        let (_, p) =
+            get("/api/v1/admin/clients/ACME/kpis?from=2026-11-01&to=2026-11-30".into()).await;
+        assert_eq!(p["kpis"]["volume"], 65, "[{name}]");
+        let (_, m) = get("/api/v1/admin/clients/ACME/report?month=2026-11".into()).await;
+        assert_eq!(
+            p["kpis"], m["kpis"],
+            "[{name}] a month as a period is the monthly report"
+        );
+        for (bad, why) in [
+            ("kpis?from=2026-11-30&to=2026-11-01", "before it starts"),
+            ("kpis?from=2024-01-01&to=2026-11-01", "longer than"),
+            ("kpis?from=30/11/2026", "from"),
+            ("demand?factor=0", "factor"),
+            ("demand?from=2026-12-01&to=2026-11-01", "before it starts"),
+        ] {
+            let (status, e) = get(format!("/api/v1/admin/clients/ACME/{bad}")).await;
+            assert_eq!(status, 400, "[{name}] {bad}: {e}");
+            assert!(
+                e["error"].as_str().unwrap().contains(why),
+                "[{name}] {bad}: {e}"
+            );
+        }
+        let (status, _) = get("/api/v1/admin/clients/NOPE/kpis".into()).await;
+        assert_eq!(status, 404);
     }
 }
 
@@ -633,7 +690,7 @@ async fn an_spa_renewal_alert_reaches_the_account_manager_exactly_once() {
 #[tokio::test]
 async fn demo_data_fills_every_kpi_the_statement_and_the_gaps() {
     use frontdoor::backoffice::demo::{DemoError, DemoOptions, generate};
-    use frontdoor::backoffice::kpi::compute;
+    use frontdoor::backoffice::kpi::{SlaTerms, compute};
     use frontdoor::backoffice::statement::{month_range, statement};
     use frontdoor::config::DialogueSettings;
     use frontdoor::dialogue::service::ChatService;
@@ -691,7 +748,7 @@ async fn demo_data_fills_every_kpi_the_statement_and_the_gaps() {
         .unwrap();
     let kpi = compute(
         &facts,
-        k.coverage_for(Some("ACME"), None),
+        &SlaTerms::for_client(&k, "ACME"),
         end.timestamp_millis(),
     );
     assert!(kpi.volume > 100 && kpi.conversations > 50, "{kpi:?}");

@@ -9,8 +9,9 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A vertical bar chart of labelled counts (e.g. contacts per day), with the maximum marked.
-pub fn bars_svg(title: &str, series: &[(String, i64)]) -> String {
+/// A vertical bar chart of labelled counts (e.g. contacts per day), with the maximum marked
+/// and the bars whose label is in `marked` (e.g. demand spikes) drawn in orange.
+pub fn bars_svg(title: &str, series: &[(String, i64)], marked: &[String]) -> String {
     const W: usize = 640;
     const H: usize = 160;
     const TOP: usize = 16;
@@ -30,8 +31,13 @@ pub fn bars_svg(title: &str, series: &[(String, i64)]) -> String {
         let h = *n as f64 / max as f64 * plot;
         let x = i as f64 * slot + (slot - bar) / 2.0;
         let y = TOP as f64 + plot - h;
+        let (fill, note) = if marked.contains(label) {
+            ("#d9480f", " (spike)")
+        } else {
+            ("#1f5fbf", "")
+        };
         body.push_str(&format!(
-            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" fill=\"#1f5fbf\"><title>{} — {n}</title></rect>",
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" fill=\"{fill}\"><title>{} — {n}{note}</title></rect>",
             esc(label)
         ));
     }
@@ -80,10 +86,14 @@ mod tests {
 
     #[test]
     fn charts_escape_labels_and_scale_to_the_maximum() {
-        let svg = bars_svg("t", &[("<b>".into(), 5), ("2026-11-02".into(), 10)]);
+        let svg = bars_svg(
+            "t",
+            &[("<b>".into(), 5), ("2026-11-02".into(), 10)],
+            &["2026-11-02".into()],
+        );
         assert!(svg.contains("&lt;b&gt;") && !svg.contains("<b>"));
         assert!(svg.contains("max 10"));
-        assert!(bars_svg("t", &[]).contains("No data"));
+        assert!(bars_svg("t", &[], &[]).contains("No data"));
         assert_eq!(
             distribution_svg(&[0, 0, 1, 2, 3]).matches("<rect").count(),
             5

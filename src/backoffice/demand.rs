@@ -34,7 +34,7 @@ pub enum DemandError {
     Store(#[from] StoreError),
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SpikeSettings {
     /// A day is a spike at `factor` × its baseline or more.
     pub factor: f64,
@@ -54,7 +54,7 @@ impl Default for SpikeSettings {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DayVolume {
     pub date: NaiveDate,
     /// Mon, Tue, ...
@@ -67,7 +67,7 @@ pub struct DayVolume {
     pub spike: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Demand {
     pub client: String,
     /// First and last local day of the period (inclusive).
@@ -80,7 +80,7 @@ pub struct Demand {
     pub spikes: Vec<DayVolume>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BusyHour {
     /// 0 = Monday.
     pub weekday: usize,
@@ -120,7 +120,8 @@ pub fn busiest_hours(heatmap: &[[i64; 24]], n: usize) -> Vec<BusyHour> {
 }
 
 /// Midnight of a local day in epoch milliseconds (the earliest instant, across DST changes).
-fn local_midnight(tz: Tz, d: NaiveDate) -> Millis {
+/// The UTC instant local day `d` starts in `tz`.
+pub(crate) fn local_midnight(tz: Tz, d: NaiveDate) -> Millis {
     tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
         .earliest()
         .map(|t| t.with_timezone(&Utc).timestamp_millis())

@@ -6,7 +6,7 @@
 //! - Contacts per client and local day: a weekday base (ACME 22, GLOBEX 14 with Saturday
 //!   cover, INITECH 9), ±30%, a few on Sundays; the last two working days of a month are busier
 //!   (×1.6: month-end questions) and one GLOBEX day, 12 days before the end, has a payroll
-//!   incident (×3, pay questions), so the spike detector has something to find.
+//!   incident (×5 contacts, mostly short pay questions: ≈3× the messages), so the spike detector has something to find.
 //! - Hours follow a business-day curve (peaks at 10:00 and 14:00), about 8% outside coverage.
 //! - A contact is an FAQ question from the shipped articles (a typo in one of four), an
 //!   off-topic question (fallbacks: the knowledge gaps), a service request with the SPA inputs
@@ -947,7 +947,10 @@ fn schedule(
         }
         let incident = client.code == "GLOBEX" && day == incident_day;
         if incident {
-            expected *= 3.0;
+            // Five times the contacts: most are one-question pay FAQs where a normal contact
+            // averages about three messages, so the day's messages come out at about 3× — well
+            // past the 2× spike threshold, as a real payroll incident would be.
+            expected *= 5.0;
         }
         let n = (expected * scale * rng.random_range(0.7..1.3)).round() as usize;
         for _ in 0..n {

@@ -10,7 +10,7 @@ use chrono::{Datelike, TimeZone, Timelike, Utc};
 use serde::Serialize;
 
 use crate::dialogue::calendar::in_coverage;
-use crate::knowledge::Coverage;
+use crate::knowledge::{Coverage, Knowledge, Turnaround};
 use crate::store::{Millis, PeriodFacts};
 
 /// Outcomes that resolve a contact at the bot: an answer given, a request opened.
@@ -44,9 +44,16 @@ pub struct Kpis {
     pub first_response_minutes_avg: Option<f64>,
     pub resolution_minutes_avg: Option<f64>,
     /// Escalations answered by their due time / escalations answered or already past due.
+    /// The due time is in business hours (the clock stops outside coverage), as promised.
     pub escalation_sla_met: Option<f64>,
-    /// Requests closed by their due time / requests closed or already past due.
+    /// Requests closed by their due time / requests closed or already past due (business
+    /// hours, the SPA's own terms).
     pub request_sla_met: Option<f64>,
+    /// The same two in calendar time: the commitment counted on a clock that never stops
+    /// (`created + nominal turnaround`, see [`SlaTerms::calendar_due`]) — what the client
+    /// experiences, and the fairer figure for a client whose staff work outside coverage.
+    pub escalation_sla_met_calendar: Option<f64>,
+    pub request_sla_met_calendar: Option<f64>,
     /// Mean survey score; count per score 1..=5; answered / sent.
     pub csat_avg: Option<f64>,
     #[schema(value_type = Vec<i64>)]
@@ -91,7 +98,75 @@ pub struct ChannelKpis {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ServiceKpis {
     pub requests: i64,
+    /// Business hours, as [`Kpis::request_sla_met`].
     pub sla_met: Option<f64>,
+    /// Calendar time, as [`Kpis::request_sla_met_calendar`].
+    pub sla_met_calendar: Option<f64>,
+}
+
+/// The commitments the SLA KPIs are judged against, for one client: its coverage (for the
+/// demand figures), each service's turnaround, and the escalation response hours.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlaTerms {
+    pub coverage: Coverage,
+    pub turnaround: BTreeMap<String, Turnaround>,
+    /// Escalation response commitment in hours: normal, urgent.
+    pub escalation_hours: (u32, u32),
+}
+
+impl SlaTerms {
+    pub fn for_client(k: &Knowledge, client: &str) -> Self {
+        Self {
+            coverage: k.coverage_for(Some(client), None).clone(),
+            turnaround: k
+                .services
+                .iter()
+                .map(|(id, s)| (id.clone(), s.turnaround))
+                .collect(),
+            escalation_hours: (
+                k.organisation.escalation_response_hours,
+                k.organisation.urgent_response_hours,
+            ),
+        }
+    }
+
+    /// The calendar-time due time of a commitment made at `at`: the nominal turnaround on a
+    /// clock that never stops — N business hours → N hours, N business days → N × 24 h,
+    /// N calendar days → N × 24 h. `None` for a service no longer in the catalogue.
+    pub fn calendar_due(&self, service: &str, at: Millis) -> Option<Millis> {
+        let hours = match self.turnaround.get(service)? {
+            Turnaround::BusinessHours(h) => i64::from(*h),
+            Turnaround::BusinessDays(d) | Turnaround::CalendarDays(d) => i64::from(*d) * 24,
+        };
+        Some(at + hours * 3_600_000)
+    }
+
+    /// An escalation's calendar-time due time: its response hours (by priority) after it.
+    pub fn escalation_calendar_due(&self, priority: &str, at: Millis) -> Millis {
+        let hours = if priority == "urgent" {
+            self.escalation_hours.1
+        } else {
+            self.escalation_hours.0
+        };
+        at + i64::from(hours) * 3_600_000
+    }
+}
+
+/// Met (`Some(true)`), missed (`Some(false)`) or not yet judged (`None`: still open and not
+/// yet due) — a commitment done at `done` against `due`, seen at `now`.
+fn judged(done: Option<Millis>, due: Millis, now: Millis) -> Option<bool> {
+    match done {
+        Some(t) => Some(t <= due),
+        None if due < now => Some(false),
+        None => None,
+    }
+}
+
+fn share(judgements: &[bool]) -> Option<f64> {
+    ratio(
+        judgements.iter().filter(|ok| **ok).count(),
+        judgements.len(),
+    )
 }
 
 fn ratio(num: usize, den: usize) -> Option<f64> {
@@ -115,7 +190,8 @@ fn minutes(from: Millis, to: Millis) -> f64 {
     (to - from) as f64 / 60_000.0
 }
 
-pub fn compute(facts: &PeriodFacts, coverage: &Coverage, now: Millis) -> Kpis {
+pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
+    let coverage = &terms.coverage;
     let inbound: Vec<_> = facts
         .inbound
         .iter()
@@ -185,31 +261,42 @@ pub fn compute(facts: &PeriodFacts, coverage: &Coverage, now: Millis) -> Kpis {
         .collect();
     let esc_judged: Vec<bool> = e
         .iter()
-        .filter_map(|x| match x.first_response_at {
-            Some(t) => Some(t <= x.due_at),
-            None if x.due_at < now => Some(false),
-            None => None,
+        .filter_map(|x| judged(x.first_response_at, x.due_at, now))
+        .collect();
+    let esc_judged_calendar: Vec<bool> = e
+        .iter()
+        .filter_map(|x| {
+            let due = terms.escalation_calendar_due(&x.priority, x.created_at);
+            judged(x.first_response_at, due, now)
         })
         .collect();
-    let request_on_time = |r: &crate::store::RequestRow| match r.closed_at {
-        Some(t) => Some(t <= r.due_at),
-        None if r.due_at < now => Some(false),
-        None => None,
+    let req_judged: Vec<bool> = facts
+        .requests
+        .iter()
+        .filter_map(|r| judged(r.closed_at, r.due_at, now))
+        .collect();
+    let calendar_judgement = |r: &crate::store::RequestRow| {
+        terms
+            .calendar_due(&r.service_id, r.opened_at)
+            .and_then(|due| judged(r.closed_at, due, now))
     };
-    let req_judged: Vec<bool> = facts.requests.iter().filter_map(request_on_time).collect();
+    let req_judged_calendar: Vec<bool> = facts
+        .requests
+        .iter()
+        .filter_map(calendar_judgement)
+        .collect();
     let mut by_service: BTreeMap<String, ServiceKpis> = BTreeMap::new();
-    let mut service_judged: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut service_judged: BTreeMap<&str, (Vec<bool>, Vec<bool>)> = BTreeMap::new();
     for r in &facts.requests {
         by_service.entry(r.service_id.clone()).or_default().requests += 1;
-        if let Some(ok) = request_on_time(r) {
-            let e = service_judged.entry(r.service_id.as_str()).or_default();
-            e.0 += usize::from(ok);
-            e.1 += 1;
-        }
+        let e = service_judged.entry(r.service_id.as_str()).or_default();
+        e.0.extend(judged(r.closed_at, r.due_at, now));
+        e.1.extend(calendar_judgement(r));
     }
-    for (service, (met, judged)) in service_judged {
+    for (service, (business, calendar)) in service_judged {
         if let Some(k) = by_service.get_mut(service) {
-            k.sla_met = ratio(met, judged);
+            k.sla_met = share(&business);
+            k.sla_met_calendar = share(&calendar);
         }
     }
 
@@ -293,14 +380,10 @@ pub fn compute(facts: &PeriodFacts, coverage: &Coverage, now: Millis) -> Kpis {
         acknowledge_minutes_avg: mean(&ack),
         first_response_minutes_avg: mean(&first_response),
         resolution_minutes_avg: mean(&resolution),
-        escalation_sla_met: ratio(
-            esc_judged.iter().filter(|ok| **ok).count(),
-            esc_judged.len(),
-        ),
-        request_sla_met: ratio(
-            req_judged.iter().filter(|ok| **ok).count(),
-            req_judged.len(),
-        ),
+        escalation_sla_met: share(&esc_judged),
+        request_sla_met: share(&req_judged),
+        escalation_sla_met_calendar: share(&esc_judged_calendar),
+        request_sla_met_calendar: share(&req_judged_calendar),
         csat_avg: mean(&scores.iter().map(|s| *s as f64).collect::<Vec<_>>()),
         csat_distribution: distribution,
         survey_response_rate: ratio(answered_surveys, facts.surveys.len()),
@@ -337,5 +420,122 @@ pub fn compute(facts: &PeriodFacts, coverage: &Coverage, now: Millis) -> Kpis {
         daily_volume,
         by_channel,
         by_service,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialogue::calendar::due_at;
+    use crate::knowledge::WeekdaySet;
+    use crate::store::{EscalationRow, RequestRow};
+    use chrono::{DateTime, NaiveTime};
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
+    }
+
+    fn terms() -> SlaTerms {
+        SlaTerms {
+            // Mon–Fri 08:00–18:00 UTC, so local and UTC hours agree in the comments below.
+            coverage: Coverage {
+                days: WeekdaySet(0x1f),
+                start: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+                end: NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+                timezone: chrono_tz::UTC,
+            },
+            turnaround: [(
+                "payroll-correction".to_string(),
+                Turnaround::BusinessDays(1),
+            )]
+            .into(),
+            escalation_hours: (4, 1),
+        }
+    }
+
+    fn request(opened: DateTime<Utc>, closed: Option<DateTime<Utc>>, t: &SlaTerms) -> RequestRow {
+        RequestRow {
+            id: 1,
+            reference: "REQ-1".into(),
+            conversation_id: "c".into(),
+            person_id: None,
+            client_code: Some("ACME".into()),
+            service_id: "payroll-correction".into(),
+            status: if closed.is_some() { "closed" } else { "open" }.into(),
+            priority: "normal".into(),
+            inputs: "{}".into(),
+            opened_at: opened.timestamp_millis(),
+            due_at: due_at(&t.coverage, Turnaround::BusinessDays(1), opened).timestamp_millis(),
+            closed_at: closed.map(|c| c.timestamp_millis()),
+            off_hours: false,
+        }
+    }
+
+    #[test]
+    fn sla_met_in_business_hours_and_in_calendar_time() {
+        let t = terms();
+        // Fri 27 Nov 17:00, 1 business day: due Mon 30 Nov 17:00 in business hours, Sat 28 Nov
+        // 17:00 in calendar time. Closed Mon 10:00: met in business hours, late on the calendar.
+        let friday = request(at(27, 17), Some(at(30, 10)), &t);
+        assert_eq!(friday.due_at, at(30, 17).timestamp_millis());
+        // Tue 24 Nov 09:00, closed 15:00 the same day: met both ways.
+        let tuesday = request(at(24, 9), Some(at(24, 15)), &t);
+        // Wed 25 Nov 09:00, still open at the `now` below (Mon 30 Nov 12:00): due Thu 09:00 both
+        // ways (a full covered day), so missed both ways.
+        let open = request(at(25, 9), None, &t);
+        // An escalation (normal: 4 h) at Fri 27 Nov 17:00, first answer Mon 09:00: due Mon
+        // 11:00 in business hours (1 h on Friday, 3 on Monday), Fri 21:00 on the calendar.
+        let esc = EscalationRow {
+            id: 1,
+            conversation_id: "c".into(),
+            person_id: None,
+            client_code: Some("ACME".into()),
+            request_reference: None,
+            reason: "user_request".into(),
+            priority: "normal".into(),
+            status: "resolved".into(),
+            level: 0,
+            manager_id: None,
+            created_at: at(27, 17).timestamp_millis(),
+            due_at: due_at(&t.coverage, Turnaround::BusinessHours(4), at(27, 17))
+                .timestamp_millis(),
+            next_ping_at: None,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            first_response_at: Some(at(30, 9).timestamp_millis()),
+            resolved_at: None,
+            off_hours: false,
+        };
+        assert_eq!(esc.due_at, at(30, 11).timestamp_millis());
+        let facts = PeriodFacts {
+            requests: vec![friday, tuesday, open],
+            escalations: vec![esc],
+            ..PeriodFacts::default()
+        };
+        let k = compute(&facts, &t, at(30, 12).timestamp_millis());
+        assert_eq!(k.request_sla_met, Some(2.0 / 3.0), "Friday and Tuesday met");
+        assert_eq!(k.request_sla_met_calendar, Some(1.0 / 3.0), "only Tuesday");
+        assert_eq!(k.escalation_sla_met, Some(1.0));
+        assert_eq!(k.escalation_sla_met_calendar, Some(0.0));
+        let s = &k.by_service["payroll-correction"];
+        assert_eq!(
+            (s.requests, s.sla_met, s.sla_met_calendar),
+            (3, Some(2.0 / 3.0), Some(1.0 / 3.0))
+        );
+        // A request of a service that has left the catalogue is judged in business hours only.
+        let mut gone = facts.requests[1].clone();
+        gone.service_id = "retired".into();
+        let k = compute(
+            &PeriodFacts {
+                requests: vec![gone],
+                ..PeriodFacts::default()
+            },
+            &t,
+            at(30, 12).timestamp_millis(),
+        );
+        assert_eq!(
+            (k.request_sla_met, k.request_sla_met_calendar),
+            (Some(1.0), None)
+        );
     }
 }

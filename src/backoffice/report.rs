@@ -1,10 +1,12 @@
 //! The monthly report an account manager reviews with the client: the KPIs of both sides of
 //! the SPA and the recharge statement, as JSON or as a printable HTML page (inline SVG, no CDN).
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::charts::esc;
-use super::kpi::{Kpis, compute};
+use super::demand::local_midnight;
+use super::kpi::{Kpis, SlaTerms, compute};
 use super::statement::{Statement, StatementError, month_range, statement};
 use crate::knowledge::Knowledge;
 use crate::store::Store;
@@ -32,13 +34,68 @@ pub async fn monthly(
         .ok_or_else(|| StatementError::UnknownClient(client.to_string()))?;
     let (from, to) = month_range(c, month)?;
     let facts = store.period_facts(client, from, to).await?;
-    let kpis = compute(&facts, k.coverage_for(Some(client), None), now);
+    let kpis = compute(&facts, &SlaTerms::for_client(k, client), now);
     Ok(MonthlyReport {
         client: client.to_string(),
         client_name: c.name.clone(),
         month: month.to_string(),
         kpis,
         statement,
+    })
+}
+
+/// The KPIs of one client over any run of local days: a quarter, a week, the days since a
+/// process change. Same formulas as the monthly report; no statement (those are monthly).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PeriodReport {
+    pub client: String,
+    pub client_name: String,
+    /// First and last local day (inclusive), in the client's time zone.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub kpis: Kpis,
+}
+
+/// The longest period one request may ask for: the facts of the whole period are read into
+/// memory, and a bounded request keeps one caller from loading years of messages.
+pub const MAX_PERIOD_DAYS: i64 = 400;
+
+/// KPIs of `client` over local days `[from, to]`.
+pub async fn period(
+    store: &dyn Store,
+    k: &Knowledge,
+    client: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: i64,
+) -> Result<PeriodReport, StatementError> {
+    let c = k
+        .clients
+        .get(client)
+        .ok_or_else(|| StatementError::UnknownClient(client.to_string()))?;
+    if to < from {
+        return Err(StatementError::BadPeriod(format!(
+            "it ends ({to}) before it starts ({from})"
+        )));
+    }
+    let days = (to - from).num_days() + 1;
+    if days > MAX_PERIOD_DAYS {
+        return Err(StatementError::BadPeriod(format!(
+            "{days} days is longer than {MAX_PERIOD_DAYS}"
+        )));
+    }
+    let start = local_midnight(c.timezone, from);
+    let next = to
+        .succ_opt()
+        .ok_or_else(|| StatementError::BadPeriod(format!("{to} is too far out")))?;
+    let end = local_midnight(c.timezone, next);
+    let facts = store.period_facts(client, start, end).await?;
+    Ok(PeriodReport {
+        client: client.to_string(),
+        client_name: c.name.clone(),
+        from,
+        to,
+        kpis: compute(&facts, &SlaTerms::for_client(k, client), now),
     })
 }
 
@@ -121,6 +178,16 @@ impl MonthlyReport {
             ),
             ("sso", "escalation_sla_met".into(), f(k.escalation_sla_met)),
             ("sso", "request_sla_met".into(), f(k.request_sla_met)),
+            (
+                "sso",
+                "escalation_sla_met_calendar".into(),
+                f(k.escalation_sla_met_calendar),
+            ),
+            (
+                "sso",
+                "request_sla_met_calendar".into(),
+                f(k.request_sla_met_calendar),
+            ),
             ("sso", "csat_avg".into(), f(k.csat_avg)),
             (
                 "sso",
@@ -214,8 +281,22 @@ impl MonthlyReport {
                 num(k.first_response_minutes_avg, " min"),
             ),
             ("Resolved in (avg)", num(k.resolution_minutes_avg, " min")),
-            ("Escalations answered on time", pct(k.escalation_sla_met)),
-            ("Requests completed on time", pct(k.request_sla_met)),
+            (
+                "Escalations answered on time (business hours / calendar)",
+                format!(
+                    "{} / {}",
+                    pct(k.escalation_sla_met),
+                    pct(k.escalation_sla_met_calendar)
+                ),
+            ),
+            (
+                "Requests completed on time (business hours / calendar)",
+                format!(
+                    "{} / {}",
+                    pct(k.request_sla_met),
+                    pct(k.request_sla_met_calendar)
+                ),
+            ),
             ("CSAT (1–5)", num(k.csat_avg, "")),
             ("Survey response rate", pct(k.survey_response_rate)),
         ];

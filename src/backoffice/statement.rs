@@ -20,6 +20,8 @@ pub enum StatementError {
     UnknownClient(String),
     #[error("month must look like 2026-11, not {0:?}")]
     BadMonth(String),
+    #[error("bad period: {0}")]
+    BadPeriod(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

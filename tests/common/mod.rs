@@ -106,6 +106,14 @@ impl TestServer {
         web: frontdoor::config::WebSettings,
         identity_secret: Option<frontdoor::config::Secret>,
     ) -> TestServer {
+        // FRONTDOOR_TEST_LOG=debug (any filter) shows the server's logs in a failing test's
+        // output: an internal error's detail is only ever logged, never sent to the caller.
+        if let Ok(filter) = std::env::var("FRONTDOOR_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let k = load_content(content);
         frontdoor::app::seed_clients(store.as_ref(), &k)
             .await

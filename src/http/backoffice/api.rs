@@ -20,8 +20,9 @@ use crate::backoffice::access::{
     validate_scope,
 };
 use crate::backoffice::dashboard::{self, ClientSummary, this_month};
+use crate::backoffice::demand::{Demand, DemandError, SpikeSettings, demand};
 use crate::backoffice::gaps::{GapError, GapReport};
-use crate::backoffice::report::{MonthlyReport, monthly};
+use crate::backoffice::report::{MonthlyReport, PeriodReport, monthly, period};
 use crate::backoffice::statement::{Statement, StatementError, statement};
 use crate::dialogue::service::{current, millis};
 use crate::store::{ApiTokenRow, EscalationRow, GapRow, NewUser, UserRow};
@@ -31,6 +32,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/admin/me", get(super::auth::me))
         .route("/api/v1/admin/clients", get(clients))
         .route("/api/v1/admin/clients/{code}/report", get(report))
+        .route("/api/v1/admin/clients/{code}/kpis", get(period_kpis))
+        .route("/api/v1/admin/clients/{code}/demand", get(client_demand))
         .route(
             "/api/v1/admin/clients/{code}/statement",
             get(client_statement),
@@ -49,8 +52,20 @@ impl From<StatementError> for ApiError {
     fn from(e: StatementError) -> Self {
         match e {
             StatementError::UnknownClient(c) => ApiError::NotFound(format!("unknown client {c}")),
-            StatementError::BadMonth(_) => ApiError::BadRequest(e.to_string()),
+            StatementError::BadMonth(_) | StatementError::BadPeriod(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
             StatementError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<DemandError> for ApiError {
+    fn from(e: DemandError) -> Self {
+        match e {
+            DemandError::UnknownClient(c) => ApiError::NotFound(format!("unknown client {c}")),
+            DemandError::BadRange(..) => ApiError::BadRequest(e.to_string()),
+            DemandError::Store(e) => e.into(),
         }
     }
 }
@@ -155,6 +170,113 @@ pub async fn report(
     let k = current(&app.chat.knowledge);
     Ok(Json(
         monthly(app.chat.store.as_ref(), &k, &code, &month, now).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PeriodQuery {
+    /// First local day, `YYYY-MM-DD` (default: 27 days before `to`).
+    pub from: Option<chrono::NaiveDate>,
+    /// Last local day, inclusive (default: today in the client's time zone).
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// `[from, to]` with the defaults filled in: the 28 days up to today, local to the client.
+fn period_bounds(
+    k: &crate::knowledge::Knowledge,
+    code: &str,
+    q: &PeriodQuery,
+) -> Result<(chrono::NaiveDate, chrono::NaiveDate), ApiError> {
+    let Some(c) = k.clients.get(code) else {
+        return Err(ApiError::NotFound(format!("unknown client {code}")));
+    };
+    let today = chrono::Utc::now().with_timezone(&c.timezone).date_naive();
+    let to = q.to.unwrap_or(today);
+    let from = match q.from {
+        Some(f) => f,
+        None => to
+            .checked_sub_days(chrono::Days::new(27))
+            .ok_or_else(|| ApiError::BadRequest(format!("{to} is too early")))?,
+    };
+    Ok((from, to))
+}
+
+/// One client's KPIs over any period of local days (at most 400): the same figures as the
+/// monthly report, for a quarter, a week or the days since a change.
+#[utoipa::path(get, path = "/api/v1/admin/clients/{code}/kpis", tag = "back office",
+    params(("code" = String, Path, description = "client code"), PeriodQuery),
+    responses((status = 200, body = PeriodReport), (status = 400, body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
+              (status = 404, body = super::openapi::ErrorBody)))]
+pub async fn period_kpis(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiPath(code): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> Result<Json<PeriodReport>, ApiError> {
+    check_client(&who, &code)?;
+    let k = current(&app.chat.knowledge);
+    let (from, to) = period_bounds(&k, &code, &q)?;
+    Ok(Json(
+        period(app.chat.store.as_ref(), &k, &code, from, to, now()).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DemandQuery {
+    /// First local day, `YYYY-MM-DD` (default: 27 days before `to`).
+    pub from: Option<chrono::NaiveDate>,
+    /// Last local day, inclusive (default: today in the client's time zone).
+    pub to: Option<chrono::NaiveDate>,
+    /// A spike is at least this many times its baseline (default 2).
+    pub factor: Option<f64>,
+    /// ...with at least this many contacts (default 10).
+    pub min_volume: Option<i64>,
+}
+
+/// One client's contacts per local day against the trailing 4-week same-weekday average, with
+/// spikes flagged (biggest first).
+#[utoipa::path(get, path = "/api/v1/admin/clients/{code}/demand", tag = "back office",
+    params(("code" = String, Path, description = "client code"), DemandQuery),
+    responses((status = 200, body = Demand), (status = 400, body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
+              (status = 404, body = super::openapi::ErrorBody)))]
+pub async fn client_demand(
+    State(app): State<Arc<AppState>>,
+    ApiUser(who): ApiUser,
+    ApiPath(code): ApiPath<String>,
+    ApiQuery(q): ApiQuery<DemandQuery>,
+) -> Result<Json<Demand>, ApiError> {
+    check_client(&who, &code)?;
+    let k = current(&app.chat.knowledge);
+    let (from, to) = period_bounds(
+        &k,
+        &code,
+        &PeriodQuery {
+            from: q.from,
+            to: q.to,
+        },
+    )?;
+    if (to - from).num_days() >= crate::backoffice::report::MAX_PERIOD_DAYS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {} days",
+            crate::backoffice::report::MAX_PERIOD_DAYS
+        )));
+    }
+    let defaults = SpikeSettings::default();
+    let factor = q.factor.unwrap_or(defaults.factor);
+    if !(factor.is_finite() && factor > 0.0) {
+        return Err(ApiError::BadRequest(
+            "factor must be a positive number".into(),
+        ));
+    }
+    let settings = SpikeSettings {
+        factor,
+        min_volume: q.min_volume.unwrap_or(defaults.min_volume).max(0),
+        ..defaults
+    };
+    Ok(Json(
+        demand(app.chat.store.as_ref(), &k, &code, from, to, &settings).await?,
     ))
 }
 

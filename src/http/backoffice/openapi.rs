@@ -77,6 +77,8 @@ impl Modify for Security {
         super::auth::me,
         super::api::clients,
         super::api::report,
+        super::api::period_kpis,
+        super::api::client_demand,
         super::api::client_statement,
         super::api::escalations,
         super::api::gaps,

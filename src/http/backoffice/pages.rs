@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 
@@ -19,8 +19,10 @@ use super::auth::PageUser;
 use crate::backoffice::access::{Permission, Principal};
 use crate::backoffice::charts::{bars_svg, distribution_svg};
 use crate::backoffice::dashboard::{self, ClientSummary, this_month};
-use crate::backoffice::report::{heatmap_svg, monthly, num, pct};
+use crate::backoffice::demand::{SpikeSettings, demand};
+use crate::backoffice::report::{heatmap_svg, monthly, num, pct, period};
 use crate::backoffice::statement::money;
+use crate::backoffice::statement::month_range;
 use crate::dialogue::service::{current, millis};
 use crate::store::Millis;
 
@@ -93,6 +95,27 @@ pub struct MonthQuery {
     month: Option<String>,
 }
 
+/// The client page shows a month (with its statement) or, given `from` and `to`, any run of
+/// local days (KPIs only: statements are monthly). Strings, not dates, because an HTML form
+/// sends empty fields as `from=`.
+#[derive(Debug, Deserialize)]
+pub struct ClientQuery {
+    month: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn date_field(name: &str, v: &Option<String>) -> Result<Option<NaiveDate>, ApiError> {
+    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| {
+                ApiError::BadRequest(format!("{name} must be a date like 2026-11-02, not {s:?}"))
+            }),
+    }
+}
+
 fn summary_row(c: &ClientSummary, today: chrono::NaiveDate) -> Value {
     let k = &c.report.kpis;
     let days = (c.renewal_notice_date - today).num_days();
@@ -159,7 +182,7 @@ pub async fn overview(
                 month,
                 totals,
                 clients => rows,
-                daily_svg => svg(bars_svg("Contacts per day", &series)),
+                daily_svg => svg(bars_svg("Contacts per day", &series, &[])),
             }
         },
     )?
@@ -170,17 +193,54 @@ pub async fn client(
     State(app): State<Arc<AppState>>,
     PageUser(who): PageUser,
     ApiPath(code): ApiPath<String>,
-    ApiQuery(q): ApiQuery<MonthQuery>,
+    ApiQuery(q): ApiQuery<ClientQuery>,
 ) -> Result<Response, ApiError> {
     check_client(&who, &code)?;
     let now = now();
-    let month = q.month.unwrap_or_else(|| this_month(now));
+    let month = q
+        .month
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| this_month(now));
     let k = current(&app.chat.knowledge);
     let Some(c) = k.clients.get(&code) else {
         return Err(ApiError::NotFound(format!("unknown client {code}")));
     };
-    let report = monthly(app.chat.store.as_ref(), &k, &code, &month, now).await?;
-    let kp = &report.kpis;
+    let store = app.chat.store.as_ref();
+    let today = Utc::now().with_timezone(&c.timezone).date_naive();
+    let (kpis, statement, from, to) = match (date_field("from", &q.from)?, date_field("to", &q.to)?)
+    {
+        (Some(from), Some(to)) => {
+            let p = period(store, &k, &code, from, to, now).await?;
+            (p.kpis, None, from, to)
+        }
+        (None, None) => {
+            let r = monthly(store, &k, &code, &month, now).await?;
+            // The month's local days, up to today for the current month.
+            let (start, end) = month_range(c, &month)?;
+            let day = |t: i64| {
+                DateTime::from_timestamp_millis(t)
+                    .map(|t| t.with_timezone(&c.timezone).date_naive())
+                    .unwrap_or(today)
+            };
+            let last = day(end - 1).min(today).max(day(start));
+            (r.kpis, Some(r.statement), day(start), last)
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give both from and to, or neither".into(),
+            ));
+        }
+    };
+    // Demand spikes in the period, against the trailing 4-week same-weekday average.
+    let spikes = demand(store, &k, &code, from, to, &SpikeSettings::default())
+        .await
+        .map_err(|e| match e {
+            crate::backoffice::demand::DemandError::Store(e) => ApiError::from(e),
+            other => ApiError::BadRequest(other.to_string()),
+        })?
+        .spikes;
+    let kp = &kpis;
     let sso_cards = vec![
         ("Contacts", kp.volume.to_string()),
         ("Conversations", kp.conversations.to_string()),
@@ -205,8 +265,22 @@ pub async fn client(
             num(kp.first_response_minutes_avg, " min"),
         ),
         ("Resolved in (avg)", num(kp.resolution_minutes_avg, " min")),
-        ("Escalations on time", pct(kp.escalation_sla_met)),
-        ("Requests on time", pct(kp.request_sla_met)),
+        (
+            "Escalations on time (business / calendar)",
+            format!(
+                "{} / {}",
+                pct(kp.escalation_sla_met),
+                pct(kp.escalation_sla_met_calendar)
+            ),
+        ),
+        (
+            "Requests on time (business / calendar)",
+            format!(
+                "{} / {}",
+                pct(kp.request_sla_met),
+                pct(kp.request_sla_met_calendar)
+            ),
+        ),
         ("CSAT (1–5)", num(kp.csat_avg, "")),
         ("Survey response rate", pct(kp.survey_response_rate)),
     ];
@@ -243,35 +317,56 @@ pub async fn client(
                 .get(id)
                 .map(|s| s.name.clone())
                 .unwrap_or_else(|| id.clone());
-            (name, s.requests, pct(s.sla_met))
+            (name, s.requests, pct(s.sla_met), pct(s.sla_met_calendar))
         })
         .collect();
-    let st = &report.statement;
-    let lines: Vec<_> = st
-        .lines
-        .iter()
-        .map(|l| {
-            (
-                l.interaction_type.clone(),
-                l.count,
-                l.unit_price_minor
-                    .map(money)
-                    .unwrap_or_else(|| "no price".into()),
-                money(l.amount_minor),
-            )
-        })
-        .collect();
+    let statement = statement.map(|st| {
+        let lines: Vec<_> = st
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.interaction_type.clone(),
+                    l.count,
+                    l.unit_price_minor
+                        .map(money)
+                        .unwrap_or_else(|| "no price".into()),
+                    money(l.amount_minor),
+                )
+            })
+            .collect();
+        context! {
+            lines,
+            total => format!("{} {}", money(st.total_minor), st.currency),
+        }
+    });
     let series: Vec<(String, i64)> = kp
         .daily_volume
         .iter()
         .map(|(d, n)| (d.clone(), *n))
         .collect();
+    let marked: Vec<String> = spikes.iter().map(|d| d.date.to_string()).collect();
+    let spike_rows: Vec<_> = spikes
+        .iter()
+        .map(|d| {
+            (
+                format!("{} {}", d.weekday, d.date),
+                d.volume,
+                format!("{:.1}", d.baseline),
+                d.ratio.map(|r| format!("{r:.1}×")).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let period_mode = q.from.as_deref().is_some_and(|f| !f.trim().is_empty());
     Ok(render(
         "client.html",
         context! {
             ..frame(&who, "client"),
             ..context! {
                 month,
+                from => from.to_string(),
+                to => to.to_string(),
+                period_mode,
                 c => context! {
                     code => code.clone(),
                     name => c.name.clone(),
@@ -284,12 +379,12 @@ pub async fn client(
                 client_cards,
                 channels,
                 services,
-                statement_lines => lines,
-                statement_total => format!("{} {}", money(st.total_minor), st.currency),
+                statement,
+                spikes => spike_rows,
                 off_hours => pct(kp.off_hours_share),
                 first_hour => kp.first_coverage_hour,
                 last_hour => kp.last_coverage_hour,
-                daily_svg => svg(bars_svg("Contacts per day", &series)),
+                daily_svg => svg(bars_svg("Contacts per day", &series, &marked)),
                 heatmap_svg => svg(heatmap_svg(&kp.heatmap)),
                 csat_svg => svg(distribution_svg(&kp.csat_distribution)),
             }
