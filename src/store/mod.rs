@@ -33,14 +33,29 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Errors where retrying later may succeed (connection lost, pool exhausted).
+    /// Errors where retrying later may succeed: the connection was lost or could not be made
+    /// (I/O, TLS, a connection closed mid-handshake — which sqlx reports as a protocol error,
+    /// e.g. "unexpected response from SSLRequest" when a restarting server hangs up), the pool
+    /// is exhausted or closed, or the server says it is shutting down, starting up or full.
+    /// Callers answer these with 503 + `Retry-After`; everything else is a bug (500).
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Unavailable(_) => true,
-            StoreError::Database(e) => matches!(
-                e,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            ),
+            StoreError::Database(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    // 08xxx connection exception; 57P01-03 admin/crash shutdown, cannot connect
+                    // now; 53300 too many connections.
+                    code.starts_with("08")
+                        || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                }),
+                _ => false,
+            },
             _ => false,
         }
     }

@@ -1,0 +1,471 @@
+//! PostgreSQL under faults, with the real server and the real database:
+//!
+//! - **Outage**: the database goes away for 10 s in the middle of load (a TCP proxy between the
+//!   server and PostgreSQL drops every connection and refuses new ones). The chat API answers
+//!   503 with `Retry-After` — never a 500, never a hang — `/readyz` turns red, and both recover
+//!   by themselves when the database is back. Every message that got a 200 is in the store.
+//! - **Two replicas** on one database, each with its own pool and outbox worker, with the
+//!   messages of each conversation alternating between them: every conversation ends where a
+//!   single server would have left it, and every escalation ping is delivered exactly once.
+//!
+//! Both need PostgreSQL (`FRONTDOOR_TEST_POSTGRES_URL`); without it they say so loudly and pass.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use common::TestServer;
+use frontdoor::config::{EscalationSettings, Secret, WebSettings};
+use frontdoor::escalation::deliver::{Deliverer, DelivererConfig};
+use frontdoor::escalation::worker::Worker;
+use frontdoor::store::{PgStore, Store};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A TCP proxy in front of PostgreSQL that can be cut: `down()` drops every open connection
+/// and closes new ones at once (what a crashed or restarting database looks like to a client).
+struct Proxy {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (u, c) = (up.clone(), conns.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !u.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                c.lock().unwrap().push(task);
+            }
+        });
+        Proxy { addr, up, conns }
+    }
+
+    fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for task in self.conns.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    fn up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+fn unlimited() -> WebSettings {
+    WebSettings {
+        per_ip_burst: 1_000_000,
+        per_ip_per_minute: 100_000_000,
+        per_session_burst: 1_000_000,
+        per_session_per_minute: 100_000_000,
+        ..WebSettings::default()
+    }
+}
+
+fn schema(test: &str) -> String {
+    format!("t_{test}_{:x}", rand::random::<u64>())
+}
+
+/// `url` with its host and port replaced by `addr`.
+fn via(url: &str, addr: SocketAddr) -> String {
+    let mut u = reqwest::Url::parse(url).expect("database URL");
+    u.set_host(Some(&addr.ip().to_string())).unwrap();
+    u.set_port(Some(addr.port())).unwrap();
+    u.to_string()
+}
+
+fn target_of(url: &str) -> SocketAddr {
+    let u = reqwest::Url::parse(url).expect("database URL");
+    let host = u.host_str().unwrap_or("127.0.0.1");
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{}", u.port().unwrap_or(5432))
+        .parse()
+        .expect("the test database is at an IP address")
+}
+
+/// How the server answered one message.
+#[derive(Debug, Default)]
+struct Tally {
+    ok: usize,
+    unavailable: usize,
+    unavailable_without_retry_after: usize,
+    /// Anything else: 500s, other statuses, timeouts, broken bodies — each a failure.
+    bad: Vec<String>,
+    /// (message_id, conversation) of every 200.
+    accepted: Vec<(String, String)>,
+}
+
+/// One user sending conversations in a loop; a 503 is retried with the same `message_id`
+/// after its `Retry-After`, as a well-behaved client would.
+async fn user(url: String, id: usize, tally: Arc<Mutex<Tally>>, stop: Arc<AtomicBool>) {
+    let http = reqwest::Client::builder()
+        // A hang is a failure: the server must answer within its acquire timeout.
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut n = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let session = format!("outage-{id}-{n}");
+        let script = [
+            json!({"text": "how do I reset my password"}),
+            json!({"payload": "yes"}),
+            json!({"text": "when is payday"}),
+        ];
+        for (i, mut body) in script.into_iter().enumerate() {
+            let message_id = format!("m-{id}-{n}-{i}");
+            body["session"] = json!(session);
+            body["message_id"] = json!(message_id);
+            body["user"] =
+                json!({"id": format!("u-{id}-{n}"), "name": "Ann Lee", "client": "ACME"});
+            loop {
+                let answer = http
+                    .post(format!("{url}/api/v1/chat"))
+                    .json(&body)
+                    .send()
+                    .await;
+                let r = match answer {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tally.lock().unwrap().bad.push(format!("{message_id}: {e}"));
+                        break;
+                    }
+                };
+                let status = r.status();
+                let retry_after = r.headers().contains_key("retry-after");
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                let retry = {
+                    let mut t = tally.lock().unwrap();
+                    match status {
+                        StatusCode::OK => {
+                            t.ok += 1;
+                            let conversation = v["conversation"].as_str().unwrap_or_default();
+                            t.accepted
+                                .push((message_id.clone(), conversation.to_string()));
+                            false
+                        }
+                        StatusCode::SERVICE_UNAVAILABLE => {
+                            t.unavailable += 1;
+                            if !retry_after {
+                                t.unavailable_without_retry_after += 1;
+                            }
+                            true
+                        }
+                        other => {
+                            t.bad.push(format!("{message_id}: {other} {v}"));
+                            false
+                        }
+                    }
+                };
+                if !retry {
+                    break;
+                }
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+        n += 1;
+    }
+}
+
+async fn ready(http: &reqwest::Client, url: &str) -> Option<u16> {
+    http.get(format!("{url}/readyz"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+/// Poll `/readyz` until it answers `want`; the time it took.
+async fn until_ready_is(
+    http: &reqwest::Client,
+    url: &str,
+    want: u16,
+    within: Duration,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        if ready(http, url).await == Some(want) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "/readyz did not turn {want} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_answers_503_and_recovers_losing_nothing() {
+    let Some(url) = common::postgres_url("postgres_outage") else {
+        return;
+    };
+    let proxy = Proxy::start(target_of(&url)).await;
+    let schema = schema("outage");
+    let store: Arc<dyn Store> = Arc::new(
+        PgStore::connect_isolated(&via(&url, proxy.addr), &schema)
+            .await
+            .expect("postgres through the proxy"),
+    );
+    let server = TestServer::start_with(store, &common::repo_root(), unlimited(), None).await;
+    let http = reqwest::Client::new();
+    assert_eq!(ready(&http, &server.url).await, Some(200));
+
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let users: Vec<_> = (0..8)
+        .map(|id| tokio::spawn(user(server.url.clone(), id, tally.clone(), stop.clone())))
+        .collect();
+
+    // Healthy load, then 10 s without the database, then back.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = tally.lock().unwrap().ok;
+    assert!(before > 10, "load is flowing before the outage: {before}");
+    proxy.down();
+    let outage = Instant::now();
+    let red_after = until_ready_is(&http, &server.url, 503, Duration::from_secs(8)).await;
+    let readyz: Value = http
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(readyz["ready"], false, "{readyz}");
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(outage.elapsed())).await;
+    let during = {
+        let t = tally.lock().unwrap();
+        (t.ok, t.unavailable)
+    };
+    proxy.up();
+    let green_after = until_ready_is(&http, &server.url, 200, Duration::from_secs(20)).await;
+    let recovered_at = tally.lock().unwrap().ok;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, Ordering::SeqCst);
+    for u in users {
+        u.await.unwrap();
+    }
+    let t = tally.lock().unwrap();
+    eprintln!(
+        "outage: {} ok, {} answered 503 (+ Retry-After), /readyz red after {red_after:?}, green {green_after:?} after the database returned",
+        t.ok, t.unavailable
+    );
+    assert!(
+        t.bad.is_empty(),
+        "no 500s, no hangs: {:?}",
+        &t.bad[..t.bad.len().min(10)]
+    );
+    assert!(during.1 > 0, "the outage was seen as 503s");
+    assert_eq!(
+        t.unavailable_without_retry_after, 0,
+        "every 503 says when to retry"
+    );
+    assert!(
+        t.ok > recovered_at,
+        "answers resume after the database returns ({recovered_at} → {})",
+        t.ok
+    );
+
+    // Nothing accepted is lost: every 200 is in the store, read straight from PostgreSQL.
+    let direct = PgStore::connect_isolated(&url, &schema).await.unwrap();
+    for (message_id, conversation) in &t.accepted {
+        let (inbound, replies) = direct
+            .processed_message("web", message_id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("accepted message {message_id} is not in the store"));
+        assert_eq!(&inbound.conversation_id, conversation);
+        assert!(!replies.is_empty(), "{message_id} has its replies");
+    }
+}
+
+/// The manager's webhook: counts deliveries per idempotency key.
+#[derive(Clone, Default)]
+struct Receiver {
+    keys: Arc<Mutex<BTreeMap<String, usize>>>,
+    hits: Arc<AtomicUsize>,
+}
+
+async fn receive(State(r): State<Receiver>, headers: HeaderMap) -> StatusCode {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    *r.keys.lock().unwrap().entry(key).or_default() += 1;
+    r.hits.fetch_add(1, Ordering::SeqCst);
+    StatusCode::OK
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_conversations_and_ping_exactly_once() {
+    let Some(url) = common::postgres_url("two_replicas") else {
+        return;
+    };
+    let receiver = Receiver::default();
+    let app = axum::Router::new()
+        .fallback(receive)
+        .with_state(receiver.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let content = common::content_copy();
+    common::edit_content(
+        content.path(),
+        "knowledge-base/clients/acme.toml",
+        "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9/hooks/acme\"",
+        &format!("webhook = \"{receiver_url}/hooks/priya\""),
+    );
+
+    // Two replicas: two pools on one schema, two servers, two outbox workers.
+    let schema = schema("replicas");
+    let mut replicas = Vec::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let store: Arc<dyn Store> =
+            Arc::new(PgStore::connect_isolated(&url, &schema).await.unwrap());
+        let server = TestServer::start_with(store.clone(), content.path(), unlimited(), None).await;
+        let worker = Worker::new(
+            store,
+            server.state.chat.knowledge.clone(),
+            Deliverer::new(DelivererConfig {
+                webhook_secret: Some(Secret::new("replica-webhook-secret".to_string())),
+                telegram_token: None,
+                telegram_api: receiver_url.clone(),
+                discord_token: None,
+                discord_api: receiver_url.clone(),
+                timeout: Duration::from_secs(5),
+            }),
+            EscalationSettings::default(),
+            server.state.chat.outbox_wake.clone(),
+        );
+        let mut rx = stop_rx.clone();
+        workers.push(tokio::spawn(worker.run(async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        })));
+        replicas.push(server);
+    }
+
+    // 12 conversations at once; message k of each goes to replica k % 2.
+    let script = [
+        "hello",
+        "I need a new vendor set up in the system",
+        "Acme Widgets Ltd",
+        "GB123456789",
+        "Vendor will email",
+        "ap@acmewidgets.example",
+        "Goods",
+        "Submit",
+        "I want to talk to a real person please",
+    ];
+    let urls: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
+    let mut conversations = Vec::new();
+    for c in 0..12 {
+        let urls = urls.clone();
+        conversations.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut transcript = Vec::new();
+            let mut conversation = String::new();
+            for (k, text) in script.iter().enumerate() {
+                let r = http
+                    .post(format!("{}/api/v1/chat", urls[k % 2]))
+                    .json(&json!({
+                        "session": format!("replica-{c}"),
+                        "message_id": format!("r-{c}-{k}"),
+                        "text": text,
+                        "user": {"id": format!("ann-{c}"), "name": "Ann Lee", "client": "ACME"},
+                    }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let v: Value = r.json().await.unwrap();
+                conversation = v["conversation"].as_str().unwrap().to_string();
+                transcript.push(v["outcome"].as_str().unwrap_or_default().to_string());
+            }
+            (conversation, transcript)
+        }));
+    }
+    let mut outcomes = Vec::new();
+    let mut ids = Vec::new();
+    for c in conversations {
+        let (id, transcript) = c.await.unwrap();
+        ids.push(id);
+        outcomes.push(transcript);
+    }
+    // The same flow as on one server: the form runs to a request, then the escalation.
+    for t in &outcomes {
+        assert_eq!(
+            t.last().map(String::as_str),
+            Some("escalated"),
+            "{outcomes:?}"
+        );
+        assert!(t.iter().any(|o| o == "request_opened"), "{t:?}");
+    }
+    let store = PgStore::connect_isolated(&url, &schema).await.unwrap();
+    let mut expected = Vec::new();
+    for id in &ids {
+        let e = store.escalations_of_conversation(id).await.unwrap();
+        assert_eq!(e.len(), 1, "one escalation for {id}");
+        expected.push(format!("escalation-{}-ping-0-0", e[0].id));
+    }
+    // Every ping exactly once, though two workers poll the same outbox.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = {
+            let keys = receiver.keys.lock().unwrap();
+            expected.iter().all(|k| keys.contains_key(k))
+        };
+        if done {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pings not delivered: {:?}",
+            receiver.keys.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A moment for a duplicate to show up, if there were one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let keys = receiver.keys.lock().unwrap().clone();
+    for k in &expected {
+        assert_eq!(keys[k], 1, "{k} delivered {} times", keys[k]);
+    }
+    let _ = stop_tx.send(true);
+    for w in workers {
+        w.await.unwrap();
+    }
+}
