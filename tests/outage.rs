@@ -276,7 +276,7 @@ async fn postgres_outage_answers_503_and_recovers_losing_nothing() {
     for u in users {
         u.await.unwrap();
     }
-    let t = tally.lock().unwrap();
+    let t = std::mem::take(&mut *tally.lock().unwrap());
     eprintln!(
         "outage: {} ok, {} answered 503 (+ Retry-After), /readyz red after {red_after:?}, green {green_after:?} after the database returned",
         t.ok, t.unavailable

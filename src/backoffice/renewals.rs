@@ -31,13 +31,13 @@ pub enum RenewalError {
     Store(#[from] StoreError),
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ManagerRef {
     pub name: String,
     pub email: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Renewal {
     pub client: String,
     pub client_name: String,

@@ -27,7 +27,13 @@ pub fn router() -> Router<Arc<AppState>> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatUser {
+    #[schema(
+        pattern = r"^[A-Za-z0-9._:@-]{1,128}$",
+        min_length = 1,
+        max_length = 128
+    )]
     pub id: String,
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     pub client: Option<String>,
 }
@@ -37,12 +43,29 @@ pub struct ChatUser {
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
     /// The browser session's id: 1–128 of `A-Za-z0-9-_.:@`.
+    #[schema(
+        pattern = r"^[A-Za-z0-9._:@-]{1,128}$",
+        min_length = 1,
+        max_length = 128
+    )]
     pub session: String,
-    /// At most 4,000 characters.
+    /// At most 4,000 characters, not blank, no control characters but tab and line breaks.
+    /// Exactly one of `text` and `payload`.
+    #[schema(
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub text: Option<String>,
+    /// A button's payload, 1–256 characters.
+    #[schema(min_length = 1, max_length = 256)]
     pub payload: Option<String>,
     pub user: Option<ChatUser>,
     /// Optional client-generated message id: a retry with the same id is answered from the log.
+    #[schema(
+        pattern = r"^[A-Za-z0-9._:@-]{1,128}$",
+        min_length = 1,
+        max_length = 128
+    )]
     pub message_id: Option<String>,
     /// A signed identity token from the host page (instead of `user`).
     pub token: Option<String>,
@@ -116,9 +139,9 @@ impl ChatRequest {
                 Input::Text(t)
             }
             (None, Some(p)) => {
-                if p.is_empty() || p.len() > 256 {
+                if p.is_empty() || p.chars().count() > 256 {
                     return Err(ApiError::Unprocessable(
-                        "payload must be 1-256 bytes".into(),
+                        "payload must be 1-256 characters".into(),
                     ));
                 }
                 Input::Button(p)

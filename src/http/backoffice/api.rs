@@ -93,6 +93,24 @@ fn now() -> i64 {
     millis(chrono::Utc::now())
 }
 
+/// A numeric query parameter within its documented range (a value outside it is a 400, not
+/// silently clamped: the caller asked for something this API does not do).
+pub(super) fn bounded(
+    name: &str,
+    v: Option<i64>,
+    default: i64,
+    lo: i64,
+    hi: i64,
+) -> Result<i64, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(v) if (lo..=hi).contains(&v) => Ok(v),
+        Some(v) => Err(ApiError::BadRequest(format!(
+            "{name} must be between {lo} and {hi}, not {v}"
+        ))),
+    }
+}
+
 /// A client the caller may not see is answered like an unknown one would be to them: 403 with
 /// a reason, and nothing about the client itself.
 pub(super) fn check_client(who: &Principal, code: &str) -> Result<(), ApiError> {
@@ -107,30 +125,39 @@ pub(super) fn check_client(who: &Principal, code: &str) -> Result<(), ApiError> 
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MonthQuery {
     /// The month, `YYYY-MM` (the client's time zone); default: this month.
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatementQuery {
     /// The month, `YYYY-MM`; default: this month.
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: Option<String>,
     /// `json` (default), `csv` or `html`.
+    #[param(pattern = r"^(json|csv|html)$")]
     pub format: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EscalationQuery {
     /// Only escalations in this status (open, acknowledged, resolved…).
     pub status: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SinceQuery {
     /// Look back this many days (default 30, at most 366).
+    #[param(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
 }
 
@@ -174,6 +201,7 @@ pub async fn report(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// First local day, `YYYY-MM-DD` (default: 27 days before `to`).
     pub from: Option<chrono::NaiveDate>,
@@ -223,14 +251,17 @@ pub async fn period_kpis(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DemandQuery {
     /// First local day, `YYYY-MM-DD` (default: 27 days before `to`).
     pub from: Option<chrono::NaiveDate>,
     /// Last local day, inclusive (default: today in the client's time zone).
     pub to: Option<chrono::NaiveDate>,
-    /// A spike is at least this many times its baseline (default 2).
+    /// A spike is at least this many times its baseline (default 2; above 0, at most 1000).
+    #[param(exclusive_minimum = 0, maximum = 1000)]
     pub factor: Option<f64>,
     /// ...with at least this many contacts (default 10).
+    #[param(minimum = 0, maximum = 1000000000)]
     pub min_volume: Option<i64>,
 }
 
@@ -265,14 +296,20 @@ pub async fn client_demand(
     }
     let defaults = SpikeSettings::default();
     let factor = q.factor.unwrap_or(defaults.factor);
-    if !(factor.is_finite() && factor > 0.0) {
+    if !(factor.is_finite() && factor > 0.0 && factor <= 1000.0) {
         return Err(ApiError::BadRequest(
-            "factor must be a positive number".into(),
+            "factor must be a number above 0 and at most 1000".into(),
         ));
     }
     let settings = SpikeSettings {
         factor,
-        min_volume: q.min_volume.unwrap_or(defaults.min_volume).max(0),
+        min_volume: bounded(
+            "min_volume",
+            q.min_volume,
+            defaults.min_volume,
+            0,
+            1_000_000_000,
+        )?,
         ..defaults
     };
     Ok(Json(
@@ -283,7 +320,7 @@ pub async fn client_demand(
 /// One client's recharge statement for a month, as JSON, CSV or HTML.
 #[utoipa::path(get, path = "/api/v1/admin/clients/{code}/statement", tag = "back office",
     params(("code" = String, Path, description = "client code"), StatementQuery),
-    responses((status = 200, body = Statement, content_type = "application/json"),
+    responses((status = 200, description = "the statement", content((Statement = "application/json"), (String = "text/csv"), (String = "text/html"))),
               (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
               (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn client_statement(
@@ -325,7 +362,7 @@ pub async fn client_statement(
 
 /// The escalations queue, newest first, limited to the caller's clients.
 #[utoipa::path(get, path = "/api/v1/admin/escalations", tag = "back office", params(EscalationQuery),
-    responses((status = 200, body = Vec<EscalationRow>), (status = 401, body = super::openapi::ErrorBody),
+    responses((status = 200, body = Vec<EscalationRow>), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
               (status = 403, body = super::openapi::ErrorBody)))]
 pub async fn escalations(
     State(app): State<Arc<AppState>>,
@@ -333,7 +370,7 @@ pub async fn escalations(
     ApiQuery(q): ApiQuery<EscalationQuery>,
 ) -> Result<Json<Vec<EscalationRow>>, ApiError> {
     require(&who, Permission::ReadEscalations)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = bounded("limit", q.limit, 100, 1, 1000)?;
     Ok(Json(
         dashboard::escalations(app.chat.store.as_ref(), &who, q.status.as_deref(), limit).await?,
     ))
@@ -342,7 +379,7 @@ pub async fn escalations(
 /// Knowledge-gap events (fallbacks, low confidence, "didn't help", low scores) of the caller's
 /// clients.
 #[utoipa::path(get, path = "/api/v1/admin/gaps", tag = "back office", params(SinceQuery),
-    responses((status = 200, body = Vec<GapRow>), (status = 401, body = super::openapi::ErrorBody),
+    responses((status = 200, body = Vec<GapRow>), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
               (status = 403, body = super::openapi::ErrorBody)))]
 pub async fn gaps(
     State(app): State<Arc<AppState>>,
@@ -350,7 +387,7 @@ pub async fn gaps(
     ApiQuery(q): ApiQuery<SinceQuery>,
 ) -> Result<Json<Vec<GapRow>>, ApiError> {
     require(&who, Permission::ReadGaps)?;
-    let days = q.days.unwrap_or(30).clamp(1, 366);
+    let days = bounded("days", q.days, 30, 1, 366)?;
     let since = now() - days * 86_400_000;
     Ok(Json(
         dashboard::gaps(app.chat.store.as_ref(), &who, since).await?,
@@ -358,18 +395,21 @@ pub async fn gaps(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `intent` (an `[[intent]]` example list, TOML) or `article` (a Markdown article stub).
     #[serde(rename = "as")]
+    #[param(pattern = r"^(intent|article)$")]
     pub as_: Option<String>,
     /// The period the group was ranked in (default 30 days).
+    #[param(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
 }
 
 /// Knowledge gaps grouped by similarity and ranked by volume, with example queries and the
 /// nearest existing intent.
 #[utoipa::path(get, path = "/api/v1/admin/gaps/grouped", tag = "back office", params(SinceQuery),
-    responses((status = 200, body = Object), (status = 401, body = super::openapi::ErrorBody),
+    responses((status = 200, body = Object), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
               (status = 403, body = super::openapi::ErrorBody)))]
 pub async fn grouped_gaps(
     State(app): State<Arc<AppState>>,
@@ -377,7 +417,7 @@ pub async fn grouped_gaps(
     ApiQuery(q): ApiQuery<SinceQuery>,
 ) -> Result<Json<GapReport>, ApiError> {
     require(&who, Permission::ReadGaps)?;
-    let days = q.days.unwrap_or(30).clamp(1, 366);
+    let days = bounded("days", q.days, 30, 1, 366)?;
     let to = now();
     let k = current(&app.chat.knowledge);
     Ok(Json(
@@ -394,18 +434,28 @@ pub async fn grouped_gaps(
 
 /// One gap group (by rank) exported as a ready-to-paste intent example list or article stub.
 #[utoipa::path(get, path = "/api/v1/admin/gaps/{rank}/export", tag = "back office",
-    params(("rank" = usize, Path, description = "the group's rank, 1 = biggest"), ExportQuery),
+    params(("rank" = u32, Path, description = "the group's rank, 1 = biggest", minimum = 1), ExportQuery),
     responses((status = 200, body = String, content_type = "text/plain"), (status = 400, body = super::openapi::ErrorBody),
               (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
               (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn export_gap(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
-    ApiPath(rank): ApiPath<usize>,
+    ApiPath(rank): ApiPath<String>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     require(&who, Permission::ReadGaps)?;
-    let days = q.days.unwrap_or(30).clamp(1, 366);
+    // Any whole number is a rank; one past the groups (however large) is a 404, not a 400.
+    let rank: usize = match rank.parse() {
+        Ok(r) => r,
+        Err(_) if !rank.is_empty() && rank.bytes().all(|b| b.is_ascii_digit()) => usize::MAX,
+        Err(_) => {
+            return Err(ApiError::BadRequest(format!(
+                "rank must be a whole number, not {rank:?}"
+            )));
+        }
+    };
+    let days = bounded("days", q.days, 30, 1, 366)?;
     let to = now();
     let k = current(&app.chat.knowledge);
     let report = dashboard::gap_report(
@@ -447,7 +497,7 @@ pub async fn export_gap(
 
 /// SPAs of the caller's clients whose renewal-notice date is within 120 days (or passed).
 #[utoipa::path(get, path = "/api/v1/admin/renewals", tag = "back office",
-    responses((status = 200, body = Object), (status = 401, body = super::openapi::ErrorBody),
+    responses((status = 200, body = Vec<crate::backoffice::renewals::Renewal>), (status = 401, body = super::openapi::ErrorBody),
               (status = 403, body = super::openapi::ErrorBody)))]
 pub async fn renewals(
     State(app): State<Arc<AppState>>,
@@ -483,10 +533,17 @@ pub async fn users(
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
     /// Account managers sign in with their email, so that they act on escalations as themselves.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*\S[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub username: String,
     /// At least 10 characters.
+    #[schema(min_length = 10)]
     pub password: String,
     /// admin, sso_lead, account_manager or client_lead.
+    #[schema(value_type = Role)]
     pub role: String,
     /// Client codes (account managers: one or more; client leads: exactly one).
     #[serde(default)]
@@ -502,7 +559,8 @@ pub struct Created {
 #[utoipa::path(post, path = "/api/v1/admin/users", tag = "access", request_body = NewUserBody,
     responses((status = 201, body = Created), (status = 400, body = super::openapi::ErrorBody),
               (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
-              (status = 409, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)))]
+              (status = 409, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody),
+              (status = 415, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn create_user(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -574,6 +632,7 @@ pub async fn tokens(
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
     /// What the token is for (e.g. "monthly export script").
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
 }
 
@@ -588,6 +647,7 @@ pub struct NewToken {
 #[utoipa::path(post, path = "/api/v1/admin/tokens", tag = "access", request_body = NewTokenBody,
     responses((status = 201, body = NewToken), (status = 400, body = super::openapi::ErrorBody),
               (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
+              (status = 413, body = super::openapi::ErrorBody), (status = 415, body = super::openapi::ErrorBody),
               (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn create_token(
     State(app): State<Arc<AppState>>,

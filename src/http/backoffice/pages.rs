@@ -470,7 +470,7 @@ pub async fn gaps(
     ApiQuery(q): ApiQuery<DaysQuery>,
 ) -> Result<Response, ApiError> {
     require(&who, Permission::ReadGaps)?;
-    let days = q.days.unwrap_or(30).clamp(1, 366);
+    let days = super::api::bounded("days", q.days, 30, 1, 366)?;
     let to = now();
     let k = current(&app.chat.knowledge);
     let report = dashboard::gap_report(
