@@ -145,11 +145,38 @@ impl TelegramAdapter {
     /// Long polling until `shutdown`. Only one replica should poll (Telegram's rule).
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), TelegramError> {
         tokio::pin!(shutdown);
-        self.prepare().await?;
+        // Telegram or the network may be down when we start: keep trying (up to a minute
+        // apart) rather than leave the channel dead until someone restarts the server.
+        let mut wait = Duration::from_secs(2);
+        loop {
+            match self.prepare().await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_secs = wait.as_secs(), "telegram: getMe failed; retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => return Ok(()),
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(60));
+                }
+            }
+        }
         tracing::info!(bot = %self.username, "telegram bot polling");
         let store = self.chat.store.clone();
         loop {
-            let offset = store.cursor(CURSOR).await?.map(|c| c + 1).unwrap_or(0);
+            // The offset lives in the store: while the store is unavailable, poll nothing
+            // (an update fetched now could not be recorded) and try again shortly.
+            let offset = match store.cursor(CURSOR).await {
+                Ok(c) => c.map(|c| c + 1).unwrap_or(0),
+                Err(e) => {
+                    tracing::warn!(error = %e, "telegram: cannot read the update offset; retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    }
+                    continue;
+                }
+            };
             let poll = self
                 .bot
                 .get_updates()
@@ -181,7 +208,13 @@ impl TelegramAdapter {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     break;
                 }
-                store.set_cursor(CURSOR, id).await?;
+                if let Err(e) = store.set_cursor(CURSOR, id).await {
+                    // Handled but not recorded: it comes again and is answered from the log
+                    // (update ids are idempotency keys), so nothing is lost or doubled.
+                    tracing::warn!(update = id, error = %e, "telegram: cannot save the update offset; will retry");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
             }
         }
         Ok(())

@@ -171,25 +171,31 @@ impl ChatService {
             .sessions
             .lock(format!("{}\u{1f}{}", inbound.channel, inbound.session_key))
             .await;
-        if let Some(id) = &inbound.channel_message_id
-            && let Some(out) = self.replay(&inbound.channel, id).await?
-        {
-            return Ok(out);
-        }
+        // A message seen before (same channel message id) is not looked up here: the commit
+        // refuses it (`TurnOutcome::Duplicate`) and the stored answer is replayed then. Retries
+        // are rare; a lookup on every message costs every message a database round trip.
         let k = current(&self.knowledge);
         let now = inbound.now;
-        let person = self.person(&inbound, &k).await?;
-        let conversation = self
+        let existing = self
             .store
-            .open_conversation(
-                &inbound.channel,
-                &inbound.session_key,
-                Some(&person),
-                &new_conversation_id(),
-                &State::default().to_json(),
-                millis(now),
-            )
+            .conversation_by_session(&inbound.channel, &inbound.session_key)
             .await?;
+        let person = self.person(&inbound, &k, existing.as_ref()).await?;
+        let conversation = match existing {
+            Some(c) => c,
+            None => {
+                self.store
+                    .open_conversation(
+                        &inbound.channel,
+                        &inbound.session_key,
+                        Some(&person),
+                        &new_conversation_id(),
+                        &State::default().to_json(),
+                        millis(now),
+                    )
+                    .await?
+            }
+        };
         let requests = self.store.requests_of_person(person.id).await?;
         let period = Duration::days(i64::from(self.settings.survey_period_days));
         let surveyed_recently = self
@@ -350,6 +356,7 @@ impl ChatService {
         &self,
         inbound: &Inbound,
         k: &Knowledge,
+        conversation: Option<&crate::store::ConversationRow>,
     ) -> Result<crate::store::Person, ServiceError> {
         let now = millis(inbound.now);
         if let Some(claim) = &inbound.identity {
@@ -360,11 +367,7 @@ impl ChatService {
             }
             return Ok(self.store.resolve_person(claim, now).await?);
         }
-        if let Some(conv) = self
-            .store
-            .conversation_by_session(&inbound.channel, &inbound.session_key)
-            .await?
-            && let Some(pid) = conv.person_id
+        if let Some(pid) = conversation.and_then(|c| c.person_id)
             && let Some(p) = self.store.person(pid).await?
         {
             return Ok(p);
