@@ -25,10 +25,10 @@ fn chromium() -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        eprintln!(
-            "\n!!! SKIPPED browser test: no Chromium at {} (apt-get install -y chromium, or set FRONTDOOR_TEST_CHROMIUM; CI installs it) !!!\n",
+        common::skipped(&format!(
+            "browser test: no Chromium at {} (apt-get install -y chromium, or set FRONTDOOR_TEST_CHROMIUM; CI installs it)",
             path.display()
-        );
+        ));
         None
     }
 }

@@ -370,3 +370,77 @@ pub(crate) async fn conversation(
             .collect(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Decoding the chat request: any JSON at all is either a valid message or a 4xx with a
+    //! reason — never a panic, never a 5xx.
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+            "[a-z0-9.:@_-]{0,140}".prop_map(Value::from),
+        ];
+        let value = leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("id".to_string()),
+                        Just("name".to_string()),
+                        Just("client".to_string()),
+                        "\\PC{0,8}"
+                    ],
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        // Mostly request-shaped objects, with hostile values in the known fields.
+        proptest::collection::btree_map(
+            prop_oneof![
+                Just("session".to_string()),
+                Just("text".to_string()),
+                Just("payload".to_string()),
+                Just("user".to_string()),
+                Just("message_id".to_string()),
+                Just("token".to_string()),
+                "\\PC{0,8}",
+            ],
+            value,
+            0..6,
+        )
+        .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn any_json_is_a_message_or_a_4xx(v in json()) {
+            let web = WebState::new(
+                crate::config::WebSettings::default(),
+                Some(crate::config::Secret::new("identity-secret".to_string())),
+            );
+            if let Ok(req) = serde_json::from_value::<ChatRequest>(v.clone()) {
+                match req.into_inbound(&web) {
+                    Ok(inbound) => {
+                        prop_assert!(!inbound.session_key.is_empty());
+                    }
+                    Err(e) => {
+                        let status = e.status().as_u16();
+                        prop_assert!((400..500).contains(&status), "{v}: {status} {e}");
+                    }
+                }
+            }
+        }
+    }
+}

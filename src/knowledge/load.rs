@@ -889,4 +889,86 @@ mod tests {
         assert_eq!(WeekdaySet::parse("Sat-Mon").unwrap().0, 0b110_0001);
         assert!(WeekdaySet::parse("Funday").is_err());
     }
+
+    /// Content files are edited by hand: any text in any of them gives errors that name the
+    /// file and a line inside it — never a panic.
+    mod properties {
+        use super::super::Loader;
+        use proptest::prelude::*;
+        use std::path::Path;
+
+        const ARTICLE: &str = include_str!("../../knowledge-base/hr/hr-payday-payslips.md");
+        const SERVICE: &str = include_str!("../../knowledge-base/services/vendor-setup.toml");
+
+        /// A real file with random edits: deeper into the parser than random text gets.
+        fn mutated(base: &'static str) -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                (
+                    any::<prop::sample::Index>(),
+                    0..4u8,
+                    "\\PC{0,6}|[=\\[\\]\"'+#:\\n-]{1,3}",
+                ),
+                1..12,
+            )
+            .prop_map(move |edits| {
+                let mut s: Vec<char> = base.chars().collect();
+                for (at, kind, text) in edits {
+                    let i = at.index(s.len() + 1);
+                    match kind {
+                        0 => s.splice(i..i, text.chars()).for_each(drop),
+                        1 if i < s.len() => {
+                            s.remove(i);
+                        }
+                        2 if i < s.len() => s[i] = text.chars().next().unwrap_or(' '),
+                        _ => s.truncate(i.max(1)),
+                    }
+                }
+                s.into_iter().collect()
+            })
+        }
+
+        fn check(dir: &Path, name: &str, text: &str, load: fn(&mut Loader, &Path)) {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            let mut loader = Loader::new();
+            load(&mut loader, &path);
+            let lines = text.lines().count().max(1);
+            for e in &loader.errors {
+                assert_eq!(e.file, path);
+                assert!(
+                    e.line >= 1 && e.line <= lines + 1,
+                    "{}:{} of {lines}: {}",
+                    name,
+                    e.line,
+                    e.message
+                );
+                assert!(!e.message.trim().is_empty());
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn articles(text in prop_oneof![mutated(ARTICLE), any::<String>()]) {
+                let dir = tempfile::tempdir().unwrap();
+                check(dir.path(), "article.md", &text, Loader::load_article);
+            }
+
+            #[test]
+            fn services(text in prop_oneof![mutated(SERVICE), any::<String>()]) {
+                let dir = tempfile::tempdir().unwrap();
+                check(dir.path(), "service.toml", &text, Loader::load_service);
+            }
+
+            #[test]
+            fn intents(text in prop_oneof![
+                mutated(include_str!("../../intents/articles.toml")),
+                any::<String>(),
+            ]) {
+                let dir = tempfile::tempdir().unwrap();
+                check(dir.path(), "intents.toml", &text, Loader::load_intents);
+            }
+        }
+    }
 }

@@ -16,14 +16,21 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Say loudly that part of a test did not run. Written to the process's stderr directly:
+/// `eprintln!` would be captured by the test harness and shown only if the test failed.
+pub fn skipped(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n!!! SKIPPED {what} !!!\n");
+}
+
 /// The PostgreSQL URL for tests, or `None` with a loud message.
 pub fn postgres_url(test: &str) -> Option<String> {
     match std::env::var("FRONTDOOR_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            eprintln!(
-                "\n!!! SKIPPED PostgreSQL part of `{test}`: set FRONTDOOR_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run it (CI does) !!!\n"
-            );
+            skipped(&format!(
+                "PostgreSQL part of `{test}`: set FRONTDOOR_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run it (CI does)"
+            ));
             None
         }
     }
