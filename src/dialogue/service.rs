@@ -176,12 +176,18 @@ impl ChatService {
         // are rare; a lookup on every message costs every message a database round trip.
         let k = current(&self.knowledge);
         let now = inbound.now;
-        let existing = self
+        let context = self
             .store
-            .conversation_by_session(&inbound.channel, &inbound.session_key)
+            .turn_context(&inbound.channel, &inbound.session_key)
             .await?;
-        let person = self.person(&inbound, &k, existing.as_ref()).await?;
-        let conversation = match existing {
+        let person = self.person(&inbound, &k, context.as_ref()).await?;
+        // The context's request and survey facts are the person's when the message did not
+        // bring another identity; otherwise ask.
+        let known = context
+            .as_ref()
+            .filter(|c| c.person.as_ref().is_some_and(|p| p.id == person.id))
+            .map(|c| (c.request_count, c.last_survey_at));
+        let conversation = match context.map(|c| c.conversation) {
             Some(c) => c,
             None => {
                 self.store
@@ -196,14 +202,20 @@ impl ChatService {
                     .await?
             }
         };
-        let requests = self.store.requests_of_person(person.id).await?;
+        let requests = match known {
+            Some((0, _)) => Vec::new(),
+            _ => self.store.requests_of_person(person.id).await?,
+        };
         let period = Duration::days(i64::from(self.settings.survey_period_days));
-        let surveyed_recently = self
-            .store
-            .surveys_of_person(person.id)
-            .await?
-            .iter()
-            .any(|s| from_millis(s.sent_at) > now - period);
+        let surveyed_recently = match known {
+            Some((_, last)) => last.is_some_and(|t| from_millis(t) > now - period),
+            None => self
+                .store
+                .surveys_of_person(person.id)
+                .await?
+                .iter()
+                .any(|s| from_millis(s.sent_at) > now - period),
+        };
         let user = UserContext {
             name: person.display_name.clone(),
             client: person.client_code.clone(),
@@ -356,7 +368,7 @@ impl ChatService {
         &self,
         inbound: &Inbound,
         k: &Knowledge,
-        conversation: Option<&crate::store::ConversationRow>,
+        context: Option<&crate::store::TurnContext>,
     ) -> Result<crate::store::Person, ServiceError> {
         let now = millis(inbound.now);
         if let Some(claim) = &inbound.identity {
@@ -367,9 +379,7 @@ impl ChatService {
             }
             return Ok(self.store.resolve_person(claim, now).await?);
         }
-        if let Some(pid) = conversation.and_then(|c| c.person_id)
-            && let Some(p) = self.store.person(pid).await?
-        {
+        if let Some(p) = context.and_then(|c| c.person.clone()) {
             return Ok(p);
         }
         let claim = IdentityClaim {

@@ -110,6 +110,72 @@ pub struct Person {
     pub last_seen_at: Millis,
 }
 
+/// What a turn needs before it steps, read in one statement: the conversation of a session,
+/// its person, and whether that person has requests and when they were last surveyed. (Each
+/// statement is a round trip — to another thread for SQLite, over the network for PostgreSQL —
+/// so the hot path asks once instead of four times.)
+#[derive(Clone, Debug, PartialEq)]
+pub struct TurnContext {
+    pub conversation: ConversationRow,
+    pub person: Option<Person>,
+    /// The person's service requests, any status.
+    pub request_count: i64,
+    /// When the person was last sent a survey.
+    pub last_survey_at: Option<Millis>,
+}
+
+/// [`TurnContext`] as one flat row.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct TurnContextRow {
+    pub id: String,
+    pub channel: String,
+    pub session_key: String,
+    pub person_id: Option<i64>,
+    pub client_code: Option<String>,
+    pub state: String,
+    pub version: i64,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub p_id: Option<i64>,
+    pub p_client_code: Option<String>,
+    pub p_display_name: Option<String>,
+    pub p_created_at: Option<Millis>,
+    pub p_last_seen_at: Option<Millis>,
+    pub request_count: i64,
+    pub last_survey_at: Option<Millis>,
+}
+
+impl From<TurnContextRow> for TurnContext {
+    fn from(r: TurnContextRow) -> Self {
+        let person = match (r.p_id, r.p_created_at, r.p_last_seen_at) {
+            (Some(id), Some(created_at), Some(last_seen_at)) => Some(Person {
+                id,
+                client_code: r.p_client_code,
+                display_name: r.p_display_name,
+                created_at,
+                last_seen_at,
+            }),
+            _ => None,
+        };
+        TurnContext {
+            conversation: ConversationRow {
+                id: r.id,
+                channel: r.channel,
+                session_key: r.session_key,
+                person_id: r.person_id,
+                client_code: r.client_code,
+                state: r.state,
+                version: r.version,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            },
+            person,
+            request_count: r.request_count,
+            last_survey_at: r.last_survey_at,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize)]
 pub struct ConversationRow {
     pub id: String,
@@ -532,6 +598,12 @@ pub trait Store: Send + Sync + 'static {
         channel: &str,
         session_key: &str,
     ) -> StoreResult<Option<ConversationRow>>;
+    /// The session's conversation with its person and their request and survey facts.
+    async fn turn_context(
+        &self,
+        channel: &str,
+        session_key: &str,
+    ) -> StoreResult<Option<TurnContext>>;
     async fn person(&self, id: i64) -> StoreResult<Option<Person>>;
     async fn transcript(&self, conversation_id: &str) -> StoreResult<Vec<MessageRow>>;
     /// The inbound message with this channel id and the replies logged for it.

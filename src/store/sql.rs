@@ -222,6 +222,31 @@ macro_rules! impl_sql_store {
                 .await?)
             }
 
+            async fn turn_context(
+                &self,
+                channel: &str,
+                session_key: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::TurnContext>> {
+                let row: Option<$crate::store::TurnContextRow> = sqlx::query_as(
+                    "SELECT c.id, c.channel, c.session_key, c.person_id, c.client_code, c.state,
+                            c.version, c.created_at, c.updated_at,
+                            p.id AS p_id, p.client_code AS p_client_code,
+                            p.display_name AS p_display_name, p.created_at AS p_created_at,
+                            p.last_seen_at AS p_last_seen_at,
+                            (SELECT COUNT(*) FROM service_requests r WHERE r.person_id = c.person_id)
+                                AS request_count,
+                            (SELECT MAX(s.sent_at) FROM surveys s WHERE s.person_id = c.person_id)
+                                AS last_survey_at
+                     FROM conversations c LEFT JOIN people p ON p.id = c.person_id
+                     WHERE c.channel = $1 AND c.session_key = $2",
+                )
+                .bind(channel)
+                .bind(session_key)
+                .fetch_optional(&self.reader)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
             async fn conversation_by_session(
                 &self,
                 channel: &str,
