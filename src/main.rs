@@ -235,6 +235,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The content multiplied N times (generated in a temp dir), loaded and queried: load
+    /// time and single-query p50/p99 at that size.
+    BenchKb {
+        #[arg(long, default_value_t = 100)]
+        scale: usize,
+        /// Queries to time (spread over the copies).
+        #[arg(long, default_value_t = 5000)]
+        queries: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate intents and the knowledge base; exits non-zero on errors.
     Check {
         #[arg(long)]
@@ -317,6 +328,35 @@ fn main() -> anyhow::Result<()> {
             explain,
             client,
         } => ask(&config, &text, json, explain, client),
+        Command::BenchKb {
+            scale,
+            queries,
+            json,
+        } => {
+            let work = tempfile_dir()?;
+            eprintln!("generating {scale}x the content in {} ...", work.display());
+            let r =
+                frontdoor::knowledge::scale::measure(&config.content_dir, &work, scale, queries);
+            let _ = std::fs::remove_dir_all(&work);
+            let r = r?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "{}x: {} articles, {} intents, loaded in {:.2} s; {} queries: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; top-1 {:.1}%",
+                    r.scale,
+                    r.articles,
+                    r.intents,
+                    r.load_seconds,
+                    r.queries,
+                    r.p50_us,
+                    r.p99_us,
+                    r.max_us,
+                    r.top1_accuracy * 100.0
+                );
+            }
+            Ok(())
+        }
         Command::Check {
             json,
             no_cross_validation,
@@ -1242,4 +1282,15 @@ fn check(config: &Config, json: bool, cross_validate: bool, strict: bool) -> any
         bail!("{misclassified} example(s) misclassified in cross-validation (--strict)");
     }
     Ok(())
+}
+
+/// A fresh scratch directory under the system temp dir.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "frontdoor-bench-kb-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
 }

@@ -13,6 +13,7 @@ pub mod check;
 mod load;
 pub mod model;
 pub mod render;
+pub mod scale;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

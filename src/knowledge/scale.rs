@@ -1,0 +1,215 @@
+//! `frontdoor bench-kb`: the shipped content multiplied `scale` times, loaded and queried — how
+//! the knowledge base behaves when an SSO has a hundred times more articles.
+//!
+//! Every article is copied `scale - 1` times with its own id, title and questions (each copy's
+//! questions carry a made-up unit code word, as a large SSO's per-unit variants of one policy
+//! would), so the engine has `scale` × the intents and examples and no two intents share an
+//! example. Services, clients, processes and hand-written intents stay as they are.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{ContentErrors, Knowledge};
+use crate::engine::EngineConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{file}: {message}")]
+    Article { file: String, message: String },
+    #[error("the generated content does not load:\n{0}")]
+    Load(#[from] ContentErrors),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScaleReport {
+    pub scale: usize,
+    pub articles: usize,
+    pub intents: usize,
+    /// Seconds to load (parse, validate, build the engine) the generated content.
+    pub load_seconds: f64,
+    pub queries: usize,
+    /// Single-query classification time, one query at a time.
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+    /// Queries whose answer was the article they were taken from.
+    pub top1_accuracy: f64,
+}
+
+/// A pronounceable code word for copy `n` ("bakodu"), so copies differ by a real token.
+fn code_word(n: usize) -> String {
+    const C: &[u8] = b"bdfgklmnprstvz";
+    const V: &[u8] = b"aeiou";
+    let mut n = n + 7919;
+    let mut w = String::new();
+    for _ in 0..3 {
+        w.push(C[n % C.len()] as char);
+        n /= C.len();
+        w.push(V[n % V.len()] as char);
+        n /= V.len();
+    }
+    w
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+fn markdown_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            markdown_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "md") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Write the content of `src` into `dst`, every article `scale` times. Returns the queries to
+/// ask: (question, article id it belongs to).
+pub fn generate(src: &Path, dst: &Path, scale: usize) -> Result<Vec<(String, String)>, ScaleError> {
+    copy_dir(&src.join("intents"), &dst.join("intents"))?;
+    copy_dir(&src.join("knowledge-base"), &dst.join("knowledge-base"))?;
+    let mut files = Vec::new();
+    markdown_files(&dst.join("knowledge-base"), &mut files)?;
+    files.sort();
+    let mut queries = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)?;
+        let bad = |message: &str| ScaleError::Article {
+            file: file.display().to_string(),
+            message: message.to_string(),
+        };
+        let rest = text
+            .strip_prefix("+++\n")
+            .ok_or_else(|| bad("no front matter"))?;
+        let end = rest
+            .find("\n+++")
+            .ok_or_else(|| bad("front matter not closed"))?;
+        let (front, body) = (&rest[..end + 1], &rest[end + 4..]);
+        let table: toml::Table = toml::from_str(front).map_err(|e| bad(&e.to_string()))?;
+        let id = table
+            .get("id")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| bad("no id"))?
+            .to_string();
+        let questions: Vec<String> = table
+            .get("questions")
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|q| q.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(q) = questions.first() {
+            queries.push((q.clone(), id.clone()));
+        }
+        for n in 1..scale {
+            let word = code_word(n);
+            let mut t = table.clone();
+            let copy_id = format!("{id}-{word}");
+            t.insert("id".into(), copy_id.clone().into());
+            if let Some(title) = table.get("title").and_then(|v| v.as_str()) {
+                t.insert("title".into(), format!("{title} ({word} unit)").into());
+            }
+            let qs: Vec<String> = questions.iter().map(|q| format!("{q} {word}")).collect();
+            if let Some(q) = qs.get(n % qs.len().max(1)) {
+                queries.push((q.clone(), copy_id.clone()));
+            }
+            t.insert(
+                "questions".into(),
+                toml::Value::Array(qs.into_iter().map(Into::into).collect()),
+            );
+            let front = toml::to_string(&t).map_err(|e| bad(&e.to_string()))?;
+            let copy = file.with_file_name(format!("{copy_id}.md"));
+            std::fs::write(copy, format!("+++\n{front}+++{body}"))?;
+        }
+    }
+    Ok(queries)
+}
+
+/// Generate into `work`, load, and time `max_queries` single queries.
+pub fn measure(
+    src: &Path,
+    work: &Path,
+    scale: usize,
+    max_queries: usize,
+) -> Result<ScaleReport, ScaleError> {
+    let mut queries = generate(src, work, scale.max(1))?;
+    let started = Instant::now();
+    let k = Knowledge::load(work, EngineConfig::default())?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    // An even spread over the copies, the same every run.
+    let step = (queries.len() / max_queries.max(1)).max(1);
+    queries = queries
+        .into_iter()
+        .step_by(step)
+        .take(max_queries)
+        .collect();
+    let mut times = Vec::with_capacity(queries.len());
+    let mut right = 0usize;
+    for (q, id) in &queries {
+        let t = Instant::now();
+        let c = k.engine.classify(q);
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+        if c.ranked.first().is_some_and(|r| &r.intent == id) {
+            right += 1;
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |p: f64| {
+        times
+            .get(((p * times.len() as f64).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Ok(ScaleReport {
+        scale,
+        articles: k.articles.len(),
+        intents: k.intents.len(),
+        load_seconds,
+        queries: times.len(),
+        p50_us: at(0.50),
+        p99_us: at(0.99),
+        max_us: times.last().copied().unwrap_or(0.0),
+        top1_accuracy: right as f64 / times.len().max(1) as f64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_times_the_content_loads_and_answers_its_copies() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let work = tempfile::tempdir().unwrap();
+        let shipped = Knowledge::load(src, EngineConfig::default()).unwrap();
+        let r = measure(src, work.path(), 3, 300).unwrap();
+        assert_eq!(r.articles, 3 * shipped.articles.len());
+        assert_eq!(
+            r.intents,
+            shipped.intents.len() + 2 * shipped.articles.len()
+        );
+        assert!(r.queries > 100 && r.p50_us > 0.0, "{r:?}");
+        assert!(r.top1_accuracy > 0.8, "copies are told apart: {r:?}");
+        assert_ne!(code_word(1), code_word(2));
+    }
+}
