@@ -30,6 +30,8 @@ pub enum DemandError {
     UnknownClient(String),
     #[error("the period ends ({1}) before it starts ({0})")]
     BadRange(NaiveDate, NaiveDate),
+    #[error("the period is {0} days; at most {MAX_DAYS}")]
+    TooLong(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -89,6 +91,9 @@ pub struct BusyHour {
     pub hour: usize,
     pub contacts: i64,
 }
+
+/// The longest period one call may ask for (its contacts are read into memory).
+pub const MAX_DAYS: i64 = crate::backoffice::report::MAX_PERIOD_DAYS;
 
 const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
@@ -199,6 +204,10 @@ pub async fn demand(
         .ok_or_else(|| DemandError::UnknownClient(client.to_string()))?;
     if to < from {
         return Err(DemandError::BadRange(from, to));
+    }
+    let days = (to - from).num_days() + 1;
+    if days > MAX_DAYS {
+        return Err(DemandError::TooLong(days));
     }
     let history_start = from - Duration::days(7 * i64::from(settings.weeks.max(1)));
     let end = to.succ_opt().unwrap_or(to);

@@ -124,18 +124,12 @@ pub struct TurnContext {
     pub last_survey_at: Option<Millis>,
 }
 
-/// [`TurnContext`] as one flat row.
+/// [`TurnContext`] as one row: the conversation's columns, then the person's (prefixed `p_`,
+/// all NULL when it has none) and the two aggregates.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct TurnContextRow {
-    pub id: String,
-    pub channel: String,
-    pub session_key: String,
-    pub person_id: Option<i64>,
-    pub client_code: Option<String>,
-    pub state: String,
-    pub version: i64,
-    pub created_at: Millis,
-    pub updated_at: Millis,
+    #[sqlx(flatten)]
+    pub conversation: ConversationRow,
     pub p_id: Option<i64>,
     pub p_client_code: Option<String>,
     pub p_display_name: Option<String>,
@@ -158,17 +152,7 @@ impl From<TurnContextRow> for TurnContext {
             _ => None,
         };
         TurnContext {
-            conversation: ConversationRow {
-                id: r.id,
-                channel: r.channel,
-                session_key: r.session_key,
-                person_id: r.person_id,
-                client_code: r.client_code,
-                state: r.state,
-                version: r.version,
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-            },
+            conversation: r.conversation,
             person,
             request_count: r.request_count,
             last_survey_at: r.last_survey_at,

@@ -64,7 +64,9 @@ impl From<DemandError> for ApiError {
     fn from(e: DemandError) -> Self {
         match e {
             DemandError::UnknownClient(c) => ApiError::NotFound(format!("unknown client {c}")),
-            DemandError::BadRange(..) => ApiError::BadRequest(e.to_string()),
+            DemandError::BadRange(..) | DemandError::TooLong(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
             DemandError::Store(e) => e.into(),
         }
     }
@@ -91,6 +93,18 @@ impl From<AccessError> for ApiError {
 
 fn now() -> i64 {
     millis(chrono::Utc::now())
+}
+
+/// The caller's knowledge gaps of the last `days` days (default 30, at most 366), grouped.
+pub(super) async fn recent_gaps(
+    app: &AppState,
+    k: &crate::knowledge::Knowledge,
+    who: &Principal,
+    days: Option<i64>,
+) -> Result<GapReport, ApiError> {
+    let days = bounded("days", days, 30, 1, 366)?;
+    let to = now();
+    Ok(dashboard::gap_report(app.chat.store.as_ref(), k, who, to - days * 86_400_000, to).await?)
 }
 
 /// A numeric query parameter within its documented range (a value outside it is a 400, not
@@ -213,14 +227,15 @@ pub struct PeriodQuery {
 fn period_bounds(
     k: &crate::knowledge::Knowledge,
     code: &str,
-    q: &PeriodQuery,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
 ) -> Result<(chrono::NaiveDate, chrono::NaiveDate), ApiError> {
     let Some(c) = k.clients.get(code) else {
         return Err(ApiError::NotFound(format!("unknown client {code}")));
     };
     let today = chrono::Utc::now().with_timezone(&c.timezone).date_naive();
-    let to = q.to.unwrap_or(today);
-    let from = match q.from {
+    let to = to.unwrap_or(today);
+    let from = match from {
         Some(f) => f,
         None => to
             .checked_sub_days(chrono::Days::new(27))
@@ -244,7 +259,7 @@ pub async fn period_kpis(
 ) -> Result<Json<PeriodReport>, ApiError> {
     check_client(&who, &code)?;
     let k = current(&app.chat.knowledge);
-    let (from, to) = period_bounds(&k, &code, &q)?;
+    let (from, to) = period_bounds(&k, &code, q.from, q.to)?;
     Ok(Json(
         period(app.chat.store.as_ref(), &k, &code, from, to, now()).await?,
     ))
@@ -280,20 +295,7 @@ pub async fn client_demand(
 ) -> Result<Json<Demand>, ApiError> {
     check_client(&who, &code)?;
     let k = current(&app.chat.knowledge);
-    let (from, to) = period_bounds(
-        &k,
-        &code,
-        &PeriodQuery {
-            from: q.from,
-            to: q.to,
-        },
-    )?;
-    if (to - from).num_days() >= crate::backoffice::report::MAX_PERIOD_DAYS {
-        return Err(ApiError::BadRequest(format!(
-            "at most {} days",
-            crate::backoffice::report::MAX_PERIOD_DAYS
-        )));
-    }
+    let (from, to) = period_bounds(&k, &code, q.from, q.to)?;
     let defaults = SpikeSettings::default();
     let factor = q.factor.unwrap_or(defaults.factor);
     if !(factor.is_finite() && factor > 0.0 && factor <= 1000.0) {
@@ -417,19 +419,8 @@ pub async fn grouped_gaps(
     ApiQuery(q): ApiQuery<SinceQuery>,
 ) -> Result<Json<GapReport>, ApiError> {
     require(&who, Permission::ReadGaps)?;
-    let days = bounded("days", q.days, 30, 1, 366)?;
-    let to = now();
     let k = current(&app.chat.knowledge);
-    Ok(Json(
-        dashboard::gap_report(
-            app.chat.store.as_ref(),
-            &k,
-            &who,
-            to - days * 86_400_000,
-            to,
-        )
-        .await?,
-    ))
+    Ok(Json(recent_gaps(&app, &k, &who, q.days).await?))
 }
 
 /// One gap group (by rank) exported as a ready-to-paste intent example list or article stub.
@@ -455,17 +446,8 @@ pub async fn export_gap(
             )));
         }
     };
-    let days = bounded("days", q.days, 30, 1, 366)?;
-    let to = now();
     let k = current(&app.chat.knowledge);
-    let report = dashboard::gap_report(
-        app.chat.store.as_ref(),
-        &k,
-        &who,
-        to - days * 86_400_000,
-        to,
-    )
-    .await?;
+    let report = recent_gaps(&app, &k, &who, q.days).await?;
     let group = report.group(rank)?;
     let (text, ext) = match q.as_.as_deref().unwrap_or("intent") {
         "intent" => (group.to_intent_toml(&k), "toml"),

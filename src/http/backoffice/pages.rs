@@ -234,11 +234,7 @@ pub async fn client(
     };
     // Demand spikes in the period, against the trailing 4-week same-weekday average.
     let spikes = demand(store, &k, &code, from, to, &SpikeSettings::default())
-        .await
-        .map_err(|e| match e {
-            crate::backoffice::demand::DemandError::Store(e) => ApiError::from(e),
-            other => ApiError::BadRequest(other.to_string()),
-        })?
+        .await?
         .spikes;
     let kp = &kpis;
     let sso_cards = vec![
@@ -471,16 +467,8 @@ pub async fn gaps(
 ) -> Result<Response, ApiError> {
     require(&who, Permission::ReadGaps)?;
     let days = super::api::bounded("days", q.days, 30, 1, 366)?;
-    let to = now();
     let k = current(&app.chat.knowledge);
-    let report = dashboard::gap_report(
-        app.chat.store.as_ref(),
-        &k,
-        &who,
-        to - days * 86_400_000,
-        to,
-    )
-    .await?;
+    let report = super::api::recent_gaps(&app, &k, &who, Some(days)).await?;
     let groups: Vec<Value> = report
         .groups
         .iter()
