@@ -245,14 +245,11 @@ struct OffTopic {
     text: String,
 }
 
-#[test]
-fn paraphrased_questions_get_the_right_article_and_off_topic_falls_back() {
-    let k = common::shipped();
-    let set: Paraphrases = toml::from_str(
-        &fs::read_to_string(common::repo_root().join("tests/fixtures/paraphrases.toml")).unwrap(),
-    )
-    .unwrap();
-    assert!(set.case.len() >= 80 && set.off_topic.len() >= 20);
+/// A paraphrase file measured on the shipped content: (accuracy, the misses, the off-topic
+/// questions answered instead of falling back), with both lists printed for `--nocapture`.
+fn measure(k: &frontdoor::knowledge::Knowledge, file: &str) -> (f64, Vec<String>, Vec<String>) {
+    let set: Paraphrases =
+        toml::from_str(&fs::read_to_string(common::repo_root().join(file)).unwrap()).unwrap();
     let mut wrong = Vec::new();
     for c in &set.case {
         let got = k.engine.classify(&c.text);
@@ -276,12 +273,6 @@ fn paraphrased_questions_get_the_right_article_and_off_topic_falls_back() {
         }
     }
     let accuracy = 1.0 - wrong.len() as f64 / set.case.len() as f64;
-    eprintln!(
-        "paraphrases: {:.1}% right of {}\n{}",
-        accuracy * 100.0,
-        set.case.len(),
-        wrong.join("\n")
-    );
     let answered: Vec<String> = set
         .off_topic
         .iter()
@@ -289,25 +280,57 @@ fn paraphrased_questions_get_the_right_article_and_off_topic_falls_back() {
         .map(|o| format!("{:?} -> {:?}", o.text, k.engine.classify(&o.text).decision))
         .collect();
     eprintln!(
-        "off-topic: {} of {} fall back\n{}",
+        "{file}: {:.1}% right of {}\n{}\noff-topic: {} of {} fall back\n{}",
+        accuracy * 100.0,
+        set.case.len(),
+        wrong.join("\n"),
         set.off_topic.len() - answered.len(),
         set.off_topic.len(),
         answered.join("\n")
     );
-    // The product target (issue #4) is 90% of paraphrases; it is NOT met: 88.1% measured with
-    // the shipped engine settings (82.2-87.4%, mean 85.7%, over training seeds 1-6; a one-line
-    // content edit moves it by a point or two). Alternative questions added in November 2026
-    // were written after reading this set's misses, so the figure is partly fitted, not purely
-    // held-out. The check is a regression floor with room for that noise. Every off-topic
-    // question must fall back, and does.
+    assert!(set.case.len() >= 70 && set.off_topic.len() >= 15);
+    (accuracy, wrong, answered)
+}
+
+#[test]
+fn paraphrased_questions_get_the_right_article_and_off_topic_falls_back() {
+    let k = common::shipped();
+    // Issue #4's target: 90% of at least 80 paraphrases, every off-topic question falls back.
+    // Measured 92.6% of 135 with the shipped settings (90.4-92.6% over training seeds 1-7) and
+    // 34 of 34 off-topic with every seed. Alternative questions added in November 2026 were
+    // written after reading this set's misses, so the figure is partly fitted; the held-out
+    // set below is the check on that.
+    let (accuracy, wrong, answered) = measure(&k, "tests/fixtures/paraphrases.toml");
     assert!(
-        accuracy >= 0.85,
-        "paraphrase accuracy {:.1}% fell below the 85% floor",
-        accuracy * 100.0
+        accuracy >= 0.90,
+        "paraphrase accuracy {:.1}% fell below 90%:\n{}",
+        accuracy * 100.0,
+        wrong.join("\n")
     );
     assert!(
-        answered.len() <= 3,
+        answered.is_empty(),
         "off-topic questions answered instead of falling back:\n{}",
+        answered.join("\n")
+    );
+}
+
+#[test]
+fn held_out_paraphrases_written_before_measuring() {
+    let k = common::shipped();
+    // Written from the article titles alone, before any measurement, and never used to edit
+    // content or settings: 88.6% of 70 and 13 of 15 off-topic with the shipped settings
+    // (85.7-90.0% over training seeds 1-7; the previous settings got 78.6-82.9% and 14-15 of
+    // 15). A regression floor with room for that spread, not the target.
+    let (accuracy, wrong, answered) = measure(&k, "tests/fixtures/paraphrases-holdout.toml");
+    assert!(
+        accuracy >= 0.84,
+        "held-out paraphrase accuracy {:.1}% fell below the 84% floor:\n{}",
+        accuracy * 100.0,
+        wrong.join("\n")
+    );
+    assert!(
+        answered.len() <= 2,
+        "held-out off-topic questions answered:\n{}",
         answered.join("\n")
     );
 }

@@ -377,7 +377,7 @@ impl LinearModel {
                 rows: vec![Vec::new(); n_features],
             }
         };
-        let sampled = params.candidates > 0 && params.candidates < n_classes;
+        let sampled = !dense && params.candidates > 0 && params.candidates < n_classes;
         let all: Vec<u32> = if sampled {
             Vec::new()
         } else {

@@ -5,9 +5,11 @@
 //! both so the two dialects cannot drift. Queries are runtime `sqlx::query` strings: no database is
 //! needed at build time.
 
+mod exec;
 mod postgres;
 mod sql;
 mod sqlite;
+mod writes;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,6 +28,8 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
@@ -56,6 +60,16 @@ impl StoreError {
                 }),
                 _ => false,
             },
+            // The group-commit writer's own connection (`sqlite.rs`): busy or locked past the
+            // timeout, the disk full or failing, the file gone.
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::CannotOpen
+            ),
             _ => false,
         }
     }

@@ -6,8 +6,10 @@
 //! executor are longer than the queries themselves. Each backend supplies `self.writer` (the pool
 //! that writes; one connection on SQLite, which has a single writer anyway), `self.reader`, and
 //! `self.run_write(job)`: the hot path's writes (a turn, a new person or conversation, a request
-//! number) are jobs run in a transaction on a `$conn` — one transaction each on PostgreSQL, and
-//! on SQLite many concurrent jobs share one transaction and one fsync (group commit, `sqlite.rs`).
+//! number) are jobs (`writes.rs`, written against `exec::Exec`) run in a transaction on a `$conn`
+//! — an sqlx connection with one transaction each on PostgreSQL; on SQLite the group-commit
+//! writer thread's rusqlite connection, where many concurrent jobs share one transaction and one
+//! fsync (`sqlite.rs`).
 //! A job returns its value and whether to keep what it wrote; the caller gets the value only
 //! once the transaction holding it has committed.
 
@@ -94,64 +96,7 @@ macro_rules! impl_sql_store {
             ) -> $crate::store::StoreResult<$crate::store::Person> {
                 let claim = claim.clone();
                 self.run_write(move |tx: &mut $conn| Box::pin(async move {
-                let existing: Option<$crate::store::Person> = sqlx::query_as(
-                    "SELECT p.id, p.client_code, p.display_name, p.created_at, p.last_seen_at
-                     FROM identities i JOIN people p ON p.id = i.person_id
-                     WHERE i.channel = $1 AND i.external_id = $2",
-                )
-                .bind(&claim.channel)
-                .bind(&claim.external_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let person = match existing {
-                    Some(mut p) => {
-                        if p.client_code.is_none() && claim.client_code.is_some() {
-                            p.client_code = claim.client_code.clone();
-                        }
-                        if claim.display_name.is_some() {
-                            p.display_name = claim.display_name.clone();
-                        }
-                        sqlx::query(
-                            "UPDATE people SET last_seen_at = $1, client_code = $2, display_name = $3 WHERE id = $4",
-                        )
-                        .bind(now)
-                        .bind(&p.client_code)
-                        .bind(&p.display_name)
-                        .bind(p.id)
-                        .execute(&mut *tx)
-                        .await?;
-                        p
-                    }
-                    None => {
-                        let (id,): (i64,) = sqlx::query_as(
-                            "INSERT INTO people (client_code, display_name, created_at, last_seen_at)
-                             VALUES ($1, $2, $3, $3) RETURNING id",
-                        )
-                        .bind(&claim.client_code)
-                        .bind(&claim.display_name)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        sqlx::query(
-                            "INSERT INTO identities (channel, external_id, person_id, created_at)
-                             VALUES ($1, $2, $3, $4)",
-                        )
-                        .bind(&claim.channel)
-                        .bind(&claim.external_id)
-                        .bind(id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        $crate::store::Person {
-                            id,
-                            client_code: claim.client_code.clone(),
-                            display_name: claim.display_name.clone(),
-                            created_at: now,
-                            last_seen_at: now,
-                        }
-                    }
-                };
-                Ok((person, true))
+                    $crate::store::writes::resolve_person(tx, &claim, now).await
                 })).await
             }
 
@@ -164,47 +109,27 @@ macro_rules! impl_sql_store {
                 initial_state: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<$crate::store::ConversationRow> {
-                const SELECT: &str = "SELECT id, channel, session_key, person_id, client_code, state, version,
-                            created_at, updated_at
-                     FROM conversations WHERE channel = $1 AND session_key = $2";
-                if let Some(row) = sqlx::query_as::<_, $crate::store::ConversationRow>(SELECT)
-                    .bind(channel)
-                    .bind(session_key)
-                    .fetch_optional(&self.reader)
-                    .await?
+                if let Some(row) = sqlx::query_as::<_, $crate::store::ConversationRow>(
+                    $crate::store::writes::CONVERSATION_BY_SESSION,
+                )
+                .bind(channel)
+                .bind(session_key)
+                .fetch_optional(&self.reader)
+                .await?
                 {
                     return Ok(row);
                 }
-                let (channel, session_key, new_id, initial_state) = (
-                    channel.to_string(),
-                    session_key.to_string(),
-                    new_id.to_string(),
-                    initial_state.to_string(),
-                );
-                let (person_id, client_code) =
-                    (person.map(|p| p.id), person.and_then(|p| p.client_code.clone()));
+                let new = $crate::store::writes::NewConversation {
+                    id: new_id.to_string(),
+                    channel: channel.to_string(),
+                    session_key: session_key.to_string(),
+                    person_id: person.map(|p| p.id),
+                    client_code: person.and_then(|p| p.client_code.clone()),
+                    state: initial_state.to_string(),
+                    now,
+                };
                 self.run_write(move |tx: &mut $conn| Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO conversations
-                        (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)
-                     ON CONFLICT (channel, session_key) DO NOTHING",
-                )
-                .bind(new_id)
-                .bind(&channel)
-                .bind(&session_key)
-                .bind(person_id)
-                .bind(client_code)
-                .bind(initial_state)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                // Read in the same transaction: the row is ours or the one that won the race.
-                Ok((sqlx::query_as::<_, $crate::store::ConversationRow>(SELECT)
-                    .bind(&channel)
-                    .bind(&session_key)
-                    .fetch_one(&mut *tx)
-                    .await?, true))
+                    $crate::store::writes::open_conversation(tx, &new).await
                 })).await
             }
 
@@ -318,12 +243,7 @@ macro_rules! impl_sql_store {
 
             async fn next_request_number(&self) -> $crate::store::StoreResult<i64> {
                 self.run_write(|tx: &mut $conn| Box::pin(async move {
-                let (n,): (i64,) = sqlx::query_as(
-                    "UPDATE counters SET value = value + 1 WHERE name = 'request_reference' RETURNING value",
-                )
-                .fetch_one(&mut *tx)
-                .await?;
-                Ok((n, true))
+                    $crate::store::writes::next_request_number(tx).await
                 })).await
             }
 
@@ -333,254 +253,7 @@ macro_rules! impl_sql_store {
             ) -> $crate::store::StoreResult<$crate::store::TurnOutcome> {
                 let turn = turn.clone();
                 self.run_write(move |tx: &mut $conn| Box::pin(async move {
-                let turn = &turn;
-                let inbound: Option<(i64,)> = sqlx::query_as(
-                    "INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
-                        client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
-                     VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                     ON CONFLICT DO NOTHING
-                     RETURNING id",
-                )
-                .bind(&turn.conversation_id)
-                .bind(&turn.channel)
-                .bind(&turn.inbound.channel_message_id)
-                .bind(turn.person_id)
-                .bind(&turn.client_code)
-                .bind(&turn.inbound.text)
-                .bind(&turn.inbound.payload)
-                .bind(&turn.inbound.intent)
-                .bind(turn.inbound.confidence)
-                .bind(&turn.inbound.outcome)
-                .bind(turn.inbound.latency_us)
-                .bind(turn.off_hours)
-                .bind(turn.now)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((inbound_id,)) = inbound else {
-                    return Ok(($crate::store::TurnOutcome::Duplicate, false));
-                };
-                let updated = sqlx::query(
-                    "UPDATE conversations
-                     SET state = $1, version = version + 1, updated_at = $2,
-                         person_id = COALESCE(person_id, $3), client_code = COALESCE(client_code, $4)
-                     WHERE id = $5 AND version = $6",
-                )
-                .bind(&turn.new_state)
-                .bind(turn.now)
-                .bind(turn.person_id)
-                .bind(&turn.client_code)
-                .bind(&turn.conversation_id)
-                .bind(turn.expected_version)
-                .execute(&mut *tx)
-                .await?;
-                if updated.rows_affected() == 0 {
-                    return Ok(($crate::store::TurnOutcome::Conflict, false));
-                }
-                for out in &turn.outbound {
-                    sqlx::query(
-                        "INSERT INTO messages (conversation_id, direction, channel, reply_to, person_id,
-                            client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
-                         VALUES ($1, 'out', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                    )
-                    .bind(&turn.conversation_id)
-                    .bind(&turn.channel)
-                    .bind(inbound_id)
-                    .bind(turn.person_id)
-                    .bind(&turn.client_code)
-                    .bind(&out.text)
-                    .bind(&out.payload)
-                    .bind(&out.intent)
-                    .bind(out.confidence)
-                    .bind(&out.outcome)
-                    .bind(out.latency_us)
-                    .bind(turn.off_hours)
-                    .bind(turn.now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for record in &turn.records {
-                    use $crate::store::Record;
-                    match record {
-                        Record::Request { reference, service_id, priority, inputs, due_at, off_hours } => {
-                            sqlx::query(
-                                "INSERT INTO service_requests (reference, conversation_id, person_id, client_code,
-                                    service_id, status, priority, inputs, opened_at, due_at, off_hours)
-                                 VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10)",
-                            )
-                            .bind(reference)
-                            .bind(&turn.conversation_id)
-                            .bind(turn.person_id)
-                            .bind(&turn.client_code)
-                            .bind(service_id)
-                            .bind(priority)
-                            .bind(inputs)
-                            .bind(turn.now)
-                            .bind(due_at)
-                            .bind(off_hours)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        Record::InputCollection {
-                            service_id,
-                            started_at,
-                            outcome,
-                            complete_first_attempt,
-                            reprompts,
-                            missing_inputs,
-                            request_reference,
-                        } => {
-                            sqlx::query(
-                                "INSERT INTO input_collections (conversation_id, client_code, service_id, started_at,
-                                    ended_at, outcome, complete_first_attempt, reprompts, missing_inputs, request_reference)
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                            )
-                            .bind(&turn.conversation_id)
-                            .bind(&turn.client_code)
-                            .bind(service_id)
-                            .bind(started_at)
-                            .bind(turn.now)
-                            .bind(outcome)
-                            .bind(complete_first_attempt)
-                            .bind(reprompts)
-                            .bind(missing_inputs)
-                            .bind(request_reference)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        Record::Escalation { reason, priority, request_reference, due_at, next_ping_at, off_hours, manager_email, pings } => {
-                            let (escalation_id,): (i64,) = sqlx::query_as(
-                                "INSERT INTO escalations (conversation_id, person_id, client_code, request_reference,
-                                    reason, priority, status, level, created_at, due_at, next_ping_at, off_hours, manager_id)
-                                 VALUES ($1, $2, $3, $4, $5, $6, 'open', 0, $7, $8, $9, $10,
-                                    (SELECT id FROM account_managers WHERE client_code = $3 AND email = $11))
-                                 RETURNING id",
-                            )
-                            .bind(&turn.conversation_id)
-                            .bind(turn.person_id)
-                            .bind(&turn.client_code)
-                            .bind(request_reference)
-                            .bind(reason)
-                            .bind(priority)
-                            .bind(turn.now)
-                            .bind(due_at)
-                            .bind(next_ping_at)
-                            .bind(off_hours)
-                            .bind(manager_email)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                            for (n, ping) in pings.iter().enumerate() {
-                                sqlx::query(
-                                    "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
-                                        attempts, next_attempt_at, created_at)
-                                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
-                                )
-                                .bind(format!("escalation-{escalation_id}-ping-0-{n}"))
-                                .bind(&ping.kind)
-                                .bind(escalation_id)
-                                .bind(&ping.route)
-                                .bind(&ping.payload)
-                                .bind(turn.now)
-                                .execute(&mut *tx)
-                                .await?;
-                            }
-                        }
-                        Record::EscalationAction { escalation_id, action, by } => {
-                            // Every action acknowledges (a reply or resolution is seen to), and
-                            // stops the re-ping ladder; the first time of each stays for the KPIs.
-                            let sql = match action {
-                                $crate::store::EscalationAction::Acknowledge =>
-                                    "UPDATE escalations SET
-                                        status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END,
-                                        acknowledged_at = COALESCE(acknowledged_at, $2),
-                                        acknowledged_by = COALESCE(acknowledged_by, $3), next_ping_at = NULL
-                                     WHERE id = $1",
-                                $crate::store::EscalationAction::Reply =>
-                                    "UPDATE escalations SET
-                                        status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END,
-                                        acknowledged_at = COALESCE(acknowledged_at, $2),
-                                        acknowledged_by = COALESCE(acknowledged_by, $3),
-                                        first_response_at = COALESCE(first_response_at, $2), next_ping_at = NULL
-                                     WHERE id = $1",
-                                $crate::store::EscalationAction::Resolve =>
-                                    "UPDATE escalations SET status = 'resolved',
-                                        acknowledged_at = COALESCE(acknowledged_at, $2),
-                                        acknowledged_by = COALESCE(acknowledged_by, $3),
-                                        first_response_at = COALESCE(first_response_at, $2),
-                                        resolved_at = COALESCE(resolved_at, $2), next_ping_at = NULL
-                                     WHERE id = $1",
-                            };
-                            sqlx::query(sql)
-                                .bind(escalation_id)
-                                .bind(turn.now)
-                                .bind(by)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        Record::Survey { cause, expires_at } => {
-                            sqlx::query(
-                                "INSERT INTO surveys (conversation_id, person_id, client_code, cause, sent_at, expires_at)
-                                 VALUES ($1, $2, $3, $4, $5, $6)",
-                            )
-                            .bind(&turn.conversation_id)
-                            .bind(turn.person_id)
-                            .bind(&turn.client_code)
-                            .bind(cause)
-                            .bind(turn.now)
-                            .bind(expires_at)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        Record::SurveyAnswer { score, comment } => {
-                            // The answer belongs to the conversation's latest survey; a comment that
-                            // follows a score keeps the score.
-                            sqlx::query(
-                                "UPDATE surveys SET answered_at = $1, score = COALESCE($2, score),
-                                    comment = COALESCE($3, comment)
-                                 WHERE id = (SELECT MAX(id) FROM surveys WHERE conversation_id = $4)",
-                            )
-                            .bind(turn.now)
-                            .bind(score)
-                            .bind(comment)
-                            .bind(&turn.conversation_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        Record::Gap { kind, text, intent, confidence } => {
-                            sqlx::query(
-                                "INSERT INTO knowledge_gaps (conversation_id, message_id, client_code, kind, text,
-                                    intent, confidence, created_at)
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                            )
-                            .bind(&turn.conversation_id)
-                            .bind(inbound_id)
-                            .bind(&turn.client_code)
-                            .bind(kind)
-                            .bind(text)
-                            .bind(intent)
-                            .bind(confidence)
-                            .bind(turn.now)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        Record::Ledger { interaction_type, reference } => {
-                            // Anonymous visitors have no client to recharge.
-                            let Some(client) = &turn.client_code else { continue };
-                            sqlx::query(
-                                "INSERT INTO recharge_ledger (client_code, interaction_type, quantity,
-                                    conversation_id, reference, created_at)
-                                 VALUES ($1, $2, 1, $3, $4, $5)",
-                            )
-                            .bind(client)
-                            .bind(interaction_type)
-                            .bind(&turn.conversation_id)
-                            .bind(reference)
-                            .bind(turn.now)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
-                }
-                Ok(($crate::store::TurnOutcome::Committed { inbound_id }, true))
+                    $crate::store::writes::commit_turn(tx, &turn).await
                 })).await
             }
 

@@ -3,59 +3,69 @@
 //! **Group commit.** With `synchronous=FULL` every commit waits for an fsync (milliseconds on
 //! real disks), and SQLite has one writer: one transaction per message would cap the service at
 //! a few hundred messages a second. The hot path's writes (`run_write` jobs: turns, new people
-//! and conversations, request numbers) therefore go to one writer task that takes every job
+//! and conversations, request numbers) therefore go to one writer thread that takes every job
 //! waiting, runs each in its own savepoint (so one job's conflict or error rolls back only its
 //! own writes) inside one transaction, commits once — one fsync for the batch — and only then
 //! hands each caller its result. Nobody is told "done" before their data is durable; while one
 //! batch is being synced the next one gathers, so batches grow with the load.
+//!
+//! The writer thread owns a `rusqlite` connection and runs the jobs (`writes.rs`, the same code
+//! as PostgreSQL's, through `exec.rs`) as plain calls. Through sqlx-sqlite every statement was a
+//! hand-off to the connection's worker thread and back, and those futex wake-ups were most of
+//! the server's CPU under load. Everything else still goes through sqlx.
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sqlx::Connection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::{Backend, StoreError, StoreResult, sql::impl_sql_store};
 
 pub struct SqliteStore {
-    /// One connection: SQLite has a single writer, and queueing writers in the pool is cheaper
-    /// and fairer than letting several connections fight over the lock with busy retries.
+    /// Writes off the hot path (seeding, the outbox worker, the back office). Its transactions
+    /// all begin with a write, so they wait for the group-commit writer's lock through the busy
+    /// timeout rather than failing on a stale snapshot.
     writer: SqlitePool,
     /// Readers run concurrently with the writer thanks to WAL.
     reader: SqlitePool,
-    /// To the group-commit writer task.
-    jobs: mpsc::Sender<Job>,
+    /// To the group-commit writer thread.
+    jobs: SyncSender<Job>,
 }
 
 /// Called once the job's batch has committed (`Ok`) or failed.
 type Deliver = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
-/// A write job: runs on the writer connection inside its savepoint; says whether to keep its
-/// writes, and how to deliver its result once the batch is settled.
-type Job =
-    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Deliver)> + Send>;
-
-fn job<F>(f: F) -> Job
-where
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Deliver)> + Send + 'static,
-{
-    Box::new(f)
-}
+/// A write job: runs on the writer thread's connection inside its savepoint; says whether to
+/// keep its writes, and how to deliver its result once the batch is settled.
+type Job = Box<dyn FnOnce(&mut rusqlite::Connection) -> (bool, Deliver) + Send>;
 
 /// At most this many jobs share a transaction.
 const MAX_BATCH: usize = 1024;
 
-/// The writer task: batches until every sender (the store) is gone.
-async fn group_commit(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+/// The writer thread: batches until every sender (the store) is gone. A thread of its own with
+/// a synchronous connection: each statement is a plain function call, where an async driver
+/// would hand it to another thread and back.
+fn group_commit(mut conn: rusqlite::Connection, rx: Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut delivers = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let result = run_batch(&pool, &mut batch, &mut delivers).await;
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let result = run_batch(&mut conn, &mut batch, &mut delivers);
+        if result.is_err() && !conn.is_autocommit() {
+            // Leave the connection clean for the next batch; the error is what callers get.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
         // Jobs the failure kept from running drop their result channel: the caller sees
         // "unavailable".
         batch.clear();
@@ -68,34 +78,38 @@ async fn group_commit(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn run_batch(
-    pool: &SqlitePool,
+fn exec(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+fn run_batch(
+    conn: &mut rusqlite::Connection,
     batch: &mut Vec<Job>,
     delivers: &mut Vec<Deliver>,
 ) -> StoreResult<()> {
-    let mut conn = pool.acquire().await?;
-    let mut tx = Connection::begin(&mut *conn).await?;
+    // IMMEDIATE: take the write lock now (waiting through the busy timeout if the other writer
+    // has it), not at the first write, where a stale read snapshot would fail at once.
+    exec(conn, "BEGIN IMMEDIATE")?;
     if batch.len() == 1 {
         // Alone: no savepoint needed, the transaction is the job's.
-        let (keep, deliver) = (batch.pop().expect("one job"))(&mut tx).await;
+        let (keep, deliver) = (batch.pop().expect("one job"))(conn);
         delivers.push(deliver);
         if !keep {
-            tx.rollback().await?;
+            exec(conn, "ROLLBACK")?;
             return Ok(());
         }
     } else {
         for j in batch.drain(..) {
-            let mut sp = Connection::begin(&mut *tx).await?;
-            let (keep, deliver) = j(&mut sp).await;
+            exec(conn, "SAVEPOINT job")?;
+            let (keep, deliver) = j(conn);
             delivers.push(deliver);
-            if keep {
-                sp.commit().await?;
-            } else {
-                sp.rollback().await?;
+            if !keep {
+                exec(conn, "ROLLBACK TO job")?;
             }
+            exec(conn, "RELEASE job")?;
         }
     }
-    tx.commit().await?;
+    exec(conn, "COMMIT")?;
     Ok(())
 }
 
@@ -109,41 +123,55 @@ fn batch_error(e: &StoreError) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Queue a write job for the next group commit; its value once the batch is durable.
+    /// Queue a write job for the next group commit; its value once the batch is durable. The
+    /// job's future must be ready at once (see `exec.rs`): the writer thread does not park.
     async fn run_write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<(T, bool)>>
+        F: for<'c> FnOnce(&'c mut rusqlite::Connection) -> BoxFuture<'c, StoreResult<(T, bool)>>
             + Send
             + 'static,
     {
         let (done, result) = oneshot::channel::<StoreResult<T>>();
-        let j = job(move |conn| {
-            Box::pin(async move {
-                match f(conn).await {
-                    Ok((value, keep)) => (
-                        keep,
-                        Box::new(move |batch: Result<(), &StoreError>| {
-                            let _ = done.send(batch.map(|_| value).map_err(batch_error));
-                        }) as Deliver,
-                    ),
-                    Err(e) => (
-                        false,
-                        Box::new(move |_: Result<(), &StoreError>| {
-                            let _ = done.send(Err(e));
-                        }) as Deliver,
-                    ),
-                }
-            })
+        let j: Job = Box::new(move |conn| match futures::executor::block_on(f(conn)) {
+            Ok((value, keep)) => (
+                keep,
+                Box::new(move |batch: Result<(), &StoreError>| {
+                    let _ = done.send(batch.map(|_| value).map_err(batch_error));
+                }) as Deliver,
+            ),
+            Err(e) => (
+                false,
+                Box::new(move |_: Result<(), &StoreError>| {
+                    let _ = done.send(Err(e));
+                }) as Deliver,
+            ),
         });
-        self.jobs
-            .send(j)
-            .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        // Never block a runtime thread on a full queue: shed the load (503 + Retry-After).
+        self.jobs.try_send(j).map_err(|e| match e {
+            TrySendError::Full(_) => {
+                StoreError::Unavailable("the SQLite writer's queue is full".into())
+            }
+            TrySendError::Disconnected(_) => {
+                StoreError::Unavailable("the SQLite writer has stopped".into())
+            }
+        })?;
         result.await.map_err(|_| {
             StoreError::Unavailable("the SQLite write batch failed; see the log".into())
         })?
     }
+}
+
+/// The writer thread's connection, with the pragmas the sqlx pools get.
+fn open_writer(path: &Path) -> StoreResult<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // FULL: a committed turn survives power loss, not only a process crash.
+    // WAL is a property of the file, set by the sqlx pool that opened (and migrated) it first.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
 }
 
 impl SqliteStore {
@@ -176,8 +204,12 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await?;
-        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(group_commit(writer.clone(), rx));
+        let conn = open_writer(path)?;
+        let (jobs, rx) = sync_channel(4 * MAX_BATCH);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || group_commit(conn, rx))
+            .map_err(|e| StoreError::Invalid(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Self {
             writer,
             reader,
@@ -186,4 +218,4 @@ impl SqliteStore {
     }
 }
 
-impl_sql_store!(SqliteStore, SqliteConnection, Backend::Sqlite, "");
+impl_sql_store!(SqliteStore, rusqlite::Connection, Backend::Sqlite, "");

@@ -1,0 +1,281 @@
+//! The seam the hot path's write jobs ([`super::writes`]) are written against, so each is
+//! written once for two very different executors:
+//!
+//! - PostgreSQL: an sqlx connection inside the job's transaction (async, a network round trip
+//!   per statement);
+//! - SQLite: a `rusqlite` connection owned by the group-commit writer thread (`sqlite.rs`).
+//!   Its futures are ready at once — the statement ran before the future was made — so the
+//!   thread drives a job with `block_on` and never parks. sqlx-sqlite would hand every
+//!   statement to its own worker thread and back: under load those futex hand-offs were most
+//!   of the server's CPU (see the README's "Performance and reliability").
+//!
+//! Placeholders are `$N` in both dialects. They are bound **by name** on SQLite: SQLite numbers
+//! `$N` parameters in order of first appearance, not by N, so positional binding would be wrong
+//! for SQL that mentions `$2` before `$1`.
+
+use futures::future::{BoxFuture, FutureExt, ready};
+use sqlx::postgres::{PgArguments, PgConnection};
+use sqlx::query::Query;
+
+use super::{ConversationRow, Person, StoreError, StoreResult};
+
+/// A bound value. Typed, so PostgreSQL gets the parameter types its columns have.
+#[derive(Clone, Copy, Debug)]
+pub enum Arg<'a> {
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Text(Option<&'a str>),
+    Bool(bool),
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<Option<f64>> for Arg<'_> {
+    fn from(v: Option<f64>) -> Self {
+        Arg::Real(v)
+    }
+}
+impl From<bool> for Arg<'_> {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl<'a> From<&'a Option<String>> for Arg<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Arg::Text(v.as_deref())
+    }
+}
+
+/// `args![a, b, ...]`: a slice of [`Arg`]s.
+macro_rules! args {
+    ($($v:expr),* $(,)?) => { &[$($crate::store::exec::Arg::from($v)),*] };
+}
+pub(crate) use args;
+
+/// What a write job needs from a connection inside its transaction.
+pub trait Exec: Send {
+    /// Run a statement; the number of rows it changed.
+    fn execute<'a>(&'a mut self, sql: &'static str, args: &'a [Arg<'a>]) -> BoxFuture<'a, StoreResult<u64>>;
+    /// The first column of the first row as an integer (`RETURNING id`, counters), if any row.
+    fn fetch_i64<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<i64>>>;
+    /// `id, client_code, display_name, created_at, last_seen_at`.
+    fn fetch_person<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<Person>>>;
+    /// The columns of [`ConversationRow`], in its order.
+    fn fetch_conversation<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>>;
+}
+
+fn bind_pg<'q>(
+    mut q: Query<'q, sqlx::Postgres, PgArguments>,
+    args: &'q [Arg<'q>],
+) -> Query<'q, sqlx::Postgres, PgArguments> {
+    for a in args {
+        q = match *a {
+            Arg::Int(v) => q.bind(v),
+            Arg::Real(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v),
+            Arg::Bool(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+fn bind_pg_as<'q, O>(
+    mut q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, PgArguments>,
+    args: &'q [Arg<'q>],
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, PgArguments> {
+    for a in args {
+        q = match *a {
+            Arg::Int(v) => q.bind(v),
+            Arg::Real(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v),
+            Arg::Bool(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+impl Exec for PgConnection {
+    fn execute<'a>(&'a mut self, sql: &'static str, args: &'a [Arg<'a>]) -> BoxFuture<'a, StoreResult<u64>> {
+        async move {
+            let q = bind_pg(sqlx::query(sql), args);
+            Ok(q.execute(&mut *self).await?.rows_affected())
+        }
+        .boxed()
+    }
+
+    fn fetch_i64<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<i64>>> {
+        async move {
+            let q = bind_pg_as(sqlx::query_as::<_, (i64,)>(sql), args);
+            Ok(q.fetch_optional(&mut *self).await?.map(|(v,)| v))
+        }
+        .boxed()
+    }
+
+    fn fetch_person<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<Person>>> {
+        async move {
+            let q = bind_pg_as(sqlx::query_as::<_, Person>(sql), args);
+            Ok(q.fetch_optional(&mut *self).await?)
+        }
+        .boxed()
+    }
+
+    fn fetch_conversation<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>> {
+        async move {
+            let q = bind_pg_as(
+                sqlx::query_as::<_, ConversationRow>(sql),
+                args,
+            );
+            Ok(q.fetch_optional(&mut *self).await?)
+        }
+        .boxed()
+    }
+}
+
+/// `$1` … `$32`: parameter names, so binding allocates nothing.
+const NAMES: [&str; 32] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14",
+    "$15", "$16", "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$26", "$27",
+    "$28", "$29", "$30", "$31", "$32",
+];
+
+/// A cached prepared statement with `args` bound by name.
+fn prepare<'c>(
+    conn: &'c rusqlite::Connection,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+    let mut st = conn.prepare_cached(sql)?;
+    for (i, a) in args.iter().enumerate() {
+        let name = NAMES.get(i).copied().ok_or(rusqlite::Error::InvalidParameterCount(
+            args.len(),
+            NAMES.len(),
+        ))?;
+        // A parameter the statement does not mention is not an error (PostgreSQL would say);
+        // every statement here uses all of its arguments.
+        let Some(index) = st.parameter_index(name)? else {
+            continue;
+        };
+        match *a {
+            Arg::Int(v) => st.raw_bind_parameter(index, v)?,
+            Arg::Real(v) => st.raw_bind_parameter(index, v)?,
+            Arg::Text(v) => st.raw_bind_parameter(index, v)?,
+            Arg::Bool(v) => st.raw_bind_parameter(index, v)?,
+        }
+    }
+    Ok(st)
+}
+
+fn first_row<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    args: &[Arg<'_>],
+    map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Option<T>> {
+    let mut st = prepare(conn, sql, args)?;
+    let mut rows = st.raw_query();
+    let value = match rows.next()? {
+        Some(row) => Some(map(row)?),
+        None => None,
+    };
+    // Step to the end: an `INSERT … RETURNING` only completes its write when stepped out.
+    while rows.next()?.is_some() {}
+    Ok(value)
+}
+
+impl Exec for rusqlite::Connection {
+    fn execute<'a>(&'a mut self, sql: &'static str, args: &'a [Arg<'a>]) -> BoxFuture<'a, StoreResult<u64>> {
+        let r = prepare(self, sql, args)
+            .and_then(|mut st| st.raw_execute())
+            .map(|n| n as u64)
+            .map_err(StoreError::from);
+        ready(r).boxed()
+    }
+
+    fn fetch_i64<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<i64>>> {
+        ready(first_row(self, sql, args, |r| r.get(0))).boxed()
+    }
+
+    fn fetch_person<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<Person>>> {
+        ready(first_row(self, sql, args, |r| {
+            Ok(Person {
+                id: r.get(0)?,
+                client_code: r.get(1)?,
+                display_name: r.get(2)?,
+                created_at: r.get(3)?,
+                last_seen_at: r.get(4)?,
+            })
+        }))
+        .boxed()
+    }
+
+    fn fetch_conversation<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>> {
+        ready(first_row(self, sql, args, |r| {
+            Ok(ConversationRow {
+                id: r.get(0)?,
+                channel: r.get(1)?,
+                session_key: r.get(2)?,
+                person_id: r.get(3)?,
+                client_code: r.get(4)?,
+                state: r.get(5)?,
+                version: r.get(6)?,
+                created_at: r.get(7)?,
+                updated_at: r.get(8)?,
+            })
+        }))
+        .boxed()
+    }
+}

@@ -1,0 +1,420 @@
+//! The hot path's write jobs — a turn, a new person or conversation, a request number — written
+//! once against [`Exec`] and run inside a transaction by each backend's `run_write` (one
+//! transaction per job on PostgreSQL; a savepoint in a group commit on SQLite). Each returns its
+//! value and whether to keep what it wrote.
+
+use super::exec::{Exec, args};
+use super::{
+    ConversationRow, EscalationAction, IdentityClaim, Millis, Person, Record, StoreError,
+    StoreResult, Turn, TurnOutcome,
+};
+
+const PERSON_BY_IDENTITY: &str = "SELECT p.id, p.client_code, p.display_name, p.created_at, p.last_seen_at
+     FROM identities i JOIN people p ON p.id = i.person_id
+     WHERE i.channel = $1 AND i.external_id = $2";
+
+/// Find or create the person behind a channel identity (see `Store::resolve_person`).
+pub async fn resolve_person<E: Exec + ?Sized>(
+    tx: &mut E,
+    claim: &IdentityClaim,
+    now: Millis,
+) -> StoreResult<(Person, bool)> {
+    let existing = tx
+        .fetch_person(
+            PERSON_BY_IDENTITY,
+            args![&claim.channel, &claim.external_id],
+        )
+        .await?;
+    let person = match existing {
+        Some(mut p) => {
+            if p.client_code.is_none() && claim.client_code.is_some() {
+                p.client_code = claim.client_code.clone();
+            }
+            if claim.display_name.is_some() {
+                p.display_name = claim.display_name.clone();
+            }
+            tx.execute(
+                "UPDATE people SET last_seen_at = $1, client_code = $2, display_name = $3 WHERE id = $4",
+                args![now, &p.client_code, &p.display_name, p.id],
+            )
+            .await?;
+            p
+        }
+        None => {
+            let id = tx
+                .fetch_i64(
+                    "INSERT INTO people (client_code, display_name, created_at, last_seen_at)
+                     VALUES ($1, $2, $3, $3) RETURNING id",
+                    args![&claim.client_code, &claim.display_name, now],
+                )
+                .await?
+                .ok_or_else(|| StoreError::Invalid("INSERT … RETURNING gave no row".into()))?;
+            tx.execute(
+                "INSERT INTO identities (channel, external_id, person_id, created_at)
+                 VALUES ($1, $2, $3, $4)",
+                args![&claim.channel, &claim.external_id, id, now],
+            )
+            .await?;
+            Person {
+                id,
+                client_code: claim.client_code.clone(),
+                display_name: claim.display_name.clone(),
+                created_at: now,
+                last_seen_at: now,
+            }
+        }
+    };
+    Ok((person, true))
+}
+
+pub const CONVERSATION_BY_SESSION: &str =
+    "SELECT id, channel, session_key, person_id, client_code, state, version, created_at, updated_at
+     FROM conversations WHERE channel = $1 AND session_key = $2";
+
+/// What `open_conversation` inserts when the session has none yet.
+pub struct NewConversation {
+    pub id: String,
+    pub channel: String,
+    pub session_key: String,
+    pub person_id: Option<i64>,
+    pub client_code: Option<String>,
+    pub state: String,
+    pub now: Millis,
+}
+
+/// Insert the conversation unless the session has one, and return the session's conversation:
+/// ours, or the one that won the race (read in the same transaction).
+pub async fn open_conversation<E: Exec + ?Sized>(
+    tx: &mut E,
+    c: &NewConversation,
+) -> StoreResult<(ConversationRow, bool)> {
+    tx.execute(
+        "INSERT INTO conversations
+            (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)
+         ON CONFLICT (channel, session_key) DO NOTHING",
+        args![
+            &c.id,
+            &c.channel,
+            &c.session_key,
+            c.person_id,
+            &c.client_code,
+            &c.state,
+            c.now
+        ],
+    )
+    .await?;
+    let row = tx
+        .fetch_conversation(CONVERSATION_BY_SESSION, args![&c.channel, &c.session_key])
+        .await?
+        .ok_or_else(|| StoreError::Invalid("conversation vanished after insert".into()))?;
+    Ok((row, true))
+}
+
+pub async fn next_request_number<E: Exec + ?Sized>(tx: &mut E) -> StoreResult<(i64, bool)> {
+    let n = tx
+        .fetch_i64(
+            "UPDATE counters SET value = value + 1 WHERE name = 'request_reference' RETURNING value",
+            &[],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Invalid("the request_reference counter is missing".into()))?;
+    Ok((n, true))
+}
+
+/// Write a turn: the inbound message (refused when its channel message id was seen before), the
+/// conversation's new state (refused when another turn committed first), the replies and the
+/// records. Nothing is kept unless the turn is `Committed`.
+pub async fn commit_turn<E: Exec + ?Sized>(
+    tx: &mut E,
+    turn: &Turn,
+) -> StoreResult<(TurnOutcome, bool)> {
+    let inbound = tx
+        .fetch_i64(
+            "INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
+                client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+             VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT DO NOTHING
+             RETURNING id",
+            args![
+                &turn.conversation_id,
+                &turn.channel,
+                &turn.inbound.channel_message_id,
+                turn.person_id,
+                &turn.client_code,
+                &turn.inbound.text,
+                &turn.inbound.payload,
+                &turn.inbound.intent,
+                turn.inbound.confidence,
+                &turn.inbound.outcome,
+                turn.inbound.latency_us,
+                turn.off_hours,
+                turn.now
+            ],
+        )
+        .await?;
+    let Some(inbound_id) = inbound else {
+        return Ok((TurnOutcome::Duplicate, false));
+    };
+    let updated = tx
+        .execute(
+            "UPDATE conversations
+             SET state = $1, version = version + 1, updated_at = $2,
+                 person_id = COALESCE(person_id, $3), client_code = COALESCE(client_code, $4)
+             WHERE id = $5 AND version = $6",
+            args![
+                &turn.new_state,
+                turn.now,
+                turn.person_id,
+                &turn.client_code,
+                &turn.conversation_id,
+                turn.expected_version
+            ],
+        )
+        .await?;
+    if updated == 0 {
+        return Ok((TurnOutcome::Conflict, false));
+    }
+    for out in &turn.outbound {
+        tx.execute(
+            "INSERT INTO messages (conversation_id, direction, channel, reply_to, person_id,
+                client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+             VALUES ($1, 'out', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            args![
+                &turn.conversation_id,
+                &turn.channel,
+                inbound_id,
+                turn.person_id,
+                &turn.client_code,
+                &out.text,
+                &out.payload,
+                &out.intent,
+                out.confidence,
+                &out.outcome,
+                out.latency_us,
+                turn.off_hours,
+                turn.now
+            ],
+        )
+        .await?;
+    }
+    for record in &turn.records {
+        write_record(tx, turn, inbound_id, record).await?;
+    }
+    Ok((TurnOutcome::Committed { inbound_id }, true))
+}
+
+async fn write_record<E: Exec + ?Sized>(
+    tx: &mut E,
+    turn: &Turn,
+    inbound_id: i64,
+    record: &Record,
+) -> StoreResult<()> {
+    match record {
+        Record::Request {
+            reference,
+            service_id,
+            priority,
+            inputs,
+            due_at,
+            off_hours,
+        } => {
+            tx.execute(
+                "INSERT INTO service_requests (reference, conversation_id, person_id, client_code,
+                    service_id, status, priority, inputs, opened_at, due_at, off_hours)
+                 VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10)",
+                args![
+                    reference,
+                    &turn.conversation_id,
+                    turn.person_id,
+                    &turn.client_code,
+                    service_id,
+                    priority,
+                    inputs,
+                    turn.now,
+                    *due_at,
+                    *off_hours
+                ],
+            )
+            .await?;
+        }
+        Record::InputCollection {
+            service_id,
+            started_at,
+            outcome,
+            complete_first_attempt,
+            reprompts,
+            missing_inputs,
+            request_reference,
+        } => {
+            tx.execute(
+                "INSERT INTO input_collections (conversation_id, client_code, service_id, started_at,
+                    ended_at, outcome, complete_first_attempt, reprompts, missing_inputs, request_reference)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                args![
+                    &turn.conversation_id,
+                    &turn.client_code,
+                    service_id,
+                    *started_at,
+                    turn.now,
+                    outcome,
+                    *complete_first_attempt,
+                    *reprompts,
+                    *missing_inputs,
+                    request_reference
+                ],
+            )
+            .await?;
+        }
+        Record::Escalation {
+            reason,
+            priority,
+            request_reference,
+            due_at,
+            next_ping_at,
+            off_hours,
+            manager_email,
+            pings,
+        } => {
+            let escalation_id = tx
+                .fetch_i64(
+                    "INSERT INTO escalations (conversation_id, person_id, client_code, request_reference,
+                        reason, priority, status, level, created_at, due_at, next_ping_at, off_hours, manager_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, 'open', 0, $7, $8, $9, $10,
+                        (SELECT id FROM account_managers WHERE client_code = $3 AND email = $11))
+                     RETURNING id",
+                    args![
+                        &turn.conversation_id,
+                        turn.person_id,
+                        &turn.client_code,
+                        request_reference,
+                        reason,
+                        priority,
+                        turn.now,
+                        *due_at,
+                        *next_ping_at,
+                        *off_hours,
+                        manager_email
+                    ],
+                )
+                .await?
+                .ok_or_else(|| StoreError::Invalid("INSERT … RETURNING gave no row".into()))?;
+            for (n, ping) in pings.iter().enumerate() {
+                let key = format!("escalation-{escalation_id}-ping-0-{n}");
+                tx.execute(
+                    "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
+                        attempts, next_attempt_at, created_at)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+                    args![
+                        &key,
+                        &ping.kind,
+                        escalation_id,
+                        &ping.route,
+                        &ping.payload,
+                        turn.now
+                    ],
+                )
+                .await?;
+            }
+        }
+        Record::EscalationAction {
+            escalation_id,
+            action,
+            by,
+        } => {
+            // Every action acknowledges (a reply or resolution is seen to), and stops the
+            // re-ping ladder; the first time of each stays for the KPIs.
+            let sql = match action {
+                EscalationAction::Acknowledge => {
+                    "UPDATE escalations SET
+                        status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END,
+                        acknowledged_at = COALESCE(acknowledged_at, $2),
+                        acknowledged_by = COALESCE(acknowledged_by, $3), next_ping_at = NULL
+                     WHERE id = $1"
+                }
+                EscalationAction::Reply => {
+                    "UPDATE escalations SET
+                        status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END,
+                        acknowledged_at = COALESCE(acknowledged_at, $2),
+                        acknowledged_by = COALESCE(acknowledged_by, $3),
+                        first_response_at = COALESCE(first_response_at, $2), next_ping_at = NULL
+                     WHERE id = $1"
+                }
+                EscalationAction::Resolve => {
+                    "UPDATE escalations SET status = 'resolved',
+                        acknowledged_at = COALESCE(acknowledged_at, $2),
+                        acknowledged_by = COALESCE(acknowledged_by, $3),
+                        first_response_at = COALESCE(first_response_at, $2),
+                        resolved_at = COALESCE(resolved_at, $2), next_ping_at = NULL
+                     WHERE id = $1"
+                }
+            };
+            tx.execute(sql, args![*escalation_id, turn.now, by]).await?;
+        }
+        Record::Survey { cause, expires_at } => {
+            tx.execute(
+                "INSERT INTO surveys (conversation_id, person_id, client_code, cause, sent_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                args![
+                    &turn.conversation_id,
+                    turn.person_id,
+                    &turn.client_code,
+                    cause,
+                    turn.now,
+                    *expires_at
+                ],
+            )
+            .await?;
+        }
+        Record::SurveyAnswer { score, comment } => {
+            // The answer belongs to the conversation's latest survey; a comment that follows a
+            // score keeps the score.
+            tx.execute(
+                "UPDATE surveys SET answered_at = $1, score = COALESCE($2, score),
+                    comment = COALESCE($3, comment)
+                 WHERE id = (SELECT MAX(id) FROM surveys WHERE conversation_id = $4)",
+                args![turn.now, *score, comment, &turn.conversation_id],
+            )
+            .await?;
+        }
+        Record::Gap {
+            kind,
+            text,
+            intent,
+            confidence,
+        } => {
+            tx.execute(
+                "INSERT INTO knowledge_gaps (conversation_id, message_id, client_code, kind, text,
+                    intent, confidence, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                args![
+                    &turn.conversation_id,
+                    inbound_id,
+                    &turn.client_code,
+                    kind,
+                    text,
+                    intent,
+                    *confidence,
+                    turn.now
+                ],
+            )
+            .await?;
+        }
+        Record::Ledger {
+            interaction_type,
+            reference,
+        } => {
+            // Anonymous visitors have no client to recharge.
+            if let Some(client) = &turn.client_code {
+                tx.execute(
+                    "INSERT INTO recharge_ledger (client_code, interaction_type, quantity,
+                        conversation_id, reference, created_at)
+                     VALUES ($1, $2, 1, $3, $4, $5)",
+                    args![client, interaction_type, &turn.conversation_id, reference, turn.now],
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
