@@ -73,7 +73,11 @@ pub(crate) use args;
 /// What a write job needs from a connection inside its transaction.
 pub trait Exec: Send {
     /// Run a statement; the number of rows it changed.
-    fn execute<'a>(&'a mut self, sql: &'static str, args: &'a [Arg<'a>]) -> BoxFuture<'a, StoreResult<u64>>;
+    fn execute<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<u64>>;
     /// The first column of the first row as an integer (`RETURNING id`, counters), if any row.
     fn fetch_i64<'a>(
         &'a mut self,
@@ -125,7 +129,11 @@ fn bind_pg_as<'q, O>(
 }
 
 impl Exec for PgConnection {
-    fn execute<'a>(&'a mut self, sql: &'static str, args: &'a [Arg<'a>]) -> BoxFuture<'a, StoreResult<u64>> {
+    fn execute<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<u64>> {
         async move {
             let q = bind_pg(sqlx::query(sql), args);
             Ok(q.execute(&mut *self).await?.rows_affected())
@@ -163,10 +171,7 @@ impl Exec for PgConnection {
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>> {
         async move {
-            let q = bind_pg_as(
-                sqlx::query_as::<_, ConversationRow>(sql),
-                args,
-            );
+            let q = bind_pg_as(sqlx::query_as::<_, ConversationRow>(sql), args);
             Ok(q.fetch_optional(&mut *self).await?)
         }
         .boxed()
@@ -175,9 +180,9 @@ impl Exec for PgConnection {
 
 /// `$1` … `$32`: parameter names, so binding allocates nothing.
 const NAMES: [&str; 32] = [
-    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14",
-    "$15", "$16", "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$26", "$27",
-    "$28", "$29", "$30", "$31", "$32",
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+    "$16", "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$26", "$27", "$28",
+    "$29", "$30", "$31", "$32",
 ];
 
 /// A cached prepared statement with `args` bound by name.
@@ -188,10 +193,13 @@ fn prepare<'c>(
 ) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
     let mut st = conn.prepare_cached(sql)?;
     for (i, a) in args.iter().enumerate() {
-        let name = NAMES.get(i).copied().ok_or(rusqlite::Error::InvalidParameterCount(
-            args.len(),
-            NAMES.len(),
-        ))?;
+        let name = NAMES
+            .get(i)
+            .copied()
+            .ok_or(rusqlite::Error::InvalidParameterCount(
+                args.len(),
+                NAMES.len(),
+            ))?;
         // A parameter the statement does not mention is not an error (PostgreSQL would say);
         // every statement here uses all of its arguments.
         let Some(index) = st.parameter_index(name)? else {
@@ -225,7 +233,11 @@ fn first_row<T>(
 }
 
 impl Exec for rusqlite::Connection {
-    fn execute<'a>(&'a mut self, sql: &'static str, args: &'a [Arg<'a>]) -> BoxFuture<'a, StoreResult<u64>> {
+    fn execute<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<u64>> {
         let r = prepare(self, sql, args)
             .and_then(|mut st| st.raw_execute())
             .map(|n| n as u64)
@@ -263,19 +275,21 @@ impl Exec for rusqlite::Connection {
         sql: &'static str,
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>> {
-        ready(first_row(self, sql, args, |r| {
-            Ok(ConversationRow {
-                id: r.get(0)?,
-                channel: r.get(1)?,
-                session_key: r.get(2)?,
-                person_id: r.get(3)?,
-                client_code: r.get(4)?,
-                state: r.get(5)?,
-                version: r.get(6)?,
-                created_at: r.get(7)?,
-                updated_at: r.get(8)?,
-            })
-        }))
-        .boxed()
+        ready(first_row(self, sql, args, conversation_row)).boxed()
     }
+}
+
+/// A [`ConversationRow`] from the first nine columns of a rusqlite row.
+pub fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> {
+    Ok(ConversationRow {
+        id: r.get(0)?,
+        channel: r.get(1)?,
+        session_key: r.get(2)?,
+        person_id: r.get(3)?,
+        client_code: r.get(4)?,
+        state: r.get(5)?,
+        version: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
 }

@@ -84,6 +84,20 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    async fn turn_context_row(
+        &self,
+        channel: &str,
+        session_key: &str,
+    ) -> StoreResult<Option<super::TurnContextRow>> {
+        Ok(sqlx::query_as(super::sql::TURN_CONTEXT)
+            .bind(channel)
+            .bind(session_key)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+}
+
 impl_sql_store!(
     PgStore,
     PgConnection,

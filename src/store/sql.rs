@@ -13,6 +13,20 @@
 //! A job returns its value and whether to keep what it wrote; the caller gets the value only
 //! once the transaction holding it has committed.
 
+/// A turn's context in one statement (see `TurnContextRow`).
+pub(crate) const TURN_CONTEXT: &str =
+    "SELECT c.id, c.channel, c.session_key, c.person_id, c.client_code, c.state,
+            c.version, c.created_at, c.updated_at,
+            p.id AS p_id, p.client_code AS p_client_code,
+            p.display_name AS p_display_name, p.created_at AS p_created_at,
+            p.last_seen_at AS p_last_seen_at,
+            (SELECT COUNT(*) FROM service_requests r WHERE r.person_id = c.person_id)
+                AS request_count,
+            (SELECT MAX(s.sent_at) FROM surveys s WHERE s.person_id = c.person_id)
+                AS last_survey_at
+     FROM conversations c LEFT JOIN people p ON p.id = c.person_id
+     WHERE c.channel = $1 AND c.session_key = $2";
+
 macro_rules! impl_sql_store {
     // `$skip_locked`: the row-locking clause of the outbox claim ("FOR UPDATE SKIP LOCKED" on
     // PostgreSQL; empty on SQLite, whose single writer already serialises claims).
@@ -152,24 +166,7 @@ macro_rules! impl_sql_store {
                 channel: &str,
                 session_key: &str,
             ) -> $crate::store::StoreResult<Option<$crate::store::TurnContext>> {
-                let row: Option<$crate::store::TurnContextRow> = sqlx::query_as(
-                    "SELECT c.id, c.channel, c.session_key, c.person_id, c.client_code, c.state,
-                            c.version, c.created_at, c.updated_at,
-                            p.id AS p_id, p.client_code AS p_client_code,
-                            p.display_name AS p_display_name, p.created_at AS p_created_at,
-                            p.last_seen_at AS p_last_seen_at,
-                            (SELECT COUNT(*) FROM service_requests r WHERE r.person_id = c.person_id)
-                                AS request_count,
-                            (SELECT MAX(s.sent_at) FROM surveys s WHERE s.person_id = c.person_id)
-                                AS last_survey_at
-                     FROM conversations c LEFT JOIN people p ON p.id = c.person_id
-                     WHERE c.channel = $1 AND c.session_key = $2",
-                )
-                .bind(channel)
-                .bind(session_key)
-                .fetch_optional(&self.reader)
-                .await?;
-                Ok(row.map(Into::into))
+                Ok(self.turn_context_row(channel, session_key).await?.map(Into::into))
             }
 
             async fn conversation_by_session(

@@ -14,8 +14,9 @@
 //! hand-off to the connection's worker thread and back, and those futex wake-ups were most of
 //! the server's CPU under load. Everything else still goes through sqlx.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
@@ -36,7 +37,16 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// To the group-commit writer thread.
     jobs: SyncSender<Job>,
+    /// Read-only rusqlite connections for the hot path's one read (`turn_context`), run inline
+    /// on the caller's thread: a WAL read of a few indexed rows takes microseconds, less than
+    /// the hand-off to an sqlx worker thread and back. The lock is held only to take or return
+    /// a connection, never during a query.
+    inline_readers: Mutex<Vec<rusqlite::Connection>>,
+    path: PathBuf,
 }
+
+/// Idle inline readers kept (about one per runtime thread).
+const INLINE_READERS: usize = 8;
 
 /// Called once the job's batch has committed (`Ok`) or failed.
 type Deliver = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
@@ -162,6 +172,63 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Run `f` on an inline read-only connection (see `inline_readers`).
+    fn read_inline<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
+        let idle = self.inline_readers.lock().ok().and_then(|mut v| v.pop());
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let c = rusqlite::Connection::open_with_flags(
+                    &self.path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                // Short: this blocks a runtime thread. WAL readers only wait on rare recovery.
+                c.busy_timeout(Duration::from_secs(2))?;
+                c
+            }
+        };
+        let result = f(&conn);
+        if let Ok(mut idle) = self.inline_readers.lock()
+            && idle.len() < INLINE_READERS
+        {
+            idle.push(conn);
+        }
+        Ok(result?)
+    }
+
+    async fn turn_context_row(
+        &self,
+        channel: &str,
+        session_key: &str,
+    ) -> StoreResult<Option<super::TurnContextRow>> {
+        use rusqlite::OptionalExtension;
+        self.read_inline(|conn| {
+            conn.prepare_cached(super::sql::TURN_CONTEXT)?
+                .query_row(
+                    rusqlite::named_params! {"$1": channel, "$2": session_key},
+                    |r| {
+                        Ok(super::TurnContextRow {
+                            conversation: super::exec::conversation_row(r)?,
+                            p_id: r.get(9)?,
+                            p_client_code: r.get(10)?,
+                            p_display_name: r.get(11)?,
+                            p_created_at: r.get(12)?,
+                            p_last_seen_at: r.get(13)?,
+                            request_count: r.get(14)?,
+                            last_survey_at: r.get(15)?,
+                        })
+                    },
+                )
+                .optional()
+        })
+    }
+}
+
 /// The writer thread's connection, with the pragmas the sqlx pools get.
 fn open_writer(path: &Path) -> StoreResult<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
@@ -214,6 +281,8 @@ impl SqliteStore {
             writer,
             reader,
             jobs,
+            inline_readers: Mutex::new(Vec::new()),
+            path: path.to_path_buf(),
         })
     }
 }

@@ -9,7 +9,8 @@ use super::{
     StoreResult, Turn, TurnOutcome,
 };
 
-const PERSON_BY_IDENTITY: &str = "SELECT p.id, p.client_code, p.display_name, p.created_at, p.last_seen_at
+const PERSON_BY_IDENTITY: &str =
+    "SELECT p.id, p.client_code, p.display_name, p.created_at, p.last_seen_at
      FROM identities i JOIN people p ON p.id = i.person_id
      WHERE i.channel = $1 AND i.external_id = $2";
 
@@ -410,7 +411,13 @@ async fn write_record<E: Exec + ?Sized>(
                     "INSERT INTO recharge_ledger (client_code, interaction_type, quantity,
                         conversation_id, reference, created_at)
                      VALUES ($1, $2, 1, $3, $4, $5)",
-                    args![client, interaction_type, &turn.conversation_id, reference, turn.now],
+                    args![
+                        client,
+                        interaction_type,
+                        &turn.conversation_id,
+                        reference,
+                        turn.now
+                    ],
                 )
                 .await?;
             }
