@@ -31,6 +31,8 @@ per_session_per_minute = 1000000000
 EOF
 
 PORT=18093
+# /metrics takes the operator token.
+export FRONTDOOR_ADMIN_TOKEN="rss-$$-$RANDOM$RANDOM"
 FRONTDOOR_DATABASE_URL="sqlite://$WORK/rss.db" FRONTDOOR_LOG=warn "$BIN" --config "$WORK/frontdoor.toml" \
   --content . serve --listen "127.0.0.1:$PORT" > "$WORK/server.out" 2>&1 &
 PID=$!
@@ -40,7 +42,7 @@ for _ in $(seq 1 600); do
 done
 
 inbound() {
-  curl -sf "http://127.0.0.1:$PORT/metrics" \
+  curl -sf -H "Authorization: Bearer $FRONTDOOR_ADMIN_TOKEN" "http://127.0.0.1:$PORT/metrics" \
     | awk '/^frontdoor_messages_total\{direction="in"/ { n += $NF } END { printf "%d", n }'
 }
 rss_mib() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$PID/status"; }
