@@ -8,7 +8,7 @@
 # Per run: the bare axum echo server (examples/echo_server.rs) at saturation, then Frontdoor on a
 # fresh SQLite file at saturation and open loop at 1,000 msg/s, then the same on PostgreSQL when
 # FRONTDOOR_TEST_POSTGRES_URL is set (a scratch database is created and dropped). Rate limits
-# are lifted by the generated frontdoor.toml (the generator talks from one IP).
+# are lifted by scripts/loadtest.toml (the generator talks from one IP).
 #
 # Knobs (environment): SESSIONS (closed loop users, 128), DURATION (s, 10), RATE (1000),
 # OPEN_SESSIONS (open loop users, 200), WS_SHARE (0.2).
@@ -39,15 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$WORK/frontdoor.toml" <<'EOF'
-reload_interval_secs = 0
-[web]
-per_ip_burst = 100000000
-per_ip_per_minute = 1000000000
-per_session_burst = 100000000
-per_session_per_minute = 1000000000
-EOF
-
 # Start a server in the background; wait until it prints its address.
 start() { # name, command...
   local name=$1; shift
@@ -72,7 +63,7 @@ load() { # label, url, extra args...
 frontdoor() { # backend label, database url, port
   local b=$1 db=$2 port=$3
   start "frontdoor-$b" \
-    env FRONTDOOR_DATABASE_URL="$db" FRONTDOOR_LOG=info,sqlx=warn,tower_http=warn "$BIN" --config "$WORK/frontdoor.toml" --content . \
+    env FRONTDOOR_DATABASE_URL="$db" FRONTDOOR_LOG=info,sqlx=warn,tower_http=warn "$BIN" --config scripts/loadtest.toml --content . \
     serve --listen "127.0.0.1:$port"
   load "$b-saturation" "http://127.0.0.1:$port" --sessions "$SESSIONS"
   load "$b-open$RATE" "http://127.0.0.1:$port" --sessions "$OPEN_SESSIONS" --rate "$RATE"

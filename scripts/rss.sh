@@ -21,19 +21,10 @@ PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-cat > "$WORK/frontdoor.toml" <<'EOF'
-reload_interval_secs = 0
-[web]
-per_ip_burst = 100000000
-per_ip_per_minute = 1000000000
-per_session_burst = 100000000
-per_session_per_minute = 1000000000
-EOF
-
 PORT=18093
 # /metrics takes the operator token.
 export FRONTDOOR_ADMIN_TOKEN="rss-$$-$RANDOM$RANDOM"
-FRONTDOOR_DATABASE_URL="sqlite://$WORK/rss.db" FRONTDOOR_LOG=warn "$BIN" --config "$WORK/frontdoor.toml" \
+FRONTDOOR_DATABASE_URL="sqlite://$WORK/rss.db" FRONTDOOR_LOG=warn "$BIN" --config scripts/loadtest.toml \
   --content . serve --listen "127.0.0.1:$PORT" > "$WORK/server.out" 2>&1 &
 PID=$!
 for _ in $(seq 1 600); do

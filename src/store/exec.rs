@@ -14,8 +14,8 @@
 //! for SQL that mentions `$2` before `$1`.
 
 use futures::future::{BoxFuture, FutureExt, ready};
-use sqlx::postgres::{PgArguments, PgConnection};
-use sqlx::query::Query;
+use sqlx::Arguments;
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
 
 use super::{ConversationRow, Person, StoreError, StoreResult};
 
@@ -98,34 +98,35 @@ pub trait Exec: Send {
     ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>>;
 }
 
-fn bind_pg<'q>(
-    mut q: Query<'q, sqlx::Postgres, PgArguments>,
-    args: &'q [Arg<'q>],
-) -> Query<'q, sqlx::Postgres, PgArguments> {
+/// The arguments as PostgreSQL's, in order (`$N` is the N-th there).
+fn pg_args(args: &[Arg<'_>]) -> StoreResult<PgArguments> {
+    let mut out = PgArguments::default();
     for a in args {
-        q = match *a {
-            Arg::Int(v) => q.bind(v),
-            Arg::Real(v) => q.bind(v),
-            Arg::Text(v) => q.bind(v),
-            Arg::Bool(v) => q.bind(v),
-        };
+        match *a {
+            Arg::Int(v) => out.add(v),
+            Arg::Real(v) => out.add(v),
+            Arg::Text(v) => out.add(v.map(str::to_owned)),
+            Arg::Bool(v) => out.add(v),
+        }
+        .map_err(sqlx::Error::Encode)?;
     }
-    q
+    Ok(out)
 }
 
-fn bind_pg_as<'q, O>(
-    mut q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, PgArguments>,
-    args: &'q [Arg<'q>],
-) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, PgArguments> {
-    for a in args {
-        q = match *a {
-            Arg::Int(v) => q.bind(v),
-            Arg::Real(v) => q.bind(v),
-            Arg::Text(v) => q.bind(v),
-            Arg::Bool(v) => q.bind(v),
-        };
+/// The first row as `T`, if any.
+fn pg_fetch<'a, T>(
+    conn: &'a mut PgConnection,
+    sql: &'static str,
+    args: &'a [Arg<'a>],
+) -> BoxFuture<'a, StoreResult<Option<T>>>
+where
+    T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'a,
+{
+    async move {
+        let q = sqlx::query_as_with::<_, T, _>(sql, pg_args(args)?);
+        Ok(q.fetch_optional(&mut *conn).await?)
     }
-    q
+    .boxed()
 }
 
 impl Exec for PgConnection {
@@ -135,7 +136,7 @@ impl Exec for PgConnection {
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<u64>> {
         async move {
-            let q = bind_pg(sqlx::query(sql), args);
+            let q = sqlx::query_with(sql, pg_args(args)?);
             Ok(q.execute(&mut *self).await?.rows_affected())
         }
         .boxed()
@@ -146,11 +147,9 @@ impl Exec for PgConnection {
         sql: &'static str,
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<i64>>> {
-        async move {
-            let q = bind_pg_as(sqlx::query_as::<_, (i64,)>(sql), args);
-            Ok(q.fetch_optional(&mut *self).await?.map(|(v,)| v))
-        }
-        .boxed()
+        pg_fetch::<(i64,)>(self, sql, args)
+            .map(|r| r.map(|row| row.map(|(v,)| v)))
+            .boxed()
     }
 
     fn fetch_person<'a>(
@@ -158,11 +157,7 @@ impl Exec for PgConnection {
         sql: &'static str,
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<Person>>> {
-        async move {
-            let q = bind_pg_as(sqlx::query_as::<_, Person>(sql), args);
-            Ok(q.fetch_optional(&mut *self).await?)
-        }
-        .boxed()
+        pg_fetch(self, sql, args)
     }
 
     fn fetch_conversation<'a>(
@@ -170,11 +165,7 @@ impl Exec for PgConnection {
         sql: &'static str,
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>> {
-        async move {
-            let q = bind_pg_as(sqlx::query_as::<_, ConversationRow>(sql), args);
-            Ok(q.fetch_optional(&mut *self).await?)
-        }
-        .boxed()
+        pg_fetch(self, sql, args)
     }
 }
 

@@ -133,14 +133,16 @@ macro_rules! impl_sql_store {
                 {
                     return Ok(row);
                 }
-                let new = $crate::store::writes::NewConversation {
+                let new = $crate::store::ConversationRow {
                     id: new_id.to_string(),
                     channel: channel.to_string(),
                     session_key: session_key.to_string(),
                     person_id: person.map(|p| p.id),
                     client_code: person.and_then(|p| p.client_code.clone()),
                     state: initial_state.to_string(),
-                    now,
+                    version: 0,
+                    created_at: now,
+                    updated_at: now,
                 };
                 self.run_write(move |tx: &mut $conn| Box::pin(async move {
                     $crate::store::writes::open_conversation(tx, &new).await

@@ -72,22 +72,12 @@ pub const CONVERSATION_BY_SESSION: &str =
     "SELECT id, channel, session_key, person_id, client_code, state, version, created_at, updated_at
      FROM conversations WHERE channel = $1 AND session_key = $2";
 
-/// What `open_conversation` inserts when the session has none yet.
-pub struct NewConversation {
-    pub id: String,
-    pub channel: String,
-    pub session_key: String,
-    pub person_id: Option<i64>,
-    pub client_code: Option<String>,
-    pub state: String,
-    pub now: Millis,
-}
-
-/// Insert the conversation unless the session has one, and return the session's conversation:
-/// ours, or the one that won the race (read in the same transaction).
+/// Insert `c` (a new conversation: version 0, created now) unless the session has one, and
+/// return the session's conversation: ours, or the one that won the race (read in the same
+/// transaction).
 pub async fn open_conversation<E: Exec + ?Sized>(
     tx: &mut E,
-    c: &NewConversation,
+    c: &ConversationRow,
 ) -> StoreResult<(ConversationRow, bool)> {
     tx.execute(
         "INSERT INTO conversations
@@ -101,7 +91,7 @@ pub async fn open_conversation<E: Exec + ?Sized>(
             c.person_id,
             &c.client_code,
             &c.state,
-            c.now
+            c.created_at
         ],
     )
     .await?;
