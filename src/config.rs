@@ -203,6 +203,9 @@ pub struct Config {
     pub discord_api_url: String,
     /// Discord guild (server) id → client code.
     pub discord_guild_clients: std::collections::BTreeMap<u64, String>,
+    /// The Discord gateway shards this replica runs (`FRONTDOOR_DISCORD_SHARDS=0-1/4`);
+    /// unset: the one shard of a bot that is not sharded.
+    pub discord_shards: Option<ShardRange>,
     /// Public URL of `/telegram/webhook`: Telegram pushes updates there instead of long polling
     /// (for several replicas). Needs `telegram_webhook_secret`.
     pub telegram_webhook_url: Option<String>,
@@ -407,6 +410,15 @@ impl Config {
             discord_guild_clients: parse_guild_clients(
                 get("FRONTDOOR_DISCORD_GUILD_CLIENTS").as_deref(),
             )?,
+            discord_shards: get("FRONTDOOR_DISCORD_SHARDS")
+                .map(|v| {
+                    v.parse::<ShardRange>()
+                        .map_err(|message| ConfigError::Invalid {
+                            name: "FRONTDOOR_DISCORD_SHARDS".into(),
+                            message,
+                        })
+                })
+                .transpose()?,
             listen,
             data_dir,
             content_dir,
@@ -426,6 +438,35 @@ impl Config {
     /// The effective configuration as TOML, secrets masked (`frontdoor config`).
     pub fn to_masked_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+/// A contiguous range of Discord gateway shards out of `total`, both ends included: how a bot
+/// too big for one process is split across replicas (each replica runs its own range; Discord
+/// sends a guild's events to shard `(guild_id >> 22) % total`, DMs to shard 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ShardRange {
+    pub first: u32,
+    pub last: u32,
+    pub total: u32,
+}
+
+impl std::str::FromStr for ShardRange {
+    type Err = String;
+
+    /// `"FIRST-LAST/TOTAL"` (`"0-1/4"`: shards 0 and 1 of 4) or `"N/TOTAL"` (one shard).
+    fn from_str(v: &str) -> Result<Self, String> {
+        let bad = || format!("{v:?} is not FIRST-LAST/TOTAL (e.g. 0-1/4) or N/TOTAL");
+        let (range, total) = v.trim().split_once('/').ok_or_else(bad)?;
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let number = |s: &str| s.trim().parse::<u32>().map_err(|_| bad());
+        let (first, last, total) = (number(first)?, number(last)?, number(total)?);
+        if total == 0 || first > last || last >= total {
+            return Err(format!(
+                "{v:?}: need FIRST <= LAST < TOTAL (shards are numbered from 0)"
+            ));
+        }
+        Ok(ShardRange { first, last, total })
     }
 }
 
@@ -551,6 +592,27 @@ mod tests {
             .to_string();
         assert!(err.contains("frontdoor.toml:3"), "{err}");
         assert!(err.contains("bogus_key"), "{err}");
+    }
+
+    #[test]
+    fn discord_shard_ranges() {
+        let shards = |v: &str| {
+            Config::load_from(&Flags::default(), &env(&[("FRONTDOOR_DISCORD_SHARDS", v)]))
+                .map(|c| c.discord_shards)
+        };
+        let range = |first, last, total| Some(ShardRange { first, last, total });
+        assert_eq!(shards("0-1/4").unwrap(), range(0, 1, 4));
+        assert_eq!(shards(" 3/4 ").unwrap(), range(3, 3, 4));
+        assert_eq!(
+            Config::load_from(&Flags::default(), &env(&[]))
+                .unwrap()
+                .discord_shards,
+            None
+        );
+        for bad in ["4/4", "2-1/4", "0-1", "a-b/c", "0/0", "-1/4"] {
+            let err = shards(bad).unwrap_err().to_string();
+            assert!(err.starts_with("FRONTDOOR_DISCORD_SHARDS"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -989,6 +989,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             proxy: (config.discord_api_url != "https://discord.com")
                 .then(|| config.discord_api_url.clone()),
             guild_clients: config.discord_guild_clients.clone(),
+            shards: config.discord_shards,
         };
         let (token, chat, mut stop) = (
             token.expose().to_string(),

@@ -27,6 +27,8 @@ struct FakeDiscord {
     calls: Arc<Mutex<Vec<(String, String, Value)>>>,
     events: broadcast::Sender<Value>,
     identified: Arc<Mutex<bool>>,
+    /// `[shard, total]` of every Identify, in order.
+    shards: Arc<Mutex<Vec<(u64, u64)>>>,
     /// Message posts to refuse with 429 (retry_after 1 s) before accepting again.
     flood: Arc<Mutex<u32>>,
 }
@@ -136,6 +138,8 @@ async fn session(fake: FakeDiscord, mut socket: WebSocket) {
     }
     let mut events = fake.events.subscribe();
     let mut seq = 1;
+    // The shard this session identified as: Discord sends each event down one shard only.
+    let mut shard = 0;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -143,6 +147,9 @@ async fn session(fake: FakeDiscord, mut socket: WebSocket) {
                 let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
                 match v["op"].as_i64() {
                     Some(2) => {
+                        let pair = &v["d"]["shard"];
+                        shard = pair[0].as_u64().unwrap_or(0);
+                        fake.shards.lock().unwrap().push((shard, pair[1].as_u64().unwrap_or(1)));
                         let base = fake.base.lock().unwrap().replace("http://", "ws://");
                         let ready = json!({"op": 0, "s": seq, "t": "READY", "d": {
                             "v": 10, "user": user(BOT_ID, "frontdoor", true), "guilds": [],
@@ -160,6 +167,12 @@ async fn session(fake: FakeDiscord, mut socket: WebSocket) {
             }
             event = events.recv() => {
                 let Ok(mut e) = event else { return };
+                // Events sent with `to_shard` carry their shard; others go to every session.
+                if let Some(to) = e.as_object_mut().and_then(|o| o.remove("to_shard")) {
+                    if to.as_u64() != Some(shard) {
+                        continue;
+                    }
+                }
                 e["s"] = json!(seq);
                 seq += 1;
                 if socket.send(WsMessage::Text(e.to_string().into())).await.is_err() {
@@ -177,6 +190,7 @@ async fn start_fake() -> (FakeDiscord, String) {
         calls: Arc::default(),
         events,
         identified: Arc::default(),
+        shards: Arc::default(),
         flood: Arc::default(),
     };
     let app = axum::Router::new()
@@ -194,6 +208,14 @@ fn dispatch(fake: &FakeDiscord, t: &str, d: Value) {
     fake.events
         .send(json!({"op": 0, "t": t, "d": d}))
         .expect("the gateway session is listening");
+}
+
+/// An event down one shard's session only, as Discord routes them: a guild's events to shard
+/// `(guild_id >> 22) % total`, direct messages to shard 0.
+fn dispatch_to_shard(fake: &FakeDiscord, shard: u64, t: &str, d: Value) {
+    fake.events
+        .send(json!({"op": 0, "t": t, "d": d, "to_shard": shard}))
+        .expect("the gateway sessions are listening");
 }
 
 async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -435,4 +457,92 @@ async fn discord_conversation_through_the_real_client() {
     let _ = stop_tx.send(()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), running).await;
     server.stop().await;
+}
+
+/// A bot too big for one process is split by shard ranges: replica A runs shards 0–1 of 4,
+/// replica B shards 2–3. Each shard identifies once, with the right `[shard, total]`, and an
+/// event reaches the bot through the shard Discord routes it to.
+#[tokio::test]
+async fn shard_ranges_split_the_bot_across_replicas() {
+    let (_, store, _dir) = common::backends("discord_shards").await.remove(0);
+    let (fake, url) = start_fake().await;
+    let mut stops = Vec::new();
+    let mut running = Vec::new();
+    let mut servers = Vec::new();
+    for range in ["0-1/4", "2-3/4"] {
+        let server = TestServer::start(store.clone()).await;
+        let (stop_tx, mut stop_rx) = mpsc::channel::<()>(1);
+        let settings = DiscordSettings {
+            proxy: Some(url.clone()),
+            shards: Some(range.parse().unwrap()),
+            ..DiscordSettings::default()
+        };
+        let chat = server.state.chat.clone();
+        running.push(tokio::spawn(async move {
+            run("fake-discord-token", chat, settings, async move {
+                stop_rx.recv().await;
+            })
+            .await
+        }));
+        stops.push(stop_tx);
+        servers.push(server);
+    }
+    // serenity waits 5 s between two Identifys of one process, as Discord requires.
+    let mut shards = until("four shards to identify", || {
+        let s = fake.shards.lock().unwrap().clone();
+        (s.len() >= 4).then_some(s)
+    })
+    .await;
+    shards.sort();
+    assert_eq!(shards, [(0, 4), (1, 4), (2, 4), (3, 4)], "each shard once");
+
+    // A guild on shard 3 (replica B), one on shard 1 (replica A), and a DM (shard 0, A).
+    let guild_on = |shard: u64| ((shard << 22) | 0x1234).to_string();
+    let asks = [
+        (3, Some(guild_on(3)), "100000000000000031"),
+        (1, Some(guild_on(1)), "100000000000000032"),
+        (0, None, "100000000000000033"),
+    ];
+    for (n, (shard, guild, id)) in asks.iter().enumerate() {
+        let before = fake.sent().len();
+        let (text, mentions) = match guild {
+            Some(_) => (
+                format!("<@{BOT_ID}> how do I reset my password"),
+                vec![user(BOT_ID, "frontdoor", true)],
+            ),
+            None => ("how do I reset my password".to_string(), vec![]),
+        };
+        dispatch_to_shard(
+            &fake,
+            *shard,
+            "MESSAGE_CREATE",
+            message(id, &text, guild.as_deref(), mentions),
+        );
+        let sent = until("the answer through its shard", || {
+            let s = fake.sent();
+            (s.len() >= before + 2).then_some(s)
+        })
+        .await;
+        assert!(
+            sent[before]["content"]
+                .as_str()
+                .unwrap()
+                .contains("Reset a forgotten"),
+            "ask {n} on shard {shard}: {:#?}",
+            &sent[before..]
+        );
+    }
+    // Each message reached one session only: with overlapping ranges a shard would run
+    // twice and its event would be answered twice.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.sent().len(), 2 * asks.len(), "{:#?}", fake.sent());
+    for stop in stops {
+        let _ = stop.send(()).await;
+    }
+    for r in running {
+        r.await.unwrap().unwrap();
+    }
+    for server in servers {
+        server.stop().await;
+    }
 }

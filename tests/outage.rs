@@ -85,10 +85,6 @@ fn unlimited() -> WebSettings {
     }
 }
 
-fn schema(test: &str) -> String {
-    format!("t_{test}_{:x}", rand::random::<u64>())
-}
-
 /// `url` with its host and port replaced by `addr`.
 fn via(url: &str, addr: SocketAddr) -> String {
     let mut u = reqwest::Url::parse(url).expect("database URL");
@@ -231,7 +227,7 @@ async fn postgres_outage_answers_503_and_recovers_losing_nothing() {
         return;
     };
     let proxy = Proxy::start(target_of(&url)).await;
-    let schema = schema("outage");
+    let schema = common::unique_schema("outage");
     let store: Arc<dyn Store> = Arc::new(
         PgStore::connect_isolated(&via(&url, proxy.addr), &schema)
             .await
@@ -349,7 +345,7 @@ async fn two_replicas_share_conversations_and_ping_exactly_once() {
     );
 
     // Two replicas: two pools on one schema, two servers, two outbox workers.
-    let schema = schema("replicas");
+    let schema = common::unique_schema("replicas");
     let mut replicas = Vec::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();

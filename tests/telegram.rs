@@ -462,3 +462,99 @@ async fn webhook_mode_takes_updates_only_from_telegram_and_once() {
     server.stop().await;
     base.stop().await;
 }
+
+/// Webhook mode is what lets several replicas serve one bot: Telegram posts each update to one
+/// URL, the load balancer picks any replica. Here two replicas on one PostgreSQL take one
+/// chat's updates alternately, and every update is also redelivered to the *other* replica at
+/// the same moment (Telegram retries an update it thinks failed; the retry may land anywhere).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_mode_behind_two_replicas_on_postgres() {
+    let Some(pg) = common::postgres_url("webhook_mode_behind_two_replicas_on_postgres") else {
+        return;
+    };
+    let schema = common::unique_schema("telegram_replicas");
+    let (fake, url) = start_fake().await;
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let store: Arc<dyn frontdoor::store::Store> = Arc::new(
+            frontdoor::store::PgStore::connect_isolated(&pg, &schema)
+                .await
+                .unwrap(),
+        );
+        let base = TestServer::start(store.clone()).await;
+        let mut bot = TelegramAdapter::new(TOKEN, &url, base.state.chat.clone()).unwrap();
+        bot.prepare().await.unwrap();
+        let mut state = base.state.clone();
+        state.telegram = Some(bot);
+        state.telegram_webhook_secret = Some(frontdoor::config::Secret::new("hook-secret"));
+        let server = TestServer::start_state(store, state).await;
+        replicas.push((base, server));
+    }
+    let store = replicas[0].1.store.clone();
+    let now = chrono::Utc::now().timestamp_millis();
+    store
+        .create_link_code("acme-replicas", "ACME", now + 3_600_000, now)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let post = |replica: usize, update: Value| {
+        http.post(format!("{}/telegram/webhook", replicas[replica].1.url))
+            .header("X-Telegram-Bot-Api-Secret-Token", "hook-secret")
+            .json(&update)
+            .send()
+    };
+    let script = [
+        "/start acme-replicas",
+        "I need a new vendor set up in the system",
+        "Acme Widgets Ltd",
+        "GB123456789",
+        "Vendor will email",
+        "ap@acmewidgets.example",
+        "Goods",
+        "Submit",
+        "I want to talk to a real person please",
+    ];
+    for (k, text) in script.iter().enumerate() {
+        let update = text_update(100 + k as i64, text);
+        // Update k goes to replica k % 2 and, at the same time, again to the other one.
+        let (a, b) = tokio::join!(post(k % 2, update.clone()), post((k + 1) % 2, update));
+        assert_eq!(a.unwrap().status(), 200, "update {k}");
+        assert_eq!(b.unwrap().status(), 200, "redelivered update {k}");
+    }
+    let conversation = store
+        .conversation_by_session("telegram", &ANN.to_string())
+        .await
+        .unwrap()
+        .expect("one Telegram conversation");
+    let inbound: Vec<_> = store
+        .transcript(&conversation.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.direction == "in")
+        .collect();
+    // /start with a code answers "linked" and then greets: that greeting is the logged turn.
+    let ids: Vec<_> = inbound
+        .iter()
+        .map(|m| m.channel_message_id.clone().unwrap_or_default())
+        .collect();
+    let expected: Vec<_> = (0..script.len()).map(|k| (100 + k).to_string()).collect();
+    assert_eq!(ids, expected, "each update processed once, in order");
+    // The conversation's state carried across replicas: the form ran to a request, then the
+    // escalation to Acme's account manager.
+    let texts = fake.sent_texts();
+    assert!(
+        texts.iter().any(|t| t.contains("REQ-")),
+        "a request was opened: {texts:#?}"
+    );
+    let escalations = store
+        .escalations_of_conversation(&conversation.id)
+        .await
+        .unwrap();
+    assert_eq!(escalations.len(), 1, "one escalation: {escalations:?}");
+    assert_eq!(escalations[0].client_code.as_deref(), Some("ACME"));
+    for (base, server) in replicas {
+        server.stop().await;
+        base.stop().await;
+    }
+}

@@ -19,6 +19,7 @@ use serenity::all::{
     Interaction, Message, Ready, User, UserId,
 };
 
+use crate::config::ShardRange;
 use crate::dialogue::service::{ChatService, Inbound, Outbound};
 use crate::dialogue::{Button, Input, Reply};
 use crate::knowledge::render::split_message;
@@ -43,6 +44,8 @@ pub struct DiscordSettings {
     pub proxy: Option<String>,
     /// Guild id → client code: members of a client's server belong to that client.
     pub guild_clients: BTreeMap<u64, String>,
+    /// The gateway shards this process runs; `None`: one unsharded connection.
+    pub shards: Option<ShardRange>,
 }
 
 struct Handler {
@@ -374,6 +377,7 @@ pub async fn run(
     let intents = GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::DIRECT_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT;
+    let settings_shards = settings.shards;
     let handler = Handler {
         chat,
         settings,
@@ -387,6 +391,19 @@ pub async fn run(
         shutdown.await;
         manager.shutdown_all().await;
     });
-    client.start().await?;
+    match settings_shards {
+        // serenity's `start_shard_range` takes `first..last` but starts `last` too (its
+        // range end is inclusive, whatever the `Range` type says).
+        Some(r) => {
+            tracing::info!(
+                first = r.first,
+                last = r.last,
+                total = r.total,
+                "discord: starting shard range"
+            );
+            client.start_shard_range(r.first..r.last, r.total).await?
+        }
+        None => client.start().await?,
+    }
     Ok(())
 }

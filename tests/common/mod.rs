@@ -36,7 +36,8 @@ pub fn postgres_url(test: &str) -> Option<String> {
     }
 }
 
-fn unique_schema(test: &str) -> String {
+/// A fresh PostgreSQL schema name for one test (tests share the `test` database).
+pub fn unique_schema(test: &str) -> String {
     let n: u64 = rand::random();
     format!(
         "t_{}_{n:x}",
