@@ -177,6 +177,21 @@ pub struct RawFeature {
     pub block: u8,
 }
 
+/// Names features for explanations while a build analyses its texts. A name is made only the
+/// first time this namer sees a feature: a feature occurs in many texts, and a name per
+/// occurrence was most of the memory (2.7 GB) and much of the time of building a large
+/// knowledge base. The first occurrence overall is always the first in its namer's run of
+/// texts, so every feature still gets its name.
+#[derive(Debug, Default)]
+pub struct Namer {
+    seen: std::collections::HashSet<u64>,
+    /// (position in the text's features, name) of the features this text named.
+    pub named: Vec<(u32, String)>,
+}
+
+/// A text's features and the names it gave (see [`Namer`]).
+pub type NamedFeatures = (Vec<RawFeature>, Vec<(u32, String)>);
+
 /// Tells whether a token is in the training vocabulary.
 pub type KnownFn<'a> = &'a dyn Fn(&str) -> bool;
 
@@ -244,17 +259,14 @@ impl Analyzer {
 
     /// Emit raw features of an analysed text. When `names` is given, a
     /// readable name is pushed for every feature (build time / explain).
-    pub fn features(
-        &self,
-        a: &Analysis,
-        out: &mut Vec<RawFeature>,
-        mut names: Option<&mut Vec<String>>,
-    ) {
+    pub fn features(&self, a: &Analysis, out: &mut Vec<RawFeature>, mut names: Option<&mut Namer>) {
         out.clear();
         let mut push = |hash: u64, block: u8, name: &dyn Fn() -> String| {
             out.push(RawFeature { hash, block });
-            if let Some(n) = names.as_deref_mut() {
-                n.push(name());
+            if let Some(n) = names.as_deref_mut()
+                && n.seen.insert(hash)
+            {
+                n.named.push((out.len() as u32 - 1, name()));
             }
         };
         for (i, s) in a.stems.iter().enumerate() {
@@ -340,9 +352,8 @@ impl Analyzer {
                     for w in buf.windows(n) {
                         s.clear();
                         s.extend(w.iter());
-                        let name = s.clone();
                         push(fnv1a(b'0' + n as u8, s.as_bytes()), BLOCK_CHAR, &|| {
-                            name.clone()
+                            s.clone()
                         });
                     }
                 }
@@ -395,17 +406,21 @@ impl FeatureSpace {
     }
 
     /// Intern features of all training texts and compute IDF.
-    pub fn build(per_doc: &[(Vec<RawFeature>, Vec<String>)]) -> FeatureSpace {
+    pub fn build(per_doc: &[NamedFeatures]) -> FeatureSpace {
         let mut fs = FeatureSpace::default();
         let mut df: Vec<u32> = Vec::new();
         let mut seen: Vec<u32> = Vec::new();
-        for (raw, names) in per_doc {
+        for (raw, named) in per_doc {
             seen.clear();
-            for (f, name) in raw.iter().zip(names) {
+            let mut named = named.iter().peekable();
+            for (k, f) in raw.iter().enumerate() {
+                let name = named.next_if(|(at, _)| *at as usize == k).map(|(_, n)| n);
                 let next = fs.names.len() as u32;
                 let id = *fs.ids.entry(f.hash).or_insert(next);
                 if id == next {
-                    fs.names.push(name.clone());
+                    // A first occurrence is always named; the hash stands in if not.
+                    fs.names
+                        .push(name.cloned().unwrap_or_else(|| format!("#{:x}", f.hash)));
                     fs.blocks.push(f.block);
                     df.push(0);
                 }

@@ -45,6 +45,7 @@ pub mod rules;
 pub mod stem;
 pub mod typo;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -391,43 +392,46 @@ impl Engine {
         };
         let analyzer = Analyzer::new(params, &config.synonyms);
 
-        // analyse every example
-        let mut docs = Vec::new();
+        // Analyse every example and passage sentence (on every core; in order).
+        let mut texts: Vec<(u32, Cow<'_, str>, f32)> = Vec::new();
+        for (c, def) in intents.iter().enumerate() {
+            for ex in &def.examples {
+                texts.push((c as u32, Cow::Borrowed(ex.as_str()), 1.0));
+            }
+            for sentence in def.passages.iter().flat_map(|p| split_sentences(p)) {
+                texts.push((c as u32, Cow::Owned(sentence), config.passage_weight));
+            }
+        }
+        let analysed = model::par_chunks(texts.len(), &|range| {
+            let mut namer = index::Namer::default();
+            range
+                .map(|i| {
+                    let a = analyzer.analyze(&texts[i].1, None);
+                    if a.tokens.is_empty() {
+                        return None;
+                    }
+                    let mut raw = Vec::new();
+                    analyzer.features(&a, &mut raw, Some(&mut namer));
+                    Some((a.tokens, (raw, std::mem::take(&mut namer.named))))
+                })
+                .collect()
+        });
+        let mut docs: Vec<index::NamedFeatures> = Vec::new();
         let mut labels = Vec::new();
         let mut scales: Vec<f32> = Vec::new();
         let mut word_freq: HashMap<String, u32> = HashMap::new();
-        for (c, def) in intents.iter().enumerate() {
-            for ex in &def.examples {
-                let a = analyzer.analyze(ex, None);
-                if a.tokens.is_empty() {
-                    continue;
-                }
-                for t in &a.tokens {
-                    *word_freq.entry(t.clone()).or_insert(0) += 1;
-                }
-                let mut raw = Vec::new();
-                let mut names = Vec::new();
-                analyzer.features(&a, &mut raw, Some(&mut names));
-                docs.push((raw, names));
-                labels.push(c as u32);
-                scales.push(1.0);
+        for ((label, _, scale), analysis) in texts.iter().zip(analysed) {
+            let Some((tokens, doc)) = analysis else {
+                continue;
+            };
+            for t in tokens {
+                *word_freq.entry(t).or_insert(0) += 1;
             }
-            for sentence in def.passages.iter().flat_map(|p| split_sentences(p)) {
-                let a = analyzer.analyze(&sentence, None);
-                if a.tokens.is_empty() {
-                    continue;
-                }
-                for t in &a.tokens {
-                    *word_freq.entry(t.clone()).or_insert(0) += 1;
-                }
-                let mut raw = Vec::new();
-                let mut names = Vec::new();
-                analyzer.features(&a, &mut raw, Some(&mut names));
-                docs.push((raw, names));
-                labels.push(c as u32);
-                scales.push(config.passage_weight);
-            }
+            docs.push(doc);
+            labels.push(*label);
+            scales.push(*scale);
         }
+        drop(texts);
         if docs.is_empty() && rules.rules.is_empty() {
             return Err(EngineError::Empty);
         }
@@ -443,10 +447,9 @@ impl Engine {
             }
         }
         let max_idf = ((1.0 + docs.len() as f32) / 1.0).ln() + 1.0;
-        let mut vectors: Vec<SparseVec> = docs
-            .iter()
-            .map(|(raw, _)| features.vectorize(raw, &analyzer.params))
-            .collect();
+        let mut vectors: Vec<SparseVec> = model::par_map(docs.len(), &|i| {
+            features.vectorize(&docs[i].0, &analyzer.params)
+        });
         drop(docs);
         // Unit-length passage sentences grouped by intent, for the
         // out-of-scope similarity term (see `similarity_knee`).

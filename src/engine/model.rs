@@ -14,6 +14,46 @@ use std::cell::RefCell;
 
 use super::index::SparseVec;
 
+/// `(0..n).map(f).collect()` on every core (see [`par_chunks`]).
+pub fn par_map<T: Send>(n: usize, f: &(dyn Fn(usize) -> T + Sync)) -> Vec<T> {
+    par_chunks(n, &|range| range.map(f).collect())
+}
+
+/// `f` over contiguous chunks of `0..n`, one per core, joined in order: the same result as
+/// `f(0..n)` when `f` maps each index on its own. For the pure per-text work of a build
+/// (analysis, vectors, retrieval of training candidates) that a large knowledge base
+/// multiplies; small builds stay on one thread.
+pub fn par_chunks<T: Send>(
+    n: usize,
+    f: &(dyn Fn(std::ops::Range<usize>) -> Vec<T> + Sync),
+) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1)
+        .min(n / 2048)
+        .max(1);
+    if threads == 1 {
+        return f(0..n);
+    }
+    let chunk = n.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = t * chunk..((t + 1) * chunk).min(n);
+                scope.spawn(move || f(range))
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| match p.join() {
+                Ok(part) => part,
+                // a panic in `f` is a bug; pass it on rather than return a short result
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 /// Deterministic xorshift64* generator.
 #[derive(Clone, Debug)]
 pub struct Rng(u64);
@@ -104,10 +144,13 @@ pub struct Scratch {
     pub scores: Vec<f32>,
     pub touched: Vec<u32>,
     pub mark: Vec<bool>,
+    /// `top`'s working list, kept between calls: with many intents a query touches thousands
+    /// of them, and a fresh list per call was a tenth of the 100× knowledge base's build time.
+    ranked: Vec<(u32, f32)>,
 }
 
 thread_local! {
-    pub static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { scores: Vec::new(), touched: Vec::new(), mark: Vec::new() }) };
+    pub static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { scores: Vec::new(), touched: Vec::new(), mark: Vec::new(), ranked: Vec::new() }) };
 }
 
 impl Scratch {
@@ -157,22 +200,20 @@ impl Scratch {
 
     /// The `k` best touched classes, sorted best first (ties by class id),
     /// in O(touched) plus O(k log k).
-    pub fn top(&self, k: usize) -> Vec<(u32, f32)> {
-        let mut r: Vec<(u32, f32)> = self
-            .touched
-            .iter()
-            .map(|&c| (c, self.scores[c as usize]))
-            .collect();
-        let cmp = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    pub fn top(&mut self, k: usize) -> Vec<(u32, f32)> {
         if k == 0 {
             return Vec::new();
         }
+        let r = &mut self.ranked;
+        r.clear();
+        r.extend(self.touched.iter().map(|&c| (c, self.scores[c as usize])));
+        let cmp = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if r.len() > k {
             r.select_nth_unstable_by(k - 1, cmp);
             r.truncate(k);
         }
         r.sort_by(cmp);
-        r
+        r.clone()
     }
 }
 
@@ -254,14 +295,36 @@ pub struct TrainParams {
 
 /// Weight storage during training.
 enum Store {
-    Dense { w: Vec<f32>, c: usize },
-    Sparse { rows: Vec<Vec<(u32, f32)>> },
+    Dense {
+        w: Vec<f32>,
+        c: usize,
+    },
+    /// Sampled training with every slot laid out beforehand (see [`FixedLayout`]).
+    Fixed {
+        w: Vec<f32>,
+        layout: FixedLayout,
+    },
+    /// Sampled training with rows that grow as weights are first touched: the reference the
+    /// fixed layout is tested against.
+    #[cfg(test)]
+    Sparse {
+        rows: Vec<Vec<(u32, f32)>>,
+    },
 }
 
+/// How sampled training lays out its sparse weights.
+#[derive(Clone, Copy)]
+enum Layout {
+    Fixed,
+    /// Rows grown as weights are first touched (the earlier way; a test's reference).
+    #[cfg(test)]
+    Grown,
+}
+
+#[cfg(test)]
 impl Store {
     fn get(&self, f: u32, c: u32) -> f32 {
         match self {
-            Store::Dense { w, c: nc } => w[f as usize * nc + c as usize],
             Store::Sparse { rows } => {
                 let r = &rows[f as usize];
                 match r.binary_search_by_key(&c, |e| e.0) {
@@ -269,14 +332,11 @@ impl Store {
                     Err(_) => 0.0,
                 }
             }
+            _ => unreachable!("only grown rows are read by (feature, class)"),
         }
     }
     fn add(&mut self, f: u32, c: u32, delta: f32, decay: f32) {
         match self {
-            Store::Dense { w, c: nc } => {
-                let x = &mut w[f as usize * *nc + c as usize];
-                *x = *x * decay + delta;
-            }
             Store::Sparse { rows } => {
                 let r = &mut rows[f as usize];
                 match r.binary_search_by_key(&c, |e| e.0) {
@@ -284,6 +344,162 @@ impl Store {
                     Err(i) => r.insert(i, (c, delta)),
                 }
             }
+            _ => unreachable!("only grown rows are written by (feature, class)"),
+        }
+    }
+}
+
+/// Sparse weights over a layout fixed before training. Sampled training only ever touches
+/// (feature of example i, candidate class of i) pairs, so each feature's row of classes is
+/// laid out once, sorted, before the first step; weights then live in one flat array and
+/// never move. Rows that span many classes (common words) also get a direct class → slot
+/// map, so a lookup there is one read instead of a binary search over thousands of classes.
+/// Growing rows as weights were first touched (binary search per read, insertion shifting a
+/// long row) took 46% of the 100× knowledge base's load time.
+struct FixedLayout {
+    /// Row of feature f: `cls[offs[f]..offs[f + 1]]` (sorted classes), same range of weights.
+    offs: Vec<usize>,
+    cls: Vec<u32>,
+    /// `direct[f]`: the row's index in `slots` when the row has a direct map, else `NONE`.
+    direct: Vec<u32>,
+    /// Direct maps, `n_classes` slots each (`NONE` for a class not in the row).
+    slots: Vec<u32>,
+    n_classes: usize,
+    /// Every example's slots, worked out once (when within [`LOCAL_BUDGET`]): the slot of
+    /// example i's k-th feature f and j-th candidate is
+    /// `offs[f] + local[start[i] + k * n_cands + j]`, 2 bytes each. Epochs then look nothing up.
+    local: Option<(Vec<usize>, Vec<u16>)>,
+}
+
+/// Most cached (example feature × candidate) slots: 2 bytes each, so at most 256 MB. The 100×
+/// knowledge base needs 70 M of them (140 MB, for the seconds of its build).
+const LOCAL_BUDGET: usize = 128 << 20;
+
+impl FixedLayout {
+    const NONE: u32 = u32::MAX;
+
+    fn build(
+        vectors: &[SparseVec],
+        cand_lists: &[Vec<u32>],
+        n_features: usize,
+        n_classes: usize,
+    ) -> FixedLayout {
+        // Cache the slots when they fit (and a row's index fits in 2 bytes).
+        let mut start = Vec::with_capacity(vectors.len() + 1);
+        start.push(0usize);
+        for (v, c) in vectors.iter().zip(cand_lists) {
+            start.push(start[start.len() - 1] + v.ids.len() * c.len());
+        }
+        let mut local = (start[vectors.len()] <= LOCAL_BUDGET && n_classes <= 1 << 16)
+            .then(|| vec![0u16; start[vectors.len()]]);
+        // feature → (example, index of the feature in the example)
+        let mut inv_off = vec![0usize; n_features + 1];
+        for v in vectors {
+            for &f in &v.ids {
+                inv_off[f as usize + 1] += 1;
+            }
+        }
+        for f in 0..n_features {
+            inv_off[f + 1] += inv_off[f];
+        }
+        let mut inv = vec![(0u32, 0u32); inv_off[n_features]];
+        let mut fill = inv_off.clone();
+        for (i, v) in vectors.iter().enumerate() {
+            for (k, &f) in v.ids.iter().enumerate() {
+                inv[fill[f as usize]] = (i as u32, k as u32);
+                fill[f as usize] += 1;
+            }
+        }
+        drop(fill);
+        let mut offs = Vec::with_capacity(n_features + 1);
+        offs.push(0usize);
+        let mut cls: Vec<u32> = Vec::new();
+        let mut direct = vec![Self::NONE; n_features];
+        let mut slots: Vec<u32> = Vec::new();
+        // seen[c] == f + 1: class c is already in feature f's row
+        let mut seen = vec![0u32; n_classes];
+        // class → its index in the current row (cached slots only)
+        let mut map = vec![0u16; if local.is_some() { n_classes } else { 0 }];
+        for f in 0..n_features {
+            let mark = f as u32 + 1;
+            let row_start = cls.len();
+            let users = &inv[inv_off[f]..inv_off[f + 1]];
+            for &(i, _) in users {
+                for &c in &cand_lists[i as usize] {
+                    if seen[c as usize] != mark {
+                        seen[c as usize] = mark;
+                        cls.push(c);
+                    }
+                }
+            }
+            cls[row_start..].sort_unstable();
+            // A direct map costs 4 bytes per class; a row of over n/8 classes already costs
+            // 8 bytes per entry, so the map at most doubles that row's memory.
+            let len = cls.len() - row_start;
+            if let Some(local) = local.as_mut() {
+                for (n, &c) in cls[row_start..].iter().enumerate() {
+                    map[c as usize] = n as u16;
+                }
+                for &(i, k) in users {
+                    let cands = &cand_lists[i as usize];
+                    let at = start[i as usize] + k as usize * cands.len();
+                    for (l, &c) in local[at..at + cands.len()].iter_mut().zip(cands) {
+                        *l = map[c as usize];
+                    }
+                }
+            }
+            if len > 64 && len > n_classes / 8 {
+                direct[f] = (slots.len() / n_classes) as u32;
+                let base = slots.len();
+                slots.resize(base + n_classes, Self::NONE);
+                for (n, &c) in cls[row_start..].iter().enumerate() {
+                    slots[base + c as usize] = (row_start + n) as u32;
+                }
+            }
+            offs.push(cls.len());
+        }
+        FixedLayout {
+            offs,
+            cls,
+            direct,
+            slots,
+            n_classes,
+            local: local.map(|l| (start, l)),
+        }
+    }
+
+    /// The slots of example `i`'s step into `out` (feature k, candidate j at k · n_cands + j):
+    /// `x` is the example's vector or a dropout of it, `ks` the index of each of `x`'s
+    /// features in the example.
+    fn step_slots(&self, i: usize, x: &SparseVec, ks: &[u32], cands: &[u32], out: &mut Vec<usize>) {
+        out.clear();
+        let nc = cands.len();
+        match &self.local {
+            Some((start, local)) => {
+                for (&f, &k) in x.ids.iter().zip(ks) {
+                    let row = self.offs[f as usize];
+                    let at = start[i] + k as usize * nc;
+                    out.extend(local[at..at + nc].iter().map(|&l| row + l as usize));
+                }
+            }
+            None => {
+                for &f in &x.ids {
+                    out.extend(cands.iter().map(|&c| self.slot(f, c)));
+                }
+            }
+        }
+    }
+
+    /// Slot of (feature, class); the pair must be in the layout (a candidate of an example
+    /// that has the feature).
+    fn slot(&self, f: u32, c: u32) -> usize {
+        let f = f as usize;
+        match self.direct[f] {
+            Self::NONE => {
+                let row = &self.cls[self.offs[f]..self.offs[f + 1]];
+                self.offs[f] + row.partition_point(|&x| x < c)
+            }
+            d => self.slots[d as usize * self.n_classes + c as usize] as usize,
         }
     }
 }
@@ -307,7 +523,7 @@ impl LinearModel {
         n_classes: usize,
         n_features: usize,
         params: &TrainParams,
-        candidates_of: &dyn Fn(usize) -> Vec<u32>,
+        candidates_of: &(dyn Fn(usize) -> Vec<u32> + Sync),
     ) -> LinearModel {
         // bagging over seeds: the average of linear models is a linear model
         let runs = params.ensemble.max(1);
@@ -364,19 +580,29 @@ impl LinearModel {
         n_classes: usize,
         n_features: usize,
         params: &TrainParams,
-        candidates_of: &dyn Fn(usize) -> Vec<u32>,
+        candidates_of: &(dyn Fn(usize) -> Vec<u32> + Sync),
+    ) -> Vec<Vec<(u32, f32)>> {
+        Self::train_lists_in(
+            Layout::Fixed,
+            vectors,
+            labels,
+            n_classes,
+            n_features,
+            params,
+            candidates_of,
+        )
+    }
+
+    fn train_lists_in(
+        layout: Layout,
+        vectors: &[SparseVec],
+        labels: &[u32],
+        n_classes: usize,
+        n_features: usize,
+        params: &TrainParams,
+        candidates_of: &(dyn Fn(usize) -> Vec<u32> + Sync),
     ) -> Vec<Vec<(u32, f32)>> {
         let dense = n_classes <= params.dense_max_classes;
-        let mut store = if dense {
-            Store::Dense {
-                w: vec![0.0; n_features * n_classes],
-                c: n_classes,
-            }
-        } else {
-            Store::Sparse {
-                rows: vec![Vec::new(); n_features],
-            }
-        };
         let sampled = !dense && params.candidates > 0 && params.candidates < n_classes;
         let all: Vec<u32> = if sampled {
             Vec::new()
@@ -384,20 +610,46 @@ impl LinearModel {
             (0..n_classes as u32).collect()
         };
         let cand_lists: Vec<Vec<u32>> = if sampled {
-            (0..vectors.len())
-                .map(|i| {
-                    let mut c = candidates_of(i);
-                    c.truncate(params.candidates);
-                    if !c.contains(&labels[i]) {
-                        c.push(labels[i]);
-                    }
-                    c.sort_unstable();
-                    c
-                })
-                .collect()
+            par_map(vectors.len(), &|i| {
+                let mut c = candidates_of(i);
+                c.truncate(params.candidates);
+                if !c.contains(&labels[i]) {
+                    c.push(labels[i]);
+                }
+                c.sort_unstable();
+                c
+            })
         } else {
             Vec::new()
         };
+        // Without sampling (few intents, or configured to train over all of them) every
+        // weight is touched: a dense matrix.
+        let mut store = if !sampled {
+            Store::Dense {
+                w: vec![0.0; n_features * n_classes],
+                c: n_classes,
+            }
+        } else {
+            match layout {
+                Layout::Fixed => {
+                    let layout = FixedLayout::build(vectors, &cand_lists, n_features, n_classes);
+                    Store::Fixed {
+                        w: vec![0.0; layout.cls.len()],
+                        layout,
+                    }
+                }
+                #[cfg(test)]
+                Layout::Grown => Store::Sparse {
+                    rows: vec![Vec::new(); n_features],
+                },
+            }
+        };
+        // This step's weight slots (fixed layout): feature k, candidate j at k * n_cands + j.
+        let mut step: Vec<usize> = Vec::new();
+        // Index of each feature of the step's (possibly dropped-out) example in the example.
+        let iota: Vec<u32> =
+            (0..vectors.iter().map(|v| v.ids.len()).max().unwrap_or(0) as u32).collect();
+        let mut kept: Vec<u32> = Vec::new();
         let average = params.average && dense;
         // small sets get more epochs so SGD settles (deterministic, cheap)
         let epochs = params
@@ -421,21 +673,23 @@ impl LinearModel {
         for _ in 0..params.epochs {
             rng.shuffle(&mut order);
             for &i in &order {
-                let x = if params.dropout > 0.0 {
+                let (x, ks): (&SparseVec, &[u32]) = if params.dropout > 0.0 {
                     // feature dropout (a cheap regulariser for sparse text)
                     dropped.ids.clear();
                     dropped.vals.clear();
+                    kept.clear();
                     let keep = 1.0 - params.dropout;
                     let cut = (params.dropout as f64 * u64::MAX as f64) as u64;
                     for (k, &f) in vectors[i].ids.iter().enumerate() {
                         if rng.next_u64() >= cut {
                             dropped.ids.push(f);
                             dropped.vals.push(vectors[i].vals[k] / keep);
+                            kept.push(k as u32);
                         }
                     }
-                    &dropped
+                    (&dropped, &kept)
                 } else {
-                    &vectors[i]
+                    (&vectors[i], &iota[..vectors[i].ids.len()])
                 };
                 let y = labels[i];
                 let cands: &[u32] = if sampled { &cand_lists[i] } else { &all };
@@ -444,7 +698,8 @@ impl LinearModel {
                 scores.clear();
                 scores.resize(cands.len(), 0.0);
                 match &store {
-                    Store::Dense { w, c: nc } if !sampled => {
+                    // dense means every class is a candidate, in order
+                    Store::Dense { w, c: nc } => {
                         for (k, &f) in x.ids.iter().enumerate() {
                             let v = x.vals[k];
                             let row = &w[f as usize * nc..f as usize * nc + nc];
@@ -453,15 +708,16 @@ impl LinearModel {
                             }
                         }
                     }
-                    Store::Dense { w, c: nc } => {
-                        for (k, &f) in x.ids.iter().enumerate() {
-                            let v = x.vals[k];
-                            let row = &w[f as usize * nc..f as usize * nc + nc];
-                            for (s, &c) in scores.iter_mut().zip(cands) {
-                                *s += v * row[c as usize];
+                    Store::Fixed { w, layout } => {
+                        let nc = cands.len();
+                        layout.step_slots(i, x, ks, cands, &mut step);
+                        for (k, &v) in x.vals.iter().enumerate() {
+                            for (s, &p) in scores.iter_mut().zip(&step[k * nc..k * nc + nc]) {
+                                *s += v * w[p];
                             }
                         }
                     }
+                    #[cfg(test)]
                     Store::Sparse { .. } => {
                         for (j, &c) in cands.iter().enumerate() {
                             let mut s = 0.0;
@@ -511,31 +767,33 @@ impl LinearModel {
                         for (k, &f) in x.ids.iter().enumerate() {
                             let v = x.vals[k] * lr;
                             let base = f as usize * nc;
-                            if sampled {
-                                for (&c, &g) in cands.iter().zip(scores.iter()) {
-                                    let wv = &mut w[base + c as usize];
-                                    *wv = *wv * decay - v * g;
-                                }
-                                if !avg_u.is_empty() {
-                                    for (&c, &g) in cands.iter().zip(scores.iter()) {
-                                        avg_u[base + c as usize] -= v * a * g;
-                                    }
-                                }
-                            } else {
-                                for (wv, &g) in w[base..base + nc].iter_mut().zip(scores.iter()) {
-                                    *wv = *wv * decay - v * g;
-                                }
-                                if !avg_u.is_empty() {
-                                    let va = v * a;
-                                    for (uv, &g) in
-                                        avg_u[base..base + nc].iter_mut().zip(scores.iter())
-                                    {
-                                        *uv -= va * g;
-                                    }
+                            for (wv, &g) in w[base..base + nc].iter_mut().zip(scores.iter()) {
+                                *wv = *wv * decay - v * g;
+                            }
+                            if !avg_u.is_empty() {
+                                let va = v * a;
+                                for (uv, &g) in avg_u[base..base + nc].iter_mut().zip(scores.iter())
+                                {
+                                    *uv -= va * g;
                                 }
                             }
                         }
                     }
+                    Store::Fixed { w, .. } => {
+                        let decay = 1.0 - lr * params.l2;
+                        let nc = cands.len();
+                        for (j, &g) in scores.iter().enumerate() {
+                            if g.abs() < 1e-4 {
+                                continue;
+                            }
+                            for (k, &v) in x.vals.iter().enumerate() {
+                                let p = step[k * nc + j];
+                                // the same arithmetic, in the same order, as growing rows
+                                w[p] = w[p] * decay + -lr * g * v;
+                            }
+                        }
+                    }
+                    #[cfg(test)]
                     s @ Store::Sparse { .. } => {
                         let decay = 1.0 - lr * params.l2;
                         for (j, &c) in cands.iter().enumerate() {
@@ -570,6 +828,18 @@ impl LinearModel {
                         .collect()
                 })
                 .collect(),
+            Store::Fixed { w, layout } => (0..n_features)
+                .map(|f| {
+                    let row = layout.offs[f]..layout.offs[f + 1];
+                    layout.cls[row.clone()]
+                        .iter()
+                        .zip(&w[row])
+                        .filter(|(_, v)| **v != 0.0)
+                        .map(|(&c, &v)| (c, v))
+                        .collect()
+                })
+                .collect(),
+            #[cfg(test)]
             Store::Sparse { rows } => rows,
         }
     }
@@ -654,5 +924,118 @@ impl ExampleIndex {
 }
 
 thread_local! {
-    pub static KNN_SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { scores: Vec::new(), touched: Vec::new(), mark: Vec::new() }) };
+    pub static KNN_SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { scores: Vec::new(), touched: Vec::new(), mark: Vec::new(), ranked: Vec::new() }) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A made-up sampled-training problem: 60 intents, 300 features, 500 examples.
+    fn problem() -> (Vec<SparseVec>, Vec<u32>, Vec<Vec<u32>>) {
+        let mut rng = Rng::new(7);
+        let (mut vectors, mut labels, mut cands) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..500 {
+            let label = (i % 60) as u32;
+            let mut ids: Vec<u32> = (0..6).map(|_| rng.below(300) as u32).collect();
+            ids.push(300 - 1 - label); // a feature that says which intent it is
+            ids.sort_unstable();
+            ids.dedup();
+            let vals = ids
+                .iter()
+                .map(|_| 0.2 + rng.below(80) as f32 / 100.0)
+                .collect();
+            vectors.push(SparseVec { ids, vals });
+            labels.push(label);
+            cands.push((0..10).map(|_| rng.below(60) as u32).collect());
+        }
+        (vectors, labels, cands)
+    }
+
+    fn params(dropout: f32) -> TrainParams {
+        TrainParams {
+            loss: Loss::Softmax,
+            label_smoothing: 0.05,
+            lr_decay: 0.5,
+            dropout,
+            min_steps: 0,
+            ensemble: 1,
+            hinge_blend: 0.0,
+            hinge_learning_rate: 0.3,
+            average: false,
+            epochs: 3,
+            learning_rate: 0.5,
+            l2: 1e-4,
+            seed: 42,
+            dense_max_classes: 10,
+            candidates: 8,
+            max_postings: 1000,
+            min_weight: 0.0,
+        }
+    }
+
+    #[test]
+    fn fixed_layout_slots_are_the_pairs_they_stand_for() {
+        // 400 intents; feature 0 is in every example, so its row spans most intents and gets
+        // a direct map; the other rows are short and searched.
+        let mut rng = Rng::new(3);
+        let mut vectors = Vec::new();
+        let mut cands = Vec::new();
+        for _ in 0..3000 {
+            let mut ids = vec![0u32];
+            ids.extend((0..5).map(|_| 1 + rng.below(500) as u32));
+            ids.sort_unstable();
+            ids.dedup();
+            let vals = vec![1.0; ids.len()];
+            vectors.push(SparseVec { ids, vals });
+            let mut c: Vec<u32> = (0..12).map(|_| rng.below(400) as u32).collect();
+            c.sort_unstable();
+            c.dedup();
+            cands.push(c);
+        }
+        let layout = FixedLayout::build(&vectors, &cands, 501, 400);
+        assert_ne!(layout.direct[0], FixedLayout::NONE, "a long row has a direct map");
+        assert!(layout.local.is_some(), "small enough to cache every slot");
+        let mut cached = Vec::new();
+        for (i, (x, cs)) in vectors.iter().zip(&cands).enumerate() {
+            let ks: Vec<u32> = (0..x.ids.len() as u32).collect();
+            layout.step_slots(i, x, &ks, cs, &mut cached);
+            let mut k = 0;
+            for &f in &x.ids {
+                let row = layout.offs[f as usize]..layout.offs[f as usize + 1];
+                for &c in cs {
+                    let slot = layout.slot(f, c);
+                    assert!(row.contains(&slot), "feature {f}'s slot for {c} is in its row");
+                    assert_eq!(layout.cls[slot], c);
+                    assert_eq!(cached[k], slot, "the cached slot is the looked-up one");
+                    k += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_layout_trains_exactly_like_growing_rows() {
+        let (vectors, labels, cands) = problem();
+        let candidates_of = |i: usize| cands[i].clone();
+        for dropout in [0.0, 0.2] {
+            let train = |layout| {
+                LinearModel::train_lists_in(
+                    layout,
+                    &vectors,
+                    &labels,
+                    60,
+                    300,
+                    &params(dropout),
+                    &candidates_of,
+                )
+            };
+            let (fixed, grown) = (train(Layout::Fixed), train(Layout::Grown));
+            assert!(
+                fixed.iter().any(|row| !row.is_empty()),
+                "it learned something"
+            );
+            assert_eq!(fixed, grown, "dropout {dropout}");
+        }
+    }
 }
