@@ -168,10 +168,10 @@ async fn session(fake: FakeDiscord, mut socket: WebSocket) {
             event = events.recv() => {
                 let Ok(mut e) = event else { return };
                 // Events sent with `to_shard` carry their shard; others go to every session.
-                if let Some(to) = e.as_object_mut().and_then(|o| o.remove("to_shard")) {
-                    if to.as_u64() != Some(shard) {
-                        continue;
-                    }
+                if let Some(to) = e.as_object_mut().and_then(|o| o.remove("to_shard"))
+                    && to.as_u64() != Some(shard)
+                {
+                    continue;
                 }
                 e["s"] = json!(seq);
                 seq += 1;

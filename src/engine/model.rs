@@ -994,7 +994,11 @@ mod tests {
             cands.push(c);
         }
         let layout = FixedLayout::build(&vectors, &cands, 501, 400);
-        assert_ne!(layout.direct[0], FixedLayout::NONE, "a long row has a direct map");
+        assert_ne!(
+            layout.direct[0],
+            FixedLayout::NONE,
+            "a long row has a direct map"
+        );
         assert!(layout.local.is_some(), "small enough to cache every slot");
         let mut cached = Vec::new();
         for (i, (x, cs)) in vectors.iter().zip(&cands).enumerate() {
@@ -1005,7 +1009,10 @@ mod tests {
                 let row = layout.offs[f as usize]..layout.offs[f as usize + 1];
                 for &c in cs {
                     let slot = layout.slot(f, c);
-                    assert!(row.contains(&slot), "feature {f}'s slot for {c} is in its row");
+                    assert!(
+                        row.contains(&slot),
+                        "feature {f}'s slot for {c} is in its row"
+                    );
                     assert_eq!(layout.cls[slot], c);
                     assert_eq!(cached[k], slot, "the cached slot is the looked-up one");
                     k += 1;
