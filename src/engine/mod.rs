@@ -488,13 +488,8 @@ impl Engine {
             });
             labels = keep_labels;
         }
-        let centroids = CentroidIndex::build(
-            &vectors,
-            &labels,
-            n_classes,
-            features.len(),
-            config.max_postings,
-        );
+        let centroids =
+            CentroidIndex::build(&vectors, &labels, features.len(), config.max_postings);
         let sparse = n_classes > config.dense_max_classes;
         let train = TrainParams {
             loss: config.loss,

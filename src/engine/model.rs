@@ -103,8 +103,18 @@ impl Postings {
         p.offsets.push(0);
         for mut l in lists {
             l.retain(|&(_, w)| w.abs() >= min_abs && w.is_finite());
-            l.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
-            l.truncate(max_len);
+            if l.len() > max_len {
+                // the strongest `max_len` (ties to the lower class), in any order
+                let strongest = |a: &(u32, f32), b: &(u32, f32)| {
+                    b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0))
+                };
+                if max_len == 0 {
+                    l.clear();
+                } else {
+                    l.select_nth_unstable_by(max_len - 1, strongest);
+                    l.truncate(max_len);
+                }
+            }
             // class order inside a posting gives sequential writes when dense
             l.sort_by_key(|&(c, _)| c);
             for (c, w) in l {
@@ -227,28 +237,43 @@ impl CentroidIndex {
     pub fn build(
         vectors: &[SparseVec],
         labels: &[u32],
-        n_classes: usize,
         n_features: usize,
         max_postings: usize,
     ) -> CentroidIndex {
-        // per-class accumulation in a map to stay sparse
-        let mut per_class: Vec<std::collections::HashMap<u32, f32>> =
-            vec![Default::default(); n_classes];
-        for (v, &y) in vectors.iter().zip(labels) {
-            let m = &mut per_class[y as usize];
-            for (k, &f) in v.ids.iter().enumerate() {
-                *m.entry(f).or_insert(0.0) += v.vals[k];
-            }
-        }
+        // Per class, sum its rows in a dense accumulator over features (touched ones listed),
+        // then emit that class's normalised centroid into the per-feature lists.
+        let mut by_class: Vec<usize> = (0..vectors.len()).collect();
+        by_class.sort_by_key(|&i| labels[i]);
+        let mut acc = vec![0.0f32; n_features];
+        let mut mark = vec![false; n_features];
+        let mut touched: Vec<u32> = Vec::new();
         let mut lists: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_features];
-        for (c, m) in per_class.into_iter().enumerate() {
-            let norm: f32 = m.values().map(|w| w * w).sum::<f32>().sqrt();
-            if norm <= 0.0 {
-                continue;
+        for rows in by_class.chunk_by(|&a, &b| labels[a] == labels[b]) {
+            let c = labels[rows[0]];
+            for &i in rows {
+                let v = &vectors[i];
+                for (&f, &x) in v.ids.iter().zip(&v.vals) {
+                    if !mark[f as usize] {
+                        mark[f as usize] = true;
+                        touched.push(f);
+                    }
+                    acc[f as usize] += x;
+                }
             }
-            for (f, w) in m {
-                lists[f as usize].push((c as u32, w / norm));
+            touched.sort_unstable();
+            let norm: f32 = touched
+                .iter()
+                .map(|&f| acc[f as usize] * acc[f as usize])
+                .sum::<f32>()
+                .sqrt();
+            for &f in &touched {
+                let w = std::mem::take(&mut acc[f as usize]);
+                mark[f as usize] = false;
+                if norm > 0.0 {
+                    lists[f as usize].push((c, w / norm));
+                }
             }
+            touched.clear();
         }
         CentroidIndex {
             postings: Postings::from_lists(lists, max_postings, 0.0),
