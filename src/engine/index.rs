@@ -436,31 +436,61 @@ impl FeatureSpace {
         self.names.is_empty()
     }
 
-    /// Intern features of all training texts and compute IDF.
+    /// Intern features of all training texts and compute IDF. Ids are given in order of first
+    /// occurrence. Each core takes a contiguous run of texts and lists its features in order of
+    /// first occurrence there, with their document frequencies; the runs are then merged in
+    /// order, which gives the same ids as one pass over all texts.
     pub fn build(per_doc: &[NamedFeatures]) -> FeatureSpace {
+        use std::collections::hash_map::Entry;
+        #[derive(Default)]
+        struct Run {
+            /// (hash, block, name if this text named it), by first occurrence in the run
+            first: Vec<(u64, u8, Option<String>)>,
+            /// hash → (texts of the run that have it, last such text)
+            df: HashMap<u64, (u32, u32), HashedKey>,
+        }
+        let runs = super::model::par_chunks(per_doc.len(), &|texts| {
+            let mut run = Run::default();
+            for d in texts {
+                let (raw, named) = &per_doc[d];
+                let mut named = named.iter().peekable();
+                for (k, f) in raw.iter().enumerate() {
+                    let name = named.next_if(|(at, _)| *at as usize == k).map(|(_, n)| n);
+                    match run.df.entry(f.hash) {
+                        Entry::Vacant(e) => {
+                            e.insert((1, d as u32));
+                            run.first.push((f.hash, f.block, name.cloned()));
+                        }
+                        Entry::Occupied(mut e) => {
+                            let (count, last) = e.get_mut();
+                            if *last != d as u32 {
+                                *count += 1;
+                                *last = d as u32;
+                            }
+                        }
+                    }
+                }
+            }
+            vec![run]
+        });
         let mut fs = FeatureSpace::default();
         let mut df: Vec<u32> = Vec::new();
-        let mut seen: Vec<u32> = Vec::new();
-        for (raw, named) in per_doc {
-            seen.clear();
-            let mut named = named.iter().peekable();
-            for (k, f) in raw.iter().enumerate() {
-                let name = named.next_if(|(at, _)| *at as usize == k).map(|(_, n)| n);
+        for run in runs {
+            for (hash, block, name) in run.first {
                 let next = fs.names.len() as u32;
-                let id = *fs.ids.entry(f.hash).or_insert(next);
-                if id == next {
-                    // A first occurrence is always named; the hash stands in if not.
-                    fs.names
-                        .push(name.cloned().unwrap_or_else(|| format!("#{:x}", f.hash)));
-                    fs.blocks.push(f.block);
+                if let Entry::Vacant(e) = fs.ids.entry(hash) {
+                    e.insert(next);
+                    // The first occurrence overall is always named (see `Namer`); the hash
+                    // stands in if not.
+                    fs.names.push(name.unwrap_or_else(|| format!("#{hash:x}")));
+                    fs.blocks.push(block);
                     df.push(0);
                 }
-                seen.push(id);
             }
-            seen.sort_unstable();
-            seen.dedup();
-            for &id in &seen {
-                df[id as usize] += 1;
+            for (hash, (count, _)) in run.df {
+                if let Some(&id) = fs.ids.get(&hash) {
+                    df[id as usize] += count;
+                }
             }
         }
         let n = per_doc.len() as f32;

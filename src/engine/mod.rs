@@ -514,9 +514,10 @@ impl Engine {
             max_postings: config.max_postings,
             min_weight: config.min_weight,
         };
-        // retrieval candidates use word-level features only (cheap)
-        let candidates_of = |i: usize| -> Vec<u32> {
-            let v = &vectors[i];
+        // Word-level features only: training candidates are retrieved with them (cheap), and
+        // with many intents the model trains on them (character n-gram rows would span most
+        // intents and dominate build time).
+        let word_level = |v: &SparseVec| {
             let mut q = SparseVec::default();
             for (k, &f) in v.ids.iter().enumerate() {
                 if features.blocks[f as usize] == index::BLOCK_WORD {
@@ -524,36 +525,32 @@ impl Engine {
                     q.vals.push(v.vals[k]);
                 }
             }
-            SCRATCH.with(|s| {
-                let mut s = s.borrow_mut();
-                s.prepare(n_classes);
-                s.accumulate(&centroids.postings, &q);
-                s.top(config.train_candidates)
-                    .into_iter()
-                    .map(|(c, _)| c)
-                    .collect()
-            })
+            q
         };
-        // With many intents the model trains on word-level features only:
-        // character n-gram rows would span most intents and dominate build time.
         let word_only: Vec<SparseVec>;
         let model_vectors = if sparse {
-            word_only = vectors
-                .iter()
-                .map(|v| {
-                    let mut q = SparseVec::default();
-                    for (k, &f) in v.ids.iter().enumerate() {
-                        if features.blocks[f as usize] == index::BLOCK_WORD {
-                            q.ids.push(f);
-                            q.vals.push(v.vals[k]);
-                        }
-                    }
-                    q
-                })
-                .collect();
+            word_only = model::par_map(vectors.len(), &|i| word_level(&vectors[i]));
             &word_only
         } else {
             &vectors
+        };
+        let candidates_of = |i: usize| -> Vec<u32> {
+            let retrieve = |q: &SparseVec| {
+                SCRATCH.with(|s| {
+                    let mut s = s.borrow_mut();
+                    s.prepare(n_classes);
+                    s.accumulate(&centroids.postings, q);
+                    s.top(config.train_candidates)
+                        .into_iter()
+                        .map(|(c, _)| c)
+                        .collect()
+                })
+            };
+            if sparse {
+                retrieve(&model_vectors[i]) // already word-level
+            } else {
+                retrieve(&word_level(&vectors[i]))
+            }
         };
         let model = LinearModel::train(
             model_vectors,

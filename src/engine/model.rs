@@ -473,7 +473,8 @@ impl FixedLayout {
                     }
                 }
             }
-            if len > 64 && len > n_classes / 8 {
+            // (a slot in a direct map is 4 bytes: past 2^32 slots, rows are searched instead)
+            if len > 64 && len > n_classes / 8 && cls.len() <= u32::MAX as usize {
                 direct[f] = (slots.len() / n_classes) as u32;
                 let base = slots.len();
                 slots.resize(base + n_classes, Self::NONE);

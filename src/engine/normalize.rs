@@ -29,6 +29,22 @@ pub fn normalize(text: &str) -> String {
 
 /// Fold one string: NFKC, lower-case, strip combining accents (U+0300–U+036F).
 fn fold(text: &str) -> String {
+    // ASCII is already NFKC and has no accents to strip: the same result, without the three
+    // Unicode passes (most questions, and most knowledge-base sentences, are ASCII).
+    if text.is_ascii() {
+        return text
+            .bytes()
+            .take(MAX_INPUT_CHARS)
+            .map(|b| match b {
+                b'`' => '\'',
+                _ => b.to_ascii_lowercase() as char,
+            })
+            .collect();
+    }
+    fold_unicode(text)
+}
+
+fn fold_unicode(text: &str) -> String {
     let limited: String = text.chars().take(MAX_INPUT_CHARS).collect();
     let nfkc: String = limited.nfkc().collect();
     let mut lower = String::with_capacity(nfkc.len());
@@ -256,5 +272,13 @@ mod tests {
         assert!(!is_number("."));
         // superscript two folds to a digit under NFKC
         assert_eq!(normalize("x²"), "x2");
+    }
+
+    proptest::proptest! {
+        /// The ASCII shortcut gives exactly what the full Unicode folding gives.
+        #[test]
+        fn ascii_shortcut_is_the_full_fold(text in "[\\x00-\\x7f]{0,300}") {
+            proptest::prop_assert_eq!(fold(&text), fold_unicode(&text));
+        }
     }
 }
