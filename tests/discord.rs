@@ -229,6 +229,24 @@ async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Wait for the two posts after the first `before` (the password-reset article, then its
+/// Yes/No buttons) and check the first is the article.
+async fn answered_with_reset(fake: &FakeDiscord, before: usize, what: &str) {
+    let sent = until(what, || {
+        let s = fake.sent();
+        (s.len() >= before + 2).then_some(s)
+    })
+    .await;
+    assert!(
+        sent[before]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Reset a forgotten"),
+        "{what}: {:#?}",
+        &sent[before..]
+    );
+}
+
 #[tokio::test]
 async fn discord_conversation_through_the_real_client() {
     let (_, store, _dir) = common::backends("discord").await.remove(0);
@@ -378,19 +396,7 @@ async fn discord_conversation_through_the_real_client() {
             vec![user(BOT_ID, "frontdoor", true)],
         ),
     );
-    let sent = until("the mention's answer", || {
-        let s = fake.sent();
-        (s.len() >= before + 2).then_some(s)
-    })
-    .await;
-    assert!(
-        sent[before]["content"]
-            .as_str()
-            .unwrap()
-            .contains("Reset a forgotten"),
-        "only the mention was answered: {:#?}",
-        &sent[before..]
-    );
+    answered_with_reset(&fake, before, "only the mention was answered").await;
     let guild_conversation = store
         .conversation_by_session("discord", &format!("{DM_CHANNEL}:{ANN_ID}"))
         .await
@@ -518,19 +524,7 @@ async fn shard_ranges_split_the_bot_across_replicas() {
             "MESSAGE_CREATE",
             message(id, &text, guild.as_deref(), mentions),
         );
-        let sent = until("the answer through its shard", || {
-            let s = fake.sent();
-            (s.len() >= before + 2).then_some(s)
-        })
-        .await;
-        assert!(
-            sent[before]["content"]
-                .as_str()
-                .unwrap()
-                .contains("Reset a forgotten"),
-            "ask {n} on shard {shard}: {:#?}",
-            &sent[before..]
-        );
+        answered_with_reset(&fake, before, &format!("ask {n} on shard {shard}")).await;
     }
     // Each message reached one session only: with overlapping ranges a shard would run
     // twice and its event would be answered twice.

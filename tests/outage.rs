@@ -375,21 +375,13 @@ async fn two_replicas_share_conversations_and_ping_exactly_once() {
     }
 
     // 12 conversations at once; message k of each goes to replica k % 2.
-    let script = [
-        "hello",
-        "I need a new vendor set up in the system",
-        "Acme Widgets Ltd",
-        "GB123456789",
-        "Vendor will email",
-        "ap@acmewidgets.example",
-        "Goods",
-        "Submit",
-        "I want to talk to a real person please",
-    ];
+    let script: Vec<&str> = std::iter::once("hello")
+        .chain(common::VENDOR_THEN_HUMAN)
+        .collect();
     let urls: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
     let mut conversations = Vec::new();
     for c in 0..12 {
-        let urls = urls.clone();
+        let (urls, script) = (urls.clone(), script.clone());
         conversations.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut transcript = Vec::new();

@@ -503,17 +503,9 @@ async fn webhook_mode_behind_two_replicas_on_postgres() {
             .json(&update)
             .send()
     };
-    let script = [
-        "/start acme-replicas",
-        "I need a new vendor set up in the system",
-        "Acme Widgets Ltd",
-        "GB123456789",
-        "Vendor will email",
-        "ap@acmewidgets.example",
-        "Goods",
-        "Submit",
-        "I want to talk to a real person please",
-    ];
+    let script: Vec<&str> = std::iter::once("/start acme-replicas")
+        .chain(common::VENDOR_THEN_HUMAN)
+        .collect();
     for (k, text) in script.iter().enumerate() {
         let update = text_update(100 + k as i64, text);
         // Update k goes to replica k % 2 and, at the same time, again to the other one.

@@ -36,6 +36,19 @@ pub fn postgres_url(test: &str) -> Option<String> {
     }
 }
 
+/// A client's conversation that runs the vendor set-up form to its request, then asks for a
+/// person: after an opening message (a greeting, or a Telegram `/start CODE`).
+pub const VENDOR_THEN_HUMAN: [&str; 8] = [
+    "I need a new vendor set up in the system",
+    "Acme Widgets Ltd",
+    "GB123456789",
+    "Vendor will email",
+    "ap@acmewidgets.example",
+    "Goods",
+    "Submit",
+    "I want to talk to a real person please",
+];
+
 /// A fresh PostgreSQL schema name for one test (tests share the `test` database).
 pub fn unique_schema(test: &str) -> String {
     let n: u64 = rand::random();
