@@ -11,6 +11,7 @@
 //!   cost is bounded independently of the number of intents.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use super::index::SparseVec;
 
@@ -94,15 +95,53 @@ pub struct Postings {
 }
 
 impl Postings {
-    /// Build from per-feature lists; keeps the `max_len` largest |weight|.
+    /// Build from per-feature lists; keeps the `max_len` largest |weight|. Features are cut
+    /// and sorted on every core, then joined in feature order.
     pub fn from_lists(lists: Vec<Vec<(u32, f32)>>, max_len: usize, min_abs: f32) -> Postings {
-        let mut p = Postings {
-            offsets: Vec::with_capacity(lists.len() + 1),
-            ..Default::default()
-        };
-        p.offsets.push(0);
-        for mut l in lists {
-            l.retain(|&(_, w)| w.abs() >= min_abs && w.is_finite());
+        Self::from_slices(lists.len(), &|f| &lists[f], max_len, min_abs)
+    }
+
+    /// Build from (feature, class, weight) entries, as [`Postings::from_lists`] would from
+    /// per-feature lists of the entries in the same order: one flat array, no list per feature.
+    pub fn from_entries(
+        n_features: usize,
+        entries: &[(u32, u32, f32)],
+        max_len: usize,
+        min_abs: f32,
+    ) -> Postings {
+        let mut offs = vec![0usize; n_features + 1];
+        for &(f, _, _) in entries {
+            offs[f as usize + 1] += 1;
+        }
+        for f in 0..n_features {
+            offs[f + 1] += offs[f];
+        }
+        let mut flat = vec![(0u32, 0.0f32); entries.len()];
+        let mut fill = offs.clone();
+        for &(f, c, w) in entries {
+            flat[fill[f as usize]] = (c, w);
+            fill[f as usize] += 1;
+        }
+        Self::from_slices(
+            n_features,
+            &|f| &flat[offs[f]..offs[f + 1]],
+            max_len,
+            min_abs,
+        )
+    }
+
+    fn from_slices<'a>(
+        n: usize,
+        list: &(dyn Fn(usize) -> &'a [(u32, f32)] + Sync),
+        max_len: usize,
+        min_abs: f32,
+    ) -> Postings {
+        let cut = |l: &[(u32, f32)]| -> Vec<(u32, f32)> {
+            let mut l: Vec<(u32, f32)> = l
+                .iter()
+                .copied()
+                .filter(|&(_, w)| w.abs() >= min_abs && w.is_finite())
+                .collect();
             if l.len() > max_len {
                 // the strongest `max_len` (ties to the lower class), in any order
                 let strongest = |a: &(u32, f32), b: &(u32, f32)| {
@@ -117,11 +156,34 @@ impl Postings {
             }
             // class order inside a posting gives sequential writes when dense
             l.sort_by_key(|&(c, _)| c);
-            for (c, w) in l {
-                p.classes.push(c);
-                p.weights.push(w);
+            l
+        };
+        let parts: Vec<(Vec<u32>, Vec<u32>, Vec<f32>)> = par_chunks(n, &|range| {
+            let (mut lens, mut classes, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+            for f in range {
+                let l = cut(list(f));
+                lens.push(l.len() as u32);
+                for (c, w) in l {
+                    classes.push(c);
+                    weights.push(w);
+                }
             }
-            p.offsets.push(p.classes.len() as u32);
+            vec![(lens, classes, weights)]
+        });
+        let total: usize = parts.iter().map(|p| p.1.len()).sum();
+        let mut p = Postings {
+            offsets: Vec::with_capacity(n + 1),
+            classes: Vec::with_capacity(total),
+            weights: Vec::with_capacity(total),
+        };
+        p.offsets.push(0);
+        for (lens, classes, weights) in parts {
+            for n in lens {
+                let last = p.offsets[p.offsets.len() - 1];
+                p.offsets.push(last + n);
+            }
+            p.classes.extend(classes);
+            p.weights.extend(weights);
         }
         p
     }
@@ -208,14 +270,35 @@ impl Scratch {
         }
     }
 
-    /// The `k` best touched classes, sorted best first (ties by class id),
-    /// in O(touched) plus O(k log k).
+    /// The `k` best touched classes, sorted best first (ties by class id). Ranking is a strict
+    /// total order, so the answer is unique: a short insertion-sorted list when `k` is small
+    /// next to the touched list (each score is usually one comparison against the k-th
+    /// best; with thousands of touched intents a selection over all of them was most of the
+    /// 100× knowledge base's training-candidate time), else selection then sort.
     pub fn top(&mut self, k: usize) -> Vec<(u32, f32)> {
         if k == 0 {
             return Vec::new();
         }
+        let better = |a: (u32, f32), b: (u32, f32)| match a.1.total_cmp(&b.1) {
+            std::cmp::Ordering::Equal => a.0 < b.0,
+            o => o == std::cmp::Ordering::Greater,
+        };
         let r = &mut self.ranked;
         r.clear();
+        if self.touched.len() > 8 * k {
+            for &c in &self.touched {
+                let e = (c, self.scores[c as usize]);
+                if r.len() == k {
+                    if !better(e, r[k - 1]) {
+                        continue;
+                    }
+                    r.pop();
+                }
+                let at = r.partition_point(|&x| better(x, e));
+                r.insert(at, e);
+            }
+            return r.clone();
+        }
         r.extend(self.touched.iter().map(|&c| (c, self.scores[c as usize])));
         let cmp = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if r.len() > k {
@@ -241,42 +324,47 @@ impl CentroidIndex {
         max_postings: usize,
     ) -> CentroidIndex {
         // Per class, sum its rows in a dense accumulator over features (touched ones listed),
-        // then emit that class's normalised centroid into the per-feature lists.
+        // then emit that class's normalised centroid as (feature, class, weight) entries;
+        // classes on every core, entries joined in class order.
         let mut by_class: Vec<usize> = (0..vectors.len()).collect();
         by_class.sort_by_key(|&i| labels[i]);
-        let mut acc = vec![0.0f32; n_features];
-        let mut mark = vec![false; n_features];
-        let mut touched: Vec<u32> = Vec::new();
-        let mut lists: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_features];
-        for rows in by_class.chunk_by(|&a, &b| labels[a] == labels[b]) {
-            let c = labels[rows[0]];
-            for &i in rows {
-                let v = &vectors[i];
-                for (&f, &x) in v.ids.iter().zip(&v.vals) {
-                    if !mark[f as usize] {
-                        mark[f as usize] = true;
-                        touched.push(f);
+        let groups: Vec<&[usize]> = by_class.chunk_by(|&a, &b| labels[a] == labels[b]).collect();
+        let entries: Vec<(u32, u32, f32)> = par_chunks(groups.len(), &|range| {
+            let mut acc = vec![0.0f32; n_features];
+            let mut mark = vec![false; n_features];
+            let mut touched: Vec<u32> = Vec::new();
+            let mut out = Vec::new();
+            for rows in &groups[range] {
+                let c = labels[rows[0]];
+                for &i in rows.iter() {
+                    let v = &vectors[i];
+                    for (&f, &x) in v.ids.iter().zip(&v.vals) {
+                        if !mark[f as usize] {
+                            mark[f as usize] = true;
+                            touched.push(f);
+                        }
+                        acc[f as usize] += x;
                     }
-                    acc[f as usize] += x;
                 }
-            }
-            touched.sort_unstable();
-            let norm: f32 = touched
-                .iter()
-                .map(|&f| acc[f as usize] * acc[f as usize])
-                .sum::<f32>()
-                .sqrt();
-            for &f in &touched {
-                let w = std::mem::take(&mut acc[f as usize]);
-                mark[f as usize] = false;
-                if norm > 0.0 {
-                    lists[f as usize].push((c, w / norm));
+                touched.sort_unstable();
+                let norm: f32 = touched
+                    .iter()
+                    .map(|&f| acc[f as usize] * acc[f as usize])
+                    .sum::<f32>()
+                    .sqrt();
+                for &f in &touched {
+                    let w = std::mem::take(&mut acc[f as usize]);
+                    mark[f as usize] = false;
+                    if norm > 0.0 {
+                        out.push((f, c, w / norm));
+                    }
                 }
+                touched.clear();
             }
-            touched.clear();
-        }
+            out
+        });
         CentroidIndex {
-            postings: Postings::from_lists(lists, max_postings, 0.0),
+            postings: Postings::from_entries(n_features, &entries, max_postings, 0.0),
         }
     }
 }
@@ -314,6 +402,9 @@ pub struct TrainParams {
     /// Above this many classes, train on sampled candidates (sparse rows).
     pub dense_max_classes: usize,
     pub candidates: usize,
+    /// Sampled training: each epoch is split into this many parts trained side by side and
+    /// summed (see [`FixedRun::sharded_epoch`]); 1 = one sequential pass.
+    pub shards: usize,
     pub max_postings: usize,
     pub min_weight: f32,
 }
@@ -400,6 +491,18 @@ struct FixedLayout {
 /// knowledge base needs 70 M of them (140 MB, for the seconds of its build).
 const LOCAL_BUDGET: usize = 128 << 20;
 
+/// One thread's share of a [`FixedLayout`]: rows of a contiguous range of features.
+#[derive(Default)]
+struct LayoutPart {
+    cls: Vec<u32>,
+    /// End of each row in `cls`.
+    ends: Vec<usize>,
+    /// (feature, index of its direct map in `slots`).
+    direct: Vec<(usize, usize)>,
+    /// Direct maps, `n_classes` slots each, holding positions in this part's `cls`.
+    slots: Vec<u32>,
+}
+
 impl FixedLayout {
     const NONE: u32 = u32::MAX;
 
@@ -436,53 +539,116 @@ impl FixedLayout {
             }
         }
         drop(fill);
+        // Rows are laid out on every core, each thread a contiguous range of features with
+        // about the same number of (example, feature) users, then joined in feature order:
+        // the same layout as one pass. Each cached slot belongs to exactly one feature, so the
+        // threads write disjoint entries of `local`.
+        let local_atomic: Option<Vec<AtomicU16>> = local
+            .take()
+            .map(|l| l.into_iter().map(AtomicU16::new).collect());
+        let threads = std::thread::available_parallelism()
+            .map(|t| t.get())
+            .unwrap_or(1)
+            .min(n_features / 2048)
+            .max(1);
+        let total = inv_off[n_features];
+        let mut bounds = vec![0usize];
+        for t in 1..threads {
+            let want = total / threads * t;
+            bounds.push(
+                inv_off
+                    .partition_point(|&o| o < want)
+                    .clamp(bounds[t - 1], n_features),
+            );
+        }
+        bounds.push(n_features);
+        let lay_out = |features: std::ops::Range<usize>| {
+            let mut part = LayoutPart::default();
+            // seen[c] == f + 1: class c is already in feature f's row
+            let mut seen = vec![0u32; n_classes];
+            // class → its index in the current row (cached slots only)
+            let mut map = vec![0u16; if local_atomic.is_some() { n_classes } else { 0 }];
+            for f in features {
+                let mark = f as u32 + 1;
+                let row_start = part.cls.len();
+                let users = &inv[inv_off[f]..inv_off[f + 1]];
+                for &(i, _) in users {
+                    for &c in &cand_lists[i as usize] {
+                        if seen[c as usize] != mark {
+                            seen[c as usize] = mark;
+                            part.cls.push(c);
+                        }
+                    }
+                }
+                part.cls[row_start..].sort_unstable();
+                let len = part.cls.len() - row_start;
+                if let Some(local) = &local_atomic {
+                    for (n, &c) in part.cls[row_start..].iter().enumerate() {
+                        map[c as usize] = n as u16;
+                    }
+                    for &(i, k) in users {
+                        let cands = &cand_lists[i as usize];
+                        let at = start[i as usize] + k as usize * cands.len();
+                        for (l, &c) in local[at..at + cands.len()].iter().zip(cands) {
+                            l.store(map[c as usize], Ordering::Relaxed);
+                        }
+                    }
+                }
+                // A direct map costs 4 bytes per class; a row of over n/8 classes already
+                // costs 8 bytes per entry, so the map at most doubles that row's memory.
+                if len > 64 && len > n_classes / 8 {
+                    part.direct.push((f, part.slots.len() / n_classes));
+                    let base = part.slots.len();
+                    part.slots.resize(base + n_classes, Self::NONE);
+                    for (n, &c) in part.cls[row_start..].iter().enumerate() {
+                        // row-relative within the part until the parts are joined
+                        part.slots[base + c as usize] = (row_start + n) as u32;
+                    }
+                }
+                part.ends.push(part.cls.len());
+            }
+            part
+        };
+        let parts: Vec<LayoutPart> = if threads == 1 {
+            vec![lay_out(0..n_features)]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = bounds
+                    .windows(2)
+                    .map(|b| {
+                        let range = b[0]..b[1];
+                        let lay_out = &lay_out;
+                        scope.spawn(move || lay_out(range))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
         let mut offs = Vec::with_capacity(n_features + 1);
         offs.push(0usize);
         let mut cls: Vec<u32> = Vec::new();
         let mut direct = vec![Self::NONE; n_features];
         let mut slots: Vec<u32> = Vec::new();
-        // seen[c] == f + 1: class c is already in feature f's row
-        let mut seen = vec![0u32; n_classes];
-        // class → its index in the current row (cached slots only)
-        let mut map = vec![0u16; if local.is_some() { n_classes } else { 0 }];
-        for f in 0..n_features {
-            let mark = f as u32 + 1;
-            let row_start = cls.len();
-            let users = &inv[inv_off[f]..inv_off[f + 1]];
-            for &(i, _) in users {
-                for &c in &cand_lists[i as usize] {
-                    if seen[c as usize] != mark {
-                        seen[c as usize] = mark;
-                        cls.push(c);
-                    }
-                }
-            }
-            cls[row_start..].sort_unstable();
-            // A direct map costs 4 bytes per class; a row of over n/8 classes already costs
-            // 8 bytes per entry, so the map at most doubles that row's memory.
-            let len = cls.len() - row_start;
-            if let Some(local) = local.as_mut() {
-                for (n, &c) in cls[row_start..].iter().enumerate() {
-                    map[c as usize] = n as u16;
-                }
-                for &(i, k) in users {
-                    let cands = &cand_lists[i as usize];
-                    let at = start[i as usize] + k as usize * cands.len();
-                    for (l, &c) in local[at..at + cands.len()].iter_mut().zip(cands) {
-                        *l = map[c as usize];
-                    }
-                }
-            }
+        for part in parts {
+            let base = cls.len();
+            let rows = slots.len() / n_classes.max(1);
             // (a slot in a direct map is 4 bytes: past 2^32 slots, rows are searched instead)
-            if len > 64 && len > n_classes / 8 && cls.len() <= u32::MAX as usize {
-                direct[f] = (slots.len() / n_classes) as u32;
-                let base = slots.len();
-                slots.resize(base + n_classes, Self::NONE);
-                for (n, &c) in cls[row_start..].iter().enumerate() {
-                    slots[base + c as usize] = (row_start + n) as u32;
+            let fits = base + part.cls.len() <= u32::MAX as usize;
+            offs.extend(part.ends.iter().map(|e| base + e));
+            if fits {
+                for &(f, d) in &part.direct {
+                    direct[f] = (rows + d) as u32;
                 }
+                slots.extend(
+                    part.slots
+                        .iter()
+                        .map(|&s| if s == Self::NONE { s } else { s + base as u32 }),
+                );
             }
-            offs.push(cls.len());
+            cls.extend_from_slice(&part.cls);
         }
         FixedLayout {
             offs,
@@ -490,7 +656,8 @@ impl FixedLayout {
             direct,
             slots,
             n_classes,
-            local: local.map(|l| (start, l)),
+            local: local_atomic
+                .map(|l| (start, l.into_iter().map(AtomicU16::into_inner).collect())),
         }
     }
 
@@ -628,6 +795,7 @@ impl LinearModel {
         params: &TrainParams,
         candidates_of: &(dyn Fn(usize) -> Vec<u32> + Sync),
     ) -> Vec<Vec<(u32, f32)>> {
+        let mut phases = super::Phases::start();
         let dense = n_classes <= params.dense_max_classes;
         let sampled = !dense && params.candidates > 0 && params.candidates < n_classes;
         let all: Vec<u32> = if sampled {
@@ -648,6 +816,7 @@ impl LinearModel {
         } else {
             Vec::new()
         };
+        phases.done("training candidates");
         // Without sampling (few intents, or configured to train over all of them) every
         // weight is touched: a dense matrix.
         let mut store = if !sampled {
@@ -670,12 +839,11 @@ impl LinearModel {
                 },
             }
         };
-        // This step's weight slots (fixed layout): feature k, candidate j at k * n_cands + j.
-        let mut step: Vec<usize> = Vec::new();
-        // Index of each feature of the step's (possibly dropped-out) example in the example.
-        let iota: Vec<u32> =
-            (0..vectors.iter().map(|v| v.ids.len()).max().unwrap_or(0) as u32).collect();
-        let mut kept: Vec<u32> = Vec::new();
+        if let Store::Fixed { w, layout } = &store {
+            tracing::debug!(target: "frontdoor::load", weights = w.len(), cached_slots = layout.local.as_ref().map_or(0, |l| l.1.len()), "sampled training layout");
+        }
+        phases.done("training layout");
+        let mut dropout = Dropout::default();
         let average = params.average && dense;
         // small sets get more epochs so SGD settles (deterministic, cheap)
         let epochs = params
@@ -695,28 +863,28 @@ impl LinearModel {
         // it replaces L2 there): avg = w_T - u / (T - s0)
         let avg_start = params.epochs / 2 * vectors.len();
         let mut avg_u: Vec<f32> = Vec::new();
-        let mut dropped = SparseVec::default();
-        for _ in 0..params.epochs {
+        for epoch in 0..params.epochs {
             rng.shuffle(&mut order);
-            for &i in &order {
-                let (x, ks): (&SparseVec, &[u32]) = if params.dropout > 0.0 {
-                    // feature dropout (a cheap regulariser for sparse text)
-                    dropped.ids.clear();
-                    dropped.vals.clear();
-                    kept.clear();
-                    let keep = 1.0 - params.dropout;
-                    let cut = (params.dropout as f64 * u64::MAX as f64) as u64;
-                    for (k, &f) in vectors[i].ids.iter().enumerate() {
-                        if rng.next_u64() >= cut {
-                            dropped.ids.push(f);
-                            dropped.vals.push(vectors[i].vals[k] / keep);
-                            kept.push(k as u32);
-                        }
-                    }
-                    (&dropped, &kept)
-                } else {
-                    (&vectors[i], &iota[..vectors[i].ids.len()])
+            if let Store::Fixed { w, layout } = &mut store {
+                let run = FixedRun {
+                    layout,
+                    vectors,
+                    labels,
+                    cand_lists: &cand_lists,
+                    params,
+                    total,
                 };
+                if params.shards > 1 {
+                    let seed = params.seed.wrapping_add(0x2545_F491 * (epoch as u64 + 1));
+                    run.sharded_epoch(w, &order, t, params.shards, seed);
+                } else {
+                    run.steps(w, &order, t, &mut rng);
+                }
+                t += order.len();
+                continue;
+            }
+            for &i in &order {
+                let (x, _) = dropout.apply(&vectors[i], params.dropout, &mut rng);
                 let y = labels[i];
                 let cands: &[u32] = if sampled { &cand_lists[i] } else { &all };
                 let lr = params.learning_rate * (1.0 - params.lr_decay * t as f32 / total);
@@ -734,15 +902,7 @@ impl LinearModel {
                             }
                         }
                     }
-                    Store::Fixed { w, layout } => {
-                        let nc = cands.len();
-                        layout.step_slots(i, x, ks, cands, &mut step);
-                        for (k, &v) in x.vals.iter().enumerate() {
-                            for (s, &p) in scores.iter_mut().zip(&step[k * nc..k * nc + nc]) {
-                                *s += v * w[p];
-                            }
-                        }
-                    }
+                    Store::Fixed { .. } => unreachable!("fixed layouts train in FixedRun"),
                     #[cfg(test)]
                     Store::Sparse { .. } => {
                         for (j, &c) in cands.iter().enumerate() {
@@ -754,34 +914,7 @@ impl LinearModel {
                         }
                     }
                 }
-                // scores become gradients d loss / d score
-                match params.loss {
-                    Loss::Softmax => {
-                        softmax_in_place(&mut scores);
-                        let eps = params.label_smoothing;
-                        let off = if cands.len() > 1 {
-                            eps / (cands.len() - 1) as f32
-                        } else {
-                            0.0
-                        };
-                        for (j, &c) in cands.iter().enumerate() {
-                            scores[j] -= if c == y { 1.0 - eps } else { off };
-                        }
-                    }
-                    Loss::SquaredHinge | Loss::Hinge => {
-                        for (j, &c) in cands.iter().enumerate() {
-                            let tv = if c == y { 1.0 } else { -1.0 };
-                            let m = tv * scores[j];
-                            scores[j] = if m >= 1.0 {
-                                0.0
-                            } else if params.loss == Loss::Hinge {
-                                -tv
-                            } else {
-                                -2.0 * tv * (1.0 - m)
-                            };
-                        }
-                    }
-                }
+                loss_gradient(&mut scores, cands, y, params);
                 match &mut store {
                     Store::Dense { w, c: nc } => {
                         let nc = *nc;
@@ -805,20 +938,7 @@ impl LinearModel {
                             }
                         }
                     }
-                    Store::Fixed { w, .. } => {
-                        let decay = 1.0 - lr * params.l2;
-                        let nc = cands.len();
-                        for (j, &g) in scores.iter().enumerate() {
-                            if g.abs() < 1e-4 {
-                                continue;
-                            }
-                            for (k, &v) in x.vals.iter().enumerate() {
-                                let p = step[k * nc + j];
-                                // the same arithmetic, in the same order, as growing rows
-                                w[p] = w[p] * decay + -lr * g * v;
-                            }
-                        }
-                    }
+                    Store::Fixed { .. } => unreachable!("fixed layouts train in FixedRun"),
                     #[cfg(test)]
                     s @ Store::Sparse { .. } => {
                         let decay = 1.0 - lr * params.l2;
@@ -835,6 +955,7 @@ impl LinearModel {
                 }
             }
         }
+        phases.done("training epochs");
         if !avg_u.is_empty()
             && let Store::Dense { w, .. } = &mut store
         {
@@ -867,6 +988,163 @@ impl LinearModel {
                 .collect(),
             #[cfg(test)]
             Store::Sparse { rows } => rows,
+        }
+    }
+}
+
+/// Scores of the candidates become gradients d loss / d score.
+fn loss_gradient(scores: &mut [f32], cands: &[u32], y: u32, params: &TrainParams) {
+    match params.loss {
+        Loss::Softmax => {
+            softmax_in_place(scores);
+            let eps = params.label_smoothing;
+            let off = if cands.len() > 1 {
+                eps / (cands.len() - 1) as f32
+            } else {
+                0.0
+            };
+            for (j, &c) in cands.iter().enumerate() {
+                scores[j] -= if c == y { 1.0 - eps } else { off };
+            }
+        }
+        Loss::SquaredHinge | Loss::Hinge => {
+            for (j, &c) in cands.iter().enumerate() {
+                let tv = if c == y { 1.0 } else { -1.0 };
+                let m = tv * scores[j];
+                scores[j] = if m >= 1.0 {
+                    0.0
+                } else if params.loss == Loss::Hinge {
+                    -tv
+                } else {
+                    -2.0 * tv * (1.0 - m)
+                };
+            }
+        }
+    }
+}
+
+/// Feature dropout (a cheap regulariser for sparse text), with its buffers.
+#[derive(Default)]
+struct Dropout {
+    dropped: SparseVec,
+    /// Index of each kept feature in the example.
+    kept: Vec<u32>,
+    /// 0, 1, 2, ...: every feature kept.
+    iota: Vec<u32>,
+}
+
+impl Dropout {
+    /// `v` with each feature dropped with probability `p` (the rest scaled up by 1 / (1 - p)),
+    /// and the index in `v` of each feature left.
+    fn apply<'a>(
+        &'a mut self,
+        v: &'a SparseVec,
+        p: f32,
+        rng: &mut Rng,
+    ) -> (&'a SparseVec, &'a [u32]) {
+        if p <= 0.0 {
+            while self.iota.len() < v.ids.len() {
+                self.iota.push(self.iota.len() as u32);
+            }
+            return (v, &self.iota[..v.ids.len()]);
+        }
+        self.dropped.ids.clear();
+        self.dropped.vals.clear();
+        self.kept.clear();
+        let keep = 1.0 - p;
+        let cut = (p as f64 * u64::MAX as f64) as u64;
+        for (k, &f) in v.ids.iter().enumerate() {
+            if rng.next_u64() >= cut {
+                self.dropped.ids.push(f);
+                self.dropped.vals.push(v.vals[k] / keep);
+                self.kept.push(k as u32);
+            }
+        }
+        (&self.dropped, &self.kept)
+    }
+}
+
+/// What sampled training over a [`FixedLayout`] reads: the examples, their labels and
+/// candidates, and the learning-rate schedule.
+struct FixedRun<'a> {
+    layout: &'a FixedLayout,
+    vectors: &'a [SparseVec],
+    labels: &'a [u32],
+    cand_lists: &'a [Vec<u32>],
+    params: &'a TrainParams,
+    /// Steps in the whole run (the learning rate falls linearly over them).
+    total: f32,
+}
+
+impl FixedRun<'_> {
+    /// SGD steps over `order` (examples), the first being step `t0` of the run. `rng` draws
+    /// the dropout masks.
+    fn steps(&self, w: &mut [f32], order: &[usize], t0: usize, rng: &mut Rng) {
+        let params = self.params;
+        let mut step: Vec<usize> = Vec::new();
+        let mut scores: Vec<f32> = Vec::new();
+        let mut dropout = Dropout::default();
+        for (n, &i) in order.iter().enumerate() {
+            let v = &self.vectors[i];
+            let (x, ks) = dropout.apply(v, params.dropout, rng);
+            let cands = &self.cand_lists[i];
+            let nc = cands.len();
+            let t = t0 + n + 1;
+            let lr = params.learning_rate * (1.0 - params.lr_decay * (t - 1) as f32 / self.total);
+            self.layout.step_slots(i, x, ks, cands, &mut step);
+            scores.clear();
+            scores.resize(nc, 0.0);
+            for (k, &v) in x.vals.iter().enumerate() {
+                for (s, &p) in scores.iter_mut().zip(&step[k * nc..k * nc + nc]) {
+                    *s += v * w[p];
+                }
+            }
+            loss_gradient(&mut scores, cands, self.labels[i], params);
+            let decay = 1.0 - lr * params.l2;
+            for (j, &g) in scores.iter().enumerate() {
+                if g.abs() < 1e-4 {
+                    continue;
+                }
+                for (k, &v) in x.vals.iter().enumerate() {
+                    let p = step[k * nc + j];
+                    // the same arithmetic, in the same order, as growing rows
+                    w[p] = w[p] * decay + -lr * g * v;
+                }
+            }
+        }
+    }
+
+    /// One epoch over `order` split into `shards` contiguous parts, each trained from the
+    /// same weights on its own copy and thread, their changes then summed into `w`
+    /// (iterative parameter mixing, summing rather than averaging, so each example moves the
+    /// weights as much as in a single pass). Deterministic: the split depends on `shards`,
+    /// not on the number of cores, and each part draws its dropout from its own seed.
+    fn sharded_epoch(&self, w: &mut [f32], order: &[usize], t0: usize, shards: usize, seed: u64) {
+        let chunk = order.len().div_ceil(shards.max(1)).max(1);
+        let base: &[f32] = w;
+        let parts: Vec<Vec<f32>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = order
+                .chunks(chunk)
+                .enumerate()
+                .map(|(n, part)| {
+                    scope.spawn(move || {
+                        let mut mine = base.to_vec();
+                        let mut rng = Rng::new(seed.wrapping_add(0x9E37_79B9 * (n as u64 + 1)));
+                        self.steps(&mut mine, part, t0 + n * chunk, &mut rng);
+                        mine
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        // w + Σ (part − w), in one pass
+        let others = (parts.len() as f32) - 1.0;
+        for (p, b) in w.iter_mut().enumerate() {
+            let sum: f32 = parts.iter().map(|part| part[p]).sum();
+            *b = sum - others * *b;
         }
     }
 }
@@ -995,8 +1273,42 @@ mod tests {
             seed: 42,
             dense_max_classes: 10,
             candidates: 8,
+            shards: 1,
             max_postings: 1000,
             min_weight: 0.0,
+        }
+    }
+
+    #[test]
+    fn top_by_insertion_is_top_by_selection() {
+        // Both ways of ranking, on many touched classes with ties, give the same list.
+        let mut rng = Rng::new(7);
+        for round in 0..200 {
+            let n = 1 + rng.below(3000);
+            let mut s = Scratch {
+                scores: Vec::new(),
+                touched: Vec::new(),
+                mark: Vec::new(),
+                ranked: Vec::new(),
+            };
+            s.prepare(n);
+            for c in 0..n as u32 {
+                if rng.below(3) > 0 {
+                    s.touched.push(c);
+                    // few distinct values: plenty of ties
+                    s.scores[c as usize] = (rng.below(40) as f32 - 20.0) / 8.0;
+                }
+            }
+            rng.shuffle(&mut s.touched);
+            let k = 1 + round % 40;
+            let mut all: Vec<(u32, f32)> = s
+                .touched
+                .iter()
+                .map(|&c| (c, s.scores[c as usize]))
+                .collect();
+            all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            all.truncate(k);
+            assert_eq!(s.top(k), all, "n {n}, k {k}");
         }
     }
 
@@ -1070,5 +1382,68 @@ mod tests {
             );
             assert_eq!(fixed, grown, "dropout {dropout}");
         }
+    }
+
+    #[test]
+    fn sharded_epochs_sum_the_changes_of_their_parts_and_still_learn() {
+        let (vectors, labels, cands) = problem();
+        let mut cand_lists: Vec<Vec<u32>> = cands.clone();
+        for (c, &y) in cand_lists.iter_mut().zip(&labels) {
+            c.truncate(8);
+            if !c.contains(&y) {
+                c.push(y);
+            }
+            c.sort_unstable();
+            c.dedup();
+        }
+        let layout = FixedLayout::build(&vectors, &cand_lists, 300, 60);
+        let p = params(0.0);
+        let run = FixedRun {
+            layout: &layout,
+            vectors: &vectors,
+            labels: &labels,
+            cand_lists: &cand_lists,
+            params: &p,
+            total: 1500.0,
+        };
+        let order: Vec<usize> = (0..vectors.len()).rev().collect();
+        let start: Vec<f32> = (0..layout.cls.len())
+            .map(|i| (i % 7) as f32 * 0.01)
+            .collect();
+        // by hand: each half from the same start (the second one's steps numbered on), summed
+        let (a, b) = order.split_at(250);
+        let mut wa = start.clone();
+        run.steps(&mut wa, a, 0, &mut Rng::new(1));
+        let mut wb = start.clone();
+        run.steps(&mut wb, b, 250, &mut Rng::new(1));
+        let mut sharded = start.clone();
+        run.sharded_epoch(&mut sharded, &order, 0, 2, 9);
+        for p in 0..start.len() {
+            let want = start[p] + (wa[p] - start[p]) + (wb[p] - start[p]);
+            assert!((sharded[p] - want).abs() < 1e-6, "slot {p}");
+        }
+        // and three sharded epochs from zero fit the training set
+        let mut w = vec![0.0; layout.cls.len()];
+        for e in 0..3 {
+            run.sharded_epoch(&mut w, &order, e * 500, 2, e as u64);
+        }
+        let right = (0..vectors.len())
+            .filter(|&i| {
+                let score = |c: u32| {
+                    let x = &vectors[i];
+                    x.ids
+                        .iter()
+                        .zip(&x.vals)
+                        .map(|(&f, &v)| v * w[layout.slot(f, c)])
+                        .sum::<f32>()
+                };
+                let best = cand_lists[i]
+                    .iter()
+                    .copied()
+                    .max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.cmp(&a)));
+                best == Some(labels[i])
+            })
+            .count();
+        assert!(right > 400, "{right} of 500 right among their candidates");
     }
 }

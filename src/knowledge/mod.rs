@@ -116,6 +116,7 @@ impl Knowledge {
         root: &Path,
         config: EngineConfig,
     ) -> (Option<Knowledge>, Vec<ContentError>) {
+        let mut phases = crate::engine::Phases::start();
         let mut loader = load::Loader::new();
         let kb = root.join("knowledge-base");
         let intents_dir = root.join("intents");
@@ -155,7 +156,9 @@ impl Knowledge {
         for file in files_with_ext(&intents_dir, "toml") {
             loader.load_intents(&file);
         }
+        phases.done("content files");
         let knowledge = assemble(&mut loader, root, config);
+        phases.done("assembled");
         let mut errors = loader.errors;
         errors.sort();
         errors.dedup();
@@ -247,6 +250,7 @@ fn default_organisation() -> Organisation {
 
 /// Cross-file validation, then the engine.
 fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Option<Knowledge> {
+    let mut phases = crate::engine::Phases::start();
     let raw = std::mem::take(&mut loader.raw);
     loader.raw.texts = raw.texts;
     let organisation = raw.organisation.unwrap_or_else(default_organisation);
@@ -336,13 +340,18 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
         }
     }
     for s in services.values() {
-        let file = find_file_for(&loader.raw.texts, &s.id).unwrap_or_else(|| service_file(&s.id));
+        // Found only when there is an error to place: it searches every file's text.
+        let file = |texts: &HashMap<PathBuf, String>| {
+            find_file_for(texts, &s.id).unwrap_or_else(|| service_file(&s.id))
+        };
         if let Some(p) = &s.process
             && !processes.contains_key(p)
         {
+            let file = file(&loader.raw.texts);
             loader.err_at(&file, p, format!("service {}: unknown process {p:?}", s.id));
         }
         if !organisation.rates.is_empty() && !organisation.rates.contains_key(&s.interaction) {
+            let file = file(&loader.raw.texts);
             loader.err_at(
                 &file,
                 &s.interaction,
@@ -354,10 +363,13 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
         }
     }
     for c in clients.values() {
-        let file = find_file_for(&loader.raw.texts, &format!("code = \"{}\"", c.code))
-            .unwrap_or_else(|| root.join("knowledge-base/clients"));
+        let file = |texts: &HashMap<PathBuf, String>| {
+            find_file_for(texts, &format!("code = \"{}\"", c.code))
+                .unwrap_or_else(|| root.join("knowledge-base/clients"))
+        };
         for s in c.spa.services.iter().flatten() {
             if !services.contains_key(s) {
+                let file = file(&loader.raw.texts);
                 loader.err_at(
                     &file,
                     s,
@@ -367,6 +379,7 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
         }
         for k in c.rates.keys() {
             if !organisation.rates.contains_key(k) {
+                let file = file(&loader.raw.texts);
                 loader.err_at(
                     &file,
                     k,
@@ -376,15 +389,19 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
         }
     }
     for p in processes.values() {
-        let file = find_file_for(&loader.raw.texts, &format!("id = \"{}\"", p.id))
-            .unwrap_or_else(|| root.join("knowledge-base/processes"));
+        let file = |texts: &HashMap<PathBuf, String>| {
+            find_file_for(texts, &format!("id = \"{}\"", p.id))
+                .unwrap_or_else(|| root.join("knowledge-base/processes"))
+        };
         for s in &p.services {
             if !services.contains_key(s) {
+                let file = file(&loader.raw.texts);
                 loader.err_at(&file, s, format!("process {}: unknown service {s:?}", p.id));
             }
         }
         for a in &p.articles {
             if !articles.contains_key(a) {
+                let file = file(&loader.raw.texts);
                 loader.err_at(&file, a, format!("process {}: unknown article {a:?}", p.id));
             }
         }
@@ -471,6 +488,7 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
         );
         return None;
     }
+    phases.done("cross-checks");
     let engine = match Engine::build(
         &intent_defs(&intents, &articles),
         &builtin_extractors(),
