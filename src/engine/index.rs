@@ -284,7 +284,7 @@ impl Analyzer {
         } else if self.params.light_stem {
             super::stem::light_stem(t)
         } else {
-            stem(t)
+            cached_stem(t)
         }
     }
 
@@ -353,6 +353,7 @@ impl Analyzer {
         }
         if self.params.char_max >= self.params.char_min && self.params.char_min > 0 {
             let mut buf: Vec<char> = Vec::new();
+            let mut bytes: Vec<u8> = Vec::new();
             let mut s = String::new();
             let joined: Vec<&String> = if self.params.cross_word_chars {
                 vec![]
@@ -370,6 +371,25 @@ impl Analyzer {
             };
             for tok in joined.into_iter().chain(whole.iter()) {
                 if is_number(tok) {
+                    continue;
+                }
+                if tok.is_ascii() {
+                    // One byte per character: windows over the bytes hash the same bytes as
+                    // the windows over chars below, without building a string per n-gram.
+                    bytes.clear();
+                    bytes.push(b'<');
+                    bytes.extend_from_slice(tok.as_bytes());
+                    bytes.push(b'>');
+                    for n in self.params.char_min..=self.params.char_max {
+                        if bytes.len() < n {
+                            break;
+                        }
+                        for w in bytes.windows(n) {
+                            push(fnv1a(b'0' + n as u8, w), BLOCK_CHAR, &|| {
+                                String::from_utf8_lossy(w).into_owned()
+                            });
+                        }
+                    }
                     continue;
                 }
                 buf.clear();
@@ -391,6 +411,30 @@ impl Analyzer {
             }
         }
     }
+}
+
+/// Most words a thread's stem cache holds: about 10 MB. Past it, words are stemmed afresh, so
+/// queries full of made-up words cannot grow it.
+const STEM_CACHE_MAX: usize = 100_000;
+
+thread_local! {
+    static STEMS: std::cell::RefCell<HashMap<String, String>> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// [`stem`], remembered per thread: words repeat (Zipf), and stemming every occurrence was
+/// the largest part of analysing a large knowledge base's texts.
+fn cached_stem(t: &str) -> String {
+    STEMS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(s) = cache.get(t) {
+            return s.clone();
+        }
+        let s = stem(t);
+        if cache.len() < STEM_CACHE_MAX {
+            cache.insert(t.to_string(), s.clone());
+        }
+        s
+    })
 }
 
 /// Sparse vector: sorted feature ids with weights.

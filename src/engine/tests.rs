@@ -512,8 +512,44 @@ mod properties {
         }
     }
 
+    /// The ASCII shortcut for character n-grams hashes exactly what the char-by-char way does.
+    fn char_ngrams_match_the_char_path(e: &Engine, text: &str) -> Result<(), TestCaseError> {
+        let a = e.analyzer.analyze(text, None);
+        let mut raw = Vec::new();
+        e.analyzer.features(&a, &mut raw, None);
+        let got: Vec<u64> = raw
+            .iter()
+            .filter(|f| f.block == index::BLOCK_CHAR)
+            .map(|f| f.hash)
+            .collect();
+        let p = &e.analyzer.params;
+        let mut want = Vec::new();
+        for tok in &a.original {
+            if normalize::is_number(tok) {
+                continue; // numbers have no n-grams
+            }
+            let chars: Vec<char> = std::iter::once('<')
+                .chain(tok.chars())
+                .chain(std::iter::once('>'))
+                .collect();
+            for n in p.char_min..=p.char_max {
+                for w in chars.windows(n) {
+                    let gram: String = w.iter().collect();
+                    want.push(index::fnv1a(b'0' + n as u8, gram.as_bytes()));
+                }
+            }
+        }
+        prop_assert_eq!(got, want, "{:?}", text);
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn ascii_char_ngrams_hash_like_chars(s in "[a-zA-Z0-9' -]{0,40}( [a-zé]{1,8}){0,2}") {
+            char_ngrams_match_the_char_path(shared(), &s)?;
+        }
 
         #[test]
         fn classification_is_total_bounded_and_deterministic(s in text()) {
