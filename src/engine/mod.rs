@@ -19,7 +19,10 @@
 //!    of the second half of training. It is served from an inverted index of
 //!    impact-ordered, truncated postings so query cost does not grow with the
 //!    number of intents (`model`). Above `dense_max_classes` intents the model
-//!    uses sparse weight rows and word-level features only, to bound build time.
+//!    uses sparse weight rows and word-level features only, to bound build time;
+//!    there passage sentences share their intent's confusers, and each epoch
+//!    trains in `train_shards` parts side by side whose changes are summed
+//!    (deterministic whatever the number of cores).
 //! 6. **Out-of-scope evidence** — the temperature-calibrated softmax
 //!    confidence is multiplied by two factors in 0..=1: domain coverage (the
 //!    IDF-weighted share of the query's content words the domain knows,
@@ -357,8 +360,7 @@ pub(crate) struct Scoring {
 const TOP_N: usize = 5;
 
 /// Times the phases of a content load and engine build and logs each at `debug` (target
-/// `frontdoor::load`),
-/// so a slow load can be broken down without a profiler:
+/// `frontdoor::load`), so a slow load can be broken down without a profiler:
 /// `FRONTDOOR_LOG=frontdoor::load=debug frontdoor bench-kb --scale 100`.
 pub(crate) struct Phases(std::time::Instant);
 
