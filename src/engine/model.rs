@@ -20,6 +20,16 @@ pub fn par_map<T: Send>(n: usize, f: &(dyn Fn(usize) -> T + Sync)) -> Vec<T> {
     par_chunks(n, &|range| range.map(f).collect())
 }
 
+/// Threads for `n` items of build work: one per core, but at least 2,048 items each (small
+/// builds stay on one thread).
+fn threads_for(n: usize) -> usize {
+    std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1)
+        .min(n / 2048)
+        .max(1)
+}
+
 /// `f` over contiguous chunks of `0..n`, one per core, joined in order: the same result as
 /// `f(0..n)` when `f` maps each index on its own. For the pure per-text work of a build
 /// (analysis, vectors, retrieval of training candidates) that a large knowledge base
@@ -28,11 +38,7 @@ pub fn par_chunks<T: Send>(
     n: usize,
     f: &(dyn Fn(std::ops::Range<usize>) -> Vec<T> + Sync),
 ) -> Vec<T> {
-    let threads = std::thread::available_parallelism()
-        .map(|t| t.get())
-        .unwrap_or(1)
-        .min(n / 2048)
-        .max(1);
+    let threads = threads_for(n);
     if threads == 1 {
         return f(0..n);
     }
@@ -546,11 +552,7 @@ impl FixedLayout {
         let local_atomic: Option<Vec<AtomicU16>> = local
             .take()
             .map(|l| l.into_iter().map(AtomicU16::new).collect());
-        let threads = std::thread::available_parallelism()
-            .map(|t| t.get())
-            .unwrap_or(1)
-            .min(n_features / 2048)
-            .max(1);
+        let threads = threads_for(n_features);
         let total = inv_off[n_features];
         let mut bounds = vec![0usize];
         for t in 1..threads {
