@@ -594,3 +594,50 @@ mod properties {
         check(&"é".repeat(10_000));
     }
 }
+
+/// Above `dense_max_classes` intents the engine trains the sampled way on word-level features
+/// and leaves character n-grams out: it still answers the fixture, repairs typos through the
+/// vocabulary, and falls back on gibberish.
+#[test]
+fn many_intents_train_on_words_only_and_still_answer() {
+    let config = EngineConfig {
+        dense_max_classes: 2,
+        ..EngineConfig::default()
+    };
+    let e = Engine::build(&fixture(), &builtin_extractors(), config).expect("fixture builds");
+    assert!(
+        e.features
+            .blocks
+            .iter()
+            .all(|&b| b == super::index::BLOCK_WORD),
+        "no character n-gram in the dictionary"
+    );
+    assert_eq!(e.similarity_knee, e.config.sparse_similarity_knee);
+    for (q, want) in [
+        ("I forgot my password again", "reset_password"),
+        ("where is my invoice?", "invoice_copy"),
+        ("book a holiday for me", "book_holiday"),
+        ("what's my balance", "check_balance"),
+        ("cancel the order", "cancel_order"),
+        ("any update on my request", "request_status"),
+        ("i forgot my pasword", "reset_password"),
+        ("send me the invioce", "invoice_copy"),
+    ] {
+        let c = e.classify(q);
+        assert_eq!(intent_of(&c), Some(want), "query {q:?}: {c:?}");
+    }
+    for q in ["xqzv blorp fnarg", "qwpoeiruty", ""] {
+        let c = e.classify(q);
+        assert_eq!(c.decision, Decision::Fallback, "query {q:?}: {c:?}");
+    }
+    // the dense engine keeps its character n-grams
+    let dense = engine();
+    assert!(
+        dense
+            .features
+            .blocks
+            .iter()
+            .any(|&b| b != super::index::BLOCK_WORD)
+    );
+    assert_eq!(dense.similarity_knee, dense.config.similarity_knee);
+}
