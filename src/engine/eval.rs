@@ -65,17 +65,24 @@ pub fn load_jsonl(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(rows)
 }
 
-/// Group rows into intent definitions (first-appearance order), skipping `oos`.
-pub fn to_intents(rows: &[(String, String)]) -> Vec<IntentDef> {
+/// Group rows into intent definitions (first-appearance order). `oos` rows become the
+/// intent named `oos_intent` (the engine's `out_of_scope_intent`), or are skipped when it is
+/// empty.
+pub fn to_intents(rows: &[(String, String)], oos_intent: &str) -> Vec<IntentDef> {
     let mut order: Vec<IntentDef> = Vec::new();
     let mut pos: HashMap<&str, usize> = HashMap::new();
     for (text, intent) in rows {
-        if intent == OOS {
-            continue;
-        }
-        let i = *pos.entry(intent.as_str()).or_insert_with(|| {
+        let intent = if intent == OOS {
+            if oos_intent.is_empty() {
+                continue;
+            }
+            oos_intent
+        } else {
+            intent.as_str()
+        };
+        let i = *pos.entry(intent).or_insert_with(|| {
             order.push(IntentDef {
-                name: intent.clone(),
+                name: intent.to_string(),
                 examples: Vec::new(),
                 rules: Vec::new(),
                 passages: Vec::new(),
@@ -119,8 +126,13 @@ fn score_rows(
         if let Some(l) = lat.as_deref_mut() {
             l.push(dt);
         }
-        let top = c.ranked.first().map(|s| s.intent.clone());
-        let p1 = c.ranked.first().map_or(0.0, |s| s.confidence);
+        let mut top = c.ranked.first().map(|s| s.intent.clone());
+        let mut p1 = c.ranked.first().map_or(0.0, |s| s.confidence);
+        // the out-of-scope intent ranked first: rejected at any threshold
+        if top.as_deref() == Some(engine.config().out_of_scope_intent.as_str()) {
+            top = Some(OOS.to_string());
+            p1 = 0.0;
+        }
         let p2 = c.ranked.get(1).map_or(0.0, |s| s.confidence);
         out.push((gold.clone(), top, p1, p1 - p2));
         if i % 256 == 0 || i + 1 == rows.len() {
@@ -187,12 +199,15 @@ pub fn cv_threshold(
         clarify_margin: 0.0,
         ..config.clone()
     };
+    // `oos` rows trained as an intent are folded like the others; otherwise none is trained
+    // on and every fold's model scores all of them
+    let oos_trained = !config.out_of_scope_intent.is_empty();
     for fold in 0..k {
         let mut tr = Vec::new();
         let mut te = Vec::new();
         let mut count: HashMap<&str, usize> = HashMap::new();
         for r in train {
-            if r.1 == OOS {
+            if r.1 == OOS && !oos_trained {
                 continue;
             }
             let c = count.entry(r.1.as_str()).or_insert(0);
@@ -203,10 +218,14 @@ pub fn cv_threshold(
                 tr.push(r.clone());
             }
         }
-        // every fold's model scores all `oos` rows (none is trained on), so
-        // the out-of-scope side is averaged over the k models like the in-scope side
-        te.extend(train.iter().filter(|r| r.1 == OOS).cloned());
-        let Ok(engine) = Engine::build(&to_intents(&tr), &[], cfg.clone()) else {
+        if !oos_trained {
+            // every fold's model scores all `oos` rows, so the out-of-scope side is averaged
+            // over the k models like the in-scope side
+            te.extend(train.iter().filter(|r| r.1 == OOS).cloned());
+        }
+        let Ok(engine) =
+            Engine::build(&to_intents(&tr, &cfg.out_of_scope_intent), &[], cfg.clone())
+        else {
             continue;
         };
         scored.extend(score_rows(&engine, &te, None, progress));
@@ -232,7 +251,7 @@ pub fn evaluate(
     config: EngineConfig,
     progress: &mut dyn FnMut(usize, usize),
 ) -> EvalReport {
-    let intents = to_intents(train);
+    let intents = to_intents(train, &config.out_of_scope_intent);
     let clarify_margin = config.clarify_margin;
     let mut cfg = config.clone();
     cfg.oos_threshold = 0.0;
@@ -442,7 +461,7 @@ pub fn load_kb(dir: &str, with_passages: bool) -> Result<Kb, String> {
     };
     let train = load_jsonl(&read("train.jsonl")?).map_err(|e| format!("train.jsonl: {e}"))?;
     let test = load_jsonl(&read("test.jsonl")?).map_err(|e| format!("test.jsonl: {e}"))?;
-    let mut intents = to_intents(&train);
+    let mut intents = to_intents(&train, "");
     let mut pos: HashMap<String, usize> = intents
         .iter()
         .enumerate()

@@ -210,6 +210,15 @@ pub struct EngineConfig {
     /// 75.6%, every off-topic question falling back with each. 0.15 is the largest that
     /// keeps the paraphrases.
     pub sparse_similarity_knee: f32,
+    /// An intent of this name holds examples of what is *out of scope* (off-topic requests).
+    /// It trains like any other intent, so the model learns what the domain is not; when it
+    /// ranks first the answer is `Fallback` with confidence 0, whatever `oos_threshold` says,
+    /// and it is never offered in `Clarify`. No such intent, no effect; empty turns it off.
+    /// This is the "oos-train" method of Larson et al. (2019). On CLINC150 (its 100 train
+    /// `oos` rows as this intent, threshold by 5-fold cross-validation on train, oos prior
+    /// 0.032258, seeds 42/1/2/3) validation in-scope accuracy rose from 91.6–91.9% to
+    /// 92.1–92.6% with out-of-scope recall 66–69% → 56–63%.
+    pub out_of_scope_intent: String,
     /// Credit (0..=1) for a query word only seen in passages, not examples.
     pub coverage_passage_credit: f32,
 }
@@ -265,6 +274,7 @@ impl Default for EngineConfig {
             similarity_knee: 0.25,
             sparse_char_ngrams: false,
             sparse_similarity_knee: 0.15,
+            out_of_scope_intent: "oos".into(),
         }
     }
 }
@@ -354,6 +364,8 @@ pub struct Engine {
     class_start: Vec<usize>,
     /// `similarity_knee`, or `sparse_similarity_knee` when character n-grams are left out.
     similarity_knee: f32,
+    /// The `out_of_scope_intent`, when defined.
+    oos_class: Option<u32>,
 }
 
 impl std::fmt::Debug for Analyzer {
@@ -701,7 +713,6 @@ impl Engine {
         });
         phases.done("typo and example index");
         Ok(Engine {
-            config,
             names: intents.iter().map(|d| d.name.clone()).collect(),
             examples: intents.iter().map(|d| d.examples.clone()).collect(),
             analyzer,
@@ -718,6 +729,15 @@ impl Engine {
             unit_vectors,
             class_start,
             similarity_knee,
+            oos_class: (!config.out_of_scope_intent.is_empty())
+                .then(|| {
+                    intents
+                        .iter()
+                        .position(|d| d.name == config.out_of_scope_intent)
+                })
+                .flatten()
+                .map(|c| c as u32),
+            config,
         })
     }
 
@@ -911,10 +931,14 @@ impl Engine {
         let Some(&(top, p1)) = ranked.first() else {
             return (Decision::Fallback, 0.0);
         };
+        if Some(top) == self.oos_class {
+            return (Decision::Fallback, 0.0);
+        }
         if p1 < self.config.oos_threshold {
             return (Decision::Fallback, p1);
         }
-        if let Some(&(second, p2)) = ranked.get(1)
+        let mut others = ranked[1..].iter().filter(|r| Some(r.0) != self.oos_class);
+        if let Some(&(second, p2)) = others.next()
             && p1 - p2 < self.config.clarify_margin
         {
             return (

@@ -641,3 +641,65 @@ fn many_intents_train_on_words_only_and_still_answer() {
     );
     assert_eq!(dense.similarity_knee, dense.config.similarity_knee);
 }
+
+/// Examples of what is out of scope, given as the `out_of_scope_intent`, train like any
+/// intent; when that intent ranks first the answer is a fallback with confidence 0, and it
+/// is never offered as a clarification.
+#[test]
+fn the_out_of_scope_intent_answers_fallback() {
+    let mut intents = fixture();
+    intents.push(def(
+        "oos",
+        &[
+            "what is the weather like tomorrow",
+            "will it rain this weekend",
+            "tell me a joke",
+            "who won the football match last night",
+            "play some music",
+            "what is the capital of france",
+        ],
+        &[],
+    ));
+    let e =
+        Engine::build(&intents, &builtin_extractors(), EngineConfig::default()).expect("builds");
+    for q in [
+        "is it going to rain tomorrow",
+        "tell me a funny joke",
+        "who won the match",
+    ] {
+        let c = e.classify(q);
+        assert_eq!(c.decision, Decision::Fallback, "query {q:?}: {c:?}");
+        assert_eq!(c.confidence, 0.0, "query {q:?}: {c:?}");
+        assert_eq!(c.ranked[0].intent, "oos", "the reason shows: {c:?}");
+    }
+    for (q, want) in [
+        ("I forgot my password again", "reset_password"),
+        ("where is my invoice?", "invoice_copy"),
+        ("book a holiday for me", "book_holiday"),
+    ] {
+        let c = e.classify(q);
+        assert_eq!(intent_of(&c), Some(want), "query {q:?}: {c:?}");
+    }
+    // with a wide clarify margin every answer is a clarification, never one naming `oos`
+    let wide = EngineConfig {
+        clarify_margin: 1.0,
+        oos_threshold: 0.0,
+        ..EngineConfig::default()
+    };
+    let e = Engine::build(&intents, &builtin_extractors(), wide).expect("builds");
+    let mut clarified = 0;
+    for q in ["where is my invoice?", "will it rain", "cancel the order"] {
+        if let Decision::Clarify(a, b) = e.classify(q).decision {
+            assert!(a != "oos" && b != "oos", "query {q:?}: {a} / {b}");
+            clarified += 1;
+        }
+    }
+    assert!(clarified >= 2, "the in-scope questions are clarified");
+    // turned off, `oos` is an intent like any other
+    let off = EngineConfig {
+        out_of_scope_intent: String::new(),
+        ..EngineConfig::default()
+    };
+    let e = Engine::build(&intents, &builtin_extractors(), off).expect("builds");
+    assert_eq!(intent_of(&e.classify("tell me a funny joke")), Some("oos"));
+}
