@@ -126,14 +126,21 @@ fn score_rows(
         if let Some(l) = lat.as_deref_mut() {
             l.push(dt);
         }
+        let oos_intent = engine.config().out_of_scope_intent.as_str();
         let mut top = c.ranked.first().map(|s| s.intent.clone());
         let mut p1 = c.ranked.first().map_or(0.0, |s| s.confidence);
         // the out-of-scope intent ranked first: rejected at any threshold
-        if top.as_deref() == Some(engine.config().out_of_scope_intent.as_str()) {
+        if top.as_deref() == Some(oos_intent) {
             top = Some(OOS.to_string());
             p1 = 0.0;
         }
-        let p2 = c.ranked.get(1).map_or(0.0, |s| s.confidence);
+        // the runner-up is an in-scope intent, as in the engine's `Clarify`
+        let p2 = c
+            .ranked
+            .iter()
+            .skip(1)
+            .find(|s| s.intent != oos_intent)
+            .map_or(0.0, |s| s.confidence);
         out.push((gold.clone(), top, p1, p1 - p2));
         if i % 256 == 0 || i + 1 == rows.len() {
             progress(i + 1, rows.len());

@@ -729,13 +729,11 @@ impl Engine {
             unit_vectors,
             class_start,
             similarity_knee,
-            oos_class: (!config.out_of_scope_intent.is_empty())
-                .then(|| {
-                    intents
-                        .iter()
-                        .position(|d| d.name == config.out_of_scope_intent)
+            oos_class: intents
+                .iter()
+                .position(|d| {
+                    !config.out_of_scope_intent.is_empty() && d.name == config.out_of_scope_intent
                 })
-                .flatten()
                 .map(|c| c as u32),
             config,
         })
