@@ -447,6 +447,25 @@ mod properties {
         E.get_or_init(engine)
     }
 
+    /// The fixture trained the way many intents are (sampled, word-level features, no
+    /// character n-grams), with an out-of-scope intent.
+    fn shared_sampled() -> &'static Engine {
+        static E: OnceLock<Engine> = OnceLock::new();
+        E.get_or_init(|| {
+            let mut intents = fixture();
+            intents.push(def(
+                "oos",
+                &["what is the weather tomorrow", "tell me a joke"],
+                &[],
+            ));
+            let config = EngineConfig {
+                dense_max_classes: 2,
+                ..EngineConfig::default()
+            };
+            Engine::build(&intents, &builtin_extractors(), config).expect("fixture builds")
+        })
+    }
+
     /// Text that looks like what people type, mixed with what they should not.
     fn text() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -475,7 +494,11 @@ mod properties {
     }
 
     fn check(s: &str) {
-        let e = shared();
+        check_with(shared(), s);
+        check_with(shared_sampled(), s);
+    }
+
+    fn check_with(e: &Engine, s: &str) {
         let c = e.classify(s);
         assert!(
             (0.0..=1.0).contains(&c.confidence),
