@@ -13,7 +13,6 @@ const SHARDS: usize = 16;
 /// a flood of new keys).
 const SHARD_KEYS: usize = 100_000 / SHARDS;
 
-#[derive(Default)]
 struct Shard {
     buckets: HashMap<String, (f64, Instant)>,
     /// Sweep when the shard grows past this: `SHARD_KEYS`, or twice what the last sweep left,
