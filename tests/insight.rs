@@ -367,6 +367,12 @@ async fn knowledge_gaps_are_grouped_ranked_and_exported() {
             canteen_intent.contains("article = \"gap-canteen-menu-today\""),
             "{canteen_intent}"
         );
+        // With no close intent, the export also names the content's out-of-scope intent as
+        // the other home for these examples.
+        assert!(
+            canteen_intent.contains("add them to the examples of intent \"out-of-scope\""),
+            "{canteen_intent}"
+        );
 
         let dir = common::content_copy();
         std::fs::write(

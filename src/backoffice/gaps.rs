@@ -377,12 +377,15 @@ pub fn group(facts: &[GapFact], k: &Knowledge, settings: &GapSettings) -> Vec<Ga
             let mut kinds = BTreeMap::new();
             let mut clients = BTreeMap::new();
             let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+            // The out-of-scope intent is not a place to send people: a gap it caught is a
+            // question nobody answers yet, which is exactly what this list is for.
+            let off_topic = k.engine.config().out_of_scope_intent.as_str();
             for gap in &gaps {
                 *kinds.entry(gap.kind.clone()).or_insert(0) += 1;
                 *clients
                     .entry(gap.client_code.clone().unwrap_or_default())
                     .or_insert(0) += 1;
-                if let Some(i) = pointed_intent(gap) {
+                if let Some(i) = pointed_intent(gap).filter(|i| *i != off_topic) {
                     *votes.entry(i).or_insert(0) += 1;
                 }
             }
@@ -647,8 +650,16 @@ impl GapGroup {
                 n.share * 100.0
             ),
             None => {
-                "# No close intent: these examples go with the article stub of the same group.\n"
-                    .into()
+                let mut s = String::from(
+                    "# No close intent: these examples go with the article stub of the same group.\n",
+                );
+                let off_topic = &k.engine.config().out_of_scope_intent;
+                if !off_topic.is_empty() {
+                    s.push_str(&format!(
+                        "# If they are not the SSO's business, add them to the examples of intent {off_topic:?} instead.\n"
+                    ));
+                }
+                s
             }
         };
         format!("{header}{about}{body}")

@@ -382,18 +382,23 @@ fn understand(cx: &mut Cx, text: &str, fallbacks: u8) -> State {
                 since: cx.now(),
             }
         }
-        Decision::Fallback => fallback(cx, text, &c, fallbacks),
+        Decision::Fallback => {
+            let top = c.ranked.first().map(|s| s.intent.clone());
+            fallback(cx, text, top, c.confidence, fallbacks)
+        }
     }
 }
 
-fn fallback(cx: &mut Cx, text: &str, c: &Classification, fallbacks: u8) -> State {
+/// No answer. `top` is the engine's best guess (the out-of-scope intent when the question
+/// looked off-topic), kept with the knowledge gap.
+fn fallback(cx: &mut Cx, text: &str, top: Option<String>, confidence: f32, fallbacks: u8) -> State {
     cx.outcome = Outcome::Fallback;
     cx.intent = None;
     cx.effects.push(Effect::KnowledgeGap {
         kind: "fallback".into(),
         text: text.to_string(),
-        intent: c.ranked.first().map(|s| s.intent.clone()),
-        confidence: Some(c.confidence),
+        intent: top,
+        confidence: Some(confidence),
     });
     let fallbacks = fallbacks.saturating_add(1);
     if fallbacks >= 2 && cx.client().is_some() {
@@ -542,6 +547,9 @@ fn handle_intent(cx: &mut Cx, name: &str, text: &str, c: Option<&Classification>
             process_question(cx, q, text);
             State::default()
         }
+        // The engine never picks this intent; only a hand-made `intent:` button payload
+        // reaches here, and it gets the same answer as an off-topic question.
+        Action::OutOfScope => fallback(cx, text, Some(name.to_string()), 0.0, 0),
     }
 }
 

@@ -959,10 +959,17 @@ impl Engine {
         if let Some(r) = self.rules.first_match(text) {
             let rule = &self.rules.rules[r];
             let name = self.names[rule.intent].clone();
+            // A rule of the out-of-scope intent pins it like any rule, and the answer is no
+            // answer, with confidence 0 as when the model ranks it first (`decide`).
+            let (decision, confidence) = if Some(rule.intent as u32) == self.oos_class {
+                (Decision::Fallback, 0.0)
+            } else {
+                (Decision::Intent(name.clone()), 1.0)
+            };
             return (
                 Classification {
-                    decision: Decision::Intent(name.clone()),
-                    confidence: 1.0,
+                    decision,
+                    confidence,
                     ranked: vec![Scored {
                         intent: name.clone(),
                         confidence: 1.0,

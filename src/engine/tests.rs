@@ -726,3 +726,24 @@ fn the_out_of_scope_intent_answers_fallback() {
     let e = Engine::build(&intents, &builtin_extractors(), off).expect("builds");
     assert_eq!(intent_of(&e.classify("tell me a funny joke")), Some("oos"));
 }
+
+#[test]
+fn a_rule_of_the_out_of_scope_intent_answers_fallback() {
+    let mut intents = fixture();
+    intents.push(def(
+        "oos",
+        &["what is the weather like tomorrow", "play some music"],
+        &[r"(?i)\blottery\b"],
+    ));
+    let e =
+        Engine::build(&intents, &builtin_extractors(), EngineConfig::default()).expect("builds");
+    // "password" would win on similarity; the rule pins the question as off-topic
+    let c = e.classify("reset my lottery password");
+    assert_eq!(c.decision, Decision::Fallback, "{c:?}");
+    assert_eq!(c.confidence, 0.0, "{c:?}");
+    assert_eq!(c.rule.as_deref(), Some("oos#0"), "the reason shows: {c:?}");
+    assert_eq!(
+        intent_of(&e.classify("reset my password")),
+        Some("reset_password")
+    );
+}

@@ -50,7 +50,7 @@ pub struct CrossValidation {
 
 /// Validate the content directory; with `cross_validate`, also run the cross-validation report.
 pub fn check(root: &Path, config: EngineConfig, cross_validate: bool) -> CheckReport {
-    let (knowledge, errors) = Knowledge::load_with_report(root, config.clone());
+    let (knowledge, errors) = Knowledge::load_with_report(root, config);
     let mut counts = BTreeMap::new();
     let cv = match &knowledge {
         Some(k) => {
@@ -63,7 +63,8 @@ pub fn check(root: &Path, config: EngineConfig, cross_validate: bool) -> CheckRe
             counts.insert("services", k.services.len());
             counts.insert("clients", k.clients.len());
             counts.insert("processes", k.processes.len());
-            cross_validate.then(|| cross_validation(k, config))
+            // the engine's own settings: loading fills in the content's out-of-scope intent
+            cross_validate.then(|| cross_validation(k, k.engine.config().clone()))
         }
         None => None,
     };
@@ -113,6 +114,8 @@ fn cross_validation(k: &Knowledge, config: EngineConfig) -> CrossValidation {
                 let c = engine.classify(ex);
                 let got = match &c.decision {
                     Decision::Intent(i) if i == &d.name => continue,
+                    // an off-topic example is answered right by falling back
+                    Decision::Fallback if d.name == config.out_of_scope_intent => continue,
                     Decision::Intent(i) => i.clone(),
                     Decision::Clarify(a, b) => {
                         if a == &d.name || b == &d.name {

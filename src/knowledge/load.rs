@@ -529,9 +529,10 @@ impl Loader {
                 "greeting" => Action::Greeting,
                 "thanks" => Action::Thanks,
                 "goodbye" => Action::Goodbye,
+                "out_of_scope" => Action::OutOfScope,
                 other => {
                     self.err_at(file, &format!("\"{other}\""), format!(
-                        "intent {}: unknown action {other:?} (article, service, status, escalate, feedback, smalltalk, help, greeting, thanks, goodbye, process)",
+                        "intent {}: unknown action {other:?} (article, service, status, escalate, feedback, smalltalk, help, greeting, thanks, goodbye, process, out_of_scope)",
                         ri.name
                     ));
                     continue;

@@ -249,7 +249,7 @@ fn default_organisation() -> Organisation {
 }
 
 /// Cross-file validation, then the engine.
-fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Option<Knowledge> {
+fn assemble(loader: &mut load::Loader, root: &Path, mut config: EngineConfig) -> Option<Knowledge> {
     let mut phases = crate::engine::Phases::start();
     let raw = std::mem::take(&mut loader.raw);
     loader.raw.texts = raw.texts;
@@ -442,8 +442,11 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
             _ => {}
         }
         if let Some(existing) = intents.get_mut(&i.name) {
-            // An intent named after an article adds examples and rules to the article's intent.
-            if existing.action == i.action && matches!(i.action, Action::Article(_)) {
+            // An intent named after an article adds examples and rules to the article's intent;
+            // likewise for the out-of-scope intent (a knowledge-gap export adds to it this way).
+            if existing.action == i.action
+                && matches!(i.action, Action::Article(_) | Action::OutOfScope)
+            {
                 existing.examples.extend(i.examples);
                 existing.rules.extend(i.rules);
                 continue;
@@ -452,6 +455,18 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
                 "duplicate intent name {:?} (also in {})",
                 i.name,
                 existing.file.display()
+            );
+            loader.err_at(&i.file, &i.name, msg);
+            continue;
+        }
+        if i.action == Action::OutOfScope
+            && let Some(other) = intents.values().find(|o| o.action == Action::OutOfScope)
+        {
+            let msg = format!(
+                "intent {}: only one intent may be out_of_scope (also {} in {}); add examples to it instead",
+                i.name,
+                other.name,
+                other.file.display()
             );
             loader.err_at(&i.file, &i.name, msg);
             continue;
@@ -489,6 +504,13 @@ fn assemble(loader: &mut load::Loader, root: &Path, config: EngineConfig) -> Opt
         return None;
     }
     phases.done("cross-checks");
+    // The engine's out-of-scope intent is the content's, whatever the configuration says: an
+    // article that happened to be called "oos" must not become one.
+    config.out_of_scope_intent = intents
+        .values()
+        .find(|i| i.action == Action::OutOfScope)
+        .map(|i| i.name.clone())
+        .unwrap_or_default();
     let engine = match Engine::build(
         &intent_defs(&intents, &articles),
         &builtin_extractors(),

@@ -169,6 +169,11 @@ pub enum Action {
     Thanks,
     Goodbye,
     Process(ProcessQuestion),
+    /// Examples of what the SSO does not handle (weather, personal shopping, ...). The engine
+    /// trains it like any intent and answers `Fallback` when it ranks first (see
+    /// `EngineConfig::out_of_scope_intent`), so off-topic questions built from domain words
+    /// are caught by what they look like, not only by a low confidence. At most one.
+    OutOfScope,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
