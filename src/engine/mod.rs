@@ -32,9 +32,11 @@
 //!    larger, over `similarity_knee`). Softmax alone is confident on queries
 //!    made of known words in an unknown combination; the similarity factor
 //!    catches those.
-//! 7. **Decide** — confidence below `oos_threshold` → [`Decision::Fallback`];
-//!    top two closer than `clarify_margin` → [`Decision::Clarify`]; else
-//!    [`Decision::Intent`].
+//! 7. **Decide** — the `out_of_scope_intent` (examples of what the domain is
+//!    not, trained like any intent) ranked first, or one of its rules matched,
+//!    → [`Decision::Fallback`] with confidence 0; confidence below
+//!    `oos_threshold` → [`Decision::Fallback`]; top two in-scope intents closer
+//!    than `clarify_margin` → [`Decision::Clarify`]; else [`Decision::Intent`].
 //!
 //! [`Engine::explain`] re-runs the pipeline and reports the rule, the token
 //! corrections, the strongest weighted terms, the nearest examples, the
