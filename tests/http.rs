@@ -162,7 +162,25 @@ async fn bad_requests_get_clear_errors() {
     let server = TestServer::start(store).await;
     let http = reqwest::Client::new();
     let url = format!("{}/api/v1/chat", server.url);
+    // A Telegram conversation is not the web chat's to show, even to whoever has its id.
+    server
+        .store
+        .open_conversation(
+            "telegram",
+            "chat-42",
+            None,
+            "tg-conv-1",
+            &frontdoor::dialogue::State::default().to_json(),
+            0,
+        )
+        .await
+        .unwrap();
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            http.get(format!("{}/api/v1/conversations/tg-conv-1", server.url)),
+            404,
+            "no conversation",
+        ),
         (
             http.post(&url)
                 .header("content-type", "application/json")

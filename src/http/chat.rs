@@ -319,8 +319,9 @@ pub struct Transcript {
     messages: Vec<TranscriptMessage>,
 }
 
-/// A conversation's transcript (the id is the capability: it is random and only its
-/// participant's browser knows it).
+/// A web chat conversation's transcript (the id is the capability: it is random and only its
+/// participant's browser knows it). Telegram and Discord conversations are not served here,
+/// whoever holds their id: their people read them in their own app, staff in the back office.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "chat",
     params(("id" = String, Path, description = "conversation id")),
     responses((status = 200, body = Transcript), (status = 400, body = super::backoffice::openapi::ErrorBody),
@@ -329,7 +330,14 @@ pub(crate) async fn conversation(
     State(app): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Transcript>, ApiError> {
-    let Some(conv) = app.chat.store.conversation(&id).await? else {
+    let Some(conv) = app
+        .chat
+        .store
+        .conversation(&id)
+        .await?
+        .filter(|c| c.channel == "web")
+    else {
+        // the same answer whether it does not exist or is another channel's
         return Err(ApiError::NotFound(format!("no conversation {id}")));
     };
     let messages = app.chat.store.transcript(&id).await?;
