@@ -471,7 +471,7 @@ fn out_of_scope_intent_is_one_and_its_fallbacks_are_right_answers() {
         "intents/z-more.toml:3:",
         "only one intent may be out_of_scope (also off-topic",
     );
-    // The same name adds examples to it (as a knowledge-gap export does).
+    // An entry of the same name in another file adds examples to it.
     fs::write(
         dir.path().join("intents/z-more.toml"),
         "[[intent]]\nname = \"off-topic\"\naction = \"out_of_scope\"\nexamples = [\"tell me about the moon landing\"]\n",

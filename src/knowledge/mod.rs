@@ -443,7 +443,8 @@ fn assemble(loader: &mut load::Loader, root: &Path, mut config: EngineConfig) ->
         }
         if let Some(existing) = intents.get_mut(&i.name) {
             // An intent named after an article adds examples and rules to the article's intent;
-            // likewise for the out-of-scope intent (a knowledge-gap export adds to it this way).
+            // likewise for the out-of-scope intent (say, a file of off-topic queries taken from the
+            // knowledge-gap list).
             if existing.action == i.action
                 && matches!(i.action, Action::Article(_) | Action::OutOfScope)
             {
