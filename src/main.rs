@@ -190,6 +190,14 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Receive account managers' webhook pings and print them as the manager reads them (the
+    /// sample clients' managers point here). Checks signatures when FRONTDOOR_WEBHOOK_SECRET
+    /// is set; a retried ping (same Idempotency-Key) is acknowledged and not shown again.
+    Inbox {
+        /// Address to listen on.
+        #[arg(long, default_value = frontdoor::escalation::inbox::DEFAULT_ADDR)]
+        addr: String,
+    },
     /// Register FRONTDOOR_TELEGRAM_WEBHOOK_URL (+ its secret) with Telegram: run once per
     /// deployment when several replicas serve Telegram through the webhook.
     TelegramWebhook,
@@ -320,6 +328,13 @@ fn main() -> anyhow::Result<()> {
         Command::Config => {
             print!("{}", config.to_masked_toml());
             Ok(())
+        }
+        Command::Inbox { addr } => {
+            init_tracing(config.log_format);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(inbox(config, addr))
         }
         Command::Serve => {
             init_tracing(config.log_format);
@@ -1028,6 +1043,35 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = d.await;
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `frontdoor inbox`: serve the webhook receiver and print each new ping on standard output.
+async fn inbox(config: Config, addr: String) -> anyhow::Result<()> {
+    use frontdoor::escalation::inbox;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let secret = config.webhook_secret.clone();
+    // the bound address, not the asked one: `--addr 127.0.0.1:0` picks a free port
+    let at = listener.local_addr()?;
+    if secret.is_some() {
+        tracing::info!("inbox listening: http://{at}/hooks/<name>; signatures are checked");
+    } else {
+        tracing::warn!(
+            "inbox listening: http://{at}/hooks/<name>; FRONTDOOR_WEBHOOK_SECRET is not set, \
+             so signatures are not checked"
+        );
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = tokio::spawn(inbox::run(listener, secret, tx, shutdown_signal()));
+    // Ends when the server stops and drops its sender.
+    while let Some(ping) = rx.recv().await {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", ping.render())?;
+        out.flush()?;
+    }
+    server.await??;
     Ok(())
 }
 

@@ -212,7 +212,7 @@ async fn kill_9_mid_load_loses_nothing_that_was_answered() {
     common::edit_content(
         content.path(),
         "knowledge-base/clients/acme.toml",
-        "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9/hooks/acme\"",
+        "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9009/hooks/acme\"",
         &format!("webhook = \"{receiver_url}/hooks/priya\""),
     );
     let data = tempfile::tempdir().unwrap();

@@ -100,20 +100,26 @@ struct Setup {
 /// The shipped content with ACME's managers pointed at the fake receiver: Priya (primary) by
 /// webhook then Telegram, Tom (backup) by webhook.
 async fn setup(store: Arc<dyn Store>) -> Setup {
+    setup_with(store, None).await
+}
+
+/// As [`setup`], with Priya's webhook at `priya_base` (`/hooks/priya` under it) when given.
+async fn setup_with(store: Arc<dyn Store>, priya_base: Option<&str>) -> Setup {
     let receiver = Receiver::default();
     let receiver_url = start_receiver(receiver.clone()).await;
+    let priya_base = priya_base.unwrap_or(&receiver_url);
     let content = common::content_copy();
     let acme = "knowledge-base/clients/acme.toml";
     common::edit_content(
         content.path(),
         acme,
-        "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9/hooks/acme\"",
-        &format!("telegram_chat = 100200300\nwebhook = \"{receiver_url}/hooks/priya\""),
+        "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9009/hooks/acme\"",
+        &format!("telegram_chat = 100200300\nwebhook = \"{priya_base}/hooks/priya\""),
     );
     common::edit_content(
         content.path(),
         acme,
-        "email = \"tom.becker@northwind.example\"\nwebhook = \"http://127.0.0.1:9/hooks/acme\"",
+        "email = \"tom.becker@northwind.example\"\nwebhook = \"http://127.0.0.1:9009/hooks/acme\"",
         &format!(
             "email = \"tom.becker@northwind.example\"\nwebhook = \"{receiver_url}/hooks/tom\""
         ),
@@ -702,4 +708,238 @@ async fn two_workers_never_send_the_same_ping() {
         );
         s.server.stop().await;
     }
+}
+
+/// `frontdoor inbox` as the manager's webhook: the real worker's signed ping arrives once and
+/// reads as the manager's message; a retry of it is acknowledged and not shown again; forged,
+/// stale, unsigned and malformed requests are refused with a reason.
+#[tokio::test]
+async fn the_inbox_shows_a_signed_ping_once_and_refuses_forgeries() {
+    use frontdoor::escalation::deliver::sign as sign_body;
+    use frontdoor::escalation::inbox;
+
+    let (name, store, _dir) = common::backends("esc_inbox").await.remove(0);
+    let (tx, mut inbox_rx) = tokio::sync::mpsc::unbounded_channel();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let inbox_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(inbox::run(
+        listener,
+        Some(Secret::new(WEBHOOK_SECRET.to_string())),
+        tx,
+        std::future::pending(),
+    ));
+    let s = setup_with(store.clone(), Some(&inbox_url)).await;
+    let (_, id) = escalate(&s, "inbox").await;
+    let w = worker(&s, store.clone());
+    let report = w.tick(Utc::now()).await.unwrap();
+    assert_eq!(report.delivered, 1, "[{name}] {report:?}");
+    let ping = inbox_rx.try_recv().expect("the inbox got the ping");
+    assert_eq!(ping.hook, "priya");
+    assert_eq!(ping.event, "escalation.ping");
+    assert!(ping.signed);
+    let key = format!("escalation-{id}-ping-0-0");
+    assert_eq!(ping.idempotency_key.as_deref(), Some(key.as_str()));
+    let shown = ping.render();
+    for expected in [
+        format!("Escalation #{id} from Acme Manufacturing (ACME)"),
+        "Ann Lee via web".to_string(),
+        "I want to talk to a real person please".to_string(),
+        format!("acknowledge: POST /api/v1/escalations/{id}/ack"),
+        "signature ok".to_string(),
+    ] {
+        assert!(shown.contains(&expected), "{expected:?} not in:\n{shown}");
+    }
+    let row = &store.outbox_of_escalation(id).await.unwrap()[0];
+    assert_eq!((row.status.as_str(), row.attempts), ("delivered", 1));
+
+    let http = reqwest::Client::new();
+    let body = serde_json::to_vec(&ping.body).unwrap();
+    let post = |body: Vec<u8>, signature: Option<String>, key: Option<&str>| {
+        let mut req = http
+            .post(format!("{inbox_url}/hooks/priya"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(sig) = signature {
+            req = req.header("x-frontdoor-signature", sig);
+        }
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k.to_string());
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let now = Utc::now().timestamp();
+    let signed = |b: &[u8], t: i64| Some(sign_body(WEBHOOK_SECRET.as_bytes(), t, b));
+
+    // The sender retrying (it never heard the 200): acknowledged, not shown twice.
+    let (status, answer) = post(body.clone(), signed(&body, now), Some(&key)).await;
+    assert_eq!(
+        (status, &answer["duplicate"]),
+        (200, &json!(true)),
+        "{answer}"
+    );
+
+    // Refusals, each with its reason; none of them reaches the manager.
+    let mut tampered = ping.body.clone();
+    tampered["client"]["name"] = json!("Evil Corp");
+    let tampered = serde_json::to_vec(&tampered).unwrap();
+    let not_json = b"event=escalation.ping".to_vec();
+    // (case, body, signature header, expected status, a word of the reason)
+    type Case<'a> = (&'a str, Vec<u8>, Option<String>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "tampered body",
+            tampered,
+            signed(&body, now),
+            401,
+            "does not match",
+        ),
+        (
+            "no signature",
+            body.clone(),
+            None,
+            401,
+            "missing X-Frontdoor-Signature",
+        ),
+        (
+            "other secret",
+            body.clone(),
+            Some(sign_body(b"guess", now, &body)),
+            401,
+            "does not match",
+        ),
+        (
+            "replayed an hour later",
+            body.clone(),
+            signed(&body, now - 3600),
+            401,
+            "replay",
+        ),
+        (
+            "malformed signature",
+            body.clone(),
+            Some("sha256=abc".into()),
+            401,
+            "malformed",
+        ),
+        (
+            "not JSON",
+            not_json.clone(),
+            signed(&not_json, now),
+            400,
+            "not a JSON object",
+        ),
+        (
+            "no event",
+            b"{}".to_vec(),
+            signed(b"{}", now),
+            400,
+            "no \"event\"",
+        ),
+    ];
+    for (case, body, signature, want, reason) in cases {
+        let (status, answer) = post(body, signature, Some("another-key")).await;
+        assert_eq!(status, want, "{case}: {answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(error.contains(reason), "{case}: {error:?} lacks {reason:?}");
+    }
+    // The forgeries did not burn "another-key": a genuine ping with it is taken.
+    let genuine = serde_json::to_vec(&json!({"event": "test.ping", "text": "hello"})).unwrap();
+    let (status, answer) = post(genuine.clone(), signed(&genuine, now), Some("another-key")).await;
+    assert_eq!(
+        (status, &answer["duplicate"]),
+        (200, &json!(false)),
+        "{answer}"
+    );
+    let next = inbox_rx.try_recv().expect("the genuine ping");
+    assert_eq!(next.event, "test.ping");
+    assert!(next.render().contains("hello"));
+    assert!(
+        inbox_rx.try_recv().is_err(),
+        "nothing else reached the manager"
+    );
+    s.server.stop().await;
+}
+
+/// The `frontdoor inbox` command: listens where `--addr` says (port 0 picks one and the log
+/// names it) and prints each new ping; without the secret it still takes pings, unchecked.
+#[tokio::test]
+async fn the_inbox_command_prints_each_new_ping() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_frontdoor"))
+        .args(["inbox", "--addr", "127.0.0.1:0"])
+        .env_remove("FRONTDOOR_WEBHOOK_SECRET")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start frontdoor inbox");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Some(at) = line.find("inbox listening: http://") {
+                let rest = &line[at + "inbox listening: ".len()..];
+                let url = rest.split("/hooks").next().unwrap_or_default().to_string();
+                let _ = url_tx.send(url);
+            }
+        }
+    });
+    let url = url_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the inbox logs its address");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = line_tx.send(line);
+        }
+    });
+    let alert =
+        json!({"event": "spa.renewal_notice", "text": "The SPA of ACME ends on 2027-12-31"});
+    let marker = json!({"event": "test.ping", "text": "the last one"});
+    // The alert twice with one key (a retry), then a marker: the inbox prints in arrival
+    // order, so once the marker is out, a second copy of the alert would be too.
+    for (body, key) in [
+        (&alert, "renewal-ACME"),
+        (&alert, "renewal-ACME"),
+        (&marker, "m"),
+    ] {
+        let r = reqwest::Client::new()
+            .post(format!("{url}/hooks/acme"))
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let mut printed = Vec::new();
+    while let Ok(line) = line_rx.recv_timeout(Duration::from_secs(30)) {
+        let last = line.contains("the last one");
+        printed.push(line);
+        if last {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed = printed.join("\n");
+    assert!(
+        printed.contains(
+            "── /hooks/acme · spa.renewal_notice · not signed or not checked · key renewal-ACME"
+        ),
+        "{printed}"
+    );
+    assert_eq!(
+        printed
+            .matches("The SPA of ACME ends on 2027-12-31")
+            .count(),
+        1,
+        "shown once, though sent twice: {printed}"
+    );
 }

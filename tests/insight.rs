@@ -586,7 +586,7 @@ async fn an_spa_renewal_alert_reaches_the_account_manager_exactly_once() {
     common::edit_content(
         content.path(),
         "knowledge-base/clients/globex.toml",
-        "webhook = \"http://127.0.0.1:9/hooks/globex\"\n\n[[manager]]",
+        "webhook = \"http://127.0.0.1:9009/hooks/globex\"\n\n[[manager]]",
         &format!("webhook = \"{url}/hooks/oliver\"\n\n[[manager]]"),
     );
     let k = Arc::new(common::load_content(content.path()));

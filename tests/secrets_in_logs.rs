@@ -57,7 +57,7 @@ async fn no_secret_appears_in_the_logs_of_a_full_run() {
     common::edit_content(
         content.path(),
         "knowledge-base/clients/acme.toml",
-        "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9/hooks/acme\"",
+        "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9009/hooks/acme\"",
         &format!("webhook = \"{receiver_url}/hooks/priya\""),
     );
     let data = tempfile::tempdir().unwrap();

@@ -13,6 +13,7 @@
 
 pub mod actions;
 pub mod deliver;
+pub mod inbox;
 pub mod ping;
 pub mod worker;
 
