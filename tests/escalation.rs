@@ -749,6 +749,10 @@ async fn the_inbox_shows_a_signed_ping_once_and_refuses_forgeries() {
     ] {
         assert!(shown.contains(&expected), "{expected:?} not in:\n{shown}");
     }
+    assert!(
+        !shown.contains(&format!("/ack {id}")),
+        "no chat commands in a webhook inbox:\n{shown}"
+    );
     let row = &store.outbox_of_escalation(id).await.unwrap()[0];
     assert_eq!((row.status.as_str(), row.attempts), ("delivered", 1));
 

@@ -69,6 +69,10 @@ impl Received {
             self.idempotency_key.as_deref().unwrap_or("-"),
         );
         for line in text_lines(&self.body) {
+            // the chat commands' hint; the HTTP actions follow instead
+            if line.starts_with("Reply to this message") {
+                continue;
+            }
             out.push_str(&line);
             out.push('\n');
         }
