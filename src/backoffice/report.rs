@@ -109,7 +109,73 @@ pub(crate) fn num(v: Option<f64>, unit: &str) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-/// The weekday × hour heatmap as an inline SVG (darker = busier).
+/// The SSO's side of the SPA as (label, value) rows: what the monthly report's table and the
+/// back office's client page both show, from this one list so the two never disagree.
+pub(crate) fn sso_rows(k: &Kpis) -> Vec<(&'static str, String)> {
+    vec![
+        ("Contacts (messages)", k.volume.to_string()),
+        ("Conversations", k.conversations.to_string()),
+        ("Self-service (containment)", pct(k.self_service_rate)),
+        ("First-contact resolution", pct(k.first_contact_resolution)),
+        ("Escalation rate", pct(k.escalation_rate)),
+        ("Fallback rate", pct(k.fallback_rate)),
+        (
+            "Bot response p50 / p95",
+            format!(
+                "{} / {}",
+                num(k.response_ms_p50, " ms"),
+                num(k.response_ms_p95, " ms")
+            ),
+        ),
+        (
+            "Escalation acknowledged in (avg)",
+            num(k.acknowledge_minutes_avg, " min"),
+        ),
+        (
+            "First human response in (avg)",
+            num(k.first_response_minutes_avg, " min"),
+        ),
+        ("Resolved in (avg)", num(k.resolution_minutes_avg, " min")),
+        (
+            "Escalations answered on time (business hours / calendar)",
+            format!(
+                "{} / {}",
+                pct(k.escalation_sla_met),
+                pct(k.escalation_sla_met_calendar)
+            ),
+        ),
+        (
+            "Requests completed on time (business hours / calendar)",
+            format!(
+                "{} / {}",
+                pct(k.request_sla_met),
+                pct(k.request_sla_met_calendar)
+            ),
+        ),
+        ("CSAT (1–5)", num(k.csat_avg, "")),
+        ("Survey response rate", pct(k.survey_response_rate)),
+    ]
+}
+
+/// The client's side of the SPA (the inputs it owes), as [`sso_rows`].
+pub(crate) fn client_rows(k: &Kpis) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "Inputs complete at first submission",
+            pct(k.input_complete_first_time),
+        ),
+        ("Re-prompts per request (avg)", num(k.reprompts_avg, "")),
+        (
+            "Time to supply inputs (avg)",
+            num(k.supply_minutes_avg, " min"),
+        ),
+        (
+            "Requests abandoned with inputs missing",
+            k.abandoned_missing_inputs.to_string(),
+        ),
+    ]
+}
+
 /// Contacts by weekday × hour as an inline SVG grid (darker = busier).
 pub fn heatmap_svg(h: &[[i64; 24]]) -> String {
     let max = h.iter().flatten().copied().max().unwrap_or(0).max(1);
@@ -257,64 +323,8 @@ impl MonthlyReport {
 
     pub fn to_html(&self) -> String {
         let k = &self.kpis;
-        let rows = [
-            ("Contacts (messages)", k.volume.to_string()),
-            ("Conversations", k.conversations.to_string()),
-            ("Self-service (containment)", pct(k.self_service_rate)),
-            ("First-contact resolution", pct(k.first_contact_resolution)),
-            ("Escalation rate", pct(k.escalation_rate)),
-            ("Fallback rate", pct(k.fallback_rate)),
-            (
-                "Bot response p50 / p95",
-                format!(
-                    "{} / {}",
-                    num(k.response_ms_p50, " ms"),
-                    num(k.response_ms_p95, " ms")
-                ),
-            ),
-            (
-                "Escalation acknowledged in (avg)",
-                num(k.acknowledge_minutes_avg, " min"),
-            ),
-            (
-                "First human response in (avg)",
-                num(k.first_response_minutes_avg, " min"),
-            ),
-            ("Resolved in (avg)", num(k.resolution_minutes_avg, " min")),
-            (
-                "Escalations answered on time (business hours / calendar)",
-                format!(
-                    "{} / {}",
-                    pct(k.escalation_sla_met),
-                    pct(k.escalation_sla_met_calendar)
-                ),
-            ),
-            (
-                "Requests completed on time (business hours / calendar)",
-                format!(
-                    "{} / {}",
-                    pct(k.request_sla_met),
-                    pct(k.request_sla_met_calendar)
-                ),
-            ),
-            ("CSAT (1–5)", num(k.csat_avg, "")),
-            ("Survey response rate", pct(k.survey_response_rate)),
-        ];
-        let client_rows = [
-            (
-                "Inputs complete at first submission",
-                pct(k.input_complete_first_time),
-            ),
-            ("Re-prompts per request (avg)", num(k.reprompts_avg, "")),
-            (
-                "Time to supply inputs (avg)",
-                num(k.supply_minutes_avg, " min"),
-            ),
-            (
-                "Requests abandoned with inputs missing",
-                k.abandoned_missing_inputs.to_string(),
-            ),
-        ];
+        let rows = sso_rows(k);
+        let client_rows = client_rows(k);
         let demand_rows = [
             ("Outside coverage hours", pct(k.off_hours_share)),
             ("First hour of coverage", k.first_coverage_hour.to_string()),

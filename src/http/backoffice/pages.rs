@@ -20,7 +20,7 @@ use crate::backoffice::access::{Permission, Principal};
 use crate::backoffice::charts::{bars_svg, distribution_svg};
 use crate::backoffice::dashboard::{self, ClientSummary, this_month};
 use crate::backoffice::demand::{SpikeSettings, demand};
-use crate::backoffice::report::{heatmap_svg, monthly, num, pct, period};
+use crate::backoffice::report::{client_rows, heatmap_svg, monthly, num, pct, period, sso_rows};
 use crate::backoffice::statement::money;
 use crate::backoffice::statement::month_range;
 use crate::dialogue::service::{current, millis};
@@ -237,61 +237,8 @@ pub async fn client(
         .await?
         .spikes;
     let kp = &kpis;
-    let sso_cards = vec![
-        ("Contacts", kp.volume.to_string()),
-        ("Conversations", kp.conversations.to_string()),
-        ("Self-service", pct(kp.self_service_rate)),
-        ("First-contact resolution", pct(kp.first_contact_resolution)),
-        ("Escalation rate", pct(kp.escalation_rate)),
-        ("Fallback rate", pct(kp.fallback_rate)),
-        (
-            "Bot response p50 / p95",
-            format!(
-                "{} / {}",
-                num(kp.response_ms_p50, " ms"),
-                num(kp.response_ms_p95, " ms")
-            ),
-        ),
-        (
-            "Acknowledged in (avg)",
-            num(kp.acknowledge_minutes_avg, " min"),
-        ),
-        (
-            "First human response (avg)",
-            num(kp.first_response_minutes_avg, " min"),
-        ),
-        ("Resolved in (avg)", num(kp.resolution_minutes_avg, " min")),
-        (
-            "Escalations on time (business / calendar)",
-            format!(
-                "{} / {}",
-                pct(kp.escalation_sla_met),
-                pct(kp.escalation_sla_met_calendar)
-            ),
-        ),
-        (
-            "Requests on time (business / calendar)",
-            format!(
-                "{} / {}",
-                pct(kp.request_sla_met),
-                pct(kp.request_sla_met_calendar)
-            ),
-        ),
-        ("CSAT (1–5)", num(kp.csat_avg, "")),
-        ("Survey response rate", pct(kp.survey_response_rate)),
-    ];
-    let client_cards = vec![
-        (
-            "Inputs complete first time",
-            pct(kp.input_complete_first_time),
-        ),
-        ("Re-prompts per request", num(kp.reprompts_avg, "")),
-        ("Time to supply inputs", num(kp.supply_minutes_avg, " min")),
-        (
-            "Abandoned, inputs missing",
-            kp.abandoned_missing_inputs.to_string(),
-        ),
-    ];
+    let sso_cards = sso_rows(kp);
+    let client_cards = client_rows(kp);
     let channels: Vec<_> = kp
         .by_channel
         .iter()
