@@ -43,20 +43,27 @@ pub fn par_chunks<T: Send>(
         return f(0..n);
     }
     let chunk = n.div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = (0..threads)
+    run_scoped(
+        (0..threads)
             .map(|t| {
                 let range = t * chunk..((t + 1) * chunk).min(n);
-                scope.spawn(move || f(range))
+                move || f(range)
             })
-            .collect();
-        parts
+            .collect(),
+    )
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Each job on its own scoped thread, results in the jobs' order. A panic in a job is a bug;
+/// it is passed on rather than turned into a short result.
+pub fn run_scoped<T: Send, F: FnOnce() -> T + Send>(jobs: Vec<F>) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs.into_iter().map(|job| scope.spawn(job)).collect();
+        handles
             .into_iter()
-            .flat_map(|p| match p.join() {
-                Ok(part) => part,
-                // a panic in `f` is a bug; pass it on rather than return a short result
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     })
 }
@@ -614,20 +621,16 @@ impl FixedLayout {
         let parts: Vec<LayoutPart> = if threads == 1 {
             vec![lay_out(0..n_features)]
         } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = bounds
+            let lay_out = &lay_out;
+            run_scoped(
+                bounds
                     .windows(2)
                     .map(|b| {
                         let range = b[0]..b[1];
-                        let lay_out = &lay_out;
-                        scope.spawn(move || lay_out(range))
+                        move || lay_out(range)
                     })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
+                    .collect(),
+            )
         };
         let mut offs = Vec::with_capacity(n_features + 1);
         offs.push(0usize);
@@ -1124,24 +1127,20 @@ impl FixedRun<'_> {
     fn sharded_epoch(&self, w: &mut [f32], order: &[usize], t0: usize, shards: usize, seed: u64) {
         let chunk = order.len().div_ceil(shards.max(1)).max(1);
         let base: &[f32] = w;
-        let parts: Vec<Vec<f32>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = order
+        let parts: Vec<Vec<f32>> = run_scoped(
+            order
                 .chunks(chunk)
                 .enumerate()
                 .map(|(n, part)| {
-                    scope.spawn(move || {
+                    move || {
                         let mut mine = base.to_vec();
                         let mut rng = Rng::new(seed.wrapping_add(0x9E37_79B9 * (n as u64 + 1)));
                         self.steps(&mut mine, part, t0 + n * chunk, &mut rng);
                         mine
-                    })
+                    }
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
+                .collect(),
+        );
         // w + Σ (part − w), in one pass
         let others = (parts.len() as f32) - 1.0;
         for (p, b) in w.iter_mut().enumerate() {
