@@ -83,11 +83,7 @@ async fn receive(
 
 /// A fake receiver on 127.0.0.1:0; returns its base URL.
 async fn start_receiver(r: Receiver) -> String {
-    let app = axum::Router::new().fallback(receive).with_state(r);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    common::serve_fake(axum::Router::new().fallback(receive).with_state(r)).await
 }
 
 struct Setup {
@@ -110,10 +106,8 @@ async fn setup_with(store: Arc<dyn Store>, priya_base: Option<&str>) -> Setup {
     let priya_base = priya_base.unwrap_or(&receiver_url);
     let content = common::content_copy();
     let acme = "knowledge-base/clients/acme.toml";
-    common::edit_content(
+    common::set_acme_primary_routes(
         content.path(),
-        acme,
-        "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9009/hooks/acme\"",
         &format!("telegram_chat = 100200300\nwebhook = \"{priya_base}/hooks/priya\""),
     );
     common::edit_content(

@@ -578,9 +578,7 @@ async fn an_spa_renewal_alert_reaches_the_account_manager_exactly_once() {
     let app = axum::Router::new()
         .fallback(receive)
         .with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = common::serve_fake(app).await;
 
     let content = common::content_copy();
     common::edit_content(

@@ -333,14 +333,10 @@ async fn two_replicas_share_conversations_and_ping_exactly_once() {
     let app = axum::Router::new()
         .fallback(receive)
         .with_state(receiver.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let receiver_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let receiver_url = common::serve_fake(app).await;
     let content = common::content_copy();
-    common::edit_content(
+    common::set_acme_primary_routes(
         content.path(),
-        "knowledge-base/clients/acme.toml",
-        "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9009/hooks/acme\"",
         &format!("webhook = \"{receiver_url}/hooks/priya\""),
     );
 

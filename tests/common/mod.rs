@@ -214,3 +214,27 @@ pub fn edit_content(dir: &Path, file: &str, from: &str, to: &str) {
     assert!(text.contains(from), "{file} no longer contains {from:?}");
     std::fs::write(&path, text.replace(from, to)).expect("write content file");
 }
+
+/// ACME's primary manager's routes as shipped: a webhook at the `frontdoor inbox` address, then
+/// Telegram and Discord.
+pub const ACME_PRIMARY_ROUTES: &str = "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9009/hooks/acme\"";
+
+/// In a content copy, replace ACME's primary manager's shipped routes with `routes` (TOML lines).
+pub fn set_acme_primary_routes(dir: &Path, routes: &str) {
+    edit_content(
+        dir,
+        "knowledge-base/clients/acme.toml",
+        ACME_PRIMARY_ROUTES,
+        routes,
+    );
+}
+
+/// Serve `app` (a fake receiver or API) on 127.0.0.1:0 in the background; its base URL.
+pub async fn serve_fake(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let url = format!("http://{}", listener.local_addr().expect("local address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
