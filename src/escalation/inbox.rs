@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::deliver::verify;
+use super::deliver::{parse_signature, signature_matches};
 use super::ping::text_lines;
 use crate::config::Secret;
 
@@ -108,6 +108,12 @@ impl Seen {
         self.order.push_back(key.to_string());
         true
     }
+
+    fn forget(&mut self, key: &str) {
+        if self.keys.remove(key) {
+            self.order.retain(|o| o != key);
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -115,6 +121,15 @@ struct Inbox {
     secret: Option<Secret>,
     seen: Arc<Mutex<Seen>>,
     out: mpsc::UnboundedSender<Received>,
+}
+
+impl Inbox {
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        // the set stays consistent whatever panicked while holding it
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// Why a ping was refused; the answer is `{"error": "…"}` with the status.
@@ -203,15 +218,10 @@ async fn receive(
         .or_else(|| value["idempotency_key"].as_str().map(str::to_string));
     // Only a ping that passed the checks is remembered, so a forged one cannot make the real
     // one look like a duplicate.
-    if let Some(k) = &key {
-        let new = inbox
-            .seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(k);
-        if !new {
-            return Ok(Json(json!({"ok": true, "duplicate": true})));
-        }
+    if let Some(k) = &key
+        && !inbox.seen().insert(k)
+    {
+        return Ok(Json(json!({"ok": true, "duplicate": true})));
     }
     let received = Received {
         hook,
@@ -223,12 +233,7 @@ async fn receive(
     if inbox.out.send(received).is_err() {
         // Nobody reads any more: forget the key so the sender's retry is taken.
         if let Some(k) = &key {
-            let mut seen = inbox
-                .seen
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            seen.keys.remove(k);
-            seen.order.retain(|o| o != k);
+            inbox.seen().forget(k);
         }
         return Err(Refused::Closing);
     }
@@ -237,19 +242,12 @@ async fn receive(
 
 /// A signature header checked against the body and the clock (`now`, unix seconds).
 fn check_signature(secret: &Secret, header: &str, body: &[u8], now: i64) -> Result<(), Refused> {
-    let t = header
-        .split(',')
-        .find_map(|part| part.strip_prefix("t="))
-        .and_then(|t| t.parse::<i64>().ok())
-        .ok_or(Refused::Malformed)?;
-    if !header.split(',').any(|part| part.starts_with("v1=")) {
-        return Err(Refused::Malformed);
-    }
+    let (t, v1) = parse_signature(header).ok_or(Refused::Malformed)?;
     let skew = now.saturating_sub(t);
     if skew.abs() > MAX_SKEW_SECS {
         return Err(Refused::Stale(skew));
     }
-    if verify(secret.expose().as_bytes(), header, body) {
+    if signature_matches(secret.expose().as_bytes(), t, v1, body) {
         Ok(())
     } else {
         Err(Refused::Mismatch)
@@ -310,5 +308,9 @@ mod tests {
         // k0 was the oldest and has been forgotten; k1 is still remembered
         assert!(seen.insert("k0"));
         assert!(!seen.insert(&format!("k{REMEMBERED_KEYS}")));
+        // a forgotten key (its ping could not be handed on) is taken again
+        seen.forget("k0");
+        assert_eq!(seen.keys.len(), seen.order.len());
+        assert!(seen.insert("k0"));
     }
 }
