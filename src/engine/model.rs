@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use super::index::SparseVec;
+use super::svm;
 
 /// `(0..n).map(f).collect()` on every core (see [`par_chunks`]).
 pub fn par_map<T: Send>(n: usize, f: &(dyn Fn(usize) -> T + Sync)) -> Vec<T> {
@@ -267,6 +268,17 @@ impl Scratch {
         }
     }
 
+    /// scores += bias, for every class (all become touched).
+    pub fn add_bias(&mut self, bias: &[f32]) {
+        for (c, &b) in bias.iter().enumerate() {
+            if !self.mark[c] {
+                self.mark[c] = true;
+                self.touched.push(c as u32);
+            }
+            self.scores[c] += b;
+        }
+    }
+
     /// scores += x · postings
     pub fn accumulate(&mut self, p: &Postings, x: &SparseVec) {
         for (k, &f) in x.ids.iter().enumerate() {
@@ -404,9 +416,10 @@ pub struct TrainParams {
     /// Minimum number of SGD steps (more epochs for small sets).
     pub min_steps: usize,
     pub ensemble: usize,
-    /// Weight of a one-vs-rest squared-hinge model added to the softmax one (0 = off).
+    /// Weight of the one-vs-rest SVM, when one is given to [`LinearModel::train`].
     pub hinge_blend: f32,
-    pub hinge_learning_rate: f32,
+    /// Scale of the softmax model when the SVM is blended in.
+    pub blend_softmax_weight: f32,
     pub average: bool,
     pub epochs: usize,
     pub learning_rate: f32,
@@ -706,6 +719,11 @@ impl FixedLayout {
 pub struct LinearModel {
     pub postings: Postings,
     pub n_classes: usize,
+    /// Per-intent intercept, added to every intent's score (empty: none). Only the
+    /// one-vs-rest SVM has one: each of its binary problems needs its own offset (about -1,
+    /// varying by intent), and without it the SVM's accuracy on CLINC150 validation fell
+    /// from 93.3 to 92.3% top-1 (scikit-learn's LinearSVC on the engine's own vectors).
+    pub bias: Vec<f32>,
 }
 
 impl LinearModel {
@@ -722,6 +740,7 @@ impl LinearModel {
         n_features: usize,
         params: &TrainParams,
         candidates_of: &(dyn Fn(usize) -> Vec<u32> + Sync),
+        svm: Option<svm::Svm>,
     ) -> LinearModel {
         // bagging over seeds: the average of linear models is a linear model
         let runs = params.ensemble.max(1);
@@ -749,25 +768,22 @@ impl LinearModel {
                 }
             }
         }
-        // A one-vs-rest squared-hinge model (LinearSVC-like) over all intents,
-        // added to the softmax one: the sum of linear models is linear, so
-        // serving cost is unchanged, and the two losses err on different rows.
-        if params.hinge_blend > 0.0 && n_classes <= params.dense_max_classes {
-            let p = TrainParams {
-                loss: Loss::SquaredHinge,
-                learning_rate: params.hinge_learning_rate,
-                candidates: 0,
-                dropout: 0.0,
-                label_smoothing: 0.0,
-                seed: params.seed.wrapping_add(0x5851_F42D),
-                ..params.clone()
-            };
-            let more = Self::train_lists(vectors, labels, n_classes, n_features, &p, candidates_of);
-            merge_lists(&mut lists, more, params.hinge_blend);
+        // The exact one-vs-rest SVM (see `svm`), when given, is blended in: the sum of
+        // linear models is linear, so serving cost is unchanged.
+        let mut bias = Vec::new();
+        if let Some(svm) = svm {
+            for l in lists.iter_mut() {
+                for e in l.iter_mut() {
+                    e.1 *= params.blend_softmax_weight;
+                }
+            }
+            merge_lists(&mut lists, svm.lists, params.hinge_blend);
+            bias = svm.bias.iter().map(|b| b * params.hinge_blend).collect();
         }
         LinearModel {
             postings: Postings::from_lists(lists, params.max_postings, params.min_weight),
             n_classes,
+            bias,
         }
     }
 
@@ -1266,7 +1282,7 @@ mod tests {
             min_steps: 0,
             ensemble: 1,
             hinge_blend: 0.0,
-            hinge_learning_rate: 0.3,
+            blend_softmax_weight: 1.0,
             average: false,
             epochs: 3,
             learning_rate: 0.5,

@@ -414,15 +414,24 @@ fn passages_are_weaker_evidence_and_off_topic_falls_back() {
 }
 
 #[test]
-fn hinge_blend_keeps_fixture_answers_and_is_deterministic() {
-    // The squared-hinge blend is off by default; when switched on it must
-    // still be a sound, deterministic linear model.
+fn svm_blend_keeps_fixture_answers_and_is_deterministic() {
+    // The fixture has a handful of examples per intent, so the SVM is off by default
+    // (`rich_min_examples`); forced on it must still be a sound, deterministic linear model
+    // with an intercept per intent.
     let cfg = EngineConfig {
-        hinge_blend: 1.0,
+        rich_min_examples: 0,
         ..EngineConfig::default()
     };
     let a = Engine::build(&fixture(), &[], cfg.clone()).unwrap();
     let b = Engine::build(&fixture(), &[], cfg).unwrap();
+    assert_eq!(a.model.bias.len(), fixture().len());
+    assert!(
+        Engine::build(&fixture(), &[], EngineConfig::default())
+            .unwrap()
+            .model
+            .bias
+            .is_empty()
+    );
     for (q, want) in [
         ("I forgot my password again", "reset_password"),
         ("please send the invoice", "invoice_copy"),
