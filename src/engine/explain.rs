@@ -37,6 +37,9 @@ pub struct Explanation {
     pub top_terms: Vec<TermWeight>,
     /// Strongest terms for the runner-up.
     pub runner_up_terms: Vec<TermWeight>,
+    /// The model's intercept for the top intent and the runner-up (data-rich intents only,
+    /// where the SVM is blended in): part of the score that no term explains.
+    pub intercepts: Option<(f32, Option<f32>)>,
     pub runner_up: Option<(String, f32)>,
     /// Confidence of the top intent minus that of the runner-up.
     pub margin: f32,
@@ -86,6 +89,7 @@ pub(crate) fn explain(engine: &Engine, text: &str) -> Explanation {
         rule: None,
         top_terms: Vec::new(),
         runner_up_terms: Vec::new(),
+        intercepts: None,
         runner_up: None,
         margin: 0.0,
         nearest_examples: Vec::new(),
@@ -115,6 +119,9 @@ pub(crate) fn explain(engine: &Engine, text: &str) -> Explanation {
     let ranked = &scoring.ranked;
     if let Some(&(top, p1)) = ranked.first() {
         ex.top_terms = terms_for(engine, &scoring.vector, top, 8);
+        ex.intercepts = engine
+            .intercept(top)
+            .map(|b| (b, ranked.get(1).and_then(|&(c, _)| engine.intercept(c))));
         if let Some(&(second, p2)) = ranked.get(1) {
             ex.runner_up = Some((classification.ranked[1].intent.clone(), p2));
             ex.margin = p1 - p2;
@@ -204,10 +211,16 @@ impl fmt::Display for Explanation {
             for t in &self.top_terms {
                 writeln!(f, "  {:>+8.4}  {}", t.weight, t.term)?;
             }
+            if let Some((b, _)) = self.intercepts {
+                writeln!(f, "  {b:>+8.4}  (intercept)")?;
+            }
             if !self.runner_up_terms.is_empty() {
                 writeln!(f, "top terms for runner-up:")?;
                 for t in &self.runner_up_terms {
                     writeln!(f, "  {:>+8.4}  {}", t.weight, t.term)?;
+                }
+                if let Some((_, Some(b))) = self.intercepts {
+                    writeln!(f, "  {b:>+8.4}  (intercept)")?;
                 }
             }
             if !self.nearest_examples.is_empty() {

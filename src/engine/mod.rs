@@ -23,7 +23,10 @@
 //!    (character n-grams are then left out altogether, `sparse_char_ngrams`);
 //!    there passage sentences share their intent's confusers, and each epoch
 //!    trains in `train_shards` parts side by side whose changes are summed
-//!    (deterministic whatever the number of cores).
+//!    (deterministic whatever the number of cores). When the intents are data-rich (median
+//!    intent ≥ `rich_min_examples` examples) an exact one-vs-rest linear SVM with an intercept
+//!    per intent (dual coordinate descent, `svm`) is added to the softmax's weights, which
+//!    are scaled down (`hinge_blend`, `blend_softmax_weight`).
 //! 6. **Out-of-scope evidence** — the temperature-calibrated softmax
 //!    confidence is multiplied by two factors in 0..=1: domain coverage (the
 //!    IDF-weighted share of the query's content words the domain knows,
@@ -799,6 +802,11 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The model's intercept for intent `c`, when it has intercepts (see `hinge_blend`).
+    pub(crate) fn intercept(&self, c: u32) -> Option<f32> {
+        self.model.bias.get(c as usize).copied()
     }
 
     /// Number of features in the dictionary (diagnostics).

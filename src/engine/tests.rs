@@ -425,13 +425,18 @@ fn svm_blend_keeps_fixture_answers_and_is_deterministic() {
     let a = Engine::build(&fixture(), &[], cfg.clone()).unwrap();
     let b = Engine::build(&fixture(), &[], cfg).unwrap();
     assert_eq!(a.model.bias.len(), fixture().len());
-    assert!(
-        Engine::build(&fixture(), &[], EngineConfig::default())
-            .unwrap()
-            .model
-            .bias
-            .is_empty()
-    );
+    let plain = Engine::build(&fixture(), &[], EngineConfig::default()).unwrap();
+    assert!(plain.model.bias.is_empty());
+    // the explanation shows the intercepts, the part of the score no term explains
+    let e = a.explain("I forgot my password again");
+    let top = a.intent_names().position(|n| n == "reset_password");
+    let (top_bias, runner_up) = e.intercepts.expect("intercepts");
+    assert_eq!(Some(top_bias), top.and_then(|c| a.intercept(c as u32)));
+    assert!(runner_up.is_some());
+    assert!(e.to_string().contains("(intercept)"), "{e}");
+    let e = plain.explain("I forgot my password again");
+    assert_eq!(e.intercepts, None);
+    assert!(!e.to_string().contains("(intercept)"), "{e}");
     for (q, want) in [
         ("I forgot my password again", "reset_password"),
         ("please send the invoice", "invoice_copy"),
