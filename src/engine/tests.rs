@@ -227,6 +227,21 @@ fn invalid_rule_and_duplicates_are_errors() {
         ),
         Err(EngineError::Empty)
     ));
+    for cfg in [
+        EngineConfig {
+            svm_c: 0.0,
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            hinge_blend: f32::NAN,
+            ..EngineConfig::default()
+        },
+    ] {
+        assert!(matches!(
+            Engine::build(&fixture(), &[], cfg),
+            Err(EngineError::InvalidConfig(m)) if m.contains("svm_c")
+        ));
+    }
 }
 
 #[test]
