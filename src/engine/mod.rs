@@ -456,10 +456,11 @@ impl Engine {
                 "oos_threshold and clarify_margin must be within 0..=1".into(),
             ));
         }
-        if !(config.svm_c > 0.0 && config.svm_c.is_finite())
-            || !config.hinge_blend.is_finite()
-            || !config.blend_softmax_weight.is_finite()
-        {
+        let svm_ok = config.svm_c > 0.0
+            && config.svm_c.is_finite()
+            && config.hinge_blend.is_finite()
+            && config.blend_softmax_weight.is_finite();
+        if !svm_ok {
             return Err(EngineError::InvalidConfig(
                 "svm_c must be > 0; hinge_blend and blend_softmax_weight finite".into(),
             ));
