@@ -71,7 +71,7 @@ fn main() -> anyhow::Result<()> {
             let article = match &got.decision {
                 Decision::Intent(i) => article_of(i),
                 Decision::Clarify(a, _) => article_of(a).filter(|x| x == &c.expect),
-                Decision::Fallback => None,
+                Decision::Suggest(_) | Decision::Fallback => None,
             };
             if article.as_deref() != Some(c.expect.as_str()) {
                 wrong += 1;

@@ -21,8 +21,15 @@ pub enum AppError {
 }
 
 /// The engine configuration: its tuned defaults with the configured overrides.
+/// The content's "did you mean" band starts at this confidence (the answer threshold is
+/// `oos_threshold`). Chosen on the development set (`frontdoor eval --devset`, README).
+pub const DEFAULT_SUGGEST_THRESHOLD: f32 = 0.05;
+
 pub fn engine_config(settings: &EngineSettings) -> EngineConfig {
     let mut c = EngineConfig::default();
+    c.suggest_threshold = settings
+        .suggest_threshold
+        .unwrap_or(DEFAULT_SUGGEST_THRESHOLD);
     if let Some(t) = settings.oos_threshold {
         c.oos_threshold = t;
     }

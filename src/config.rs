@@ -113,6 +113,8 @@ pub enum LogFormat {
 pub struct EngineSettings {
     pub oos_threshold: Option<f32>,
     pub clarify_margin: Option<f32>,
+    /// "Did you mean" below the answer threshold down to this confidence (0 = never).
+    pub suggest_threshold: Option<f32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -358,6 +360,9 @@ impl Config {
         }
         if let Some(v) = get("FRONTDOOR_CLARIFY_MARGIN") {
             engine.clarify_margin = Some(parse_unit("FRONTDOOR_CLARIFY_MARGIN", &v)?);
+        }
+        if let Some(v) = get("FRONTDOOR_SUGGEST_THRESHOLD") {
+            engine.suggest_threshold = Some(parse_unit("FRONTDOOR_SUGGEST_THRESHOLD", &v)?);
         }
         let mut dialogue = file.dialogue.unwrap_or_default();
         if let Some(v) = get("FRONTDOOR_SURVEY_PERIOD_DAYS") {

@@ -56,10 +56,22 @@ enum Command {
         #[arg(long)]
         client: Option<String>,
     },
-    /// Measure the engine on a labelled JSONL dataset ({"text", "intent"}; "oos" = out of scope).
+    /// Measure the engine on a labelled JSONL dataset ({"text", "intent"}; "oos" = out of scope),
+    /// or the content through the dialogue on a development set (--devset).
     Eval {
-        #[arg(long)]
-        train: PathBuf,
+        #[arg(long, required_unless_present = "devset")]
+        train: Option<PathBuf>,
+        /// Measure the content (the configured content directory) through the real dialogue on
+        /// this development set (see tests/fixtures/devset.toml): right directly, right within
+        /// suggestions, wrong answer, declined; out-of-domain answered.
+        #[arg(long, conflicts_with_all = ["train", "test", "val", "holdout", "cv"])]
+        devset: Option<PathBuf>,
+        /// Directory of the dataset files the --devset names (default: the devset's `datasets`).
+        #[arg(long, requires = "devset")]
+        datasets: Option<PathBuf>,
+        /// With --devset: print every miss.
+        #[arg(long, requires = "devset")]
+        misses: bool,
         /// Test file; or use --holdout K to test on every K-th row per intent of --train.
         #[arg(long)]
         test: Option<PathBuf>,
@@ -428,7 +440,15 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Eval {
-            train,
+            devset: Some(devset),
+            datasets,
+            misses,
+            set,
+            json,
+            ..
+        } => eval_content(&config, &devset, datasets.as_deref(), &set, misses, json),
+        Command::Eval {
+            train: Some(train),
             test,
             val,
             holdout,
@@ -436,6 +456,7 @@ fn main() -> anyhow::Result<()> {
             oos_prior,
             set,
             json,
+            ..
         } => eval(
             &config,
             EvalArgs {
@@ -449,6 +470,7 @@ fn main() -> anyhow::Result<()> {
                 json,
             },
         ),
+        Command::Eval { .. } => bail!("give --train FILE or --devset FILE"),
         Command::Report {
             client,
             month,
@@ -1148,6 +1170,7 @@ fn ask(
         let decision = match &c.decision {
             Decision::Intent(i) => i.clone(),
             Decision::Clarify(a, b) => format!("clarify({a}, {b})"),
+            Decision::Suggest(list) => format!("suggest({})", list.join(", ")),
             Decision::Fallback => "fallback".into(),
         };
         eprintln!(
@@ -1197,10 +1220,13 @@ fn progress_bar(label: &'static str) -> impl FnMut(usize, usize) {
     }
 }
 
-fn eval(config: &Config, a: EvalArgs) -> anyhow::Result<()> {
-    use frontdoor::engine::eval::{cv_threshold, evaluate, holdout_split};
+/// The configured engine settings with `--set key=value` overrides applied.
+fn engine_config_with(
+    config: &Config,
+    set: &[String],
+) -> anyhow::Result<frontdoor::engine::EngineConfig> {
     let mut engine_config = serde_json::to_value(frontdoor::app::engine_config(&config.engine))?;
-    for kv in &a.set {
+    for kv in set {
         let (k, v) = kv.split_once('=').context("--set needs key=value")?;
         if engine_config.get(k).is_none() {
             bail!("--set: unknown engine setting {k:?}");
@@ -1208,7 +1234,47 @@ fn eval(config: &Config, a: EvalArgs) -> anyhow::Result<()> {
         engine_config[k] =
             serde_json::from_str(v).unwrap_or(serde_json::Value::String(v.to_string()));
     }
-    let mut engine_config: frontdoor::engine::EngineConfig = serde_json::from_value(engine_config)?;
+    Ok(serde_json::from_value(engine_config)?)
+}
+
+/// `eval --devset`: the content through the real dialogue on questions we did not write.
+fn eval_content(
+    config: &Config,
+    devset: &std::path::Path,
+    datasets: Option<&std::path::Path>,
+    set: &[String],
+    misses: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    use frontdoor::dialogue::eval;
+    let engine_config = engine_config_with(config, set)?;
+    let k = frontdoor::knowledge::Knowledge::load(&config.content_dir, engine_config)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rows = eval::load_devset(devset, datasets)?;
+    eval::check_targets(&rows, &k, &devset.display().to_string())?;
+    let report = eval::evaluate(&k, &config.dialogue, &rows);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    if misses {
+        for m in &report.misses {
+            println!(
+                "MISS [{}] {:?}\n     expect {} got {}",
+                m.origin,
+                m.text,
+                m.expect.join("|"),
+                serde_json::to_string(&m.got)?
+            );
+        }
+    }
+    print!("{report}");
+    Ok(())
+}
+
+fn eval(config: &Config, a: EvalArgs) -> anyhow::Result<()> {
+    use frontdoor::engine::eval::{cv_threshold, evaluate, holdout_split};
+    let mut engine_config = engine_config_with(config, &a.set)?;
     let train = read_rows(&a.train)?;
     let (train, test) = match (&a.test, a.holdout) {
         (Some(t), _) => (train, read_rows(t)?),

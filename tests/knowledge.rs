@@ -263,7 +263,8 @@ fn measure(k: &frontdoor::knowledge::Knowledge, file: &str) -> (f64, Vec<String>
                 frontdoor::knowledge::Action::Article(x) if x == &c.expect => Some(x.clone()),
                 _ => None,
             },
-            Decision::Fallback => None,
+            // "did you mean" is not an answer: measured apart, through the dialogue
+            Decision::Suggest(_) | Decision::Fallback => None,
         };
         if article.as_deref() != Some(c.expect.as_str()) {
             wrong.push(format!(

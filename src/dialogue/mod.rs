@@ -13,6 +13,7 @@
 //! ```
 
 pub mod calendar;
+pub mod eval;
 pub mod forms;
 pub mod service;
 mod step;
@@ -43,7 +44,9 @@ pub enum State {
         offered_alternatives: bool,
         since: DateTime<Utc>,
     },
-    /// "Did you mean A or B?"
+    /// "Did you mean A or B?" (two close candidates), or "did you mean one of these?" (the
+    /// engine was not confident enough to answer: up to three suggestions). The choice is
+    /// logged with the question, so an editor can make it an example.
     Clarifying {
         question: String,
         options: Vec<String>,
@@ -199,6 +202,8 @@ impl Reply {
 pub enum Outcome {
     Answered,
     Clarify,
+    /// Below the answer threshold: "did you mean" suggestions instead of "I don't know".
+    Suggest,
     Fallback,
     Prompt,
     RequestOpened,
@@ -217,6 +222,7 @@ impl Outcome {
         match self {
             Outcome::Answered => "answered",
             Outcome::Clarify => "clarify",
+            Outcome::Suggest => "suggest",
             Outcome::Fallback => "fallback",
             Outcome::Prompt => "prompt",
             Outcome::RequestOpened => "request_opened",

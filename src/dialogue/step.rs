@@ -382,10 +382,65 @@ fn understand(cx: &mut Cx, text: &str, fallbacks: u8) -> State {
                 since: cx.now(),
             }
         }
+        Decision::Suggest(options) => suggest(cx, text, options, &c, fallbacks),
         Decision::Fallback => {
             let top = c.ranked.first().map(|s| s.intent.clone());
             fallback(cx, text, top, c.confidence, fallbacks)
         }
+    }
+}
+
+/// "Did you mean...?": the engine was not sure enough to answer, but its best candidates are
+/// worth a tap. One button per distinct answer (two intents of one article are one button),
+/// then "None of these", which goes on as a fallback does.
+fn suggest(
+    cx: &mut Cx,
+    text: &str,
+    options: Vec<String>,
+    c: &Classification,
+    fallbacks: u8,
+) -> State {
+    let mut seen: Vec<String> = Vec::new();
+    let options: Vec<String> = options
+        .into_iter()
+        .filter(|o| {
+            let answer = article_of(cx.k, o).unwrap_or_else(|| o.clone());
+            let offerable = cx.k.intents.get(o).is_some_and(|i| {
+                matches!(
+                    i.action,
+                    Action::Article(_) | Action::Service(_) | Action::Process(_) | Action::Status
+                )
+            });
+            let new = !seen.contains(&answer);
+            seen.push(answer);
+            offerable && new
+        })
+        .collect();
+    if options.is_empty() {
+        let top = c.ranked.first().map(|s| s.intent.clone());
+        return fallback(cx, text, top, c.confidence, fallbacks);
+    }
+    cx.intent = options.first().cloned();
+    cx.outcome = Outcome::Suggest;
+    cx.effects.push(Effect::KnowledgeGap {
+        kind: "suggested".into(),
+        text: text.to_string(),
+        intent: options.first().cloned(),
+        confidence: Some(c.confidence),
+    });
+    let mut buttons: Vec<Button> = options
+        .iter()
+        .map(|o| Button::new(intent_label(cx.k, o), format!("intent:{o}")))
+        .collect();
+    buttons.push(Button::new("None of these", "something_else"));
+    cx.ask(
+        "I'm not sure I understood. Did you mean one of these?",
+        buttons,
+    );
+    State::Clarifying {
+        question: text.to_string(),
+        options,
+        since: cx.now(),
     }
 }
 
@@ -750,11 +805,20 @@ fn on_clarify(cx: &mut Cx, question: String, options: Vec<String>) -> State {
         }
         Input::Button(p) if p.starts_with("intent:") => {
             let name = p.trim_start_matches("intent:").to_string();
-            if cx.k.intents.contains_key(&name) {
-                handle_intent(cx, &name, &question, None)
-            } else {
-                on_idle(cx, 0)
+            if !cx.k.intents.contains_key(&name) {
+                return on_idle(cx, 0);
             }
+            // "asked X, chose Y": the knowledge gaps show it, and one command makes the
+            // question an example of the chosen intent.
+            if options.contains(&name) {
+                cx.effects.push(Effect::KnowledgeGap {
+                    kind: "suggestion_chosen".into(),
+                    text: question.clone(),
+                    intent: Some(name.clone()),
+                    confidence: None,
+                });
+            }
+            handle_intent(cx, &name, &question, None)
         }
         _ => on_idle(cx, 0),
     }

@@ -55,6 +55,13 @@ pub struct Explanation {
     pub evidence: f32,
     pub oos_threshold: f32,
     pub clarify_margin: f32,
+    pub suggest_threshold: f32,
+    /// Content vocabulary terms found in the query and the terms they added.
+    pub expansions: Vec<super::Expansion>,
+    /// WordNet synonyms added for English words the domain does not know: (word, synonyms).
+    pub lexical: Vec<(String, Vec<String>)>,
+    /// Each analysed token and what it is for the out-of-scope decision.
+    pub word_classes: Vec<(String, super::WordClass)>,
 }
 
 fn terms_for(engine: &Engine, v: &super::SparseVec, c: u32, n: usize) -> Vec<TermWeight> {
@@ -98,6 +105,10 @@ pub(crate) fn explain(engine: &Engine, text: &str) -> Explanation {
         evidence: 1.0,
         oos_threshold: cfg.oos_threshold,
         clarify_margin: cfg.clarify_margin,
+        suggest_threshold: cfg.suggest_threshold,
+        expansions: Vec::new(),
+        lexical: Vec::new(),
+        word_classes: Vec::new(),
     };
     let analysis = match &scoring {
         Some(s) => s.analysis.clone(),
@@ -116,6 +127,15 @@ pub(crate) fn explain(engine: &Engine, text: &str) -> Explanation {
     };
     ex.coverage = scoring.coverage;
     ex.evidence = scoring.evidence;
+    ex.expansions = scoring.expansions.clone();
+    ex.lexical = scoring.lexical.clone();
+    ex.word_classes = scoring
+        .analysis
+        .tokens
+        .iter()
+        .cloned()
+        .zip(scoring.classes.iter().copied())
+        .collect();
     let ranked = &scoring.ranked;
     if let Some(&(top, p1)) = ranked.first() {
         ex.top_terms = terms_for(engine, &scoring.vector, top, 8);
@@ -176,6 +196,31 @@ impl fmt::Display for Explanation {
                 .collect();
             writeln!(f, "typos:       {}", list.join(", "))?;
         }
+        for e in &self.expansions {
+            writeln!(
+                f,
+                "vocabulary:  {} → {} ({})",
+                e.typed,
+                e.added.join(", "),
+                e.origin
+            )?;
+        }
+        for (w, syns) in &self.lexical {
+            writeln!(
+                f,
+                "wordnet:     {w} → {} (general English)",
+                syns.join(", ")
+            )?;
+        }
+        let judged: Vec<String> = self
+            .word_classes
+            .iter()
+            .filter(|(_, c)| !matches!(c, super::WordClass::Stop | super::WordClass::Domain))
+            .map(|(w, c)| format!("{w} ({})", c.as_str()))
+            .collect();
+        if !judged.is_empty() {
+            writeln!(f, "words:       {}", judged.join(", "))?;
+        }
         match &c.decision {
             Decision::Intent(i) => {
                 writeln!(f, "decision:    {i} (confidence {:.3})", c.confidence)?
@@ -184,6 +229,14 @@ impl fmt::Display for Explanation {
                 f,
                 "decision:    clarify between {a} and {b} (confidence {:.3}, margin {:.3} < {:.3})",
                 c.confidence, self.margin, self.clarify_margin
+            )?,
+            Decision::Suggest(list) => writeln!(
+                f,
+                "decision:    did you mean {} (confidence {:.3} < threshold {:.3}, >= suggest {:.3})",
+                list.join(" / "),
+                c.confidence,
+                self.oos_threshold,
+                self.suggest_threshold
             )?,
             Decision::Fallback => writeln!(
                 f,

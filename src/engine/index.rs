@@ -278,7 +278,7 @@ impl Analyzer {
         }
     }
 
-    fn stem_token(&self, t: &str) -> String {
+    pub(crate) fn stem_token(&self, t: &str) -> String {
         if is_number(t) {
             "<num>".to_string()
         } else if self.params.light_stem {
@@ -547,23 +547,37 @@ impl FeatureSpace {
 
     /// TF-IDF vector (sublinear tf), each block L2-normalised then scaled.
     pub fn vectorize(&self, raw: &[RawFeature], params: &FeatureParams) -> SparseVec {
-        let mut ids: Vec<u32> = raw
+        self.vectorize_with(raw, &[], params)
+    }
+
+    /// As [`FeatureSpace::vectorize`], with `extra` (feature id, weight) occurrences added to
+    /// the counts: query expansion. A feature's term frequency is its count plus its extra
+    /// weights; below 1 (only expanded, lightly) it scales the IDF linearly, which meets
+    /// `1 + ln(tf)` at 1, so an expanded term never outweighs a typed one.
+    pub fn vectorize_with(
+        &self,
+        raw: &[RawFeature],
+        extra: &[(u32, f32)],
+        params: &FeatureParams,
+    ) -> SparseVec {
+        let mut ids: Vec<(u32, f32)> = raw
             .iter()
-            .filter_map(|f| self.ids.get(&f.hash).copied())
+            .filter_map(|f| self.ids.get(&f.hash).map(|&id| (id, 1.0)))
+            .chain(extra.iter().copied())
             .collect();
-        ids.sort_unstable();
+        ids.sort_unstable_by_key(|&(id, _)| id);
         let mut v = SparseVec::default();
         let mut i = 0;
         while i < ids.len() {
-            let id = ids[i];
-            let mut tf = 0;
-            while i < ids.len() && ids[i] == id {
-                tf += 1;
+            let id = ids[i].0;
+            let mut tf = 0.0f32;
+            while i < ids.len() && ids[i].0 == id {
+                tf += ids[i].1;
                 i += 1;
             }
             v.ids.push(id);
-            v.vals
-                .push((1.0 + (tf as f32).ln()) * self.idf[id as usize]);
+            let tf = if tf >= 1.0 { 1.0 + tf.ln() } else { tf };
+            v.vals.push(tf * self.idf[id as usize]);
         }
         let mut norms = [0.0f32; 2];
         for (k, &id) in v.ids.iter().enumerate() {

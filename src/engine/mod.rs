@@ -48,12 +48,14 @@
 pub mod eval;
 pub mod explain;
 pub mod index;
+pub mod lexicon;
 pub mod model;
 pub mod normalize;
 pub mod rules;
 pub mod stem;
 pub mod svm;
 pub mod typo;
+pub mod vocabulary;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -62,10 +64,14 @@ use serde::{Deserialize, Serialize};
 
 pub use explain::{Explanation, NearExample, TermWeight};
 use index::{Analyzer, FeatureParams, FeatureSpace, SparseVec};
+use lexicon::Lexicon;
+pub use lexicon::WordClass;
 use model::{CentroidIndex, ExampleIndex, KNN_SCRATCH, LinearModel, SCRATCH, TrainParams};
 use rules::RuleSet;
 pub use rules::builtin_extractors;
 use typo::TypoIndex;
+use vocabulary::Vocabulary;
+pub use vocabulary::{Expansion, VocabularyGroup};
 
 /// One intent: its name, example utterances and optional regex rules.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -248,6 +254,21 @@ pub struct EngineConfig {
     pub out_of_scope_intent: String,
     /// Credit (0..=1) for a query word only seen in passages, not examples.
     pub coverage_passage_credit: f32,
+    /// Total weight a content vocabulary match adds, shared by its group's other known terms
+    /// (a typed word weighs 1). 0 turns the vocabulary off.
+    pub vocabulary_weight: f32,
+    /// Use general English (WordNet, `lexicon`) for the out-of-scope decision: an unknown word
+    /// counts against the query only when it is a real English word; names, places, numbers,
+    /// dates and typos are neutral. Off: every unknown word counts, as before.
+    pub lexicon: bool,
+    /// Total weight of the WordNet synonyms the domain knows, added for a real English word it
+    /// does not (0 = off).
+    pub lexicon_weight: f32,
+    /// "Did you mean": a top confidence below `oos_threshold` but at least this offers up to
+    /// three suggestions instead of "I don't know" (0 = never; must not exceed `oos_threshold`).
+    pub suggest_threshold: f32,
+    /// Suggestions after the first need at least this share of the first one's confidence.
+    pub suggest_ratio: f32,
 }
 
 impl Default for EngineConfig {
@@ -306,6 +327,11 @@ impl Default for EngineConfig {
             sparse_char_ngrams: false,
             sparse_similarity_knee: 0.15,
             out_of_scope_intent: "oos".into(),
+            vocabulary_weight: 1.0,
+            lexicon: true,
+            lexicon_weight: 0.3,
+            suggest_threshold: 0.0,
+            suggest_ratio: 0.25,
         }
     }
 }
@@ -338,6 +364,9 @@ pub enum EngineError {
 pub enum Decision {
     Intent(String),
     Clarify(String, String),
+    /// Not confident enough to answer, but these (best first, at most three) are worth
+    /// offering: "did you mean...?".
+    Suggest(Vec<String>),
     Fallback,
 }
 
@@ -397,6 +426,10 @@ pub struct Engine {
     similarity_knee: f32,
     /// The `out_of_scope_intent`, when defined.
     oos_class: Option<u32>,
+    /// The content's vocabulary groups, compiled against the feature space.
+    vocabulary: Vocabulary,
+    /// General English, when `lexicon` is on.
+    lexicon: Option<&'static Lexicon>,
 }
 
 impl std::fmt::Debug for Analyzer {
@@ -417,6 +450,12 @@ pub(crate) struct Scoring {
     /// Centroid cosine of the query to the top intent (0 when not computed).
     #[allow(dead_code)]
     pub similarity: f32,
+    /// Content vocabulary terms found and applied.
+    pub expansions: Vec<Expansion>,
+    /// WordNet synonyms added for English words the domain does not know: (word, synonyms).
+    pub lexical: Vec<(String, Vec<String>)>,
+    /// What each analysed token is, for the out-of-scope decision.
+    pub classes: Vec<WordClass>,
 }
 
 const TOP_N: usize = 5;
@@ -443,6 +482,16 @@ impl Engine {
         extractors: &[Extractor],
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
+        Self::build_with_vocabulary(intents, extractors, &[], config)
+    }
+
+    /// Build with the content's vocabulary groups (see `vocabulary`).
+    pub fn build_with_vocabulary(
+        intents: &[IntentDef],
+        extractors: &[Extractor],
+        vocabulary: &[VocabularyGroup],
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
         if intents.is_empty() {
             return Err(EngineError::Empty);
         }
@@ -454,6 +503,17 @@ impl Engine {
         {
             return Err(EngineError::InvalidConfig(
                 "oos_threshold and clarify_margin must be within 0..=1".into(),
+            ));
+        }
+        if !(0.0..=config.oos_threshold).contains(&config.suggest_threshold)
+            || !(0.0..=1.0).contains(&config.suggest_ratio)
+            || !(config.vocabulary_weight.is_finite() && config.vocabulary_weight >= 0.0)
+            || !(config.lexicon_weight.is_finite() && config.lexicon_weight >= 0.0)
+        {
+            return Err(EngineError::InvalidConfig(
+                "suggest_threshold must be within 0..=oos_threshold, suggest_ratio within 0..=1, \
+                 vocabulary_weight and lexicon_weight finite and >= 0"
+                    .into(),
             ));
         }
         let svm_ok = config.svm_c > 0.0
@@ -765,7 +825,19 @@ impl Engine {
             svm,
         );
         phases.done("training");
-        let typo = TypoIndex::build(&word_freq);
+        // Vocabulary words are repair targets too ("vacaton" → "vacation"), and are never
+        // repaired themselves (see `analyze`).
+        let typo = if vocabulary.is_empty() {
+            TypoIndex::build(&word_freq)
+        } else {
+            let mut with_vocabulary = word_freq.clone();
+            for g in vocabulary {
+                for t in g.terms.iter().flat_map(|t| normalize::tokenize(t)) {
+                    with_vocabulary.entry(t).or_insert(1);
+                }
+            }
+            TypoIndex::build(&with_vocabulary)
+        };
         let knn = (config.knn_weight != 0.0).then(|| {
             let words_only = config.knn_words_only;
             let keep = |f: u32| !words_only || features.blocks[f as usize] == index::BLOCK_WORD;
@@ -778,7 +850,35 @@ impl Engine {
             )
         });
         phases.done("typo and example index");
+        let class_of = |name: &str| {
+            intents
+                .iter()
+                .position(|d| d.name == name)
+                .map(|c| c as u32)
+        };
+        let features_of = |term: &str| {
+            let a = analyzer.analyze(term, None);
+            let mut raw = Vec::new();
+            analyzer.features(&a, &mut raw, None);
+            let mut ids: Vec<u32> = raw
+                .iter()
+                .filter(|f| f.block == index::BLOCK_WORD)
+                .filter_map(|f| features.ids.get(&f.hash).copied())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let vocabulary = if config.vocabulary_weight > 0.0 {
+            Vocabulary::compile(vocabulary, &class_of, &features_of)
+        } else {
+            Vocabulary::default()
+        };
+        let lexicon = config.lexicon.then(Lexicon::get);
+        phases.done("vocabulary and lexicon");
         Ok(Engine {
+            vocabulary,
+            lexicon,
             names: intents.iter().map(|d| d.name.clone()).collect(),
             examples: intents.iter().map(|d| d.examples.clone()).collect(),
             analyzer,
@@ -824,7 +924,11 @@ impl Engine {
     }
 
     pub(crate) fn analyze(&self, text: &str) -> index::Analysis {
-        let known = |t: &str| self.vocab.contains(t) || self.stem_vocab.contains(&stem::stem(t));
+        let known = |t: &str| {
+            self.vocab.contains(t)
+                || self.vocabulary.tokens.contains(t)
+                || self.stem_vocab.contains(&stem::stem(t))
+        };
         let typo = if self.config.typo_correction {
             Some((&self.typo, &known as &dyn Fn(&str) -> bool))
         } else {
@@ -842,7 +946,42 @@ impl Engine {
     /// Similarity scoring: calibrated probabilities for the touched intents.
     pub(crate) fn score(&self, text: &str, keep: usize) -> Scoring {
         let analysis = self.analyze(text);
-        let vector = self.vectorize(&analysis);
+        let names = proper_names(text);
+        let mut expansions = self.vocabulary.find(&analysis.tokens);
+        let scoring = self.score_analysis(analysis, &names, expansions.clone(), keep);
+        // A scoped vocabulary group only counts when the answer it leads to is one of its
+        // intents ("leave" means annual leave in HR questions only): otherwise score again
+        // without it. One retry: the second ranking stands.
+        let Some(&(top, _)) = scoring.ranked.first() else {
+            return scoring;
+        };
+        if expansions.iter().all(|e| self.vocabulary.in_scope(e, top)) {
+            return scoring;
+        }
+        expansions.retain(|e| self.vocabulary.in_scope(e, top));
+        self.score_analysis(scoring.analysis, &names, expansions, keep)
+    }
+
+    fn score_analysis(
+        &self,
+        analysis: index::Analysis,
+        names: &HashSet<String>,
+        expansions: Vec<Expansion>,
+        keep: usize,
+    ) -> Scoring {
+        let classes = self.word_classes(&analysis, names, &expansions);
+        let mut extra: Vec<(u32, f32)> = Vec::new();
+        for e in &expansions {
+            self.vocabulary
+                .extra_features(e, self.config.vocabulary_weight, &mut extra);
+        }
+        let lexical = self.lexical_expansion(&analysis, &classes, &mut extra);
+        let vector = {
+            let mut raw = Vec::new();
+            self.analyzer.features(&analysis, &mut raw, None);
+            self.features
+                .vectorize_with(&raw, &extra, &self.analyzer.params)
+        };
         let n = self.names.len();
         let t = self.config.temperature;
         let ranked = SCRATCH.with(|s| {
@@ -875,7 +1014,7 @@ impl Engine {
                 .map(|(c, v)| (c, ((v - m) / t).exp() / z))
                 .collect()
         });
-        let coverage = self.coverage(&analysis, &proper_names(text));
+        let coverage = self.coverage(&analysis, &classes);
         let knee = self.config.coverage_knee;
         let mut evidence = if knee > 0.0 {
             (coverage / knee).min(1.0).powf(self.config.coverage_power)
@@ -911,44 +1050,157 @@ impl Engine {
             coverage,
             evidence,
             similarity,
+            expansions,
+            lexical,
+            classes,
         }
+    }
+
+    /// The word-level feature id of a token's stem, when the domain knows it.
+    fn word_feature(&self, stem: &str) -> Option<u32> {
+        self.features
+            .ids
+            .get(&index::fnv1a(b'w', stem.as_bytes()))
+            .copied()
+    }
+
+    /// What each analysed token is, for the out-of-scope decision (see [`WordClass`]).
+    pub(crate) fn word_classes(
+        &self,
+        a: &index::Analysis,
+        names: &HashSet<String>,
+        expansions: &[Expansion],
+    ) -> Vec<WordClass> {
+        a.tokens
+            .iter()
+            .enumerate()
+            .map(|(i, tok)| {
+                if index::is_stop_word(tok) {
+                    WordClass::Stop
+                } else if normalize::is_number(tok) || tok.chars().any(|c| c.is_ascii_digit()) {
+                    WordClass::Number
+                } else if a.original.get(i).is_some_and(|o| names.contains(o))
+                    || names.contains(tok)
+                {
+                    // Names and references ("Acme Widgets Ltd", "GB123456789") are values
+                    // the user supplies, not vocabulary the domain should know.
+                    WordClass::Name
+                } else if let Some(e) = expansions
+                    .iter()
+                    .find(|e| (e.span.0..e.span.1).contains(&i))
+                {
+                    if self.vocabulary.is_off_topic(e) {
+                        WordClass::OffTopic
+                    } else {
+                        WordClass::Vocabulary
+                    }
+                } else if self.word_feature(&a.stems[i]).is_some() {
+                    if a.original.get(i).is_some_and(|o| o != tok) {
+                        WordClass::Corrected
+                    } else {
+                        WordClass::Domain
+                    }
+                } else if let Some(lexicon) = self.lexicon {
+                    if lexicon::is_date_word(tok) {
+                        WordClass::Date
+                    } else if lexicon.is_word(tok) {
+                        WordClass::English
+                    } else {
+                        WordClass::Unknown
+                    }
+                } else {
+                    // without general English, every unknown word is off-topic evidence
+                    WordClass::English
+                }
+            })
+            .collect()
+    }
+
+    /// WordNet synonyms the domain knows (seen in examples), for the English words it does
+    /// not: added to `extra` sharing `lexicon_weight` per word. Returns what was added.
+    fn lexical_expansion(
+        &self,
+        a: &index::Analysis,
+        classes: &[WordClass],
+        extra: &mut Vec<(u32, f32)>,
+    ) -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        let (Some(lexicon), w) = (self.lexicon, self.config.lexicon_weight) else {
+            return out;
+        };
+        if w <= 0.0 {
+            return out;
+        }
+        for (i, tok) in a.tokens.iter().enumerate() {
+            if classes[i] != WordClass::English {
+                continue;
+            }
+            let mut found: Vec<(String, u32)> = Vec::new();
+            for syn in lexicon.synonyms(tok) {
+                let st = self.analyzer.stem_token(syn);
+                if let Some(id) = self.word_feature(&st)
+                    && self.in_examples[id as usize]
+                    && !found.iter().any(|(_, f)| *f == id)
+                {
+                    found.push((syn.to_string(), id));
+                }
+            }
+            if found.is_empty() {
+                continue;
+            }
+            let share = w / found.len() as f32;
+            extra.extend(found.iter().map(|&(_, id)| (id, share)));
+            out.push((tok.clone(), found.into_iter().map(|(s, _)| s).collect()));
+        }
+        out
     }
 
     /// IDF-weighted share of the query's content words that the domain
     /// knows: a word seen in examples counts fully, one seen only in passages
-    /// by `coverage_passage_credit`, a typo-repaired one by three quarters, an unknown
-    /// one not at all (weighted by the largest IDF). 1 when nothing to judge.
-    pub(crate) fn coverage(&self, a: &index::Analysis, names: &HashSet<String>) -> f32 {
+    /// by `coverage_passage_credit`, a typo-repaired one by three quarters, a content
+    /// vocabulary term fully, an English word the domain does not know not at all (weighted
+    /// by the largest IDF). Stop-words, numbers, names, dates and words that are not English
+    /// (see [`WordClass`]) are not judged. 1 when nothing to judge.
+    pub(crate) fn coverage(&self, a: &index::Analysis, classes: &[WordClass]) -> f32 {
         let (mut known, mut total) = (0.0f32, 0.0f32);
-        for (i, tok) in a.tokens.iter().enumerate() {
-            if index::is_stop_word(tok) || normalize::is_number(tok) {
-                continue;
+        for (i, class) in classes.iter().enumerate() {
+            match class {
+                WordClass::Stop
+                | WordClass::Number
+                | WordClass::Name
+                | WordClass::Date
+                | WordClass::Unknown => {}
+                WordClass::English => total += self.max_idf,
+                // Declared off-topic by the content: stronger evidence than a word merely
+                // unknown here, so it weighs twice.
+                WordClass::OffTopic => total += 2.0 * self.max_idf,
+                // A vocabulary term is a word of the domain: fully known, weighted like the
+                // domain's own word when it is one, else like the rarest word.
+                WordClass::Vocabulary => {
+                    let idf = self
+                        .word_feature(&a.stems[i])
+                        .map_or(self.max_idf, |id| self.features.idf[id as usize]);
+                    total += idf;
+                    known += idf;
+                }
+                WordClass::Domain | WordClass::Corrected => {
+                    let Some(id) = self.word_feature(&a.stems[i]) else {
+                        total += self.max_idf;
+                        continue;
+                    };
+                    let idf = self.features.idf[id as usize];
+                    let mut credit = if self.in_examples[id as usize] {
+                        1.0
+                    } else {
+                        self.config.coverage_passage_credit
+                    };
+                    if *class == WordClass::Corrected {
+                        credit *= 0.75;
+                    }
+                    total += idf;
+                    known += credit * idf;
+                }
             }
-            // Names and references ("Acme Widgets Ltd", "GB123456789") are values the user
-            // supplies, not vocabulary the domain should know.
-            if a.original.get(i).is_some_and(|o| names.contains(o)) || names.contains(tok) {
-                continue;
-            }
-            let id = self
-                .features
-                .ids
-                .get(&index::fnv1a(b'w', a.stems[i].as_bytes()))
-                .copied();
-            let Some(id) = id else {
-                total += self.max_idf;
-                continue;
-            };
-            let idf = self.features.idf[id as usize];
-            let mut credit = if self.in_examples[id as usize] {
-                1.0
-            } else {
-                self.config.coverage_passage_credit
-            };
-            if a.original.get(i).is_some_and(|o| o != tok) {
-                credit *= 0.75;
-            }
-            total += idf;
-            known += credit * idf;
         }
         if total > 0.0 { known / total } else { 1.0 }
     }
@@ -1005,7 +1257,7 @@ impl Engine {
             return (Decision::Fallback, 0.0);
         }
         if p1 < self.config.oos_threshold {
-            return (Decision::Fallback, p1);
+            return (self.suggest(ranked), p1);
         }
         let mut others = ranked[1..].iter().filter(|r| Some(r.0) != self.oos_class);
         if let Some(&(second, p2)) = others.next()
@@ -1020,6 +1272,28 @@ impl Engine {
             );
         }
         (Decision::Intent(self.names[top as usize].clone()), p1)
+    }
+
+    /// Below the answer threshold: "did you mean" when the top in-scope intents are close
+    /// enough to the threshold to be worth offering (see `suggest_threshold`), else no answer.
+    fn suggest(&self, ranked: &[(u32, f32)]) -> Decision {
+        let in_scope: Vec<(u32, f32)> = ranked
+            .iter()
+            .copied()
+            .filter(|r| Some(r.0) != self.oos_class)
+            .collect();
+        let threshold = self.config.suggest_threshold;
+        match in_scope.first() {
+            Some(&(_, p1)) if threshold > 0.0 && p1 >= threshold => Decision::Suggest(
+                in_scope
+                    .iter()
+                    .take(3)
+                    .filter(|r| r.1 >= p1 * self.config.suggest_ratio)
+                    .map(|r| self.names[r.0 as usize].clone())
+                    .collect(),
+            ),
+            _ => Decision::Fallback,
+        }
     }
 
     /// Classify one utterance (fast path).

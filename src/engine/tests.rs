@@ -107,7 +107,7 @@ fn intent_of(c: &Classification) -> Option<&str> {
     match &c.decision {
         Decision::Intent(i) => Some(i),
         Decision::Clarify(i, _) => Some(i),
-        Decision::Fallback => None,
+        Decision::Suggest(_) | Decision::Fallback => None,
     }
 }
 

@@ -124,6 +124,7 @@ fn cross_validation(k: &Knowledge, config: EngineConfig) -> CrossValidation {
                         }
                         format!("clarify:{a}|{b}")
                     }
+                    Decision::Suggest(list) => format!("suggest:{}", list.join("|")),
                     Decision::Fallback => "fallback".to_string(),
                 };
                 let other = c

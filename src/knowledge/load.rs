@@ -20,6 +20,7 @@ pub struct Raw {
     pub services: Vec<Service>,
     pub clients: Vec<Client>,
     pub processes: Vec<Process>,
+    pub vocabulary: Vec<super::vocabulary::VocabularyEntry>,
     /// File texts, kept to point errors found later at a line.
     pub texts: HashMap<PathBuf, String>,
 }
@@ -276,7 +277,7 @@ impl Loader {
         }
     }
 
-    fn err(&mut self, file: &Path, line: usize, message: impl Into<String>) {
+    pub(super) fn err(&mut self, file: &Path, line: usize, message: impl Into<String>) {
         self.errors.push(ContentError {
             file: file.to_path_buf(),
             line,
@@ -295,7 +296,7 @@ impl Loader {
         self.err(file, line, message);
     }
 
-    fn read(&mut self, file: &Path) -> Option<String> {
+    pub(super) fn read(&mut self, file: &Path) -> Option<String> {
         match std::fs::read_to_string(file) {
             Ok(text) => {
                 self.raw.texts.insert(file.to_path_buf(), text.clone());
@@ -310,7 +311,7 @@ impl Loader {
 
     /// Parse TOML, reporting a syntax or shape error at its line. `line_base` shifts lines for
     /// front matter that starts further down the file.
-    fn parse_toml<T: serde::de::DeserializeOwned>(
+    pub(super) fn parse_toml<T: serde::de::DeserializeOwned>(
         &mut self,
         file: &Path,
         text: &str,

@@ -14,6 +14,7 @@ mod load;
 pub mod model;
 pub mod render;
 pub mod scale;
+pub mod vocabulary;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -85,6 +86,8 @@ pub struct Knowledge {
     pub services: BTreeMap<String, Service>,
     pub clients: BTreeMap<String, Client>,
     pub processes: BTreeMap<String, Process>,
+    /// The content's vocabulary groups (`intents/vocabulary.toml`), as written.
+    pub vocabulary: Vec<vocabulary::VocabularyEntry>,
     pub engine: Engine,
 }
 
@@ -154,7 +157,11 @@ impl Knowledge {
             loader.load_article(&file);
         }
         for file in files_with_ext(&intents_dir, "toml") {
-            loader.load_intents(&file);
+            if file.file_name().is_some_and(|n| n == vocabulary::FILE_NAME) {
+                loader.load_vocabulary(&file);
+            } else {
+                loader.load_intents(&file);
+            }
         }
         phases.done("content files");
         let knowledge = assemble(&mut loader, root, config);
@@ -512,9 +519,11 @@ fn assemble(loader: &mut load::Loader, root: &Path, mut config: EngineConfig) ->
         .find(|i| i.action == Action::OutOfScope)
         .map(|i| i.name.clone())
         .unwrap_or_default();
-    let engine = match Engine::build(
+    let groups = vocabulary::resolve(loader, root, &raw.vocabulary, &articles, &intents);
+    let engine = match Engine::build_with_vocabulary(
         &intent_defs(&intents, &articles),
         &builtin_extractors(),
+        &groups,
         config,
     ) {
         Ok(e) => e,
@@ -531,6 +540,7 @@ fn assemble(loader: &mut load::Loader, root: &Path, mut config: EngineConfig) ->
         services,
         clients,
         processes,
+        vocabulary: raw.vocabulary,
         engine,
     })
 }
