@@ -163,6 +163,11 @@ enum Command {
         /// `article` (a Markdown article stub for knowledge-base/).
         #[arg(long = "as", default_value = "intent")]
         export_as: String,
+        /// Add group N's "asked X, chose Y" questions as examples of the intents chosen, in
+        /// the content files (the content is reloaded to check it; nothing is written if the
+        /// result does not load).
+        #[arg(long, conflicts_with = "export")]
+        promote: Option<usize>,
     },
     /// A client's daily demand, with spikes against the trailing 4-week same-weekday average.
     Demand {
@@ -489,7 +494,11 @@ fn main() -> anyhow::Result<()> {
             json,
             export,
             export_as,
-        } => block_on(gaps(config, client, since_days, json, export, export_as)),
+            promote,
+        } => match promote {
+            Some(rank) => block_on(promote_gaps(config, client, since_days, rank)),
+            None => block_on(gaps(config, client, since_days, json, export, export_as)),
+        },
         Command::Demand {
             client,
             days,
@@ -651,6 +660,63 @@ fn local(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `gaps --promote N`: group N's chosen suggestions become examples of what was chosen.
+async fn promote_gaps(
+    config: Config,
+    client: Option<String>,
+    since_days: i64,
+    rank: usize,
+) -> anyhow::Result<()> {
+    use frontdoor::backoffice::gaps::{GapQuery, GapSettings, add_examples, knowledge_gaps};
+    let store = frontdoor::store::connect(&config.database_url).await?;
+    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    let now = chrono::Utc::now();
+    let query = GapQuery {
+        client,
+        from: (now - chrono::Duration::days(since_days.max(0))).timestamp_millis(),
+        to: now.timestamp_millis() + 1,
+    };
+    let report = knowledge_gaps(store.as_ref(), &k, &query, &GapSettings::default()).await?;
+    let group = report.group(rank)?;
+    if group.chosen.is_empty() {
+        bail!("group {rank} has no chosen suggestions to promote (see `frontdoor gaps`)");
+    }
+    let mut by_intent: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for c in &group.chosen {
+        by_intent
+            .entry(c.intent.as_str())
+            .or_default()
+            .push(c.question.clone());
+    }
+    let mut originals = Vec::new();
+    for (intent, questions) in by_intent {
+        let Some(file) = k.intents.get(intent).map(|i| i.file.clone()) else {
+            bail!("intent {intent:?} is no longer in the content");
+        };
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let new = add_examples(&text, &k, intent, &questions)?;
+        if new != text {
+            std::fs::write(&file, &new)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            println!(
+                "{}: {} example(s) added to {intent}",
+                file.display(),
+                questions.len()
+            );
+            originals.push((file, text));
+        }
+    }
+    // the content must still load; if it does not, put every file back as it was
+    if let Err(e) = frontdoor::app::load_knowledge(&config.content_dir, &config.engine) {
+        for (file, text) in &originals {
+            std::fs::write(file, text)?;
+        }
+        bail!("the content did not load after promoting, nothing changed:\n{e}");
+    }
+    Ok(())
+}
+
 async fn gaps(
     config: Config,
     client: Option<String>,
@@ -703,6 +769,9 @@ async fn gaps(
             local(g.first_seen),
             local(g.last_seen)
         );
+        for c in &g.chosen {
+            println!("      asked {:?}, chose {}", c.question, c.intent);
+        }
         if let Some(n) = &g.nearest {
             println!(
                 "      nearest: {}{} ({:.0}%)",

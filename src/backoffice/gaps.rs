@@ -94,7 +94,8 @@ pub struct GapGroup {
     pub volume: usize,
     /// Distinct queries (by normalised text).
     pub distinct_queries: usize,
-    /// Gaps per kind: fallback, low_confidence, not_helpful, low_score.
+    /// Gaps per kind: fallback, low_confidence, not_helpful, low_score, suggested,
+    /// suggestion_chosen.
     pub kinds: BTreeMap<String, usize>,
     /// Gaps per client ("" for anonymous visitors).
     pub clients: BTreeMap<String, usize>,
@@ -105,6 +106,16 @@ pub struct GapGroup {
     pub first_seen: Millis,
     pub last_seen: Millis,
     pub gap_ids: Vec<i64>,
+    /// "Asked X, chose Y": questions answered with "did you mean" suggestions and the intent
+    /// the user then chose (distinct pairs, first seen first). Each is an example waiting to
+    /// be added (`frontdoor gaps --promote N`).
+    pub chosen: Vec<Chosen>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Chosen {
+    pub question: String,
+    pub intent: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -401,6 +412,18 @@ pub fn group(facts: &[GapFact], k: &Knowledge, settings: &GapSettings) -> Vec<Ga
                 .map(|(intent, n)| nearest(k, intent, *n as f64 / gaps.len() as f64));
             let mut gap_ids: Vec<i64> = gaps.iter().map(|g| g.id).collect();
             gap_ids.sort_unstable();
+            let mut chosen: Vec<Chosen> = Vec::new();
+            for gap in gaps.iter().filter(|g| g.kind == "suggestion_chosen") {
+                if let Some(intent) = &gap.intent {
+                    let c = Chosen {
+                        question: gap.text.trim().to_string(),
+                        intent: intent.clone(),
+                    };
+                    if !chosen.contains(&c) {
+                        chosen.push(c);
+                    }
+                }
+            }
             GapGroup {
                 rank: 0,
                 label: members
@@ -416,6 +439,7 @@ pub fn group(facts: &[GapFact], k: &Knowledge, settings: &GapSettings) -> Vec<Ga
                 first_seen: gaps.iter().map(|g| g.created_at).min().unwrap_or(0),
                 last_seen: gaps.iter().map(|g| g.created_at).max().unwrap_or(0),
                 gap_ids,
+                chosen,
             }
         })
         .collect();
@@ -771,4 +795,81 @@ mod tests {
         );
         assert!(!r.contains_key("canteen"));
     }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PromoteError {
+    #[error("intent {0:?} is not in the content")]
+    UnknownIntent(String),
+    #[error("{file}: no `{list} = [` list to add to")]
+    NoList { file: String, list: &'static str },
+}
+
+/// Add `questions` as examples of `intent` in its content file's text: an article's
+/// `questions = [...]` front matter, or the `examples = [...]` of an `[[intent]]` in
+/// `intents/*.toml`. Pure (the caller reads and writes the file, and reloads the content to
+/// check it). Returns the new text; questions already there are skipped.
+pub fn add_examples(
+    text: &str,
+    k: &Knowledge,
+    intent: &str,
+    questions: &[String],
+) -> Result<String, PromoteError> {
+    let i = k
+        .intents
+        .get(intent)
+        .ok_or_else(|| PromoteError::UnknownIntent(intent.to_string()))?;
+    let article_intent = matches!(&i.action, crate::knowledge::Action::Article(a) if a == intent)
+        && k.articles.contains_key(intent);
+    let (start, list) = if article_intent {
+        (text.find("questions = ["), "questions")
+    } else {
+        let at = text
+            .find(&format!("name = \"{intent}\""))
+            .and_then(|n| text[n..].find("examples = [").map(|e| n + e));
+        (at, "examples")
+    };
+    let no_list = || PromoteError::NoList {
+        file: i.file.display().to_string(),
+        list,
+    };
+    let start = start.ok_or_else(no_list)?;
+    // the list's closing bracket: the first `]` outside a string after `[`
+    let open = start + text[start..].find('[').ok_or_else(no_list)?;
+    let mut in_str = false;
+    let mut chars = text[open + 1..].char_indices();
+    let mut close = None;
+    while let Some((off, ch)) = chars.next() {
+        match ch {
+            '\\' if in_str => {
+                chars.next();
+            }
+            '"' => in_str = !in_str,
+            ']' if !in_str => {
+                close = Some(open + 1 + off);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let close = close.ok_or_else(no_list)?;
+    let existing = &text[open..close];
+    let mut add = String::new();
+    for q in questions {
+        let quoted = serde_json::to_string(q.trim()).unwrap_or_default();
+        if quoted.len() > 2 && !existing.contains(&quoted) && !add.contains(&quoted) {
+            add.push_str(&format!("  {quoted},\n"));
+        }
+    }
+    if add.is_empty() {
+        return Ok(text.to_string());
+    }
+    // keep the list's shape: one entry per line, a comma after the last existing entry
+    let before = text[..close].trim_end();
+    let sep = if before.ends_with('[') || before.ends_with(',') {
+        ""
+    } else {
+        ","
+    };
+    Ok(format!("{before}{sep}\n{add}{}", &text[close..]))
 }
