@@ -438,6 +438,16 @@ impl std::fmt::Debug for Analyzer {
     }
 }
 
+/// What one vocabulary group does (see [`Engine::vocabulary_report`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VocabularyUse {
+    pub origin: String,
+    /// Terms of the group whose words the domain knows.
+    pub known_terms: usize,
+    /// Some term of the group, asked alone, is answered differently without the group.
+    pub changes_answers: bool,
+}
+
 /// Internal scoring result: (class, probability) best first.
 pub(crate) struct Scoring {
     pub ranked: Vec<(u32, f32)>,
@@ -945,9 +955,16 @@ impl Engine {
 
     /// Similarity scoring: calibrated probabilities for the touched intents.
     pub(crate) fn score(&self, text: &str, keep: usize) -> Scoring {
+        self.score_without(text, keep, None)
+    }
+
+    /// `score`, with vocabulary group `without` (an index into the groups given to the build)
+    /// left out: what the group changes (see [`Engine::vocabulary_report`]).
+    fn score_without(&self, text: &str, keep: usize, without: Option<u32>) -> Scoring {
         let analysis = self.analyze(text);
         let names = proper_names(text);
         let mut expansions = self.vocabulary.find(&analysis.tokens);
+        expansions.retain(|e| Some(e.group) != without);
         let scoring = self.score_analysis(analysis, &names, expansions.clone(), keep);
         // A scoped vocabulary group only counts when the answer it leads to is one of its
         // intents ("leave" means annual leave in HR questions only): otherwise score again
@@ -1294,6 +1311,29 @@ impl Engine {
             ),
             _ => Decision::Fallback,
         }
+    }
+
+    /// For each vocabulary group given to the build, in order: how many of its terms the
+    /// domain knows, and whether it changes any answer (each of its terms, asked alone, is
+    /// decided differently without the group). A group that changes nothing is dead weight.
+    pub fn vocabulary_report(&self, groups: &[VocabularyGroup]) -> Vec<VocabularyUse> {
+        groups
+            .iter()
+            .enumerate()
+            .map(|(g, def)| {
+                let known_terms = self.vocabulary.known_terms(g as u32);
+                let changes = def.terms.iter().any(|t| {
+                    let with = self.score(t, TOP_N);
+                    let without = self.score_without(t, TOP_N, Some(g as u32));
+                    self.decide(&with.ranked).0 != self.decide(&without.ranked).0
+                });
+                VocabularyUse {
+                    origin: def.origin.clone(),
+                    known_terms,
+                    changes_answers: changes,
+                }
+            })
+            .collect()
     }
 
     /// Classify one utterance (fast path).

@@ -50,7 +50,7 @@ pub struct CrossValidation {
 
 /// Validate the content directory; with `cross_validate`, also run the cross-validation report.
 pub fn check(root: &Path, config: EngineConfig, cross_validate: bool) -> CheckReport {
-    let (knowledge, errors) = Knowledge::load_with_report(root, config);
+    let (knowledge, mut errors) = Knowledge::load_with_report(root, config);
     let mut counts = BTreeMap::new();
     let cv = match &knowledge {
         Some(k) => {
@@ -63,6 +63,8 @@ pub fn check(root: &Path, config: EngineConfig, cross_validate: bool) -> CheckRe
             counts.insert("services", k.services.len());
             counts.insert("clients", k.clients.len());
             counts.insert("processes", k.processes.len());
+            counts.insert("vocabulary groups", k.vocabulary.len());
+            vocabulary_errors(k, &mut errors);
             // the engine's own settings: loading fills in the content's out-of-scope intent
             cross_validate.then(|| cross_validation(k, k.engine.config().clone()))
         }
@@ -74,6 +76,32 @@ pub fn check(root: &Path, config: EngineConfig, cross_validate: bool) -> CheckRe
         counts,
         cross_validation: cv,
     }
+}
+
+/// Vocabulary groups that cannot help: none of their terms is a word of the content (nothing
+/// to expand to), or none of their terms is answered differently without them.
+fn vocabulary_errors(k: &Knowledge, errors: &mut Vec<ContentError>) {
+    let uses = k.engine.vocabulary_report(&k.vocabulary_groups);
+    for (entry, u) in k.vocabulary.iter().zip(uses) {
+        if entry.off_topic {
+            continue;
+        }
+        let message = if u.known_terms == 0 {
+            "vocabulary group: the content knows none of its terms, so it has nothing to expand to \
+             (add a term the articles use)"
+        } else if !u.changes_answers {
+            "vocabulary group: changes no answer (each term asked alone is answered the same \
+             without it); remove it or add the terms people actually use"
+        } else {
+            continue;
+        };
+        errors.push(ContentError {
+            file: entry.file.clone(),
+            line: entry.line,
+            message: message.into(),
+        });
+    }
+    errors.sort();
 }
 
 fn cross_validation(k: &Knowledge, config: EngineConfig) -> CrossValidation {

@@ -88,6 +88,8 @@ pub struct Knowledge {
     pub processes: BTreeMap<String, Process>,
     /// The content's vocabulary groups (`intents/vocabulary.toml`), as written.
     pub vocabulary: Vec<vocabulary::VocabularyEntry>,
+    /// The same groups as the engine was given (scopes resolved to intents), in the same order.
+    pub vocabulary_groups: Vec<crate::engine::VocabularyGroup>,
     pub engine: Engine,
 }
 
@@ -541,6 +543,7 @@ fn assemble(loader: &mut load::Loader, root: &Path, mut config: EngineConfig) ->
         clients,
         processes,
         vocabulary: raw.vocabulary,
+        vocabulary_groups: groups,
         engine,
     })
 }

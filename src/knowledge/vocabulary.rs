@@ -216,10 +216,13 @@ pub fn resolve(
         } else {
             Vec::new()
         };
-        if scoped && scope.is_empty() {
-            // a scope that resolves to nothing would silently make the group apply everywhere
-            continue;
-        }
+        // A scope that resolves to nothing (its errors are reported above) must not make the
+        // group apply everywhere: an empty name matches no intent, so the group never applies.
+        let scope = if scoped && scope.is_empty() {
+            vec![String::new()]
+        } else {
+            scope
+        };
         out.push(VocabularyGroup {
             terms: e.terms.clone(),
             scope,
