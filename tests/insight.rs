@@ -5,12 +5,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
 use chrono::{NaiveDate, TimeZone, Utc};
 use frontdoor::backoffice::gaps::{GapQuery, GapSettings, knowledge_gaps};
 use frontdoor::store::{NewMessage, Record, Store, Turn, TurnOutcome};
@@ -558,27 +554,11 @@ async fn demand_spikes_against_the_trailing_weekday_average() {
     }
 }
 
-#[derive(Clone, Default)]
-struct Receiver {
-    hits: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
-}
-
-async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> &'static str {
-    r.hits.lock().unwrap().push((headers, body));
-    "ok"
-}
-
 #[tokio::test]
 async fn an_spa_renewal_alert_reaches_the_account_manager_exactly_once() {
     use frontdoor::backoffice::renewals::{HORIZON_DAYS, notify, upcoming};
-    use frontdoor::config::{EscalationSettings, Secret};
-    use frontdoor::escalation::deliver::{Deliverer, DelivererConfig, verify};
-    use frontdoor::escalation::worker::Worker;
-    let receiver = Receiver::default();
-    let app = axum::Router::new()
-        .fallback(receive)
-        .with_state(receiver.clone());
-    let url = common::serve_fake(app).await;
+    use frontdoor::escalation::deliver::verify;
+    let (receiver, url) = common::webhook::Webhook::start().await;
 
     let content = common::content_copy();
     common::edit_content(
@@ -621,7 +601,7 @@ async fn an_spa_renewal_alert_reaches_the_account_manager_exactly_once() {
     );
 
     for (name, store, _dir) in common::backends("renewals").await {
-        receiver.hits.lock().unwrap().clear();
+        receiver.clear();
         frontdoor::app::seed_clients(store.as_ref(), &k)
             .await
             .unwrap();
@@ -631,15 +611,12 @@ async fn an_spa_renewal_alert_reaches_the_account_manager_exactly_once() {
         assert!(again.queued.is_empty(), "[{name}]");
         assert_eq!(again.already, vec!["GLOBEX".to_string()]);
 
-        let worker = Worker::new(
+        let worker = common::outbox::worker(
             store.clone(),
             Arc::new(std::sync::RwLock::new(k.clone())),
-            Deliverer::new(DelivererConfig {
-                webhook_secret: Some(Secret::new("renewal-secret".to_string())),
-                timeout: Duration::from_secs(5),
-                ..DelivererConfig::default()
-            }),
-            EscalationSettings::default(),
+            &url,
+            "renewal-secret",
+            None,
             Arc::new(tokio::sync::Notify::new()),
         );
         for _ in 0..3 {
@@ -656,9 +633,9 @@ async fn an_spa_renewal_alert_reaches_the_account_manager_exactly_once() {
         );
         worker.tick(next_day).await.unwrap();
 
-        let hits = receiver.hits.lock().unwrap().clone();
+        let hits = receiver.hits("/");
         assert_eq!(hits.len(), 1, "[{name}] exactly one delivery");
-        let (headers, body) = &hits[0];
+        let (headers, body) = (&hits[0].headers, &hits[0].body);
         assert_eq!(headers["x-frontdoor-event"], "spa.renewal_notice");
         assert_eq!(
             headers["idempotency-key"],
