@@ -430,8 +430,10 @@ mod tests {
     }
 
     /// Request-shaped objects whose known fields have the right types (with hostile strings),
-    /// so they decode and go on to `into_inbound`'s checks.
+    /// so they decode and go on to `into_inbound`'s checks. Weighted towards what a widget
+    /// sends (a valid session, text or a payload), so many pass those checks too.
     fn typed() -> impl Strategy<Value = Value> {
+        use proptest::option::weighted;
         let text = || {
             prop_oneof![
                 any::<String>(),
@@ -440,12 +442,9 @@ mod tests {
                 Just(String::new())
             ]
         };
-        let user = (
-            text(),
-            proptest::option::of(text()),
-            proptest::option::of(text()),
-        )
-            .prop_map(|(id, name, client)| {
+        let id = || prop_oneof![3 => "[A-Za-z0-9._:@-]{1,128}", 1 => text()];
+        let user =
+            (id(), weighted(0.5, text()), weighted(0.2, text())).prop_map(|(id, name, client)| {
                 let mut u = serde_json::json!({ "id": id });
                 if let Some(n) = name {
                     u["name"] = n.into();
@@ -455,15 +454,20 @@ mod tests {
                 }
                 u
             });
+        let said = prop_oneof![
+            4 => text().prop_map(|t| (Some(t), None)),
+            2 => text().prop_map(|p| (None, Some(p))),
+            1 => (text(), text()).prop_map(|(t, p)| (Some(t), Some(p))),
+            1 => Just((None, None)),
+        ];
         (
-            text(),
-            proptest::option::of(text()),
-            proptest::option::of(text()),
-            proptest::option::of(user),
-            proptest::option::of(text()),
-            proptest::option::of(text()),
+            id(),
+            said,
+            weighted(0.5, user),
+            weighted(0.3, id()),
+            weighted(0.1, text()),
         )
-            .prop_map(|(session, text, payload, user, message_id, token)| {
+            .prop_map(|(session, (text, payload), user, message_id, token)| {
                 let mut m = serde_json::json!({ "session": session });
                 for (k, v) in [
                     ("text", text.map(Value::from)),
@@ -521,15 +525,21 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        // Measured with this generator: about 3 in 4 decode and about 1 in 4 of those pass
-        // every check; the floors only guard against a generator that stops reaching them.
+        eprintln!(
+            "{} of {cases} decoded, {} accepted as messages",
+            decoded.get(),
+            accepted.get()
+        );
+        // Measured with this generator (5 Dec 2026): 751 of 1024 decode, 248 are accepted as
+        // messages. Proptest seeds each run afresh, so the floors sit far below (about 1 in 2
+        // and 1 in 8): they only fail if the generator stops reaching the checks.
         assert!(
             decoded.get() > cases / 2,
             "only {} of {cases} inputs decoded",
             decoded.get()
         );
         assert!(
-            accepted.get() > cases / 20,
+            accepted.get() > cases / 8,
             "only {} of {cases} inputs were accepted as messages",
             accepted.get()
         );
