@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use common::TestServer;
-use common::wait::until;
+use common::wait::{until, until_async};
 use frontdoor::config::WebSettings;
 use frontdoor::store::{PgStore, Store};
 use serde_json::{Value, json};
@@ -198,7 +198,7 @@ async fn ready(http: &reqwest::Client, url: &str) -> Option<u16> {
         .map(|r| r.status().as_u16())
 }
 
-/// Poll `/readyz` until it answers `want`; the time it took.
+/// Poll `/readyz` until it answers `want` (at most `within`); the time it took.
 async fn until_ready_is(
     http: &reqwest::Client,
     url: &str,
@@ -206,16 +206,11 @@ async fn until_ready_is(
     within: Duration,
 ) -> Duration {
     let started = Instant::now();
-    loop {
-        if ready(http, url).await == Some(want) {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < within,
-            "/readyz did not turn {want} within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_async(&format!("/readyz to turn {want}"), within, || async {
+        (ready(http, url).await == Some(want)).then_some(())
+    })
+    .await;
+    started.elapsed()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,8 +233,8 @@ async fn postgres_outage_answers_503_and_recovers_losing_nothing() {
         .collect();
 
     // Healthy load, then 10 s without the database, then back. The outage starts once the
-    // load has shown it flows: 30 answers (8 users; measured about 400 in the first 3 s on a
-    // 2-core machine; the wait allows a minute).
+    // load has shown it flows: 30 answers from the 8 users (rather than a 3 s sleep and a hope
+    // that more than 10 came; the wait allows a minute for a busy machine).
     let before = until(
         "30 answers before the outage",
         Duration::from_secs(60),
@@ -252,7 +247,7 @@ async fn postgres_outage_answers_503_and_recovers_losing_nothing() {
     proxy.down();
     let outage = Instant::now();
     // How soon /readyz turns red is not a speed test: within the 10 s outage is the promise
-    // (a pool's acquire timeout is 3 s; measured red after about 0.2 s).
+    // (the pool's acquire timeout is 3 s; measured red after 2 ms on 5 Dec 2026).
     let red_after = until_ready_is(&http, &server.url, 503, Duration::from_secs(10)).await;
     let readyz: Value = http
         .get(format!("{}/readyz", server.url))
@@ -263,14 +258,15 @@ async fn postgres_outage_answers_503_and_recovers_losing_nothing() {
         .await
         .unwrap();
     assert_eq!(readyz["ready"], false, "{readyz}");
+    // The outage lasts 10 s: the fault injected, not a wait for something to happen.
     tokio::time::sleep(Duration::from_secs(10).saturating_sub(outage.elapsed())).await;
     let during = {
         let t = tally.lock().unwrap();
         (t.ok, t.unavailable)
     };
     proxy.up();
-    // Green again without a restart; 30 s is generous (measured about 0.3 s): the pool opens new
-    // connections on demand.
+    // Green again without a restart: the pool opens new connections on demand. 30 s is
+    // generous (measured 0.1 s on 5 Dec 2026).
     let green_after = until_ready_is(&http, &server.url, 200, Duration::from_secs(30)).await;
     let recovered_at = tally.lock().unwrap().ok;
     // Answers resume: wait for 30 more 200s rather than sleeping and hoping some came.
@@ -286,7 +282,7 @@ async fn postgres_outage_answers_503_and_recovers_losing_nothing() {
     }
     let t = std::mem::take(&mut *tally.lock().unwrap());
     eprintln!(
-        "outage: {} ok, {} answered 503 (+ Retry-After), /readyz red after {red_after:?}, green {green_after:?} after the database returned",
+        "outage: {} ok ({before} before the outage), {} answered 503 (+ Retry-After), /readyz red after {red_after:?}, green {green_after:?} after the database returned",
         t.ok, t.unavailable
     );
     assert!(
@@ -304,7 +300,6 @@ async fn postgres_outage_answers_503_and_recovers_losing_nothing() {
         "answers resume after the database returns ({recovered_at} → {})",
         t.ok
     );
-    assert!(before >= 30);
 
     // Nothing accepted is lost: every 200 is in the store, read straight from PostgreSQL.
     let direct = PgStore::connect_isolated(&url, &schema).await.unwrap();
