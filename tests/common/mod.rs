@@ -83,9 +83,15 @@ pub fn chromium() -> Option<PathBuf> {
         }),
     };
     if found.is_none() {
+        let looked = match std::env::var("FRONTDOOR_TEST_CHROMIUM") {
+            Ok(path) => format!("FRONTDOOR_TEST_CHROMIUM={path} is not a file"),
+            Err(_) => "no `chromium` on the PATH".to_string(),
+        };
         skipped(
             "chromium",
-            "browser test: no `chromium` on the PATH (or at FRONTDOOR_TEST_CHROMIUM); apt-get install -y chromium (CI installs it)",
+            &format!(
+                "browser test: {looked}; apt-get install -y chromium (CI installs it), or set FRONTDOOR_TEST_CHROMIUM"
+            ),
         );
     }
     found
