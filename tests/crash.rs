@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 /// The real binary, its stderr drained by a thread (which finds the address it listens on).
 struct Server {
-    child: Child,
+    child: common::KillOnDrop,
     url: String,
 }
 
@@ -48,7 +48,10 @@ fn start(data: &Path, content: &Path, config: &Path) -> Server {
             }
         },
     );
-    Server { child, url }
+    Server {
+        child: common::KillOnDrop(child),
+        url,
+    }
 }
 
 /// A message that got a 200.

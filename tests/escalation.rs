@@ -832,14 +832,16 @@ async fn the_inbox_command_prints_each_new_ping() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_frontdoor"))
-        .args(["inbox", "--addr", "127.0.0.1:0"])
-        .env_remove("FRONTDOOR_WEBHOOK_SECRET")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start frontdoor inbox");
+    let mut child = common::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_frontdoor"))
+            .args(["inbox", "--addr", "127.0.0.1:0"])
+            .env_remove("FRONTDOOR_WEBHOOK_SECRET")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start frontdoor inbox"),
+    );
     let url = common::wait::url_from_log(child.stderr.take().unwrap(), "inbox listening: ", |_| {});
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let (line_tx, line_rx) = std::sync::mpsc::channel();

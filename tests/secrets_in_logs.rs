@@ -85,14 +85,16 @@ async fn no_secret_appears_in_the_logs_of_a_full_run() {
         "reload_interval_secs = 0\n[escalation]\nbackoff_base_ms = 50\npoll_interval_ms = 100\n",
     )
     .unwrap();
-    let mut server = serve
-        .arg("--config")
-        .arg(&config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
+    let mut server = common::KillOnDrop(
+        serve
+            .arg("--config")
+            .arg(&config)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap(),
+    );
     let url = common::wait::url_from_log_file(&out_path, "listening: ").await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -330,3 +330,28 @@ pub fn raw_get(addr: &str, path: &str) -> (u16, String) {
         .unwrap_or(0);
     (status, out)
 }
+
+/// A child process (a real `frontdoor` binary) that is killed when dropped, so a test that
+/// fails half-way leaves no server running behind it.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Already gone when the test stopped it itself: both calls then fail harmlessly.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
