@@ -1,58 +1,44 @@
 //! The web chat in a real browser: Debian's Chromium, driven over the DevTools protocol by
 //! chromiumoxide, against the real server on 127.0.0.1:0 serving the demo page and the widget.
 //!
-//! Skips loudly where `/usr/bin/chromium` (or `FRONTDOOR_TEST_CHROMIUM`) is absent; `.ci/run`
-//! installs it so CI always runs this.
+//! Skips loudly where there is no `chromium` on the PATH (or at `FRONTDOOR_TEST_CHROMIUM`);
+//! `.ci/run` installs it and sets `FRONTDOOR_TEST_REQUIRE=chromium`, so in CI a missing browser
+//! is a failure, not a skip.
 
 mod common;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::{Element, Page};
 use common::TestServer;
+use common::wait::PATIENCE;
 use frontdoor::store::Store;
 use futures::StreamExt;
 use serde_json::json;
-
-fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("FRONTDOOR_TEST_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    if path.exists() {
-        Some(path)
-    } else {
-        common::skipped(&format!(
-            "browser test: no Chromium at {} (apt-get install -y chromium, or set FRONTDOOR_TEST_CHROMIUM; CI installs it)",
-            path.display()
-        ));
-        None
-    }
-}
 
 /// Evaluate a JavaScript expression until it is truthy. The browser works asynchronously (socket
 /// frames, fetches, rendering), so the test waits for the page to reach a state instead of
 /// sleeping; the deadline only turns a hang into a clear failure.
 async fn wait_for(page: &Page, expr: &str, what: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let ok = page
-            .evaluate(format!("!!({expr})"))
+    let truthy = || async {
+        page.evaluate(format!("!!({expr})"))
             .await
             .ok()
             .and_then(|r| r.into_value::<bool>().ok())
-            .unwrap_or(false);
-        if ok {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            let log = text_of(page, "#fd-messages").await;
-            panic!("timed out waiting for {what} (`{expr}`); conversation so far:\n{log}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+            .unwrap_or(false)
+            .then_some(())
+    };
+    let waited = tokio::time::timeout(
+        PATIENCE,
+        common::wait::until_async(what, PATIENCE * 2, truthy),
+    )
+    .await;
+    if waited.is_err() {
+        let log = text_of(page, "#fd-messages").await;
+        panic!("timed out waiting for {what} (`{expr}`); conversation so far:\n{log}");
     }
 }
 
@@ -111,7 +97,9 @@ async fn ask(page: &Page, text: &str) {
 
 #[tokio::test]
 async fn widget_in_a_real_browser() {
-    let Some(chromium) = chromium() else { return };
+    let Some(chromium) = common::chromium() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> = Arc::new(
         frontdoor::store::SqliteStore::open(&dir.path().join("frontdoor.db"))
@@ -301,12 +289,39 @@ async fn widget_in_a_real_browser() {
 
     // The conversation goes on after the reload.
     ask(&page, "thanks").await;
+    // The bot's answer, shown after the user's "thanks" (the user's own message appearing
+    // proves nothing about the bot).
+    let after_thanks = "(() => { const all = [...document.querySelectorAll('#fd-messages .fd-msg')]; \
+        const u = all.findLastIndex(m => m.classList.contains('fd-user') && m.innerText.includes('thanks')); \
+        return u < 0 ? '' : all.slice(u + 1).filter(m => m.classList.contains('fd-bot')).map(m => m.innerText).join('\\n'); })()";
     wait_for(
         &page,
-        "document.querySelectorAll('.fd-msg.fd-bot').length > 0 && [...document.querySelectorAll('.fd-msg.fd-user')].pop().innerText.includes('thanks')",
-        "the next question after the reload",
+        after_thanks,
+        "the bot's answer to \"thanks\" after the reload",
     )
     .await;
+    let shown: String = page
+        .evaluate(after_thanks)
+        .await
+        .expect("evaluate")
+        .into_value()
+        .expect("string");
+    let log = store.transcript(&conversation).await.expect("transcript");
+    let thanks = log
+        .iter()
+        .rposition(|m| m.direction == "in" && m.text == "thanks")
+        .expect("the typed \"thanks\" is in the log");
+    let answer: Vec<&str> = log[thanks + 1..]
+        .iter()
+        .filter(|m| m.direction == "out")
+        .map(|m| m.text.as_str())
+        .collect();
+    assert!(!answer.is_empty(), "the bot answered \"thanks\": {log:?}");
+    let first_line = answer[0].lines().next().unwrap_or_default().trim();
+    assert!(
+        shown.contains(first_line),
+        "the page shows the bot's answer {answer:?}; it shows:\n{shown}"
+    );
 
     // A 360 px phone: the panel fits the screen.
     let narrow = browser
@@ -387,7 +402,9 @@ async fn launch(
 
 #[tokio::test]
 async fn dashboard_in_a_real_browser() {
-    let Some(chromium) = chromium() else { return };
+    let Some(chromium) = common::chromium() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> = Arc::new(
         frontdoor::store::SqliteStore::open(&dir.path().join("frontdoor.db"))

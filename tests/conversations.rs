@@ -20,6 +20,23 @@ fn scripted_conversations_pass() {
         failures.len(),
         passed + failures.len()
     );
+    // Every transcript on disk ran and passed (31 at the time of writing): a runner that
+    // silently skipped files would pass the check above with fewer.
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "txt"))
+        })
+        .count();
+    assert_eq!(
+        passed,
+        on_disk,
+        "transcripts run vs files in {}",
+        dir.display()
+    );
+    // A floor, not the count: colleagues add transcripts. 31 exist; fewer than 25 would mean
+    // the folder lost a whole set of flows.
     assert!(passed >= 25, "at least 25 transcripts, found {passed}");
 }
 

@@ -8,43 +8,18 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use frontdoor::store::{SqliteStore, Store};
 use serde_json::{Value, json};
 
-/// The manager's webhook: refuses (503) until `accepting`, then records each ping's key.
-#[derive(Clone, Default)]
-struct Receiver {
-    accepting: Arc<AtomicBool>,
-    keys: Arc<Mutex<BTreeSet<String>>>,
-    arrived: Arc<tokio::sync::Notify>,
-}
-
-async fn receive(State(r): State<Receiver>, headers: HeaderMap) -> StatusCode {
-    if !r.accepting.load(Ordering::SeqCst) {
-        return StatusCode::SERVICE_UNAVAILABLE;
-    }
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    r.keys.lock().unwrap().insert(key);
-    r.arrived.notify_waiters();
-    StatusCode::OK
-}
-
 /// The real binary, its stderr drained by a thread (which finds the address it listens on).
 struct Server {
-    child: Child,
+    child: common::KillOnDrop,
     url: String,
 }
 
@@ -64,27 +39,19 @@ fn start(data: &Path, content: &Path, config: &Path) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start frontdoor serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(at) = line.find("listening: http://") {
-                let rest = &line[at + "listening: ".len()..];
-                let url = rest.split_whitespace().next().unwrap_or_default();
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(url.trim_end_matches('/').to_string());
-                }
-            }
+    let url = common::wait::url_from_log(
+        child.stderr.take().expect("stderr"),
+        "listening: ",
+        |line| {
             if line.contains("ERROR") || line.contains("panicked") {
                 eprintln!("server: {line}");
             }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the server reports its address");
-    Server { child, url }
+        },
+    );
+    Server {
+        child: common::KillOnDrop(child),
+        url,
+    }
 }
 
 /// A message that got a 200.
@@ -200,11 +167,8 @@ poll_interval_ms = 100
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_load_loses_nothing_that_was_answered() {
-    let receiver = Receiver::default();
-    let app = axum::Router::new()
-        .fallback(receive)
-        .with_state(receiver.clone());
-    let receiver_url = common::serve_fake(app).await;
+    // The manager's webhook is down until the restart: every ping waits in the outbox.
+    let (receiver, receiver_url) = common::webhook::Webhook::start_refusing().await;
 
     let content = common::content_copy();
     common::set_acme_primary_routes(
@@ -254,7 +218,7 @@ async fn kill_9_mid_load_loses_nothing_that_was_answered() {
     let answered = answered.lock().unwrap().clone();
 
     // Restart on the same file; the webhook now accepts.
-    receiver.accepting.store(true, Ordering::SeqCst);
+    receiver.accept();
     let mut server = start(data.path(), content.path(), &config);
     let store = SqliteStore::open(&data.path().join("frontdoor.db"))
         .await
@@ -307,23 +271,16 @@ async fn kill_9_mid_load_loses_nothing_that_was_answered() {
         .map(|id| format!("escalation-{id}-ping-0-0"))
         .collect();
     assert!(expected.len() >= escalations.len());
-    tokio::time::timeout(Duration::from_secs(120), async {
-        loop {
-            let arrived = receiver.arrived.notified();
-            if expected.is_subset(&receiver.keys.lock().unwrap()) {
-                return;
-            }
-            arrived.await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "pings not delivered after the restart: expected {expected:?}, got {:?}",
-            receiver.keys.lock().unwrap()
-        )
-    });
-
+    // Two minutes: the restarted worker retries with backoff pings that failed before the kill.
+    common::wait::until(
+        "every ping after the restart",
+        Duration::from_secs(120),
+        || {
+            let keys = receiver.keys();
+            expected.iter().all(|k| keys.contains_key(k)).then_some(())
+        },
+    )
+    .await;
     // A graceful stop lets the worker record the last delivery; then every ping is delivered.
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])

@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::IntoResponse;
 use common::TestServer;
+use common::wait::PATIENCE;
 use frontdoor::channels::discord::{DiscordSettings, run};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
@@ -218,15 +219,9 @@ fn dispatch_to_shard(fake: &FakeDiscord, shard: u64, t: &str, d: Value) {
         .expect("the gateway sessions are listening");
 }
 
-async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Wait for what the bot does asynchronously (at most [`PATIENCE`]).
+async fn until<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    common::wait::until(what, PATIENCE, f).await
 }
 
 /// Wait for the two posts after the first `before` (the password-reset article, then its
@@ -429,6 +424,9 @@ async fn discord_conversation_through_the_real_client() {
         (fake.sent().len() >= before + 2).then_some(())
     })
     .await;
+    // A lower bound only, so a slow machine cannot fail it: the fake asked for 1 s
+    // (`retry_after`), and answering sooner would mean the bot ignored it. (100 ms of slack
+    // for timer granularity.)
     assert!(
         asked.elapsed() >= Duration::from_millis(900),
         "waited before retrying"
@@ -460,8 +458,13 @@ async fn discord_conversation_through_the_real_client() {
         .collect();
     assert_eq!(discord, web, "same replies on Discord and the web");
 
-    let _ = stop_tx.send(()).await;
-    let _ = tokio::time::timeout(Duration::from_secs(10), running).await;
+    // The bot stops when asked, cleanly, within 10 s (it closes one gateway connection).
+    stop_tx.send(()).await.expect("the bot is still running");
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the bot stops within 10 s")
+        .expect("the bot task")
+        .expect("the bot stops without an error");
     server.stop().await;
 }
 
@@ -527,9 +530,34 @@ async fn shard_ranges_split_the_bot_across_replicas() {
         answered_with_reset(&fake, before, &format!("ask {n} on shard {shard}")).await;
     }
     // Each message reached one session only: with overlapping ranges a shard would run
-    // twice and its event would be answered twice.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(fake.sent().len(), 2 * asks.len(), "{:#?}", fake.sent());
+    // twice and its event would be answered twice. Rather than sleep and hope a duplicate
+    // shows up in time, send a last question down every shard and wait for all four answers:
+    // each session takes its events in order, so by then any session that also got one of
+    // the questions above has answered it too.
+    let before = fake.sent().len();
+    for shard in 0..4 {
+        dispatch_to_shard(
+            &fake,
+            shard,
+            "MESSAGE_CREATE",
+            message(
+                &format!("10000000000000004{shard}"),
+                "how do I reset my password",
+                None,
+                vec![],
+            ),
+        );
+    }
+    until("the last question answered on all four shards", || {
+        (fake.sent().len() >= before + 2 * 4).then_some(())
+    })
+    .await;
+    assert_eq!(
+        fake.sent().len(),
+        2 * (asks.len() + 4),
+        "{:#?}",
+        fake.sent()
+    );
     for stop in stops {
         let _ = stop.send(()).await;
     }

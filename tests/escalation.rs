@@ -4,91 +4,27 @@
 
 mod common;
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::IntoResponse;
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use common::TestServer;
-use frontdoor::channels::identity::{Claims, sign};
-use frontdoor::config::{EscalationSettings, Secret, WebSettings};
-use frontdoor::escalation::deliver::{Deliverer, DelivererConfig, verify};
-use frontdoor::escalation::worker::Worker;
-use frontdoor::store::Store;
-use futures_util::StreamExt;
+use common::wait::{PATIENCE, next_json, until};
+use common::webhook::Webhook;
+use frontdoor::config::{Secret, WebSettings};
+use frontdoor::dialogue::Input;
+use frontdoor::dialogue::service::Inbound;
+use frontdoor::escalation::deliver::verify;
+use frontdoor::escalation::worker::{TickReport, Worker};
+use frontdoor::store::{IdentityClaim, Store};
 use serde_json::{Value, json};
 
 const IDENTITY_SECRET: &str = "test-identity-secret";
 const WEBHOOK_SECRET: &str = "test-webhook-secret";
 
-/// What the fake receiver saw.
-#[derive(Clone, Debug)]
-struct Hit {
-    path: String,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Hit {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-}
-
-#[derive(Clone, Default)]
-struct Receiver {
-    hits: Arc<Mutex<Vec<Hit>>>,
-    /// Scripted answers, in order; 200 `{"ok":true}` once the script runs out.
-    script: Arc<Mutex<VecDeque<(u16, Value)>>>,
-}
-
-impl Receiver {
-    fn answer_next(&self, status: u16, body: Value) {
-        self.script.lock().unwrap().push_back((status, body));
-    }
-    fn hits(&self, path_prefix: &str) -> Vec<Hit> {
-        self.hits
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|h| h.path.starts_with(path_prefix))
-            .cloned()
-            .collect()
-    }
-}
-
-async fn receive(
-    State(r): State<Receiver>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
-    r.hits.lock().unwrap().push(Hit {
-        path: uri.path().to_string(),
-        headers,
-        body,
-    });
-    let (status, body) = r
-        .script
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or((200, json!({"ok": true, "result": {"message_id": 1}})));
-    (StatusCode::from_u16(status).unwrap(), axum::Json(body))
-}
-
-/// A fake receiver on 127.0.0.1:0; returns its base URL.
-async fn start_receiver(r: Receiver) -> String {
-    common::serve_fake(axum::Router::new().fallback(receive).with_state(r)).await
-}
-
 struct Setup {
     server: TestServer,
-    receiver: Receiver,
+    receiver: Webhook,
     receiver_url: String,
     _content: tempfile::TempDir,
 }
@@ -101,8 +37,7 @@ async fn setup(store: Arc<dyn Store>) -> Setup {
 
 /// As [`setup`], with Priya's webhook at `priya_base` (`/hooks/priya` under it) when given.
 async fn setup_with(store: Arc<dyn Store>, priya_base: Option<&str>) -> Setup {
-    let receiver = Receiver::default();
-    let receiver_url = start_receiver(receiver.clone()).await;
+    let (receiver, receiver_url) = Webhook::start().await;
     let priya_base = priya_base.unwrap_or(&receiver_url);
     let content = common::content_copy();
     let acme = "knowledge-base/clients/acme.toml";
@@ -134,43 +69,28 @@ async fn setup_with(store: Arc<dyn Store>, priya_base: Option<&str>) -> Setup {
 }
 
 fn worker(s: &Setup, store: Arc<dyn Store>) -> Worker {
-    Worker::new(
+    common::outbox::worker(
         store,
         s.server.state.chat.knowledge.clone(),
-        Deliverer::new(DelivererConfig {
-            webhook_secret: Some(Secret::new(WEBHOOK_SECRET.to_string())),
-            telegram_token: Some(Secret::new("123:telegram-test-token".to_string())),
-            telegram_api: s.receiver_url.clone(),
-            discord_token: None,
-            discord_api: s.receiver_url.clone(),
-            timeout: Duration::from_secs(5),
-        }),
-        EscalationSettings::default(),
+        &s.receiver_url,
+        WEBHOOK_SECRET,
+        Some("123:telegram-test-token"),
         s.server.state.chat.outbox_wake.clone(),
     )
 }
 
-fn token(sub: &str, client: Option<&str>, role: Option<&str>) -> String {
-    sign(
-        &Claims {
-            sub: sub.into(),
-            name: Some("Ann Lee".into()),
-            client: client.map(str::to_string),
-            role: role.map(str::to_string),
-            exp: Utc::now().timestamp() + 600,
-        },
-        IDENTITY_SECRET.as_bytes(),
-    )
+fn token(sub: &str, client: Option<&str>) -> String {
+    common::identity::user_token(IDENTITY_SECRET, sub, Some("Ann Lee"), client)
 }
 
 fn manager_token(email: &str) -> String {
-    token(email, None, Some("manager"))
+    common::identity::manager_token(IDENTITY_SECRET, email)
 }
 
 async fn chat(s: &Setup, session: &str, text: &str) -> Value {
     let r = reqwest::Client::new()
         .post(format!("{}/api/v1/chat", s.server.url))
-        .json(&json!({"session": session, "text": text, "token": token("ann.lee@acme.example", Some("ACME"), None)}))
+        .json(&json!({"session": session, "text": text, "token": token("ann.lee@acme.example", Some("ACME"))}))
         .send()
         .await
         .unwrap();
@@ -192,6 +112,57 @@ async fn escalate(s: &Setup, session: &str) -> (String, i64) {
         .unwrap();
     assert_eq!(escalations.len(), 1);
     (conversation, escalations[0].id)
+}
+
+/// As [`escalate`], on the test's clock: the conversation is taken at `now` (as the transcripts'
+/// `@now` does), so the escalation, its first ping and its re-ping ladder are timed from `now`
+/// and the worker can be driven from there, whatever the time of day the test runs at.
+async fn escalate_at(s: &Setup, session: &str, now: DateTime<Utc>) -> i64 {
+    for text in ["hello", "I want to talk to a real person please"] {
+        let out = s
+            .server
+            .state
+            .chat
+            .handle(Inbound {
+                channel: "web".into(),
+                session_key: session.into(),
+                identity: Some(IdentityClaim {
+                    channel: "web".into(),
+                    external_id: "ann.lee@acme.example".into(),
+                    display_name: Some("Ann Lee".into()),
+                    client_code: Some("ACME".into()),
+                }),
+                input: Input::Text(text.into()),
+                channel_message_id: None,
+                now,
+            })
+            .await
+            .unwrap();
+        if text.contains("real person") {
+            assert_eq!(out.outcome, "escalated", "{out:?}");
+        }
+    }
+    let conversation = s
+        .server
+        .store
+        .conversation_by_session("web", session)
+        .await
+        .unwrap()
+        .unwrap();
+    let escalations = s
+        .server
+        .store
+        .escalations_of_conversation(&conversation.id)
+        .await
+        .unwrap();
+    assert_eq!(escalations.len(), 1);
+    assert_eq!(escalations[0].created_at, now.timestamp_millis());
+    escalations[0].id
+}
+
+/// Tuesday 24 November 2026, 10:00 UTC (10:00 in London): inside ACME's coverage hours.
+fn tuesday_morning() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
 }
 
 async fn act(s: &Setup, id: i64, action: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
@@ -271,13 +242,16 @@ async fn an_escalation_sends_exactly_one_signed_ping_with_what_the_manager_needs
 async fn a_failing_receiver_gets_the_ping_once_after_backoff() {
     let (name, store, _dir) = common::backends("esc_backoff").await.remove(0);
     let s = setup(store.clone()).await;
-    let (_, id) = escalate(&s, "backoff").await;
+    // The test's clock, not the wall clock: the reminder an hour later is due in coverage time,
+    // so with the wall clock this test's last tick depended on the hour it ran at.
+    let start = tuesday_morning();
+    let id = escalate_at(&s, "backoff", start).await;
     for _ in 0..3 {
         s.receiver
             .answer_next(500, json!({"error": "receiver is down"}));
     }
     let w = worker(&s, store.clone());
-    let mut now = Utc::now();
+    let mut now = start;
     for round in 1..=3 {
         let report = w.tick(now).await.unwrap();
         assert_eq!(report.retried, 1, "[{name}] round {round}: {report:?}");
@@ -297,7 +271,7 @@ async fn a_failing_receiver_gets_the_ping_once_after_backoff() {
     assert_eq!(hits.len(), 4, "three failures, then the delivery");
     let keys: Vec<_> = hits
         .iter()
-        .map(|h| h.headers["idempotency-key"].to_str().unwrap().to_string())
+        .map(|h| h.header("idempotency-key").to_string())
         .collect();
     assert!(
         keys.iter().all(|k| k == &keys[0]),
@@ -305,18 +279,27 @@ async fn a_failing_receiver_gets_the_ping_once_after_backoff() {
     );
     let row = &store.outbox_of_escalation(id).await.unwrap()[0];
     assert_eq!((row.status.as_str(), row.attempts), ("delivered", 4));
-    // An hour later the delivered ping is not sent again. (The tick may send a reminder: an
-    // hour can cross into coverage time, depending on when the test runs; that is another
-    // ping with its own key.)
-    let later = w.tick(now + chrono::Duration::hours(1)).await.unwrap();
-    assert_eq!((later.retried, later.failed), (0, 0), "{later:?}");
-    let again = s
-        .receiver
-        .hits("/hooks/priya")
-        .iter()
-        .filter(|h| h.headers["idempotency-key"] == keys[0].as_str())
-        .count();
-    assert_eq!(again, 4, "the delivered ping was sent again: {later:?}");
+    // An hour later, still Tuesday morning: the delivered ping is not sent again; the one thing
+    // due is the reminder (15 minutes of coverage time after the escalation), a new ping with
+    // its own key.
+    let later = w.tick(start + chrono::Duration::hours(1)).await.unwrap();
+    assert_eq!(
+        later,
+        TickReport {
+            delivered: 1,
+            advanced: 1,
+            ..TickReport::default()
+        },
+        "[{name}]"
+    );
+    let priya = s.receiver.hits("/hooks/priya");
+    assert_eq!(
+        priya.len(),
+        5,
+        "[{name}] the four attempts, then the reminder"
+    );
+    assert_eq!(priya[4].json()["reminder"], true);
+    assert_ne!(priya[4].header("idempotency-key"), keys[0]);
     s.server.stop().await;
 }
 
@@ -522,12 +505,10 @@ async fn a_managers_reply_reaches_the_open_widget_and_resolving_asks_for_the_sur
         );
         let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
         // The socket joins the conversation's pushes when it opens; wait until it has.
-        for _ in 0..200 {
-            if s.server.state.web.hub.open_sockets() > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until("the socket to join the hub", PATIENCE, || {
+            (s.server.state.web.hub.open_sockets() > 0).then_some(())
+        })
+        .await;
         let priya = manager_token("priya.shah@northwind.example");
         let (status, body) = act(
             &s,
@@ -539,7 +520,7 @@ async fn a_managers_reply_reaches_the_open_widget_and_resolving_asks_for_the_sur
         .await;
         assert_eq!(status, 200, "[{name}] {body}");
         assert_eq!(body["delivered_live"], 1, "[{name}] {body}");
-        let frame = next_frame(&mut ws).await;
+        let frame = next_json(&mut ws).await;
         assert_eq!(frame["push"], true);
         assert_eq!(frame["outcome"], "manager_reply");
         let text = frame["replies"][0]["text"].as_str().unwrap();
@@ -562,7 +543,7 @@ async fn a_managers_reply_reaches_the_open_widget_and_resolving_asks_for_the_sur
         let (status, body) = act(&s, id, "resolve", &priya, None).await;
         assert_eq!(status, 200, "[{name}] {body}");
         assert_eq!(body["status"], "resolved");
-        let frame = next_frame(&mut ws).await;
+        let frame = next_json(&mut ws).await;
         assert_eq!(frame["outcome"], "manager_resolved");
         let survey = frame["replies"]
             .as_array()
@@ -595,23 +576,6 @@ async fn a_managers_reply_reaches_the_open_widget_and_resolving_asks_for_the_sur
     }
 }
 
-async fn next_frame(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a pushed frame")
-            .expect("socket open")
-            .expect("frame");
-        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn only_the_clients_own_managers_may_act() {
     let (_, store, _dir) = common::backends("esc_authz").await.remove(0);
@@ -633,7 +597,7 @@ async fn only_the_clients_own_managers_may_act() {
         .unwrap();
     assert_eq!(r.status(), 403);
     // A chat user's token is not a manager's.
-    let user = token("ann.lee@acme.example", Some("ACME"), None);
+    let user = token("ann.lee@acme.example", Some("ACME"));
     let (status, body) = act(&s, id, "ack", &user, None).await;
     assert_eq!(status, 401, "{body}");
     // Forged and missing tokens.
@@ -868,28 +832,17 @@ async fn the_inbox_command_prints_each_new_ping() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_frontdoor"))
-        .args(["inbox", "--addr", "127.0.0.1:0"])
-        .env_remove("FRONTDOOR_WEBHOOK_SECRET")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start frontdoor inbox");
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            if let Some(at) = line.find("inbox listening: http://") {
-                let rest = &line[at + "inbox listening: ".len()..];
-                let url = rest.split("/hooks").next().unwrap_or_default().to_string();
-                let _ = url_tx.send(url);
-            }
-        }
-    });
-    let url = url_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the inbox logs its address");
+    let mut child = common::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_frontdoor"))
+            .args(["inbox", "--addr", "127.0.0.1:0"])
+            .env_remove("FRONTDOOR_WEBHOOK_SECRET")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start frontdoor inbox"),
+    );
+    let url = common::wait::url_from_log(child.stderr.take().unwrap(), "inbox listening: ", |_| {});
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let (line_tx, line_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

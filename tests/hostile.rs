@@ -14,13 +14,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
+use common::wait::next_json;
 use common::{ADMIN_TOKEN, TestServer};
 use frontdoor::store::Store;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -167,6 +164,7 @@ async fn sql_and_markup_are_stored_as_text_and_shown_inert_in_the_dashboard() {
         let markup = "<script>alert(1)</script><img src=x onerror=alert(2)> zorblax frobnicator";
         let who = "<b onmouseover=alert(3)>Mallory</b>";
         let mut conversation = String::new();
+        let mut replies = 0;
         for (i, text) in [sql, markup, "I want to talk to a real person please"]
             .iter()
             .enumerate()
@@ -183,6 +181,7 @@ async fn sql_and_markup_are_stored_as_text_and_shown_inert_in_the_dashboard() {
             assert_eq!(r.status(), 200, "[{name}] {text}");
             let v: Value = r.json().await.unwrap();
             conversation = v["conversation"].as_str().unwrap().to_string();
+            replies += v["replies"].as_array().unwrap().len();
             for reply in v["replies"].as_array().unwrap() {
                 let html = reply["html"].as_str().unwrap();
                 assert!(
@@ -213,7 +212,12 @@ async fn sql_and_markup_are_stored_as_text_and_shown_inert_in_the_dashboard() {
             texts.contains(&sql) && texts.contains(&markup),
             "[{name}] {texts:?}"
         );
-        assert!(store.message_count().await.unwrap() >= 6, "[{name}]");
+        // Every message stored once: the three typed, and each reply the bot gave.
+        assert_eq!(
+            store.message_count().await.unwrap(),
+            3 + replies as i64,
+            "[{name}]"
+        );
 
         // The dashboard's gap and escalation pages show it as text.
         for page in ["/admin/gaps", "/admin/escalations", "/admin"] {
@@ -249,25 +253,6 @@ async fn sql_and_markup_are_stored_as_text_and_shown_inert_in_the_dashboard() {
     }
 }
 
-/// Raw HTTP/1.1 (a client library would normalise `..` away before sending).
-fn raw_get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, out)
-}
-
 #[tokio::test]
 async fn static_routes_do_not_traverse_the_file_system() {
     let dir = tempfile::tempdir().unwrap();
@@ -290,7 +275,7 @@ async fn static_routes_do_not_traverse_the_file_system() {
         "//etc/passwd",
     ] {
         let a = addr.clone();
-        let (status, text) = tokio::task::spawn_blocking(move || raw_get(&a, path))
+        let (status, text) = tokio::task::spawn_blocking(move || common::raw_get(&a, path))
             .await
             .unwrap();
         assert!(
@@ -303,23 +288,6 @@ async fn static_routes_do_not_traverse_the_file_system() {
         );
     }
     server.stop().await;
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The next text frame, as JSON.
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let Message::Text(t) = m {
-            return serde_json::from_str(&t).expect("JSON frame");
-        }
-    }
 }
 
 #[tokio::test]
@@ -372,17 +340,10 @@ async fn websocket_survives_hostile_frames() {
     assert_eq!(v["intent"], "it-password-reset", "{v}");
     // A frame over the 16 KiB limit closes the socket; the server carries on.
     let _ = ws.send(Message::Text("x".repeat(40_000).into())).await;
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match ws.next().await {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
-                Some(Ok(_)) => continue,
-            }
-        }
-    })
-    .await
-    .unwrap_or(false);
-    assert!(closed, "an oversized frame closes the socket");
+    assert!(
+        common::wait::closes(&mut ws).await,
+        "an oversized frame closes the socket"
+    );
     let r = reqwest::get(format!("{}/healthz", server.url))
         .await
         .unwrap();

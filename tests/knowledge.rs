@@ -90,7 +90,8 @@ fn syntax_error_names_file_and_line() {
     )
     .unwrap();
     let errors = errors_of(dir.path());
-    assert_error(&errors, "intents/broken.toml:3:", "");
+    // The parser's own words after the place (the unterminated string on line 3).
+    assert_error(&errors, "intents/broken.toml:3:", "invalid basic string");
     // Front matter errors count lines from the top of the Markdown file.
     fs::remove_file(dir.path().join("intents/broken.toml")).unwrap();
     fs::write(
@@ -98,7 +99,11 @@ fn syntax_error_names_file_and_line() {
         "+++\nid = \"it-bad\"\ntitle = \"Bad\"\ncategory = \"IT\"\nreviewed = 2026-13-45\nowner = \"x\"\n+++\nbody\n",
     )
     .unwrap();
-    assert_error(&errors_of(dir.path()), "knowledge-base/it/bad.md:5:", "");
+    assert_error(
+        &errors_of(dir.path()),
+        "knowledge-base/it/bad.md:5:",
+        "invalid date",
+    );
 }
 
 #[test]
@@ -224,6 +229,23 @@ fn cross_validation_reports_confusable_examples() {
 fn shipped_content_checks_clean() {
     let report = check(&common::repo_root(), EngineConfig::default(), false);
     assert!(report.ok, "{:#?}", report.errors);
+    // Everything on disk is loaded: nothing skipped silently. (A content edit changes both
+    // sides, so these stay exact as the content grows.)
+    let kb = common::repo_root().join("knowledge-base");
+    let files = |dir: &str, ext: &str| {
+        walk(&kb.join(dir))
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .count()
+    };
+    assert_eq!(report.counts["articles"], files("", "md"), "articles");
+    assert_eq!(report.counts["services"], files("services", "toml"));
+    assert_eq!(report.counts["clients"], files("clients", "toml"));
+    assert_eq!(report.counts["processes"], files("processes", "toml"));
+    // And the content is the size the shipped transcripts and paraphrase sets rely on. Measured
+    // 5 Dec 2026: 67 articles, 11 services, 3 clients, 5 processes. Floors, as content is
+    // added all the time: the three sample clients and the five processes are each named by
+    // transcripts; 60 articles and 8 services are the size when the paraphrase targets were set.
     assert!(report.counts["articles"] >= 60);
     assert!(report.counts["services"] >= 8);
     assert!(report.counts["clients"] >= 3);
@@ -289,6 +311,9 @@ fn measure(k: &frontdoor::knowledge::Knowledge, file: &str) -> (f64, Vec<String>
         set.off_topic.len(),
         answered.join("\n")
     );
+    // The fixtures hold 135 cases + 34 off-topic (paraphrases.toml) and 70 + 15 (the
+    // holdout); the floor is the smaller set, so a fixture that lost cases fails here instead
+    // of quietly making the accuracy figure mean less.
     assert!(set.case.len() >= 70 && set.off_topic.len() >= 15);
     (accuracy, wrong, answered)
 }
@@ -499,4 +524,18 @@ fn without_an_out_of_scope_intent_no_intent_is_one() {
     assert_eq!(k.engine.config().out_of_scope_intent, "");
     let c = k.engine.classify("what can you do for me");
     assert_eq!(c.decision, Decision::Intent("oos".into()), "{c:?}");
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -288,7 +288,7 @@ async fn store_story_on_every_backend() {
 
 #[tokio::test]
 async fn ledger_rows_are_immutable() {
-    for (name, store, dir) in common::backends("ledger_immutable").await {
+    for (name, store, data) in common::backends("ledger_immutable").await {
         store
             .upsert_client(
                 &ClientRecord {
@@ -334,24 +334,49 @@ async fn ledger_rows_are_immutable() {
         assert_eq!(ledger.len(), 1, "{name}");
         assert_eq!(ledger[0].quantity, 1);
         // The store exposes no update; the database itself refuses one (a trigger), so even a
-        // hand-written UPDATE cannot rewrite history.
-        if let Some(dir) = dir {
-            let pool = sqlx::SqlitePool::connect(&format!(
-                "sqlite://{}",
-                dir.path().join("frontdoor.db").display()
-            ))
-            .await
-            .unwrap();
-            let err = sqlx::query("UPDATE recharge_ledger SET quantity = 5")
-                .execute(&pool)
+        // hand-written UPDATE cannot rewrite history: on both backends, each with its own SQL.
+        for sql in [
+            "UPDATE recharge_ledger SET quantity = 5",
+            "DELETE FROM recharge_ledger",
+        ] {
+            let err = raw_sql(&data, sql)
                 .await
-                .unwrap_err();
-            assert!(err.to_string().contains("immutable"), "{err}");
-            let err = sqlx::query("DELETE FROM recharge_ledger")
+                .expect_err(&format!("[{name}] {sql} must be refused"));
+            assert!(err.to_string().contains("immutable"), "[{name}] {err}");
+        }
+        let ledger = store.ledger("ACME", 0, 10).await.unwrap();
+        assert_eq!(
+            (ledger.len(), ledger[0].quantity),
+            (1, 1),
+            "[{name}] the row is as written"
+        );
+    }
+}
+
+/// Run a statement on the backend's database behind the store's back.
+async fn raw_sql(data: &common::BackendData, sql: &str) -> Result<u64, sqlx::Error> {
+    match data {
+        common::BackendData::Sqlite(dir) => {
+            let url = format!("sqlite://{}", dir.path().join("frontdoor.db").display());
+            let pool = sqlx::SqlitePool::connect(&url).await?;
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
                 .execute(&pool)
-                .await
-                .unwrap_err();
-            assert!(err.to_string().contains("immutable"), "{err}");
+                .await;
+            pool.close().await;
+            Ok(done?.rows_affected())
+        }
+        common::BackendData::Postgres { url, schema } => {
+            let pool = sqlx::PgPool::connect(url).await?;
+            let mut conn = pool.acquire().await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("SET search_path TO {schema}")))
+                .execute(&mut *conn)
+                .await?;
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut *conn)
+                .await;
+            drop(conn);
+            pool.close().await;
+            Ok(done?.rows_affected())
         }
     }
 }

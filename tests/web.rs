@@ -3,12 +3,12 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::TestServer;
+use common::identity::claims;
+use common::wait::{Ws, next_json};
 use frontdoor::channels::identity::{Claims, sign};
 use frontdoor::config::{Secret, WebSettings};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -18,19 +18,10 @@ async fn server_with(web: WebSettings, secret: Option<&str>) -> TestServer {
     TestServer::start_with(store, &common::repo_root(), web, secret.map(Secret::new)).await
 }
 
-async fn ws_send(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    v: Value,
-) -> Value {
+/// Send a frame; the answer frame (within 10 s).
+async fn ws_send(ws: &mut Ws, v: Value) -> Value {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
-    loop {
-        match ws.next().await.unwrap().unwrap() {
-            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
-            _ => continue,
-        }
-    }
+    next_json(ws).await
 }
 
 #[tokio::test]
@@ -62,11 +53,9 @@ async fn websocket_speaks_the_chat_json_and_receives_pushes() {
         "both sockets registered"
     );
     for sock in [&mut ws, &mut ws2] {
-        let Message::Text(t) = sock.next().await.unwrap().unwrap() else {
-            panic!("text frame")
-        };
-        let v: Value = serde_json::from_str(&t).unwrap();
-        assert_eq!(v["outcome"], "relay");
+        let v = next_json(sock).await;
+        assert_eq!(v["outcome"], "relay", "{v}");
+        assert_eq!(v["replies"][0]["text"], "Hi Ann, Priya here.", "{v}");
     }
     server.stop().await;
 }
@@ -77,16 +66,8 @@ async fn identity_tokens_decide_who_is_talking() {
     let server = server_with(WebSettings::default(), Some(secret)).await;
     let http = reqwest::Client::new();
     let url = format!("{}/api/v1/chat", server.url);
-    let good = sign(
-        &Claims {
-            sub: "ann@acme.example".into(),
-            name: Some("Ann Lee".into()),
-            client: Some("ACME".into()),
-            role: None,
-            exp: chrono::Utc::now().timestamp() + 600,
-        },
-        secret.as_bytes(),
-    );
+    let good =
+        common::identity::user_token(secret, "ann@acme.example", Some("Ann Lee"), Some("ACME"));
     let r = http
         .post(&url)
         .json(&json!({"session": "t1", "text": "hello", "token": good}))
@@ -107,23 +88,12 @@ async fn identity_tokens_decide_who_is_talking() {
         .unwrap();
     assert_eq!(conv.client_code.as_deref(), Some("ACME"));
 
-    let forged = sign(
-        &Claims {
-            sub: "ann@acme.example".into(),
-            name: None,
-            client: Some("GLOBEX".into()),
-            role: None,
-            exp: chrono::Utc::now().timestamp() + 600,
-        },
-        b"wrong-secret",
-    );
+    let forged =
+        common::identity::user_token("wrong-secret", "ann@acme.example", None, Some("GLOBEX"));
     let expired = sign(
         &Claims {
-            sub: "ann@acme.example".into(),
-            name: None,
-            client: Some("ACME".into()),
-            role: None,
             exp: 1,
+            ..claims("ann@acme.example", None, Some("ACME"), None)
         },
         secret.as_bytes(),
     );
@@ -273,12 +243,15 @@ async fn widget_is_served_and_injected_html_stays_inert() {
             "{path}"
         );
     }
-    let r = http
-        .get(format!("{}/../../etc/passwd", server.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    // Sent as typed: a client library would normalise `..` away and ask for `/etc/passwd`.
+    // (`tests/hostile.rs` tries many more spellings of traversal.)
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let (status, answer) =
+        tokio::task::spawn_blocking(move || common::raw_get(&addr, "/../../etc/passwd"))
+            .await
+            .unwrap();
+    assert!((400..500).contains(&status), "{status}: {answer}");
+    assert!(!answer.contains("root:x:0"), "{answer}");
     let payload = "<script>alert(1)</script><img src=x onerror=alert(2)>";
     let r: Value = http
         .post(format!("{}/api/v1/chat", server.url))
@@ -307,6 +280,5 @@ async fn widget_is_served_and_injected_html_stays_inert() {
         .await
         .unwrap();
     assert_eq!(t["messages"][0]["text"], payload);
-    let _ = Arc::new(());
     server.stop().await;
 }

@@ -461,7 +461,8 @@ mod tests {
             person_id: None,
             client_code: Some("ACME".into()),
             service_id: "payroll-correction".into(),
-            status: if closed.is_some() { "closed" } else { "open" }.into(),
+            // A status the schema's CHECK allows (open, in_progress, done, cancelled).
+            status: if closed.is_some() { "done" } else { "open" }.into(),
             priority: "normal".into(),
             inputs: "{}".into(),
             opened_at: opened.timestamp_millis(),

@@ -213,6 +213,12 @@ mod tests {
             r.intents,
             shipped.intents.len() + 2 * shipped.articles.len()
         );
+        // Measured on the shipped content (5 Dec 2026, `frontdoor bench-kb --scale 3 --queries
+        // 300`): 201 articles, 226 intents, 201 queries, top-1 96.5%. Floors with room for
+        // content changes: more than 100 queries means most copies were asked about, and 80%
+        // top-1 means copies with different code words are still told apart (the engine's own
+        // accuracy on the shipped paraphrases is about 90%). `p50_us > 0` only checks that
+        // timing was recorded; speed belongs to the benchmark, not this test.
         assert!(r.queries > 100 && r.p50_us > 0.0, "{r:?}");
         assert!(r.top1_accuracy > 0.8, "copies are told apart: {r:?}");
         assert_ne!(code_word(1), code_word(2));

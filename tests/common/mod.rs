@@ -1,6 +1,12 @@
 //! Shared test helpers: store backends (SQLite always, PostgreSQL when configured), the shipped
-//! content, and a real server on 127.0.0.1:0.
+//! content, a real server on 127.0.0.1:0, and one copy each of the fakes and waits the tests
+//! share (`wait`, `webhook`, `identity`, `outbox`).
 #![allow(dead_code)]
+
+pub mod identity;
+pub mod outbox;
+pub mod wait;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -16,24 +22,79 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Say loudly that part of a test did not run. Written to the process's stderr directly:
-/// `eprintln!` would be captured by the test harness and shown only if the test failed.
-pub fn skipped(what: &str) {
+/// The parts a run must not skip, from `FRONTDOOR_TEST_REQUIRE` (comma-separated: `postgres`,
+/// `chromium`). CI sets both (`.ci/run`), so a missing database or browser fails the build
+/// instead of passing with a SKIPPED line nobody reads.
+pub fn required(part: &str) -> bool {
+    std::env::var("FRONTDOOR_TEST_REQUIRE")
+        .unwrap_or_default()
+        .split(',')
+        .any(|p| p.trim().eq_ignore_ascii_case(part))
+}
+
+/// Say loudly that part of a test did not run — or fail the test when `FRONTDOOR_TEST_REQUIRE`
+/// names `part`. Written to the process's stderr directly: `eprintln!` would be captured by the
+/// test harness and shown only if the test failed.
+pub fn skipped(part: &str, what: &str) {
     use std::io::Write;
+    if required(part) {
+        panic!("FRONTDOOR_TEST_REQUIRE includes `{part}`, so this may not be skipped: {what}");
+    }
     let _ = writeln!(std::io::stderr(), "\n!!! SKIPPED {what} !!!\n");
 }
 
-/// The PostgreSQL URL for tests, or `None` with a loud message.
+/// The PostgreSQL URL for tests, or `None` with a loud message (a failure when PostgreSQL is
+/// required).
 pub fn postgres_url(test: &str) -> Option<String> {
     match std::env::var("FRONTDOOR_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            skipped(&format!(
-                "PostgreSQL part of `{test}`: set FRONTDOOR_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run it (CI does)"
-            ));
+            skipped(
+                "postgres",
+                &format!(
+                    "PostgreSQL part of `{test}`: FRONTDOOR_TEST_POSTGRES_URL is not set; set it to postgres://postgres@127.0.0.1:5432/test to run it (CI does)"
+                ),
+            );
             None
         }
     }
+}
+
+/// A PostgreSQL store in a fresh schema. An unreachable database is always a failure, with the
+/// URL in the message: a URL that is set means the run is meant to use it.
+pub async fn postgres_store(url: &str, schema: &str) -> PgStore {
+    PgStore::connect_isolated(url, schema)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("FRONTDOOR_TEST_POSTGRES_URL={url} is set but PostgreSQL cannot be used: {e}")
+        })
+}
+
+/// The Chromium for browser tests, by one rule (the one `.ci/run` uses): `FRONTDOOR_TEST_CHROMIUM`
+/// when set, otherwise `chromium` on the `PATH`. `None` with a loud message (a failure when
+/// Chromium is required).
+pub fn chromium() -> Option<PathBuf> {
+    let found = match std::env::var_os("FRONTDOOR_TEST_CHROMIUM") {
+        Some(path) => Some(PathBuf::from(path)).filter(|p| p.is_file()),
+        None => std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("chromium"))
+                .find(|p| p.is_file())
+        }),
+    };
+    if found.is_none() {
+        let looked = match std::env::var("FRONTDOOR_TEST_CHROMIUM") {
+            Ok(path) => format!("FRONTDOOR_TEST_CHROMIUM={path} is not a file"),
+            Err(_) => "no `chromium` on the PATH".to_string(),
+        };
+        skipped(
+            "chromium",
+            &format!(
+                "browser test: {looked}; apt-get install -y chromium (CI installs it), or set FRONTDOOR_TEST_CHROMIUM"
+            ),
+        );
+    }
+    found
 }
 
 /// A client's conversation that runs the vendor set-up form to its request, then asks for a
@@ -58,21 +119,30 @@ pub fn unique_schema(test: &str) -> String {
     )
 }
 
+/// Where a backend's data lives, for tests that go around the store with raw SQL.
+pub enum BackendData {
+    /// The SQLite file is `frontdoor.db` in this folder (kept for the store's lifetime).
+    Sqlite(tempfile::TempDir),
+    /// The store's tables are in this schema of the database at `url`.
+    Postgres { url: String, schema: String },
+}
+
 /// A store per available backend: SQLite in a temp dir, PostgreSQL in a fresh schema.
-pub async fn backends(
-    test: &str,
-) -> Vec<(&'static str, Arc<dyn Store>, Option<tempfile::TempDir>)> {
-    let mut out: Vec<(&'static str, Arc<dyn Store>, Option<tempfile::TempDir>)> = Vec::new();
+pub async fn backends(test: &str) -> Vec<(&'static str, Arc<dyn Store>, BackendData)> {
+    let mut out: Vec<(&'static str, Arc<dyn Store>, BackendData)> = Vec::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite = SqliteStore::open(&dir.path().join("frontdoor.db"))
         .await
         .expect("sqlite store");
-    out.push(("sqlite", Arc::new(sqlite), Some(dir)));
+    out.push(("sqlite", Arc::new(sqlite), BackendData::Sqlite(dir)));
     if let Some(url) = postgres_url(test) {
-        let pg = PgStore::connect_isolated(&url, &unique_schema(test))
-            .await
-            .expect("postgres store (is PostgreSQL running?)");
-        out.push(("postgres", Arc::new(pg), None));
+        let schema = unique_schema(test);
+        let pg = postgres_store(&url, &schema).await;
+        out.push((
+            "postgres",
+            Arc::new(pg),
+            BackendData::Postgres { url, schema },
+        ));
     }
     out
 }
@@ -237,4 +307,51 @@ pub async fn serve_fake(app: axum::Router) -> String {
     let url = format!("http://{}", listener.local_addr().expect("local address"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
+}
+
+/// A raw HTTP/1.1 GET of `path` exactly as written: a client library would normalise `..` away
+/// before sending. (status, the whole answer); blocking, with a 10 s read timeout.
+pub fn raw_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("read timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+/// A child process (a real `frontdoor` binary) that is killed when dropped, so a test that
+/// fails half-way leaves no server running behind it.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Already gone when the test stopped it itself: both calls then fail harmlessly.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
