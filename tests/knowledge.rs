@@ -539,3 +539,86 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn vocabulary_mistakes_are_reported_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    fs::write(
+        dir.path().join("intents/vocabulary.toml"),
+        r#"# synonyms
+[[group]]
+terms = ["passcode"]
+
+[[group]]
+terms = ["password", "passcode", "password"]
+
+[[group]]
+terms = ["login details", "passcode"]
+articles = ["no-such-article"]
+
+[[group]]
+terms = ["zorblat", "quux"]
+domain = "Gardening"
+
+[[group]]
+terms = ["savings account"]
+off_topic = true
+domain = "IT"
+"#,
+    )
+    .unwrap();
+    let errors = errors_of(dir.path());
+    let file = "intents/vocabulary.toml";
+    assert_error(&errors, &format!("{file}:2:"), "at least two terms");
+    assert_error(
+        &errors,
+        &format!("{file}:6:"),
+        "appears twice in this group",
+    );
+    assert_error(
+        &errors,
+        &format!("{file}:6:"),
+        "also in the group at line 2",
+    );
+    assert_error(
+        &errors,
+        &format!("{file}:9:"),
+        "also in the group at line 2",
+    );
+    assert_error(
+        &errors,
+        &format!("{file}:10:"),
+        "no article \"no-such-article\"",
+    );
+    assert_error(
+        &errors,
+        &format!("{file}:14:"),
+        "no article category \"Gardening\"",
+    );
+    assert_error(
+        &errors,
+        &format!("{file}:16:"),
+        "off_topic group has no scope",
+    );
+}
+
+#[test]
+fn a_vocabulary_group_that_cannot_help_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    fs::write(
+        dir.path().join("intents/vocabulary.toml"),
+        "[[group]]\nterms = [\"zorblat\", \"quux\"]\n\n[[group]]\nterms = [\"passphrase\", \"password\"]\n",
+    )
+    .unwrap();
+    let report = check(dir.path(), EngineConfig::default(), false);
+    let errors: Vec<String> = report.errors.iter().map(|e| e.to_string()).collect();
+    assert_error(
+        &errors,
+        "intents/vocabulary.toml:1:",
+        "knows none of its terms",
+    );
+    // (that the shipped vocabulary's groups all help is `shipped_content_checks_clean`)
+    assert!(!report.ok);
+}

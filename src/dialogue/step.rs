@@ -21,8 +21,11 @@ use crate::knowledge::{
 
 /// Confidence under which an answer is still given but logged as a knowledge gap.
 const LOW_CONFIDENCE: f32 = 0.5;
-/// Runner-up articles above this confidence are offered after "No".
-const ALTERNATIVE_FLOOR: f32 = 0.05;
+/// Runner-up articles above this confidence are offered after "No": the floor of the "did you
+/// mean" band (`app::DEFAULT_SUGGEST_THRESHOLD`), since both offer the engine's next guesses.
+/// It was 0.05; with the content vocabulary the top answer is surer and the runners-up of
+/// "when do I get paid this month" (month-end close 0.047, accruals 0.043) fell under it.
+const ALTERNATIVE_FLOOR: f32 = 0.02;
 /// Survey scores at or below this alert the account manager.
 const LOW_SCORE: u8 = 2;
 

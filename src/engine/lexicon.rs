@@ -236,7 +236,13 @@ mod tests {
     #[test]
     fn names_typos_and_made_up_words_are_not_english() {
         let l = Lexicon::get();
-        for w in ["pittsburgh", "globalprotect", "xqzt", "paswrod", "northwind"] {
+        for w in [
+            "brownsburg",
+            "globalprotect",
+            "xqzt",
+            "paswrod",
+            "northwind",
+        ] {
             assert!(!l.is_word(w), "{w} should not be an English word");
         }
     }
