@@ -1223,6 +1223,7 @@ fn ask(
             "intent": step.intent,
             "confidence": step.confidence,
             "outcome": step.outcome.as_str(),
+            "suggestions": frontdoor::dialogue::suggestions_of(step.outcome.as_str(), &step.replies),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {

@@ -622,3 +622,38 @@ fn a_vocabulary_group_that_cannot_help_fails_the_check() {
     // (that the shipped vocabulary's groups all help is `shipped_content_checks_clean`)
     assert!(!report.ok);
 }
+
+#[test]
+fn a_chosen_suggestion_is_promoted_to_an_example_of_the_article() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    let k = frontdoor::knowledge::Knowledge::load(dir.path(), EngineConfig::default()).unwrap();
+    let (name, intent) = k
+        .intents
+        .iter()
+        .find(
+            |(_, i)| matches!(&i.action, frontdoor::knowledge::Action::Article(a) if a == &i.name),
+        )
+        .map(|(n, i)| (n.clone(), i.clone()))
+        .expect("an article intent");
+    let text = fs::read_to_string(&intent.file).unwrap();
+    let asked = vec!["my passphrase stopped \"working\" today".to_string()];
+    let new = frontdoor::backoffice::gaps::add_examples(&text, &k, &name, &asked).unwrap();
+    // promoting twice adds nothing more
+    assert_eq!(
+        frontdoor::backoffice::gaps::add_examples(&new, &k, &name, &asked).unwrap(),
+        new
+    );
+    fs::write(&intent.file, &new).unwrap();
+    let k = frontdoor::knowledge::Knowledge::load(dir.path(), EngineConfig::default())
+        .unwrap_or_else(|e| panic!("promoted content must load: {e}\n{new}"));
+    assert!(
+        k.intents[&name].examples.contains(&asked[0]),
+        "{:?}",
+        k.intents[&name].examples
+    );
+    assert!(matches!(
+        frontdoor::backoffice::gaps::add_examples(&text, &k, "no-such-intent", &asked),
+        Err(frontdoor::backoffice::gaps::PromoteError::UnknownIntent(_))
+    ));
+}

@@ -174,6 +174,36 @@ impl Button {
     }
 }
 
+/// A candidate offered by "did you mean" (`suggest`) or a clarification (`clarify`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Suggestion {
+    pub intent: String,
+    /// The article's title (or the service's name) shown on the button.
+    pub title: String,
+}
+
+/// The candidates among a turn's buttons: `intent:` and `article:` payloads (an article's
+/// intent has the article's id), for the outcomes that offer them.
+pub fn suggestions_of(outcome: &str, replies: &[Reply]) -> Vec<Suggestion> {
+    if !matches!(outcome, "suggest" | "clarify") {
+        return Vec::new();
+    }
+    replies
+        .iter()
+        .flat_map(|r| &r.buttons)
+        .filter_map(|b| {
+            let intent = b
+                .payload
+                .strip_prefix("intent:")
+                .or_else(|| b.payload.strip_prefix("article:"))?;
+            Some(Suggestion {
+                intent: intent.to_string(),
+                title: b.label.clone(),
+            })
+        })
+        .collect()
+}
+
 /// One message from the bot. `text` is Markdown; channels render it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reply {

@@ -89,40 +89,11 @@ pub struct ChatResponse {
     /// The candidates offered when `outcome` is `suggest` ("did you mean", best first) or
     /// `clarify`: each press answers that intent (its button's payload is `intent:<name>`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub suggestions: Vec<Suggestion>,
+    pub suggestions: Vec<crate::dialogue::Suggestion>,
     pub duplicate: bool,
     /// True for messages pushed later over the socket (not a reply to the last message).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub push: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema, PartialEq)]
-pub struct Suggestion {
-    pub intent: String,
-    /// The article's title (or the service's name) shown on the button.
-    pub title: String,
-}
-
-/// The candidates among a turn's buttons (`intent:` and `article:` payloads; an article's
-/// intent has the article's id).
-fn suggestions_of(outcome: &str, replies: &[crate::dialogue::Reply]) -> Vec<Suggestion> {
-    if !matches!(outcome, "suggest" | "clarify") {
-        return Vec::new();
-    }
-    replies
-        .iter()
-        .flat_map(|r| &r.buttons)
-        .filter_map(|b| {
-            let intent = b
-                .payload
-                .strip_prefix("intent:")
-                .or_else(|| b.payload.strip_prefix("article:"))?;
-            Some(Suggestion {
-                intent: intent.to_string(),
-                title: b.label.clone(),
-            })
-        })
-        .collect()
 }
 
 fn valid_id(s: &str) -> bool {
@@ -308,7 +279,7 @@ pub(super) async fn process(app: &AppState, req: ChatRequest) -> Result<ChatResp
 
 impl From<crate::dialogue::service::Outbound> for ChatResponse {
     fn from(out: crate::dialogue::service::Outbound) -> Self {
-        let suggestions = suggestions_of(&out.outcome, &out.replies);
+        let suggestions = crate::dialogue::suggestions_of(&out.outcome, &out.replies);
         ChatResponse {
             suggestions,
             conversation: out.conversation_id,

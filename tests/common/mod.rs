@@ -205,7 +205,18 @@ impl TestServer {
                 .with_test_writer()
                 .try_init();
         }
-        let k = load_content(content);
+        Self::start_with_knowledge(store, content, web, identity_secret, load_content(content))
+            .await
+    }
+
+    /// Serve `k` (loaded as the test needs it, e.g. with the product's engine settings).
+    pub async fn start_with_knowledge(
+        store: Arc<dyn Store>,
+        content: &Path,
+        web: frontdoor::config::WebSettings,
+        identity_secret: Option<frontdoor::config::Secret>,
+        k: Knowledge,
+    ) -> TestServer {
         frontdoor::app::seed_clients(store.as_ref(), &k)
             .await
             .expect("seed clients");
