@@ -22,4 +22,5 @@ pub mod escalation;
 pub mod http;
 pub mod knowledge;
 pub mod loadtest;
+pub mod outlet;
 pub mod store;

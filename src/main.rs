@@ -931,7 +931,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             &config.telegram_api_url,
             state.chat.clone(),
         )
-        .map_err(anyhow::Error::msg)?;
+        .map_err(anyhow::Error::msg)?
+        .with_outlets(state.web.outlets.clone());
         if config.telegram_webhook_url.is_some() {
             // Webhook mode: Telegram posts to /telegram/webhook on any replica.
             if let Err(e) = bot.prepare().await {
@@ -1013,6 +1014,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 .then(|| config.discord_api_url.clone()),
             guild_clients: config.discord_guild_clients.clone(),
             shards: config.discord_shards,
+            outlets: state.web.outlets.clone(),
         };
         let (token, chat, mut stop) = (
             token.expose().to_string(),
