@@ -2,6 +2,10 @@
 //! content, and a real server on 127.0.0.1:0.
 #![allow(dead_code)]
 
+pub mod channels;
+pub mod fake_discord;
+pub mod fake_telegram;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
