@@ -247,7 +247,9 @@ pub fn parse_button(data: &str) -> Option<ChatCommand> {
 }
 
 /// The escalation id in a ping's text ("Escalation #12 from …"), for a reply to the ping.
+/// Discord's rendering escapes the `#` (`\#12`): backslashes are ignored.
 pub fn ping_id(text: &str) -> Option<i64> {
+    let text = text.replace('\\', "");
     let rest = text.split("scalation #").nth(1)?;
     rest.split(|c: char| !c.is_ascii_digit())
         .next()?
@@ -345,6 +347,7 @@ mod tests {
         );
         assert_eq!(parse_button("survey:4"), None);
         assert_eq!(ping_id("🚨 URGENT escalation #42 from Acme"), Some(42));
+        assert_eq!(ping_id("**Escalation \\#42 from Acme**"), Some(42));
         assert_eq!(ping_id("hello"), None);
     }
 }
