@@ -312,7 +312,11 @@ mod tests {
             classify_status(S::TOO_MANY_REQUESTS, Some(Duration::from_secs(3)), ""),
             Err(DeliveryError::Transient { retry_after: Some(d), .. }) if d == Duration::from_secs(3)
         ));
-        assert!(classify_status(S::FORBIDDEN, None, "").unwrap_err().is_hard());
+        assert!(
+            classify_status(S::FORBIDDEN, None, "")
+                .unwrap_err()
+                .is_hard()
+        );
     }
 
     #[test]

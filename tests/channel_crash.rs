@@ -38,7 +38,10 @@ fn start(data: &Path, content: &Path, config: &Path, telegram: &str, discord: &s
         .arg("--config")
         .arg(config)
         .env_clear()
-        .env("FRONTDOOR_LOG", "info,sqlx=warn,tower_http=warn,serenity=warn")
+        .env(
+            "FRONTDOOR_LOG",
+            "info,sqlx=warn,tower_http=warn,serenity=warn",
+        )
         .env("NO_COLOR", "1")
         .env("FRONTDOOR_ADMIN_TOKEN", ADMIN)
         .env("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN)
@@ -151,7 +154,9 @@ async fn an_answer_in_flight_at_kill_9_arrives_once_after_the_restart() {
         &discord_url,
     );
     discord
-        .until("the Discord bot to identify", 60, |d| d.identified().then_some(()))
+        .until("the Discord bot to identify", 60, |d| {
+            d.identified().then_some(())
+        })
         .await;
     // A link code for ACME (the server has seeded the clients by now).
     let now = Utc::now().timestamp_millis();
@@ -161,7 +166,12 @@ async fn an_answer_in_flight_at_kill_9_arrives_once_after_the_restart() {
         .unwrap();
 
     // A Telegram client of ACME and a Discord one ask for a person.
-    telegram.push(fake_telegram::text_update(1, TESS, "Tess", "/start crashlink"));
+    telegram.push(fake_telegram::text_update(
+        1,
+        TESS,
+        "Tess",
+        "/start crashlink",
+    ));
     telegram
         .until("the link", 30, |t| {
             (count(&t.accepted_to(TESS), "now linked") == 1).then_some(())
@@ -183,7 +193,10 @@ async fn an_answer_in_flight_at_kill_9_arrives_once_after_the_restart() {
         "130000000000000009",
         GUILD_CHANNEL,
         (DANA, "Dana"),
-        &format!("<@{}> I want to talk to a real person please", fake_discord::BOT_ID),
+        &format!(
+            "<@{}> I want to talk to a real person please",
+            fake_discord::BOT_ID
+        ),
     );
     guild_message["guild_id"] = serde_json::json!(GUILD);
     guild_message["mentions"] =

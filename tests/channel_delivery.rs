@@ -144,7 +144,9 @@ async fn a_ping_falls_over_from_a_refused_webhook_to_discord_at_once() {
     let started = Instant::now();
     let body = web_say(&c, "failover", "I want to talk to a real person please").await;
     assert_eq!(body["outcome"], "escalated", "[{name}] {body}");
-    let id = c.escalation_of(body["conversation"].as_str().unwrap()).await;
+    let id = c
+        .escalation_of(body["conversation"].as_str().unwrap())
+        .await;
     let dm = dm_channel_of(PRIYA_DISCORD);
     // The done-when of issue 24: within ten seconds (a wait with a timeout, not a timing
     // assertion: it normally takes a fraction of that).
@@ -175,7 +177,10 @@ async fn a_ping_falls_over_from_a_refused_webhook_to_discord_at_once() {
         .expect("the delivery recorded");
     assert_eq!(pings[0].kind, "webhook", "{pings:#?}");
     assert_eq!(pings[0].status, "failed", "{pings:#?}");
-    assert_eq!(pings[0].attempts, 1, "one refused connection is enough: {pings:#?}");
+    assert_eq!(
+        pings[0].attempts, 1,
+        "one refused connection is enough: {pings:#?}"
+    );
     assert_eq!(pings[1].kind, "discord", "{pings:#?}");
     assert_eq!(pings[1].status, "delivered", "{pings:#?}");
     c.stop().await;
@@ -192,13 +197,17 @@ async fn an_urgent_escalation_pings_every_route_at_once() {
         )
         .await;
         assert_eq!(body["outcome"], "escalated", "[{name}] {body}");
-        let id = c.escalation_of(body["conversation"].as_str().unwrap()).await;
+        let id = c
+            .escalation_of(body["conversation"].as_str().unwrap())
+            .await;
         let e = c.store.escalation(id).await.unwrap().unwrap();
         assert_eq!(e.priority, "urgent", "[{name}]");
         let tag = format!("#{id}");
         c.telegram
             .until("the Telegram ping", 30, |t| {
-                count(&t.accepted_to(PRIYA_TELEGRAM), &tag).eq(&1).then_some(())
+                count(&t.accepted_to(PRIYA_TELEGRAM), &tag)
+                    .eq(&1)
+                    .then_some(())
             })
             .await;
         let dm = dm_channel_of(PRIYA_DISCORD);
@@ -210,8 +219,7 @@ async fn an_urgent_escalation_pings_every_route_at_once() {
         let wait = async {
             loop {
                 let changed = c.hooks.changed.notified();
-                if c
-                    .hooks
+                if c.hooks
                     .bodies("/hooks/priya")
                     .iter()
                     .any(|b| b["escalation_id"].as_i64() == Some(id))
@@ -227,7 +235,11 @@ async fn an_urgent_escalation_pings_every_route_at_once() {
         let pings = c.store.outbox_of_escalation(id).await.unwrap();
         let mut kinds: Vec<_> = pings.iter().map(|p| p.kind.as_str()).collect();
         kinds.sort_unstable();
-        assert_eq!(kinds, ["discord", "telegram", "webhook"], "[{name}] {pings:#?}");
+        assert_eq!(
+            kinds,
+            ["discord", "telegram", "webhook"],
+            "[{name}] {pings:#?}"
+        );
         c.stop().await;
     }
 }

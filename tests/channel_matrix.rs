@@ -64,7 +64,8 @@ async fn escalate(c: &Channels, client: Client, n: usize) -> Escalated {
         }
         Client::Telegram => {
             let user = 600_000 + n as i64;
-            let next = channels::telegram_client_linked(c, user, "Tess", (n as i64) * 100 + 1).await;
+            let next =
+                channels::telegram_client_linked(c, user, "Tess", (n as i64) * 100 + 1).await;
             c.telegram
                 .push(fake_telegram::text_update(next, user, "Tess", ASK));
             let conversation = c.conversation_of("telegram", &user.to_string()).await;
@@ -144,7 +145,9 @@ async fn manager_acts(c: &Channels, manager: Manager, id: i64, n: usize, text: O
             let action = if text.is_some() { "reply" } else { "resolve" };
             let (status, body) = api_act_at(
                 &c.server.url,
-                ping["actions"][action].as_str().expect("the ping names its actions"),
+                ping["actions"][action]
+                    .as_str()
+                    .expect("the ping names its actions"),
                 &priya,
                 text,
             )
@@ -274,7 +277,12 @@ async fn every_client_channel_hears_every_manager_surface_once() {
         let c = Channels::start(store, Options::default()).await;
         let mut n = 0;
         for client in [Client::Web, Client::Telegram, Client::Discord] {
-            for manager in [Manager::Telegram, Manager::Discord, Manager::Api, Manager::Inbox] {
+            for manager in [
+                Manager::Telegram,
+                Manager::Discord,
+                Manager::Api,
+                Manager::Inbox,
+            ] {
                 n += 1;
                 let combo = format!("[{name}] client {client:?} × manager {manager:?}");
                 let mut e = escalate(&c, client, n).await;
@@ -282,8 +290,7 @@ async fn every_client_channel_hears_every_manager_surface_once() {
                 let answer = format!("Answer {n}: your payslip is re-issued today.");
                 manager_acts(&c, manager, id, n, Some(&answer)).await;
                 let mut seen = Vec::new();
-                client_received(&c, &mut e, &answer, |t| count(t, &answer) >= 1, &mut seen)
-                    .await;
+                client_received(&c, &mut e, &answer, |t| count(t, &answer) >= 1, &mut seen).await;
                 manager_acts(&c, manager, id, n, None).await;
                 // The resolution and its one-tap survey follow the answer.
                 client_received(

@@ -4,9 +4,7 @@
 
 mod common;
 
-use common::channels::{
-    Channels, OLIVER_DISCORD, Options, PRIYA_DISCORD, web_say, web_socket,
-};
+use common::channels::{Channels, OLIVER_DISCORD, Options, PRIYA_DISCORD, web_say, web_socket};
 use common::fake_discord::{self, dm_channel_of};
 
 /// The texts the bot posted in `channel`.
@@ -38,7 +36,9 @@ async fn a_discord_manager_acknowledges_and_resolves_from_the_pings_buttons() {
         let session = "discord-manager-web";
         let body = web_say(&c, session, "I want to talk to a real person please").await;
         assert_eq!(body["outcome"], "escalated", "[{name}] {body}");
-        let id = c.escalation_of(body["conversation"].as_str().unwrap()).await;
+        let id = c
+            .escalation_of(body["conversation"].as_str().unwrap())
+            .await;
         let mut ws = web_socket(&c, session).await;
         let priya_dm = dm_channel_of(PRIYA_DISCORD);
 
@@ -46,28 +46,55 @@ async fn a_discord_manager_acknowledges_and_resolves_from_the_pings_buttons() {
         let ping = c
             .discord
             .until("the ping in Priya's DM", 30, |d| {
-                d.accepted_to(&priya_dm)
-                    .into_iter()
-                    .find(|m| m["content"].as_str().unwrap_or_default().contains(&format!("#{id}")))
+                d.accepted_to(&priya_dm).into_iter().find(|m| {
+                    m["content"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains(&format!("#{id}"))
+                })
             })
             .await;
         let buttons = &ping["components"][0]["components"];
-        assert_eq!(buttons[0]["custom_id"], format!("esc:ack:{id}"), "[{name}] {ping}");
-        assert_eq!(buttons[1]["custom_id"], format!("esc:resolve:{id}"), "[{name}] {ping}");
+        assert_eq!(
+            buttons[0]["custom_id"],
+            format!("esc:ack:{id}"),
+            "[{name}] {ping}"
+        );
+        assert_eq!(
+            buttons[1]["custom_id"],
+            format!("esc:resolve:{id}"),
+            "[{name}] {ping}"
+        );
 
         // Someone who is no manager presses Acknowledge: refused, nothing changes.
         let stranger = "655555555555555555";
         c.discord.dispatch(
             "INTERACTION_CREATE",
-            fake_discord::button("440000000000000001", &dm_channel_of(stranger), (stranger, "Mallory"), &format!("esc:ack:{id}")),
+            fake_discord::button(
+                "440000000000000001",
+                &dm_channel_of(stranger),
+                (stranger, "Mallory"),
+                &format!("esc:ack:{id}"),
+            ),
         );
-        posted(&c, &dm_channel_of(stranger), "the stranger's refusal", "Only account managers").await;
+        posted(
+            &c,
+            &dm_channel_of(stranger),
+            "the stranger's refusal",
+            "Only account managers",
+        )
+        .await;
         assert_eq!(c.status(id).await, "open", "[{name}]");
 
         // Oliver manages another client: pressing Resolve is refused too.
         c.discord.dispatch(
             "INTERACTION_CREATE",
-            fake_discord::button("440000000000000002", &dm_channel_of(OLIVER_DISCORD), (OLIVER_DISCORD, "Oliver"), &format!("esc:resolve:{id}")),
+            fake_discord::button(
+                "440000000000000002",
+                &dm_channel_of(OLIVER_DISCORD),
+                (OLIVER_DISCORD, "Oliver"),
+                &format!("esc:resolve:{id}"),
+            ),
         );
         posted(
             &c,
@@ -77,19 +104,37 @@ async fn a_discord_manager_acknowledges_and_resolves_from_the_pings_buttons() {
         )
         .await;
         assert_eq!(c.status(id).await, "open", "[{name}]");
-        assert!(c.relays(id).await.is_empty(), "[{name}] nothing relayed to the client");
+        assert!(
+            c.relays(id).await.is_empty(),
+            "[{name}] nothing relayed to the client"
+        );
 
         // Priya acknowledges from the button: the client hears it.
         c.discord.dispatch(
             "INTERACTION_CREATE",
-            fake_discord::button("440000000000000003", &priya_dm, (PRIYA_DISCORD, "Priya"), &format!("esc:ack:{id}")),
+            fake_discord::button(
+                "440000000000000003",
+                &priya_dm,
+                (PRIYA_DISCORD, "Priya"),
+                &format!("esc:ack:{id}"),
+            ),
         );
-        posted(&c, &priya_dm, "Priya's acknowledgement", &format!("Done: escalation #{id} is acknowledged.")).await;
+        posted(
+            &c,
+            &priya_dm,
+            "Priya's acknowledgement",
+            &format!("Done: escalation #{id} is acknowledged."),
+        )
+        .await;
         let frame = common::channels::next_frame(&mut ws).await;
         assert_eq!(frame["outcome"], "manager_acknowledged", "[{name}] {frame}");
         // The button press was a manager action, not a client turn in Priya's DM.
         assert!(
-            c.store.turn_context("discord", &priya_dm).await.unwrap().is_none(),
+            c.store
+                .turn_context("discord", &priya_dm)
+                .await
+                .unwrap()
+                .is_none(),
             "[{name}] the ping's button did not open a client conversation"
         );
 
@@ -108,19 +153,28 @@ async fn a_discord_manager_acknowledges_and_resolves_from_the_pings_buttons() {
         );
         replied["author"] = fake_discord::user(fake_discord::BOT_ID, "frontdoor", true);
         reply["referenced_message"] = replied;
-        reply["message_reference"] = serde_json::json!({"message_id": "300000000000000001", "channel_id": priya_dm});
+        reply["message_reference"] =
+            serde_json::json!({"message_id": "300000000000000001", "channel_id": priya_dm});
         c.discord.dispatch("MESSAGE_CREATE", reply);
         let frame = common::channels::next_frame(&mut ws).await;
         assert_eq!(frame["outcome"], "manager_reply", "[{name}] {frame}");
         assert!(
-            frame["replies"][0]["text"].as_str().unwrap().contains("re-runs your payslip"),
+            frame["replies"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("re-runs your payslip"),
             "[{name}] {frame}"
         );
 
         // Priya resolves from the button: resolved, and the client gets the survey.
         c.discord.dispatch(
             "INTERACTION_CREATE",
-            fake_discord::button("440000000000000005", &priya_dm, (PRIYA_DISCORD, "Priya"), &format!("esc:resolve:{id}")),
+            fake_discord::button(
+                "440000000000000005",
+                &priya_dm,
+                (PRIYA_DISCORD, "Priya"),
+                &format!("esc:resolve:{id}"),
+            ),
         );
         let frame = common::channels::next_frame(&mut ws).await;
         assert_eq!(frame["outcome"], "manager_resolved", "[{name}] {frame}");

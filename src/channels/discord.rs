@@ -22,8 +22,8 @@ use serenity::all::{
 use crate::config::ShardRange;
 use crate::dialogue::service::{ChatService, Inbound, Outbound};
 use crate::dialogue::{Button, Input, Reply};
-use crate::knowledge::render::split_message;
 use crate::escalation::actions::{self, ChatCommand};
+use crate::knowledge::render::split_message;
 use crate::outlet::{
     Channel, DeliveryError, Outgoing, Outlet, Outlets, Recipient, classify_network,
     classify_status, retry_after_header,
@@ -425,7 +425,11 @@ impl Handler {
     async fn on_command(&self, ctx: &Context, c: CommandInteraction) {
         if let Some(command) = manager_slash(&c) {
             let said = self.manager_action(&c.user, command).await;
-            let text = said.replies.first().map(|r| r.text.clone()).unwrap_or_default();
+            let text = said
+                .replies
+                .first()
+                .map(|r| r.text.clone())
+                .unwrap_or_default();
             if let Err(e) = c
                 .create_response(
                     &ctx.http,

@@ -80,8 +80,12 @@ impl crate::outlet::Outlet for WebOutlet {
         what: crate::outlet::Outgoing<'_>,
     ) -> Result<(), crate::outlet::DeliveryError> {
         use crate::outlet::{DeliveryError, Outgoing, Recipient};
-        let (Recipient::Conversation { conversation_id, .. }, Outgoing::Replies(relay)) =
-            (to, what)
+        let (
+            Recipient::Conversation {
+                conversation_id, ..
+            },
+            Outgoing::Replies(relay),
+        ) = (to, what)
         else {
             return Err(DeliveryError::hard(
                 "the web chat carries client conversations, not pings",

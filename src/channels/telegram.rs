@@ -18,13 +18,13 @@ use teloxide::types::{
 use teloxide::{ApiError, RequestError};
 
 use crate::dialogue::service::{ChatService, Inbound, Outbound, current};
+use crate::dialogue::{Button, Input, Reply};
+use crate::escalation::actions;
+use crate::knowledge::render::{split_message, to_telegram_html};
 use crate::outlet::{
     Channel, DeliveryError, Outgoing, Outlet, Outlets, Recipient, classify_network,
     classify_status, retry_after_header,
 };
-use crate::dialogue::{Button, Input, Reply};
-use crate::escalation::actions;
-use crate::knowledge::render::{split_message, to_telegram_html};
 use crate::store::{EscalationAction, IdentityClaim};
 
 /// Where the update offset is saved.
@@ -585,8 +585,8 @@ impl Outlet for TelegramOutlet {
                             "parse_mode": "HTML",
                         });
                         if i == last && !reply.buttons.is_empty() {
-                            body["reply_markup"] = serde_json::to_value(keyboard(&reply.buttons))
-                                .unwrap_or_default();
+                            body["reply_markup"] =
+                                serde_json::to_value(keyboard(&reply.buttons)).unwrap_or_default();
                         }
                         self.send_message(&body)
                             .await

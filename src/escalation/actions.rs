@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 
 use super::EscalationError;
 use super::relay::Courier;
-use crate::outlet::Outlets;
 use crate::dialogue::service::{ChatService, Inbound, Outbound, current};
 use crate::dialogue::{Input, ManagerEvent};
+use crate::outlet::Outlets;
 use crate::store::EscalationAction;
 
 /// Who is acting.

@@ -167,7 +167,11 @@ impl Outlet for WebhookOutlet {
             );
             req = req.header("X-Frontdoor-Signature", sig);
         }
-        let r = req.body(body).send().await.map_err(|e| classify_network(&e))?;
+        let r = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| classify_network(&e))?;
         let status = r.status();
         let header_after = retry_after_header(&r);
         let text = r.text().await.unwrap_or_default();
@@ -189,10 +193,7 @@ impl Deliverer {
     pub fn new(c: DelivererConfig) -> Self {
         let http = http_client(c.timeout);
         let outlets = Outlets::default();
-        outlets.register(Arc::new(WebhookOutlet::new(
-            http.clone(),
-            c.webhook_secret,
-        )));
+        outlets.register(Arc::new(WebhookOutlet::new(http.clone(), c.webhook_secret)));
         outlets.register(Arc::new(crate::channels::telegram::TelegramOutlet::new(
             http.clone(),
             c.telegram_token,

@@ -13,11 +13,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::deliver::{Attempt, Deliverer};
 use super::ping::{self, PingContext, PingHeader, StoredRoute};
 use super::relay::Courier;
-use crate::outlet::RelayRoute;
 use super::{EscalationError, next_ping_at};
 use crate::config::EscalationSettings;
 use crate::dialogue::service::{SharedKnowledge, current};
 use crate::knowledge::Knowledge;
+use crate::outlet::RelayRoute;
 use crate::store::{EscalationRow, OutboxFinish, OutboxRow, Store};
 
 /// What one round did.
@@ -69,11 +69,7 @@ impl Worker {
         wake: Arc<tokio::sync::Notify>,
     ) -> Self {
         let n: u32 = rand::random();
-        let courier = Courier::new(
-            store.clone(),
-            deliverer.outlets().clone(),
-            settings.clone(),
-        );
+        let courier = Courier::new(store.clone(), deliverer.outlets().clone(), settings.clone());
         Self {
             store,
             knowledge,

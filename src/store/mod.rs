@@ -540,7 +540,10 @@ pub enum Record {
     },
     /// A message for the outbox to deliver after the commit (a manager's answer relayed to the
     /// client's channel), under its idempotency key.
-    Outbox { key: String, ping: NewPing },
+    Outbox {
+        key: String,
+        ping: NewPing,
+    },
 }
 
 /// One dialogue turn, committed atomically: the inbound message, the replies, the new state and

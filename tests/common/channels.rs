@@ -119,12 +119,8 @@ impl Default for Options {
 impl Channels {
     pub async fn start(store: Arc<dyn Store>, options: Options) -> Channels {
         let hooks = Hooks::default();
-        let hooks_url = super::serve_fake(
-            axum::Router::new()
-                .fallback(hook)
-                .with_state(hooks.clone()),
-        )
-        .await;
+        let hooks_url =
+            super::serve_fake(axum::Router::new().fallback(hook).with_state(hooks.clone())).await;
         let content = super::content_copy();
         super::set_acme_primary_routes(
             content.path(),
@@ -217,7 +213,9 @@ impl Channels {
             _content: content,
         };
         c.discord
-            .until("the Discord bot to identify", 20, |d| d.identified().then_some(()))
+            .until("the Discord bot to identify", 20, |d| {
+                d.identified().then_some(())
+            })
             .await;
         c
     }
@@ -284,12 +282,7 @@ impl Channels {
     pub async fn conversation_of(&self, channel: &str, session_key: &str) -> String {
         let wait = async {
             loop {
-                if let Some(c) = self
-                    .store
-                    .turn_context(channel, session_key)
-                    .await
-                    .unwrap()
-                {
+                if let Some(c) = self.store.turn_context(channel, session_key).await.unwrap() {
                     return c.conversation.id;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -301,7 +294,12 @@ impl Channels {
     }
 
     pub async fn status(&self, escalation: i64) -> String {
-        self.store.escalation(escalation).await.unwrap().unwrap().status
+        self.store
+            .escalation(escalation)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
     }
 }
 
@@ -355,7 +353,13 @@ pub async fn api_act(
     bearer: &str,
     text: Option<&str>,
 ) -> (u16, Value) {
-    api_act_at(&c.server.url, &format!("POST /api/v1/escalations/{id}/{action}"), bearer, text).await
+    api_act_at(
+        &c.server.url,
+        &format!("POST /api/v1/escalations/{id}/{action}"),
+        bearer,
+        text,
+    )
+    .await
 }
 
 /// Call an action as a ping's `actions` object names it (`POST /api/v1/escalations/12/reply`).
@@ -429,8 +433,12 @@ pub async fn telegram_client_linked(c: &Channels, user_id: i64, first: &str, upd
         .create_link_code(&code, "ACME", now + 3_600_000, now)
         .await
         .unwrap();
-    c.telegram
-        .push(fake_telegram::text_update(update, user_id, first, &format!("/start {code}")));
+    c.telegram.push(fake_telegram::text_update(
+        update,
+        user_id,
+        first,
+        &format!("/start {code}"),
+    ));
     c.telegram
         .until("the link confirmation", 20, |t| {
             t.accepted_to(user_id)

@@ -89,7 +89,8 @@ impl FakeDiscord {
 
     /// Message post attempts to `channel` (accepted or not).
     pub fn attempts_to(&self, channel: &str) -> usize {
-        self.posts_to(&format!("/channels/{channel}/messages")).len()
+        self.posts_to(&format!("/channels/{channel}/messages"))
+            .len()
     }
 
     pub fn identified(&self) -> bool {
@@ -104,7 +105,12 @@ impl FakeDiscord {
     }
 
     /// Wait until `f` holds (checked after every call the fake gets), at most `secs`.
-    pub async fn until<T>(&self, what: &str, secs: u64, mut f: impl FnMut(&Self) -> Option<T>) -> T {
+    pub async fn until<T>(
+        &self,
+        what: &str,
+        secs: u64,
+        mut f: impl FnMut(&Self) -> Option<T>,
+    ) -> T {
         let wait = async {
             loop {
                 let changed = self.changed.notified();
@@ -164,7 +170,12 @@ pub fn message(id: &str, channel: &str, author: (&str, &str), content: &str) -> 
 
 /// A press of the button `custom_id` by `presser` (id, name) on a bot message in `channel`.
 pub fn button(id: &str, channel: &str, presser: (&str, &str), custom_id: &str) -> Value {
-    let mut bot_message = message("100000000000000009", channel, (BOT_ID, "frontdoor"), "a ping");
+    let mut bot_message = message(
+        "100000000000000009",
+        channel,
+        (BOT_ID, "frontdoor"),
+        "a ping",
+    );
     bot_message["author"] = user(BOT_ID, "frontdoor", true);
     json!({
         "id": id, "application_id": BOT_ID, "type": 3,

@@ -86,7 +86,12 @@ impl FakeTelegram {
     }
 
     /// Wait until `f` holds (checked after every call the fake gets), at most `secs`.
-    pub async fn until<T>(&self, what: &str, secs: u64, mut f: impl FnMut(&Self) -> Option<T>) -> T {
+    pub async fn until<T>(
+        &self,
+        what: &str,
+        secs: u64,
+        mut f: impl FnMut(&Self) -> Option<T>,
+    ) -> T {
         let wait = async {
             loop {
                 let changed = self.changed.notified();
@@ -150,7 +155,13 @@ pub fn button_update(update_id: i64, user_id: i64, first: &str, data: &str) -> V
 }
 
 /// A reply, by `user_id`, to a message of the bot that says `replied_text`.
-pub fn reply_update(update_id: i64, user_id: i64, first: &str, replied_text: &str, text: &str) -> Value {
+pub fn reply_update(
+    update_id: i64,
+    user_id: i64,
+    first: &str,
+    replied_text: &str,
+    text: &str,
+) -> Value {
     json!({"update_id": update_id, "message": {
         "message_id": update_id, "date": 1_700_000_000, "chat": private_chat(user_id, first),
         "from": user(user_id, first, "Test"), "text": text,
