@@ -316,3 +316,59 @@ async fn every_client_channel_hears_every_manager_surface_once() {
         c.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_back_office_page_acts_through_the_same_action_and_delivery() {
+    let (name, store, _dir) = common::backends("channel_backoffice").await.remove(0);
+    let c = Channels::start(store, Options::default()).await;
+    let mut e = escalate(&c, Client::Telegram, 90).await;
+    let id = e.escalation;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{}/admin/escalations", c.server.url))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("action=\"/admin/escalations/{id}/act\"")),
+        "[{name}] the page offers the actions"
+    );
+    let answer = "Back office: your PO is approved.";
+    let r = http
+        .post(format!("{}/admin/escalations/{id}/act", c.server.url))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .form(&[("action", "reply"), ("text", answer)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303, "[{name}] back to the list");
+    let mut seen = Vec::new();
+    client_received(&c, &mut e, answer, |t| count(t, answer) >= 1, &mut seen).await;
+    let r = http
+        .post(format!("{}/admin/escalations/{id}/act", c.server.url))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .form(&[("action", "resolve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303, "[{name}]");
+    client_received(
+        &c,
+        &mut e,
+        "the survey",
+        |t| count(t, "How would you rate") == 1,
+        &mut seen,
+    )
+    .await;
+    c.relays_delivered(id, 2).await;
+    assert_eq!(count(&seen, answer), 1, "[{name}] {seen:#?}");
+    assert_eq!(c.status(id).await, "resolved", "[{name}]");
+    c.stop().await;
+}
