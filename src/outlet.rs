@@ -165,24 +165,6 @@ impl Outlets {
         v.sort_unstable();
         v
     }
-
-    /// Deliver through the channel's outlet; a channel with no outlet in this process is a
-    /// transient failure (another replica, or this one after a restart with the token set,
-    /// may have it) — the outbox gives up after its attempts.
-    pub async fn deliver(
-        &self,
-        channel: &str,
-        to: &Recipient,
-        what: Outgoing<'_>,
-    ) -> Result<(), DeliveryError> {
-        match self.get(channel) {
-            Some(o) => o.deliver(to, what).await,
-            None => Err(DeliveryError::transient(
-                format!("no {channel} outlet is running in this process"),
-                None,
-            )),
-        }
-    }
 }
 
 /// A relayed batch as stored in an outbox row's payload: what the client is told, and how far

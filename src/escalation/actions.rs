@@ -167,13 +167,15 @@ pub async fn act_and_relay(
         "escalation-{escalation_id}-relay-{}-",
         done.outbound.conversation_id
     );
-    // Oldest first, so an earlier answer still waiting for a retry keeps its place in line.
+    // Oldest first. Only rows that are due: one waiting out a receiver's `retry_after` stays
+    // with the worker, which honours it.
+    let due = Utc::now().timestamp_millis();
     let pending: Vec<_> = chat
         .store
         .outbox_by_key_prefix(&prefix)
         .await?
         .into_iter()
-        .filter(|r| r.status == "pending")
+        .filter(|r| r.status == "pending" && r.next_attempt_at <= due)
         .collect();
     let mut relayed = !pending.is_empty();
     for row in pending {
