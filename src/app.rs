@@ -112,10 +112,10 @@ pub fn register_outlets(config: &Config, state: &AppState) {
     use crate::escalation::deliver::{Deliverer, DelivererConfig};
     let built = Deliverer::new(DelivererConfig {
         webhook_secret: config.webhook_secret.clone(),
-        telegram_token: config.telegram_bot_token.clone(),
-        telegram_api: config.telegram_api_url.clone(),
-        discord_token: config.discord_bot_token.clone(),
-        discord_api: config.discord_api_url.clone(),
+        telegram_token: config.channels.telegram.bot_token.clone(),
+        telegram_api: config.channels.telegram.api_url.clone(),
+        discord_token: config.channels.discord.bot_token.clone(),
+        discord_api: config.channels.discord.api_url.clone(),
         timeout: std::time::Duration::from_secs(config.escalation.timeout_secs.max(1)),
     });
     state.web.outlets.extend_missing(built.outlets());
