@@ -106,7 +106,7 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
     let knowledge = load_knowledge(&config.content_dir, &config.engine)?;
     let store: Arc<dyn Store> = store::connect(&config.database_url).await?;
     seed_clients(store.as_ref(), &knowledge).await?;
-    Ok(AppState {
+    let state = AppState {
         chat: ChatService::new(store, share(knowledge), config.dialogue.clone())
             .with_escalation(config.escalation.clone()),
         content_dir: config.content_dir.clone(),
@@ -118,27 +118,42 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
         )),
         telegram: None,
         telegram_webhook_secret: None,
-    })
+    };
+    register_outlets(config, &state);
+    Ok(state)
+}
+
+/// Register the outlets of the configured channels in the app's registry (the web's own is
+/// there from the start): webhooks always, Telegram and Discord with their tokens. A new
+/// channel registers its outlet here.
+pub fn register_outlets(config: &Config, state: &AppState) {
+    use crate::escalation::deliver::{Deliverer, DelivererConfig};
+    let built = Deliverer::new(DelivererConfig {
+        webhook_secret: config.webhook_secret.clone(),
+        telegram_token: config.channels.telegram.bot_token.clone(),
+        telegram_api: config.channels.telegram.api_url.clone(),
+        discord_token: config.channels.discord.bot_token.clone(),
+        discord_api: config.channels.discord.api_url.clone(),
+        timeout: std::time::Duration::from_secs(config.escalation.timeout_secs.max(1)),
+    });
+    state.web.outlets.extend_missing(built.outlets());
+    tracing::debug!(outlets = ?state.web.outlets, "channel outlets registered");
 }
 
 /// The outbox worker for this configuration, sharing the chat service's store, knowledge and
-/// wake-up signal.
+/// wake-up signal, and delivering through the app's outlets.
 pub fn outbox_worker(config: &Config, state: &AppState) -> crate::escalation::worker::Worker {
-    use crate::escalation::deliver::{Deliverer, DelivererConfig};
+    use crate::escalation::deliver::Deliverer;
     if config.webhook_secret.is_none() {
         tracing::warn!("FRONTDOOR_WEBHOOK_SECRET is not set: webhook pings go out unsigned");
+    }
+    if state.web.outlets.get("webhook").is_none() {
+        register_outlets(config, state);
     }
     crate::escalation::worker::Worker::new(
         state.chat.store.clone(),
         state.chat.knowledge.clone(),
-        Deliverer::new(DelivererConfig {
-            webhook_secret: config.webhook_secret.clone(),
-            telegram_token: config.telegram_bot_token.clone(),
-            telegram_api: config.telegram_api_url.clone(),
-            discord_token: config.discord_bot_token.clone(),
-            discord_api: config.discord_api_url.clone(),
-            timeout: std::time::Duration::from_secs(config.escalation.timeout_secs.max(1)),
-        }),
+        Deliverer::from_outlets(state.web.outlets.clone()),
         config.escalation.clone(),
         state.chat.outbox_wake.clone(),
     )

@@ -186,8 +186,10 @@ pub struct Config {
     pub dialogue: DialogueSettings,
     /// Where this configuration's file came from, if any.
     pub config_file: Option<PathBuf>,
-    pub telegram_bot_token: Option<Secret>,
-    pub discord_bot_token: Option<Secret>,
+    /// One section per channel (Telegram, Discord): tokens, API bases, webhook mode, guilds,
+    /// shards. Set from the same environment variables as ever; non-secret values may also come
+    /// from `[channels.telegram]` / `[channels.discord]` in `frontdoor.toml`.
+    pub channels: ChannelsConfig,
     /// HMAC secret for signed web chat identity tokens.
     pub identity_secret: Option<Secret>,
     /// Bearer token for admin endpoints (reload). Unset: admin endpoints answer loopback only.
@@ -198,21 +200,95 @@ pub struct Config {
     pub escalation: EscalationSettings,
     /// HMAC secret that signs webhook pings (`X-Frontdoor-Signature`).
     pub webhook_secret: Option<Secret>,
+}
+
+/// The channels' settings, one section each.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ChannelsConfig {
+    pub telegram: TelegramConfig,
+    pub discord: DiscordConfig,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TelegramConfig {
+    /// `TELEGRAM_BOT_TOKEN` (environment only).
+    pub bot_token: Option<Secret>,
     /// Bot API base URL (tests, a local Bot API server); default `https://api.telegram.org`.
-    pub telegram_api_url: String,
+    /// `FRONTDOOR_TELEGRAM_API_URL` or `[channels.telegram] api_url`.
+    pub api_url: String,
+    /// Public URL of `/telegram/webhook`: Telegram pushes updates there instead of long polling
+    /// (for several replicas). Needs `webhook_secret`. `FRONTDOOR_TELEGRAM_WEBHOOK_URL` or
+    /// `[channels.telegram] webhook_url`.
+    pub webhook_url: Option<String>,
+    /// Checked against `X-Telegram-Bot-Api-Secret-Token` on every webhook call
+    /// (`FRONTDOOR_TELEGRAM_WEBHOOK_SECRET`, environment only).
+    pub webhook_secret: Option<Secret>,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        Self {
+            bot_token: None,
+            api_url: "https://api.telegram.org".into(),
+            webhook_url: None,
+            webhook_secret: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DiscordConfig {
+    /// `DISCORD_BOT_TOKEN` (environment only).
+    pub bot_token: Option<Secret>,
     /// Discord base URL (REST under `/api/v10`); default `https://discord.com`. Another value
     /// (tests, an HTTP proxy) also turns off the bot's own rate limiter, as the proxy's job.
-    pub discord_api_url: String,
-    /// Discord guild (server) id → client code.
-    pub discord_guild_clients: std::collections::BTreeMap<u64, String>,
-    /// The Discord gateway shards this replica runs (`FRONTDOOR_DISCORD_SHARDS=0-1/4`);
-    /// unset: the one shard of a bot that is not sharded.
-    pub discord_shards: Option<ShardRange>,
-    /// Public URL of `/telegram/webhook`: Telegram pushes updates there instead of long polling
-    /// (for several replicas). Needs `telegram_webhook_secret`.
-    pub telegram_webhook_url: Option<String>,
-    /// Checked against `X-Telegram-Bot-Api-Secret-Token` on every webhook call.
-    pub telegram_webhook_secret: Option<Secret>,
+    /// `FRONTDOOR_DISCORD_API_URL` or `[channels.discord] api_url`.
+    pub api_url: String,
+    /// Discord guild (server) id → client code. `FRONTDOOR_DISCORD_GUILD_CLIENTS` or
+    /// a `[channels.discord.guild_clients]` table.
+    pub guild_clients: std::collections::BTreeMap<u64, String>,
+    /// The gateway shards this replica runs (`FRONTDOOR_DISCORD_SHARDS=0-1/4` or
+    /// `[channels.discord] shards`); unset: the one shard of a bot that is not sharded.
+    pub shards: Option<ShardRange>,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            bot_token: None,
+            api_url: "https://discord.com".into(),
+            guild_clients: Default::default(),
+            shards: None,
+        }
+    }
+}
+
+/// `[channels.*]` in `frontdoor.toml` (the same sections `frontdoor config` prints).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileChannels {
+    #[serde(default)]
+    telegram: FileTelegram,
+    #[serde(default)]
+    discord: FileDiscord,
+}
+
+/// `[channels.telegram]` in `frontdoor.toml`: the channel's settings that are not secrets.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTelegram {
+    api_url: Option<String>,
+    webhook_url: Option<String>,
+}
+
+/// `[channels.discord]` in `frontdoor.toml`: the channel's settings that are not secrets.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDiscord {
+    api_url: Option<String>,
+    /// Guild id → client code, as a table (`"123456789012345678" = "ACME"`).
+    guild_clients: Option<BTreeMap<String, String>>,
+    shards: Option<String>,
 }
 
 /// Web chat limits and the origins allowed to embed the widget.
@@ -254,6 +330,8 @@ struct FileConfig {
     reload_interval_secs: Option<u64>,
     web: Option<WebSettings>,
     escalation: Option<EscalationSettings>,
+    #[serde(default)]
+    channels: FileChannels,
 }
 
 /// Values given on the command line (highest precedence).
@@ -390,7 +468,10 @@ impl Config {
         }
 
         let escalation = file.escalation.unwrap_or_default();
-        let telegram_webhook_url = get("FRONTDOOR_TELEGRAM_WEBHOOK_URL");
+        let file_telegram = file.channels.telegram;
+        let file_discord = file.channels.discord;
+        let telegram_webhook_url =
+            get("FRONTDOOR_TELEGRAM_WEBHOOK_URL").or(file_telegram.webhook_url);
         let telegram_webhook_secret = get("FRONTDOOR_TELEGRAM_WEBHOOK_SECRET").map(Secret::new);
         if telegram_webhook_url.is_some() && telegram_webhook_secret.is_none() {
             return Err(ConfigError::Invalid {
@@ -398,32 +479,52 @@ impl Config {
                 message: "is required with FRONTDOOR_TELEGRAM_WEBHOOK_URL (Telegram sends it back on every call, so nobody else can post updates)".into(),
             });
         }
-        Ok(Config {
-            web,
-            escalation,
-            telegram_webhook_url,
-            telegram_webhook_secret,
-            webhook_secret: get("FRONTDOOR_WEBHOOK_SECRET").map(Secret::new),
-            telegram_api_url: get("FRONTDOOR_TELEGRAM_API_URL")
+        let telegram = TelegramConfig {
+            bot_token: get("TELEGRAM_BOT_TOKEN").map(Secret::new),
+            api_url: get("FRONTDOOR_TELEGRAM_API_URL")
+                .or(file_telegram.api_url)
                 .unwrap_or_else(|| "https://api.telegram.org".into())
                 .trim_end_matches('/')
                 .to_string(),
-            discord_api_url: get("FRONTDOOR_DISCORD_API_URL")
+            webhook_url: telegram_webhook_url,
+            webhook_secret: telegram_webhook_secret,
+        };
+        let (shards_name, shards) = match get("FRONTDOOR_DISCORD_SHARDS") {
+            Some(v) => ("FRONTDOOR_DISCORD_SHARDS", Some(v)),
+            None => ("[channels.discord] shards", file_discord.shards),
+        };
+        // The file's table in the environment variable's form, so both parse (and fail) alike.
+        let guild_clients = get("FRONTDOOR_DISCORD_GUILD_CLIENTS").or_else(|| {
+            file_discord.guild_clients.map(|t| {
+                t.iter()
+                    .map(|(g, c)| format!("{g}={c}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+        });
+        let discord = DiscordConfig {
+            bot_token: get("DISCORD_BOT_TOKEN").map(Secret::new),
+            api_url: get("FRONTDOOR_DISCORD_API_URL")
+                .or(file_discord.api_url)
                 .unwrap_or_else(|| "https://discord.com".into())
                 .trim_end_matches('/')
                 .to_string(),
-            discord_guild_clients: parse_guild_clients(
-                get("FRONTDOOR_DISCORD_GUILD_CLIENTS").as_deref(),
-            )?,
-            discord_shards: get("FRONTDOOR_DISCORD_SHARDS")
+            guild_clients: parse_guild_clients(guild_clients.as_deref())?,
+            shards: shards
                 .map(|v| {
                     v.parse::<ShardRange>()
                         .map_err(|message| ConfigError::Invalid {
-                            name: "FRONTDOOR_DISCORD_SHARDS".into(),
+                            name: shards_name.into(),
                             message,
                         })
                 })
                 .transpose()?,
+        };
+        Ok(Config {
+            web,
+            escalation,
+            channels: ChannelsConfig { telegram, discord },
+            webhook_secret: get("FRONTDOOR_WEBHOOK_SECRET").map(Secret::new),
             listen,
             data_dir,
             content_dir,
@@ -432,8 +533,6 @@ impl Config {
             engine,
             dialogue,
             config_file,
-            telegram_bot_token: get("TELEGRAM_BOT_TOKEN").map(Secret::new),
-            discord_bot_token: get("DISCORD_BOT_TOKEN").map(Secret::new),
             identity_secret: get("FRONTDOOR_IDENTITY_SECRET").map(Secret::new),
             admin_token: get("FRONTDOOR_ADMIN_TOKEN").map(Secret::new),
             reload_interval_secs,
@@ -600,10 +699,48 @@ mod tests {
     }
 
     #[test]
+    fn channel_sections_come_from_the_file_and_the_old_variables_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frontdoor.toml");
+        std::fs::write(
+            &path,
+            "[channels.telegram]\napi_url = \"http://127.0.0.1:8081/\"\n\n[channels.discord]\napi_url = \"http://proxy.internal\"\nshards = \"0-1/4\"\n\n[channels.discord.guild_clients]\n\"123456789012345678\" = \"ACME\"\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            config_file: Some(path.clone()),
+            ..Flags::default()
+        };
+        let c = Config::load_from(&flags, &env(&[])).unwrap();
+        assert_eq!(c.channels.telegram.api_url, "http://127.0.0.1:8081");
+        assert_eq!(c.channels.discord.api_url, "http://proxy.internal");
+        assert_eq!(
+            c.channels.discord.guild_clients.get(&123456789012345678),
+            Some(&"ACME".to_string())
+        );
+        assert_eq!(c.channels.discord.shards.map(|s| s.total), Some(4));
+        let c = Config::load_from(
+            &flags,
+            &env(&[
+                ("FRONTDOOR_TELEGRAM_API_URL", "http://local-bot-api"),
+                ("FRONTDOOR_DISCORD_SHARDS", "2/4"),
+                ("TELEGRAM_BOT_TOKEN", "1:t"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.channels.telegram.api_url, "http://local-bot-api");
+        assert_eq!(c.channels.discord.shards.map(|s| s.first), Some(2));
+        assert!(c.channels.telegram.bot_token.is_some());
+        // Tokens stay out of the file.
+        std::fs::write(&path, "[channels.telegram]\nbot_token = \"1:t\"\n").unwrap();
+        assert!(Config::load_from(&flags, &env(&[])).is_err());
+    }
+
+    #[test]
     fn discord_shard_ranges() {
         let shards = |v: &str| {
             Config::load_from(&Flags::default(), &env(&[("FRONTDOOR_DISCORD_SHARDS", v)]))
-                .map(|c| c.discord_shards)
+                .map(|c| c.channels.discord.shards)
         };
         let range = |first, last, total| Some(ShardRange { first, last, total });
         assert_eq!(shards("0-1/4").unwrap(), range(0, 1, 4));
@@ -611,7 +748,9 @@ mod tests {
         assert_eq!(
             Config::load_from(&Flags::default(), &env(&[]))
                 .unwrap()
-                .discord_shards,
+                .channels
+                .discord
+                .shards,
             None
         );
         for bad in ["4/4", "2-1/4", "0-1", "a-b/c", "0/0", "-1/4"] {

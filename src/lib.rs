@@ -8,7 +8,10 @@
 //! - `dialogue`: the pure state machine (`step`) and the service that commits each turn.
 //! - `store`: the one seam between SQLite and PostgreSQL.
 //! - `http`: the web chat API, WebSocket, widget, admin and health endpoints.
-//! - `channels`: what adapters share: identity tokens, rate limits, the push hub.
+//! - `channels`: the Telegram and Discord adapters and each channel's outlet; identity tokens,
+//!   rate limits, the push hub.
+//! - `outlet`: the channel port (`Outlet`, the `Outlets` registry): what the bot says outside a
+//!   turn (a manager's answer, the survey after it, pings) leaves through it, via the outbox.
 //! - `app`: wiring: load knowledge, connect the store, seed clients.
 //! - `loadtest`: the load generator behind `frontdoor loadtest`.
 
@@ -22,4 +25,5 @@ pub mod escalation;
 pub mod http;
 pub mod knowledge;
 pub mod loadtest;
+pub mod outlet;
 pub mod store;

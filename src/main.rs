@@ -959,9 +959,9 @@ async fn demo_data(
 
 async fn telegram_webhook(config: Config) -> anyhow::Result<()> {
     let (Some(token), Some(url), Some(secret)) = (
-        &config.telegram_bot_token,
-        &config.telegram_webhook_url,
-        &config.telegram_webhook_secret,
+        &config.channels.telegram.bot_token,
+        &config.channels.telegram.webhook_url,
+        &config.channels.telegram.webhook_secret,
     ) else {
         bail!(
             "set TELEGRAM_BOT_TOKEN, FRONTDOOR_TELEGRAM_WEBHOOK_URL and FRONTDOOR_TELEGRAM_WEBHOOK_SECRET"
@@ -976,7 +976,7 @@ async fn telegram_webhook(config: Config) -> anyhow::Result<()> {
     );
     let bot = frontdoor::channels::telegram::TelegramAdapter::new(
         token.expose(),
-        &config.telegram_api_url,
+        &config.channels.telegram.api_url,
         chat,
     )
     .map_err(anyhow::Error::msg)?;
@@ -1016,20 +1016,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mut state = frontdoor::app::build(&config).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut telegram = None;
-    if let Some(token) = &config.telegram_bot_token {
+    if let Some(token) = &config.channels.telegram.bot_token {
         let mut bot = frontdoor::channels::telegram::TelegramAdapter::new(
             token.expose(),
-            &config.telegram_api_url,
+            &config.channels.telegram.api_url,
             state.chat.clone(),
         )
-        .map_err(anyhow::Error::msg)?;
-        if config.telegram_webhook_url.is_some() {
+        .map_err(anyhow::Error::msg)?
+        .with_outlets(state.web.outlets.clone());
+        if config.channels.telegram.webhook_url.is_some() {
             // Webhook mode: Telegram posts to /telegram/webhook on any replica.
             if let Err(e) = bot.prepare().await {
                 tracing::warn!(error = %e, "telegram: could not fetch the bot's name yet (group mentions need it)");
             }
             state.telegram = Some(bot);
-            state.telegram_webhook_secret = config.telegram_webhook_secret.clone();
+            state.telegram_webhook_secret = config.channels.telegram.webhook_secret.clone();
             tracing::info!(
                 "telegram webhook mode: POST /telegram/webhook (register once with `frontdoor telegram-webhook`)"
             );
@@ -1098,12 +1099,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         });
     }
     let mut discord = None;
-    if let Some(token) = &config.discord_bot_token {
+    if let Some(token) = &config.channels.discord.bot_token {
         let settings = frontdoor::channels::discord::DiscordSettings {
-            proxy: (config.discord_api_url != "https://discord.com")
-                .then(|| config.discord_api_url.clone()),
-            guild_clients: config.discord_guild_clients.clone(),
-            shards: config.discord_shards,
+            proxy: (config.channels.discord.api_url != "https://discord.com")
+                .then(|| config.channels.discord.api_url.clone()),
+            guild_clients: config.channels.discord.guild_clients.clone(),
+            shards: config.channels.discord.shards,
+            outlets: state.web.outlets.clone(),
         };
         let (token, chat, mut stop) = (
             token.expose().to_string(),

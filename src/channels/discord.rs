@@ -22,8 +22,13 @@ use serenity::all::{
 use crate::config::ShardRange;
 use crate::dialogue::service::{ChatService, Inbound, Outbound};
 use crate::dialogue::{Button, Input, Reply};
+use crate::escalation::actions::{self, ChatCommand};
 use crate::knowledge::render::split_message;
-use crate::store::IdentityClaim;
+use crate::outlet::{
+    Channel, DeliveryError, Outgoing, Outlet, Outlets, Recipient, classify_network,
+    classify_status, retry_after_header,
+};
+use crate::store::{EscalationAction, IdentityClaim};
 
 /// Discord's message limit.
 const CHUNK: usize = 2000;
@@ -46,6 +51,9 @@ pub struct DiscordSettings {
     pub guild_clients: BTreeMap<u64, String>,
     /// The gateway shards this process runs; `None`: one unsharded connection.
     pub shards: Option<ShardRange>,
+    /// Where a manager's answer goes once committed (the client's channel, whichever it is).
+    /// Empty: it waits for the outbox worker.
+    pub outlets: Outlets,
 }
 
 struct Handler {
@@ -72,6 +80,55 @@ fn slash_commands() -> Vec<CreateCommand> {
                     .required(true),
             ),
     ]
+}
+
+/// Account managers' commands; anyone else who tries them is told they cannot. Registered one
+/// by one after the clients' set, so that a failure here never costs the clients theirs.
+fn manager_commands() -> Vec<CreateCommand> {
+    vec![
+        CreateCommand::new("ack")
+            .description("Account managers: acknowledge an escalation")
+            .add_option(escalation_option()),
+        CreateCommand::new("reply")
+            .description("Account managers: answer the client of an escalation")
+            .add_option(escalation_option())
+            .add_option(
+                CreateCommandOption::new(CommandOptionType::String, "text", "Your answer")
+                    .required(true),
+            ),
+        CreateCommand::new("resolve")
+            .description("Account managers: resolve an escalation")
+            .add_option(escalation_option()),
+    ]
+}
+
+fn escalation_option() -> CreateCommandOption {
+    CreateCommandOption::new(CommandOptionType::Integer, "id", "The escalation's number")
+        .required(true)
+}
+
+/// A manager slash command's action, escalation id and text, from its options.
+fn manager_slash(c: &CommandInteraction) -> Option<ChatCommand> {
+    let action = match c.data.name.as_str() {
+        "ack" => EscalationAction::Acknowledge,
+        "reply" => EscalationAction::Reply,
+        "resolve" => EscalationAction::Resolve,
+        _ => return None,
+    };
+    let option = |name: &str| c.data.options.iter().find(|o| o.name == name);
+    let id = option("id").and_then(|o| {
+        o.value
+            .as_i64()
+            .or_else(|| o.value.as_str().and_then(|s| s.trim().parse().ok()))
+    });
+    Some(match id {
+        Some(escalation_id) => ChatCommand::Act {
+            action,
+            escalation_id,
+            text: option("text").and_then(|o| o.value.as_str().map(str::to_string)),
+        },
+        None => ChatCommand::Usage,
+    })
 }
 
 fn components(buttons: &[Button]) -> Vec<CreateActionRow> {
@@ -124,6 +181,35 @@ impl Handler {
                 tracing::error!(error = %e, "discord turn failed");
                 None
             }
+        }
+    }
+
+    /// The one manager action ([`actions::act_from_chat`]) as this Discord user; what to tell
+    /// them, as a one-reply outbound.
+    async fn manager_action(&self, user: &User, command: ChatCommand) -> Outbound {
+        let said = match actions::act_from_chat(
+            &self.chat,
+            &self.settings.outlets,
+            "discord",
+            &user.id.get().to_string(),
+            command,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok(said) => said,
+            Err(e) => {
+                tracing::error!(error = %e, "discord manager action failed");
+                "That did not work this time; please try again in a minute.".into()
+            }
+        };
+        Outbound {
+            conversation_id: String::new(),
+            replies: vec![Reply::text(said)],
+            intent: None,
+            confidence: 0.0,
+            outcome: "manager_action".into(),
+            duplicate: false,
         }
     }
 
@@ -191,6 +277,11 @@ impl EventHandler for Handler {
         if let Err(e) = Command::set_global_commands(&ctx.http, slash_commands()).await {
             tracing::warn!(error = %e, "could not register Discord slash commands");
         }
+        for command in manager_commands() {
+            if let Err(e) = Command::create_global_command(&ctx.http, command).await {
+                tracing::warn!(error = %e, "could not register a Discord manager command");
+            }
+        }
         tracing::info!(bot = %ready.user.name, "discord bot connected");
     }
 
@@ -212,6 +303,26 @@ impl EventHandler for Handler {
         }
         let text = text.trim().to_string();
         if text.is_empty() {
+            return;
+        }
+        // A manager answering a ping: a reply to the ping message, or /reply /ack /resolve
+        // typed as a message.
+        let replied_ping = msg
+            .referenced_message
+            .as_ref()
+            .filter(|r| me.is_some_and(|id| r.author.id == id))
+            .and_then(|r| actions::ping_id(&r.content));
+        let command = match replied_ping {
+            Some(escalation_id) if !text.starts_with('/') => Some(ChatCommand::Act {
+                action: EscalationAction::Reply,
+                escalation_id,
+                text: Some(text.clone()),
+            }),
+            _ => actions::parse_command(&text),
+        };
+        if let Some(command) = command {
+            let said = self.manager_action(&msg.author, command).await;
+            self.send(&ctx, msg.channel_id, &said).await;
             return;
         }
         let inbound = Inbound {
@@ -290,6 +401,13 @@ impl Handler {
         {
             tracing::warn!(error = %e, "discord interaction acknowledge failed");
         }
+        // A ping's Acknowledge / Resolve: a manager action, never a client's button. Only a
+        // manager of the escalation's client may press it; anyone else is refused.
+        if let Some(command) = actions::parse_button(&c.data.custom_id) {
+            let said = self.manager_action(&c.user, command).await;
+            self.send(ctx, c.channel_id, &said).await;
+            return;
+        }
         let dm = c.guild_id.is_none();
         let inbound = Inbound {
             channel: "discord".into(),
@@ -305,6 +423,28 @@ impl Handler {
     }
 
     async fn on_command(&self, ctx: &Context, c: CommandInteraction) {
+        if let Some(command) = manager_slash(&c) {
+            let said = self.manager_action(&c.user, command).await;
+            let text = said
+                .replies
+                .first()
+                .map(|r| r.text.clone())
+                .unwrap_or_default();
+            if let Err(e) = c
+                .create_response(
+                    &ctx.http,
+                    CreateInteractionResponse::Message(
+                        serenity::all::CreateInteractionResponseMessage::new()
+                            .content(text)
+                            .ephemeral(true),
+                    ),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "discord command response failed");
+            }
+            return;
+        }
         let text = match c.data.name.as_str() {
             "ask" => c
                 .data
@@ -406,4 +546,200 @@ pub async fn run(
         None => client.start().await?,
     }
     Ok(())
+}
+
+/// Discord's outlet: relayed replies to a client's channel or DM and pings to a manager's DM
+/// or channel, through the REST API (one call per message, no retries here — the outbox
+/// retries). Answers to a user's own message go out through the gateway handler above.
+#[derive(Clone)]
+pub struct DiscordOutlet {
+    http: reqwest::Client,
+    /// Wrapped so that no `Debug` or log line prints it.
+    token: Option<crate::config::Secret>,
+    api: String,
+}
+
+impl DiscordOutlet {
+    /// `api`: `https://discord.com` or a proxy / fake base (`FRONTDOOR_DISCORD_API_URL`).
+    pub fn new(http: reqwest::Client, token: Option<crate::config::Secret>, api: &str) -> Self {
+        Self {
+            http,
+            token,
+            api: format!("{}/api/v10", api.trim_end_matches('/')),
+        }
+    }
+
+    fn auth(&self) -> Result<String, DeliveryError> {
+        self.token
+            .as_ref()
+            .map(|t| format!("Bot {}", t.expose()))
+            .ok_or_else(|| DeliveryError::hard("DISCORD_BOT_TOKEN is not set"))
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, DeliveryError> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .header(reqwest::header::AUTHORIZATION, self.auth()?)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| classify_network(&e))?;
+        let status = r.status();
+        let header_after = retry_after_header(&r);
+        let body: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+        // Discord's 429 body carries `retry_after` in (fractional) seconds.
+        let after = body["retry_after"]
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .or(header_after);
+        classify_status(status, after, body["message"].as_str().unwrap_or_default())?;
+        Ok(body)
+    }
+
+    /// The channel to post in: a conversation's channel (its session key starts with it), a
+    /// manager's channel, or the DM channel with a manager (Discord opens it on first use and
+    /// returns the same one after).
+    async fn channel_of(&self, to: &Recipient) -> Result<String, DeliveryError> {
+        let address = match to {
+            Recipient::Conversation { session_key, .. } => {
+                return session_key
+                    .split(':')
+                    .next()
+                    .filter(|c| !c.is_empty() && c.chars().all(|d| d.is_ascii_digit()))
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        DeliveryError::hard(format!("not a Discord session: {session_key}"))
+                    });
+            }
+            Recipient::Address { address } => address,
+        };
+        if let Some(channel) = address.strip_prefix("channel:") {
+            return Ok(channel.to_string());
+        }
+        let user = address.strip_prefix("user:").unwrap_or(address);
+        let dm = self
+            .post(
+                "/users/@me/channels",
+                &serde_json::json!({"recipient_id": user}),
+            )
+            .await?;
+        dm["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| DeliveryError::transient("Discord returned no DM channel id", None))
+    }
+}
+
+/// Discord Markdown: backslash the characters that would format, and break mentions.
+fn escape_discord(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '-' | '[' | ']'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.replace('@', "@\u{200b}")
+}
+
+fn ping_body(ping: &serde_json::Value) -> serde_json::Value {
+    let id = ping["escalation_id"].as_i64().unwrap_or_default();
+    let mut content = String::new();
+    for (i, line) in crate::escalation::ping::text_lines(ping).iter().enumerate() {
+        if i == 0 {
+            content.push_str(&format!("**{}**", escape_discord(line)));
+        } else {
+            content.push_str(&escape_discord(line));
+        }
+        content.push('\n');
+    }
+    let mut body = serde_json::json!({
+        "content": content.chars().take(2000).collect::<String>(),
+        "allowed_mentions": {"parse": []},
+        "components": [{"type": 1, "components": [
+            {"type": 2, "style": 1, "label": "Acknowledge", "custom_id": format!("esc:ack:{id}")},
+            {"type": 2, "style": 3, "label": "Resolve", "custom_id": format!("esc:resolve:{id}")},
+        ]}],
+    });
+    if !crate::escalation::ping::is_escalation(ping)
+        && let Some(o) = body.as_object_mut()
+    {
+        o.remove("components");
+    }
+    body
+}
+
+fn reply_components(buttons: &[Button]) -> serde_json::Value {
+    serde_json::Value::Array(
+        buttons
+            .chunks(5)
+            .take(5)
+            .map(|row| {
+                serde_json::json!({"type": 1, "components": row.iter().map(|b| {
+                    let mut id = b.payload.clone();
+                    id.truncate(MAX_CUSTOM_ID);
+                    serde_json::json!({"type": 2, "style": 2, "custom_id": id,
+                        "label": b.label.chars().take(80).collect::<String>()})
+                }).collect::<Vec<_>>()})
+            })
+            .collect(),
+    )
+}
+
+#[async_trait::async_trait]
+impl Outlet for DiscordOutlet {
+    fn channel(&self) -> Channel {
+        "discord"
+    }
+
+    async fn deliver(&self, to: &Recipient, what: Outgoing<'_>) -> Result<(), DeliveryError> {
+        let channel = self.channel_of(to).await?;
+        let path = format!("/channels/{channel}/messages");
+        match what {
+            Outgoing::Ping { message, .. } => {
+                self.post(&path, &ping_body(message)).await.map(|_| ())
+            }
+            Outgoing::Replies(relay) => {
+                for (n, reply) in relay.replies.iter().enumerate() {
+                    let chunks = split_message(&reply.text, CHUNK);
+                    let last = chunks.len().saturating_sub(1);
+                    for (i, chunk) in chunks.into_iter().enumerate() {
+                        let mut body = serde_json::json!({
+                            "content": chunk,
+                            "allowed_mentions": {"parse": []},
+                        });
+                        if i == last && !reply.buttons.is_empty() {
+                            body["components"] = reply_components(&reply.buttons);
+                        }
+                        self.post(&path, &body)
+                            .await
+                            .map_err(|e| e.after_delivering(n))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ping_text_is_escaped() {
+        assert_eq!(
+            escape_discord("*hi* @everyone"),
+            "\\*hi\\* @\u{200b}everyone"
+        );
+    }
 }

@@ -54,3 +54,58 @@ impl Hub {
             .unwrap_or(0)
     }
 }
+
+/// The web chat's outlet: a relayed batch is pushed, as one frame like a chat answer with
+/// `"push": true`, to the conversation's open sockets. With none open it is delivered all the
+/// same: the conversation's log holds it, and the widget loads the log when it opens.
+pub struct WebOutlet {
+    hub: std::sync::Arc<Hub>,
+}
+
+impl WebOutlet {
+    pub fn new(hub: std::sync::Arc<Hub>) -> Self {
+        Self { hub }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::outlet::Outlet for WebOutlet {
+    fn channel(&self) -> crate::outlet::Channel {
+        "web"
+    }
+
+    async fn deliver(
+        &self,
+        to: &crate::outlet::Recipient,
+        what: crate::outlet::Outgoing<'_>,
+    ) -> Result<(), crate::outlet::DeliveryError> {
+        use crate::outlet::{DeliveryError, Outgoing, Recipient};
+        let (
+            Recipient::Conversation {
+                conversation_id, ..
+            },
+            Outgoing::Replies(relay),
+        ) = (to, what)
+        else {
+            return Err(DeliveryError::hard(
+                "the web chat carries client conversations, not pings",
+            ));
+        };
+        let frame = serde_json::json!({
+            "conversation": conversation_id,
+            "replies": relay.replies.iter().map(|r| serde_json::json!({
+                "text": r.text,
+                "html": crate::knowledge::render::to_html(&r.text),
+                "buttons": r.buttons,
+            })).collect::<Vec<_>>(),
+            "intent": relay.intent,
+            "confidence": relay.confidence,
+            "outcome": relay.outcome,
+            "duplicate": false,
+            "push": true,
+        });
+        let live = self.hub.push(conversation_id, &frame.to_string());
+        tracing::debug!(conversation = %conversation_id, live, "relayed to the web chat");
+        Ok(())
+    }
+}

@@ -19,8 +19,12 @@ use teloxide::{ApiError, RequestError};
 
 use crate::dialogue::service::{ChatService, Inbound, Outbound, current};
 use crate::dialogue::{Button, Input, Reply};
-use crate::escalation::actions::{self, Actor};
+use crate::escalation::actions;
 use crate::knowledge::render::{split_message, to_telegram_html};
+use crate::outlet::{
+    Channel, DeliveryError, Outgoing, Outlet, Outlets, Recipient, classify_network,
+    classify_status, retry_after_header,
+};
 use crate::store::{EscalationAction, IdentityClaim};
 
 /// Where the update offset is saved.
@@ -38,6 +42,8 @@ pub enum TelegramError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Chat(#[from] crate::dialogue::service::ServiceError),
+    #[error(transparent)]
+    Escalation(#[from] crate::escalation::EscalationError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +60,8 @@ pub struct TelegramAdapter {
     chat: ChatService,
     /// The bot's @username (for mentions in groups); filled in at start.
     username: String,
+    /// Where a manager's answer goes once committed (the client's channel, whichever it is).
+    outlets: Outlets,
 }
 
 /// The commands shown in Telegram's menu; each is a phrase the dialogue already understands.
@@ -105,7 +113,15 @@ impl TelegramAdapter {
             bot: Bot::new(token).set_api_url(url),
             chat,
             username: String::new(),
+            outlets: Outlets::default(),
         })
+    }
+
+    /// Deliver managers' answers through the app's registry at once. Without it they wait
+    /// for the outbox worker.
+    pub fn with_outlets(mut self, outlets: Outlets) -> Self {
+        self.outlets = outlets;
+        self
     }
 
     /// Learn the bot's username and register its commands (both modes, at start).
@@ -339,11 +355,9 @@ impl TelegramAdapter {
         };
         let chat = message.chat().id;
         let private = message.chat().is_private();
-        if let Some(rest) = data.strip_prefix("esc:") {
-            let (action, id) = rest.split_once(':').unwrap_or((rest, ""));
-            let text = format!("/{action} {id}");
-            let done = self.manager_action(&q.from, &text).await?;
-            return self.say(chat, &done.unwrap_or_default()).await;
+        if let Some(command) = actions::parse_button(&data) {
+            let said = self.manager_action(&q.from, command).await?;
+            return self.say(chat, &said).await;
         }
         let out = self
             .chat
@@ -359,78 +373,45 @@ impl TelegramAdapter {
         self.send(chat, &out).await
     }
 
-    /// `/reply ID text`, `/ack ID`, `/resolve ID`, or a reply to a ping message, from a manager.
+    /// `/reply ID text`, `/ack ID`, `/resolve ID`, or a reply to a ping message, from a manager
+    /// (or someone trying to be one: they are told they cannot).
     async fn manager_command(
         &self,
         msg: &Message,
         user: &teloxide::types::User,
         text: &str,
     ) -> Result<Option<String>, TelegramError> {
-        if let Some(ping) = msg.reply_to_message().and_then(|r| r.text())
-            && let Some(id) = ping_id(ping)
-            && !text.starts_with('/')
-        {
-            return self
-                .manager_action(user, &format!("/reply {id} {text}"))
-                .await;
+        let command = match msg.reply_to_message().and_then(|r| r.text()) {
+            Some(ping) if !text.starts_with('/') => {
+                actions::ping_id(ping).map(|escalation_id| actions::ChatCommand::Act {
+                    action: EscalationAction::Reply,
+                    escalation_id,
+                    text: Some(text.to_string()),
+                })
+            }
+            _ => actions::parse_command(text),
+        };
+        match command {
+            Some(c) => self.manager_action(user, c).await.map(Some),
+            None => Ok(None),
         }
-        if ["/reply", "/ack", "/resolve"]
-            .iter()
-            .any(|c| text.starts_with(c))
-        {
-            return self.manager_action(user, text).await;
-        }
-        Ok(None)
     }
 
+    /// The one manager action ([`actions::act_from_chat`]), as this Telegram user.
     async fn manager_action(
         &self,
         user: &teloxide::types::User,
-        text: &str,
-    ) -> Result<Option<String>, TelegramError> {
-        let mut parts = text.trim_start_matches('/').splitn(3, ' ');
-        let action = match parts.next().map(|a| a.split('@').next().unwrap_or(a)) {
-            Some("reply") => EscalationAction::Reply,
-            Some("ack") => EscalationAction::Acknowledge,
-            Some("resolve") => EscalationAction::Resolve,
-            _ => return Ok(None),
-        };
-        let Some(id) = parts.next().and_then(|i| i.trim().parse::<i64>().ok()) else {
-            return Ok(Some("Usage: /reply ID text · /ack ID · /resolve ID".into()));
-        };
-        // The manager is whoever has this Telegram chat as a route.
-        let k = current(&self.chat.knowledge);
-        let manager = k
-            .clients
-            .values()
-            .flat_map(|c| c.managers.iter())
-            .find(|m| m.telegram_chat == i64::try_from(user.id.0).ok());
-        let Some(manager) = manager else {
-            return Ok(Some("Only account managers can act on escalations.".into()));
-        };
-        let actor = Actor::Manager {
-            email: manager.email.clone(),
-        };
-        let reply_text = parts.next().map(str::to_string);
-        match actions::act(&self.chat, id, &actor, action, reply_text, None, Utc::now()).await {
-            Ok(done) => {
-                if done.channel == "telegram"
-                    && let Some(chat) = client_chat(&done.session_key)
-                {
-                    self.send(ChatId(chat), &done.outbound).await?;
-                }
-                Ok(Some(format!("Done: escalation #{id} is {}.", done.status)))
-            }
-            Err(e) => Ok(Some(format!("Could not do that: {e}"))),
-        }
-    }
-
-    /// Relay replies produced elsewhere (a manager acting over the API) to a Telegram session.
-    pub async fn relay(&self, session_key: &str, out: &Outbound) -> Result<(), TelegramError> {
-        match client_chat(session_key) {
-            Some(chat) => self.send(ChatId(chat), out).await,
-            None => Ok(()),
-        }
+        command: actions::ChatCommand,
+    ) -> Result<String, TelegramError> {
+        Ok(actions::act_from_chat(
+            &self.chat,
+            &self.outlets,
+            "telegram",
+            &user.id.0.to_string(),
+            command,
+            Utc::now(),
+        )
+        .await?)
     }
 
     /// Send a turn's replies: Markdown as Telegram HTML, long texts split, buttons inline.
@@ -480,6 +461,150 @@ impl TelegramAdapter {
     }
 }
 
+/// Telegram's outlet: relayed replies to a client's chat and pings to a manager's, through
+/// the Bot API's `sendMessage` (plain HTTPS: one call per message, no retries here — the
+/// outbox retries). Answers to a user's own message go out through the adapter above.
+#[derive(Clone)]
+pub struct TelegramOutlet {
+    http: reqwest::Client,
+    /// Wrapped so that no `Debug` or log line prints it.
+    token: Option<crate::config::Secret>,
+    api: String,
+}
+
+impl TelegramOutlet {
+    pub fn new(http: reqwest::Client, token: Option<crate::config::Secret>, api: &str) -> Self {
+        Self {
+            http,
+            token,
+            api: api.trim_end_matches('/').to_string(),
+        }
+    }
+
+    async fn send_message(&self, body: &serde_json::Value) -> Result<(), DeliveryError> {
+        let Some(token) = &self.token else {
+            return Err(DeliveryError::hard("TELEGRAM_BOT_TOKEN is not set"));
+        };
+        let url = format!("{}/bot{}/sendMessage", self.api, token.expose());
+        let r = self
+            .http
+            .post(&url)
+            .json(body)
+            .send()
+            .await
+            // reqwest's error carries the URL, and the URL the token: drop it.
+            .map_err(|e| classify_network(&e.without_url()))?;
+        let status = r.status();
+        let header_after = retry_after_header(&r);
+        let reply: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+        if reply["ok"].as_bool() == Some(true) {
+            return Ok(());
+        }
+        // The Bot API says how long to wait in `parameters.retry_after`.
+        let after = reply["parameters"]["retry_after"]
+            .as_f64()
+            .map(Duration::from_secs_f64)
+            .or(header_after);
+        let code = reply["error_code"]
+            .as_u64()
+            .and_then(|c| u16::try_from(c).ok())
+            .and_then(|c| reqwest::StatusCode::from_u16(c).ok())
+            .unwrap_or(status);
+        // `{"ok": false}` with a 200: the API is unwell, not our request.
+        let code = if code.is_success() {
+            reqwest::StatusCode::BAD_GATEWAY
+        } else {
+            code
+        };
+        let detail = reply["description"].as_str().unwrap_or("no description");
+        if after.is_some() {
+            return Err(DeliveryError::transient(format!("{code}: {detail}"), after));
+        }
+        classify_status(code, None, detail)
+    }
+
+    fn chat_of(to: &Recipient) -> Result<i64, DeliveryError> {
+        let id = match to {
+            Recipient::Conversation { session_key, .. } => client_chat(session_key),
+            Recipient::Address { address } => address.parse().ok(),
+        };
+        id.ok_or_else(|| DeliveryError::hard(format!("not a Telegram chat: {to:?}")))
+    }
+
+    fn ping_body(chat_id: i64, ping: &serde_json::Value) -> serde_json::Value {
+        let id = ping["escalation_id"].as_i64().unwrap_or_default();
+        let mut text = String::new();
+        for (i, line) in crate::escalation::ping::text_lines(ping).iter().enumerate() {
+            if i == 0 {
+                text.push_str(&format!("<b>{}</b>", escape_html(line)));
+            } else {
+                text.push_str(&escape_html(line));
+            }
+            text.push('\n');
+        }
+        let mut body = serde_json::json!({
+            "chat_id": chat_id,
+            "text": text.chars().take(4000).collect::<String>(),
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": true},
+            "reply_markup": {"inline_keyboard": [[
+                {"text": "Acknowledge", "callback_data": format!("esc:ack:{id}")},
+                {"text": "Resolve", "callback_data": format!("esc:resolve:{id}")},
+            ]]},
+        });
+        if !crate::escalation::ping::is_escalation(ping)
+            && let Some(o) = body.as_object_mut()
+        {
+            // Alerts have nothing to acknowledge.
+            o.remove("reply_markup");
+        }
+        body
+    }
+}
+
+#[async_trait::async_trait]
+impl Outlet for TelegramOutlet {
+    fn channel(&self) -> Channel {
+        "telegram"
+    }
+
+    async fn deliver(&self, to: &Recipient, what: Outgoing<'_>) -> Result<(), DeliveryError> {
+        let chat_id = Self::chat_of(to)?;
+        match what {
+            Outgoing::Ping { message, .. } => {
+                self.send_message(&Self::ping_body(chat_id, message)).await
+            }
+            Outgoing::Replies(relay) => {
+                for (n, reply) in relay.replies.iter().enumerate() {
+                    let chunks = split_message(&reply.text, CHUNK);
+                    let last = chunks.len().saturating_sub(1);
+                    for (i, chunk) in chunks.iter().enumerate() {
+                        let mut body = serde_json::json!({
+                            "chat_id": chat_id,
+                            "text": to_telegram_html(chunk),
+                            "parse_mode": "HTML",
+                        });
+                        if i == last && !reply.buttons.is_empty() {
+                            body["reply_markup"] =
+                                serde_json::to_value(keyboard(&reply.buttons)).unwrap_or_default();
+                        }
+                        self.send_message(&body)
+                            .await
+                            .map_err(|e| e.after_delivering(n))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn keyboard(buttons: &[Button]) -> InlineKeyboardMarkup {
     // Two per row reads well on a phone; the survey's five fit one row.
     let per_row = if buttons.len() == 5 { 5 } else { 2 };
@@ -494,15 +619,6 @@ fn keyboard(buttons: &[Button]) -> InlineKeyboardMarkup {
     }))
 }
 
-/// The escalation id in a ping's text ("Escalation #12 from …").
-fn ping_id(text: &str) -> Option<i64> {
-    let rest = text.split("scalation #").nth(1)?;
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// The client's chat id from a Telegram session key ("chat" or "chat:user").
 fn client_chat(session_key: &str) -> Option<i64> {
     session_key.split(':').next()?.parse().ok()
@@ -514,11 +630,17 @@ mod tests {
 
     #[test]
     fn ping_ids_and_session_keys_parse() {
-        assert_eq!(ping_id("🚨 URGENT escalation #42 from Acme"), Some(42));
-        assert_eq!(ping_id("Escalation #7 from Globex (GLOBEX)"), Some(7));
-        assert_eq!(ping_id("hello"), None);
+        assert_eq!(
+            actions::ping_id("Escalation #7 from Globex (GLOBEX)"),
+            Some(7)
+        );
         assert_eq!(client_chat("-100200:55"), Some(-100200));
         assert_eq!(client_chat("123"), Some(123));
+    }
+
+    #[test]
+    fn ping_text_is_escaped() {
+        assert_eq!(escape_html("<b>&"), "&lt;b&gt;&amp;");
     }
 
     #[test]

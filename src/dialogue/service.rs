@@ -273,6 +273,19 @@ impl ChatService {
                         action: m.action,
                         by: m.manager.clone(),
                     });
+                    // The client did not write this turn: what it says goes to their channel
+                    // through the outbox, committed with the turn (keyed by its version).
+                    records.extend(crate::escalation::relay::record(
+                        m.escalation_id,
+                        &inbound.channel,
+                        &conversation.id,
+                        &inbound.session_key,
+                        conversation.version,
+                        &result.replies,
+                        result.intent.as_deref(),
+                        result.confidence,
+                        result.outcome.as_str(),
+                    ));
                     (
                         m.text.clone().unwrap_or_default(),
                         Some(format!("manager:{}:{}", m.action.as_str(), m.escalation_id)),
@@ -496,10 +509,11 @@ impl ChatService {
                         .and_then(|c| k.clients.get(c))
                         .and_then(|c| crate::escalation::ping::manager_at_level(c, 0))
                         .map(|(m, _)| m);
+                    // Urgent: all of the manager's routes at once (the fast lane).
+                    let urgent = *priority == super::Priority::Urgent;
                     let pings = primary
-                        .and_then(|m| crate::escalation::ping::ping_for(m, 0, false, 0))
-                        .into_iter()
-                        .collect();
+                        .map(|m| crate::escalation::ping::pings_for_level(m, 0, false, urgent))
+                        .unwrap_or_default();
                     let next_ping_at = primary.map(|_| {
                         crate::escalation::next_ping_at(
                             k,

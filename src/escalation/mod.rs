@@ -15,6 +15,7 @@ pub mod actions;
 pub mod deliver;
 pub mod inbox;
 pub mod ping;
+pub mod relay;
 pub mod worker;
 
 use chrono::{DateTime, Duration, Utc};
@@ -54,4 +55,14 @@ pub fn next_ping_at(
     } else {
         add_coverage_minutes(k.coverage_for(client, None), now, settings.reping_minutes)
     }
+}
+
+/// Exponential backoff with ±25% jitter, so deliveries that failed together don't retry
+/// together: `backoff_base_ms` doubled per attempt, capped at `backoff_max_secs`.
+pub fn backoff(settings: &EscalationSettings, attempts: i64) -> Duration {
+    let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    let base = settings.backoff_base_ms.max(1) as f64 * 2f64.powi(exp as i32);
+    let capped = base.min(settings.backoff_max_secs as f64 * 1000.0);
+    let jitter = rand::random_range(0.75..1.25);
+    Duration::milliseconds((capped * jitter) as i64)
 }

@@ -33,6 +33,17 @@ pub enum Route {
 }
 
 impl Route {
+    /// The channel whose outlet carries this route, and the manager's address on it.
+    pub fn address(&self) -> (crate::outlet::Channel, String) {
+        match self {
+            Route::Webhook { url } => ("webhook", url.clone()),
+            Route::Telegram { chat_id } => ("telegram", chat_id.to_string()),
+            Route::DiscordUser { user_id } => ("discord", format!("user:{user_id}")),
+            Route::DiscordChannel { channel_id } => ("discord", format!("channel:{channel_id}")),
+            Route::Email { to } => ("email", to.clone()),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Route::Webhook { .. } => "webhook",
@@ -68,11 +79,34 @@ pub struct PingHeader {
     /// queued and delivered as it is, with its own `event` name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<Value>,
+    /// Sent on all of the manager's routes at once (an urgent escalation): a failed route
+    /// has no next route to fall over to, the others are already on their way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_routes: bool,
 }
 
-/// The manager's routes in the order they are tried. Email only when there is nothing else:
-/// this build sends no email, so it is the route that surfaces "unreachable" loudly.
+/// The manager's routes in the order they are tried: the manager's own `route_order` first
+/// (channel names, e.g. `["discord", "telegram", "webhook"]`), then the rest in the default
+/// order. Email only when there is nothing else: this build sends no email, so it is the route
+/// that surfaces "unreachable" loudly.
 pub fn routes_of(manager: &Manager) -> Vec<Route> {
+    let mut routes = default_routes_of(manager);
+    if !manager.route_order.is_empty() {
+        let rank = |r: &Route| {
+            manager
+                .route_order
+                .iter()
+                .position(|name| name == r.kind())
+                .unwrap_or(usize::MAX)
+        };
+        // Stable: routes of one channel (a Discord DM and a Discord channel) keep their order.
+        routes.sort_by_key(rank);
+    }
+    routes
+}
+
+/// The order used when a manager states none: webhook, Telegram, Discord (DM, then channel).
+fn default_routes_of(manager: &Manager) -> Vec<Route> {
     let mut routes = Vec::new();
     if let Some(url) = &manager.webhook {
         routes.push(Route::Webhook { url: url.clone() });
@@ -119,9 +153,51 @@ pub fn ping_for(manager: &Manager, level: i64, reminder: bool, n: usize) -> Opti
             level,
             reminder,
             alert: None,
+            all_routes: false,
         })
         .unwrap_or_default(),
     })
+}
+
+/// The pings of an urgent escalation: one per route of `manager`, all at once (route `n`'s ping
+/// is the `n`th, so its key is [`key`]`(id, level, n)`).
+pub fn pings_on_all_routes(manager: &Manager, level: i64, reminder: bool) -> Vec<NewPing> {
+    routes_of(manager)
+        .into_iter()
+        .enumerate()
+        .map(|(n, route)| {
+            let stored = StoredRoute {
+                manager: manager.email.clone(),
+                index: n,
+                route,
+            };
+            NewPing {
+                kind: stored.route.kind().to_string(),
+                route: serde_json::to_string(&stored).unwrap_or_default(),
+                payload: serde_json::to_string(&PingHeader {
+                    level,
+                    reminder,
+                    alert: None,
+                    all_routes: true,
+                })
+                .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// The pings that open a ladder level: the first route's, or every route's when urgent.
+pub fn pings_for_level(
+    manager: &Manager,
+    level: i64,
+    reminder: bool,
+    urgent: bool,
+) -> Vec<NewPing> {
+    if urgent {
+        pings_on_all_routes(manager, level, reminder)
+    } else {
+        ping_for(manager, level, reminder, 0).into_iter().collect()
+    }
 }
 
 /// An alert (not an escalation) for route `n` of `manager`, or `None` past the last route.
@@ -139,6 +215,7 @@ pub fn alert_for(manager: &Manager, n: usize, alert: &Value) -> Option<NewPing> 
             level: 0,
             reminder: false,
             alert: Some(alert.clone()),
+            all_routes: false,
         })
         .unwrap_or_default(),
     })

@@ -12,10 +12,12 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::deliver::{Attempt, Deliverer};
 use super::ping::{self, PingContext, PingHeader, StoredRoute};
+use super::relay::Courier;
 use super::{EscalationError, next_ping_at};
 use crate::config::EscalationSettings;
 use crate::dialogue::service::{SharedKnowledge, current};
 use crate::knowledge::Knowledge;
+use crate::outlet::RelayRoute;
 use crate::store::{EscalationRow, OutboxFinish, OutboxRow, Store};
 
 /// What one round did.
@@ -39,6 +41,8 @@ pub struct Worker {
     store: Arc<dyn Store>,
     knowledge: SharedKnowledge,
     deliverer: Deliverer,
+    /// Relays (a manager's answer to the client) through the same outlets as the pings.
+    courier: Courier,
     settings: EscalationSettings,
     /// Who holds a claim: unique per process, so a lapsed claim is never finished by the wrong one.
     id: String,
@@ -65,10 +69,12 @@ impl Worker {
         wake: Arc<tokio::sync::Notify>,
     ) -> Self {
         let n: u32 = rand::random();
+        let courier = Courier::new(store.clone(), deliverer.outlets().clone(), settings.clone());
         Self {
             store,
             knowledge,
             deliverer,
+            courier,
             settings,
             id: format!("worker-{}-{n:08x}", std::process::id()),
             wake,
@@ -118,7 +124,7 @@ impl Worker {
                     report.delivered += 1;
                     tracing::info!(key = %row.idempotency_key, route = %row.kind, attempts = row.attempts, "ping delivered");
                 }
-                OutboxFinish::Retry { at, error } => {
+                OutboxFinish::Retry { at, error } | OutboxFinish::Progress { at, error, .. } => {
                     report.retried += 1;
                     tracing::warn!(key = %row.idempotency_key, route = %row.kind, attempts = row.attempts, retry_at = %from_millis(*at), %error, "ping not delivered; will retry");
                 }
@@ -168,10 +174,13 @@ impl Worker {
                 .advance_escalation(e.id, e.level, e.level, None, None, &[], millis(now))
                 .await?);
         };
-        let pings: Vec<_> = ping::ping_for(manager, next_level, reminder, 0)
-            .map(|p| (ping::key(e.id, next_level, 0), p))
-            .into_iter()
-            .collect();
+        // Urgent: every route of the manager at once; otherwise the first, falling over.
+        let pings: Vec<_> =
+            ping::pings_for_level(manager, next_level, reminder, e.priority == "urgent")
+                .into_iter()
+                .enumerate()
+                .map(|(n, p)| (ping::key(e.id, next_level, n), p))
+                .collect();
         let next = next_ping_at(
             k,
             e.client_code.as_deref(),
@@ -206,6 +215,9 @@ impl Worker {
 
     /// One delivery attempt of a claimed row, and what to record about it.
     async fn attempt(&self, k: &Knowledge, row: &OutboxRow, now: DateTime<Utc>) -> OutboxFinish {
+        if let Some(relay) = RelayRoute::parse(&row.route) {
+            return self.courier.attempt(row, &relay, now).await;
+        }
         let stored: StoredRoute = match serde_json::from_str(&row.route) {
             Ok(r) => r,
             Err(e) => {
@@ -246,10 +258,13 @@ impl Worker {
             }
             Attempt::Permanent(error) => error,
         };
-        OutboxFinish::Failed {
-            error,
-            failover: self.next_route(k, row, &stored, &header),
-        }
+        // On all routes at once (urgent): the other routes are already on their way.
+        let failover = if header.all_routes {
+            None
+        } else {
+            self.next_route(k, row, &stored, &header)
+        };
+        OutboxFinish::Failed { error, failover }
     }
 
     /// The manager's next route after `stored`, as a ping with its own idempotency key.
@@ -277,13 +292,8 @@ impl Worker {
         Some((ping::key(escalation_id, header.level, n), ping))
     }
 
-    /// Exponential backoff with ±25% jitter, so pings that failed together don't retry together.
     fn backoff(&self, attempts: i64) -> Duration {
-        let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
-        let base = self.settings.backoff_base_ms.max(1) as f64 * 2f64.powi(exp as i32);
-        let capped = base.min(self.settings.backoff_max_secs as f64 * 1000.0);
-        let jitter = rand::random_range(0.75..1.25);
-        Duration::milliseconds((capped * jitter) as i64)
+        super::backoff(&self.settings, attempts)
     }
 
     async fn compose(

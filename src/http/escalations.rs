@@ -192,18 +192,23 @@ async fn run(
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty() && k.len() <= 128)
         .map(str::to_string);
-    let done = actions::act(&app.chat, id, &actor, action, text, key, Utc::now()).await?;
-    // The client sees it live if their widget is open; it is in the conversation's log either way.
-    let mut frame: ChatResponse = done.outbound.into();
-    frame.push = true;
-    let live = if done.channel == "web" && !frame.duplicate {
-        app.web.hub.push(
-            &frame.conversation,
-            &serde_json::to_string(&frame).unwrap_or_default(),
-        )
-    } else {
-        0
-    };
+    // The one action every surface uses: committed with the answer queued in the outbox, then
+    // delivered at once to the client's channel (the worker retries what fails).
+    let done = actions::act_and_relay(
+        &app.chat,
+        &app.web.outlets,
+        id,
+        &actor,
+        action,
+        text,
+        key,
+        Utc::now(),
+    )
+    .await?;
+    let frame: ChatResponse = done.outbound.into();
+    // 1 when the answer reached the client's channel during this call (pushed to the open
+    // widget, sent to Telegram or Discord), 0 when the outbox will retry it.
+    let live = usize::from(done.relayed);
     Ok(Json(json!({
         "escalation": done.escalation_id,
         "status": done.status,

@@ -53,7 +53,13 @@ pub struct WebState {
     /// Back-office login attempts per IP: 10 at once, then 10 a minute (argon2 is slow on
     /// purpose; this keeps a password-guessing loop from also being a CPU flood).
     pub logins: crate::channels::ratelimit::RateLimiter,
-    pub hub: crate::channels::hub::Hub,
+    pub hub: Arc<crate::channels::hub::Hub>,
+    /// The channel port's registry: every channel's outlet, for what the bot says outside a
+    /// turn (a manager's answer relayed, pings). The web's own outlet is registered here; the
+    /// others when their channel is configured (`app::register_outlets`). It sits in the web
+    /// state only so that `AppState`'s shape (built literally by the tests' helpers) stays
+    /// as it is; it belongs to the app.
+    pub outlets: crate::outlet::Outlets,
 }
 
 impl WebState {
@@ -61,6 +67,9 @@ impl WebState {
         settings: crate::config::WebSettings,
         identity_secret: Option<crate::config::Secret>,
     ) -> Self {
+        let hub = Arc::new(crate::channels::hub::Hub::default());
+        let outlets = crate::outlet::Outlets::default();
+        outlets.register(Arc::new(crate::channels::hub::WebOutlet::new(hub.clone())));
         Self {
             per_ip: crate::channels::ratelimit::RateLimiter::new(
                 settings.per_ip_burst,
@@ -73,7 +82,8 @@ impl WebState {
             logins: crate::channels::ratelimit::RateLimiter::new(10, 10),
             settings,
             identity_secret,
-            hub: Default::default(),
+            hub,
+            outlets,
         }
     }
 

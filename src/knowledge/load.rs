@@ -216,6 +216,8 @@ struct RawManager {
     discord_user: Option<String>,
     discord_channel: Option<String>,
     webhook: Option<String>,
+    #[serde(default)]
+    route_order: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -762,7 +764,20 @@ impl Loader {
                     format!("manager {}: role is \"primary\" or \"backup\"", m.name),
                 );
             }
+            for r in &m.route_order {
+                if !["telegram", "discord", "webhook", "email"].contains(&r.as_str()) {
+                    self.err_at(
+                        file,
+                        r,
+                        format!(
+                            "manager {}: route_order names telegram, discord, webhook or email, not {r:?}",
+                            m.name
+                        ),
+                    );
+                }
+            }
             managers.push(Manager {
+                route_order: m.route_order,
                 name: m.name,
                 role: m.role,
                 email: m.email,

@@ -274,6 +274,9 @@ pub struct Manager {
     pub discord_user: Option<String>,
     pub discord_channel: Option<String>,
     pub webhook: Option<String>,
+    /// The manager's route preference by channel name (`telegram`, `discord`, `webhook`,
+    /// `email`); routes not named follow in the default order. Empty: the default order.
+    pub route_order: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

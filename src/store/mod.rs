@@ -460,6 +460,13 @@ pub enum OutboxFinish {
         at: Millis,
         error: String,
     },
+    /// Part of a batch went out: store the payload that remembers how far, and try the rest
+    /// again at this time.
+    Progress {
+        at: Millis,
+        error: String,
+        payload: String,
+    },
     /// Given up on this row; optionally the next route's ping takes its place.
     Failed {
         error: String,
@@ -530,6 +537,12 @@ pub enum Record {
     Ledger {
         interaction_type: String,
         reference: Option<String>,
+    },
+    /// A message for the outbox to deliver after the commit (a manager's answer relayed to the
+    /// client's channel), under its idempotency key.
+    Outbox {
+        key: String,
+        ping: NewPing,
     },
 }
 
@@ -662,6 +675,16 @@ pub trait Store: Send + Sync + 'static {
         lease_until: Millis,
         limit: i64,
     ) -> StoreResult<Vec<OutboxRow>>;
+    /// Claim the pending row with this key (due or not) for an attempt right now, unless
+    /// another worker holds an unexpired claim on it: how a manager's answer leaves at once
+    /// after the action commits, with the outbox's retries behind it.
+    async fn claim_outbox_key(
+        &self,
+        key: &str,
+        worker: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Option<OutboxRow>>;
     /// Record how a claimed attempt ended; `false` when the claim had lapsed to another worker.
     async fn finish_outbox(
         &self,

@@ -468,6 +468,28 @@ macro_rules! impl_sql_store {
                 .await?)
             }
 
+            async fn claim_outbox_key(
+                &self,
+                key: &str,
+                worker: &str,
+                now: $crate::store::Millis,
+                lease_until: $crate::store::Millis,
+            ) -> $crate::store::StoreResult<Option<$crate::store::OutboxRow>> {
+                Ok(sqlx::query_as(
+                    "UPDATE outbox SET locked_by = $1, locked_until = $2, attempts = attempts + 1
+                     WHERE idempotency_key = $3 AND status = 'pending'
+                       AND (locked_until IS NULL OR locked_until < $4)
+                     RETURNING id, idempotency_key, kind, escalation_id, route, payload, status, attempts,
+                               next_attempt_at, last_error, created_at, delivered_at",
+                )
+                .bind(worker)
+                .bind(lease_until)
+                .bind(key)
+                .bind(now)
+                .fetch_optional(&self.writer)
+                .await?)
+            }
+
             async fn finish_outbox(
                 &self,
                 id: i64,
@@ -494,6 +516,16 @@ macro_rules! impl_sql_store {
                     .bind(worker)
                     .bind(*at)
                     .bind(error),
+                    $crate::store::OutboxFinish::Progress { at, error, payload } => sqlx::query(
+                        "UPDATE outbox SET next_attempt_at = $3, last_error = $4, payload = $5,
+                            locked_by = NULL, locked_until = NULL
+                         WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
+                    )
+                    .bind(id)
+                    .bind(worker)
+                    .bind(*at)
+                    .bind(error)
+                    .bind(payload),
                     $crate::store::OutboxFinish::Failed { error, .. } => sqlx::query(
                         "UPDATE outbox SET status = 'failed', last_error = $3, locked_by = NULL,
                             locked_until = NULL

@@ -391,6 +391,17 @@ async fn write_record<E: Exec + ?Sized>(
             )
             .await?;
         }
+        Record::Outbox { key, ping } => {
+            // The key makes a replayed turn's row a no-op rather than a second message.
+            tx.execute(
+                "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
+                    attempts, next_attempt_at, created_at)
+                 VALUES ($1, $2, NULL, $3, $4, 'pending', 0, $5, $5)
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+                args![key, &ping.kind, &ping.route, &ping.payload, turn.now],
+            )
+            .await?;
+        }
         Record::Ledger {
             interaction_type,
             reference,

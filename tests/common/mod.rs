@@ -3,6 +3,9 @@
 //! share (`wait`, `webhook`, `identity`, `outbox`).
 #![allow(dead_code)]
 
+pub mod channels;
+pub mod fake_discord;
+pub mod fake_telegram;
 pub mod identity;
 pub mod outbox;
 pub mod wait;

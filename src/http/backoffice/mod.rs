@@ -23,6 +23,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/admin/clients/{code}", get(pages::client))
         .route("/admin/clients/{code}/report", get(pages::report))
         .route("/admin/escalations", get(pages::escalations))
+        .route(
+            "/admin/escalations/{id}/act",
+            post(pages::act_on_escalation),
+        )
         .route("/admin/gaps", get(pages::gaps))
         .route("/admin/users", get(pages::users))
         .merge(api::router())

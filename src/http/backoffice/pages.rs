@@ -356,6 +356,62 @@ pub struct StatusQuery {
     status: Option<String>,
 }
 
+/// A manager's action from the escalations page: the same action, and the same delivery to
+/// the client's channel, as from Telegram, Discord or the API.
+#[derive(Debug, Deserialize)]
+pub struct ActForm {
+    action: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+pub async fn act_on_escalation(
+    State(app): State<Arc<AppState>>,
+    PageUser(who): PageUser,
+    ApiPath(id): ApiPath<i64>,
+    axum::Form(form): axum::Form<ActForm>,
+) -> Result<Response, ApiError> {
+    use crate::backoffice::access::Role;
+    use crate::escalation::actions::{Actor, act_and_relay};
+    use crate::store::EscalationAction;
+    require(&who, Permission::ReadEscalations)?;
+    let actor = match who.role {
+        Role::Admin | Role::SsoLead => Actor::Admin,
+        // Account managers sign in with their email as username.
+        Role::AccountManager => Actor::Manager {
+            email: who.username.clone(),
+        },
+        Role::ClientLead => {
+            return Err(ApiError::Forbidden(
+                "client leads do not act on escalations".into(),
+            ));
+        }
+    };
+    let action = match form.action.as_str() {
+        "ack" => EscalationAction::Acknowledge,
+        "reply" => EscalationAction::Reply,
+        "resolve" => EscalationAction::Resolve,
+        other => {
+            return Err(ApiError::Unprocessable(format!(
+                "unknown action {other:?}: ack, reply or resolve"
+            )));
+        }
+    };
+    let text = form.text.filter(|t| !t.trim().is_empty());
+    act_and_relay(
+        &app.chat,
+        &app.web.outlets,
+        id,
+        &actor,
+        action,
+        text,
+        None,
+        Utc::now(),
+    )
+    .await?;
+    Ok(axum::response::Redirect::to("/admin/escalations").into_response())
+}
+
 pub async fn escalations(
     State(app): State<Arc<AppState>>,
     PageUser(who): PageUser,
@@ -394,6 +450,7 @@ pub async fn escalations(
             ..frame(&who, "escalations"),
             ..context! {
                 rows,
+                may_act => !matches!(who.role, crate::backoffice::access::Role::ClientLead),
                 status => status.unwrap_or_default(),
                 statuses => ["", "open", "acknowledged", "resolved"],
             }
