@@ -47,6 +47,21 @@ pub fn engine_config(settings: &EngineSettings) -> EngineConfig {
     if let Some(m) = settings.clarify_margin {
         c.clarify_margin = m;
     }
+    // the band lies under the answer threshold, whatever the two settings say
+    c.suggest_threshold = c.suggest_threshold.min(c.oos_threshold);
+    c
+}
+
+/// The engine's own defaults with only the settings given explicitly: for measuring the
+/// engine on a dataset (`frontdoor eval --train`), whose confidences are not our content's.
+pub fn dataset_engine_config(settings: &EngineSettings) -> EngineConfig {
+    let mut c = EngineConfig::default();
+    if let Some(t) = settings.oos_threshold {
+        c.oos_threshold = t;
+    }
+    if let Some(m) = settings.clarify_margin {
+        c.clarify_margin = m;
+    }
     c
 }
 

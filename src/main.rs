@@ -660,14 +660,16 @@ fn local(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `gaps --promote N`: group N's chosen suggestions become examples of what was chosen.
-async fn promote_gaps(
-    config: Config,
+/// The content and the knowledge gaps of the last `since_days` days, grouped.
+async fn gap_report(
+    config: &Config,
     client: Option<String>,
     since_days: i64,
-    rank: usize,
-) -> anyhow::Result<()> {
-    use frontdoor::backoffice::gaps::{GapQuery, GapSettings, add_examples, knowledge_gaps};
+) -> anyhow::Result<(
+    frontdoor::knowledge::Knowledge,
+    frontdoor::backoffice::gaps::GapReport,
+)> {
+    use frontdoor::backoffice::gaps::{GapQuery, GapSettings, knowledge_gaps};
     let store = frontdoor::store::connect(&config.database_url).await?;
     let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
     let now = chrono::Utc::now();
@@ -677,6 +679,18 @@ async fn promote_gaps(
         to: now.timestamp_millis() + 1,
     };
     let report = knowledge_gaps(store.as_ref(), &k, &query, &GapSettings::default()).await?;
+    Ok((k, report))
+}
+
+/// `gaps --promote N`: group N's chosen suggestions become examples of what was chosen.
+async fn promote_gaps(
+    config: Config,
+    client: Option<String>,
+    since_days: i64,
+    rank: usize,
+) -> anyhow::Result<()> {
+    use frontdoor::backoffice::gaps::add_examples;
+    let (k, report) = gap_report(&config, client, since_days).await?;
     let group = report.group(rank)?;
     if group.chosen.is_empty() {
         bail!("group {rank} has no chosen suggestions to promote (see `frontdoor gaps`)");
@@ -725,16 +739,8 @@ async fn gaps(
     export: Option<usize>,
     export_as: String,
 ) -> anyhow::Result<()> {
-    use frontdoor::backoffice::gaps::{GapQuery, GapSettings, knowledge_gaps};
-    let store = frontdoor::store::connect(&config.database_url).await?;
-    let k = frontdoor::app::load_knowledge(&config.content_dir, &config.engine)?;
+    let (k, report) = gap_report(&config, client, since_days).await?;
     let now = chrono::Utc::now();
-    let query = GapQuery {
-        client,
-        from: (now - chrono::Duration::days(since_days.max(0))).timestamp_millis(),
-        to: now.timestamp_millis() + 1,
-    };
-    let report = knowledge_gaps(store.as_ref(), &k, &query, &GapSettings::default()).await?;
     if let Some(rank) = export {
         let group = report.group(rank)?;
         match export_as.as_str() {
@@ -1294,10 +1300,10 @@ fn progress_bar(label: &'static str) -> impl FnMut(usize, usize) {
 
 /// The configured engine settings with `--set key=value` overrides applied.
 fn engine_config_with(
-    config: &Config,
+    base: frontdoor::engine::EngineConfig,
     set: &[String],
 ) -> anyhow::Result<frontdoor::engine::EngineConfig> {
-    let mut engine_config = serde_json::to_value(frontdoor::app::engine_config(&config.engine))?;
+    let mut engine_config = serde_json::to_value(base)?;
     for kv in set {
         let (k, v) = kv.split_once('=').context("--set needs key=value")?;
         if engine_config.get(k).is_none() {
@@ -1319,7 +1325,7 @@ fn eval_content(
     json: bool,
 ) -> anyhow::Result<()> {
     use frontdoor::dialogue::eval;
-    let engine_config = engine_config_with(config, set)?;
+    let engine_config = engine_config_with(frontdoor::app::engine_config(&config.engine), set)?;
     let k = frontdoor::knowledge::Knowledge::load(&config.content_dir, engine_config)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let rows = eval::load_devset(devset, datasets)?;
@@ -1346,7 +1352,10 @@ fn eval_content(
 
 fn eval(config: &Config, a: EvalArgs) -> anyhow::Result<()> {
     use frontdoor::engine::eval::{cv_threshold, evaluate, holdout_split};
-    let mut engine_config = engine_config_with(config, &a.set)?;
+    // A dataset is not our content: the engine's own defaults (answer threshold 0.2, no
+    // "did you mean" band), with only what the configuration sets explicitly.
+    let mut engine_config =
+        engine_config_with(frontdoor::app::dataset_engine_config(&config.engine), &a.set)?;
     let train = read_rows(&a.train)?;
     let (train, test) = match (&a.test, a.holdout) {
         (Some(t), _) => (train, read_rows(t)?),

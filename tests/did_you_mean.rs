@@ -18,25 +18,20 @@ async fn post(client: &reqwest::Client, url: &str, body: Value) -> Value {
     r.json().await.expect("json body")
 }
 
-/// The shipped content with the product's engine settings (answer threshold and suggestion
-/// band as `frontdoor serve` uses them).
-fn product_content() -> frontdoor::knowledge::Knowledge {
+/// A server on the shipped content with the product's engine settings (answer threshold and
+/// suggestion band as `frontdoor serve` uses them).
+async fn server(store: std::sync::Arc<dyn frontdoor::store::Store>) -> TestServer {
     let config = frontdoor::app::engine_config(&Default::default());
-    frontdoor::knowledge::Knowledge::load(&common::repo_root(), config)
-        .unwrap_or_else(|e| panic!("content must load:\n{e}"))
+    let k = frontdoor::knowledge::Knowledge::load(&common::repo_root(), config)
+        .unwrap_or_else(|e| panic!("content must load:\n{e}"));
+    TestServer::start_with_knowledge(store, &common::repo_root(), Default::default(), None, k)
+        .await
 }
 
 #[tokio::test]
 async fn an_unsure_answer_offers_suggestions_and_the_choice_is_remembered() {
     for (name, store, _dir) in common::backends("did_you_mean").await {
-        let server = TestServer::start_with_knowledge(
-            store.clone(),
-            &common::repo_root(),
-            Default::default(),
-            None,
-            product_content(),
-        )
-        .await;
+        let server = server(store.clone()).await;
         let http = reqwest::Client::new();
         let user = json!({"id": "ann.lee@acme.example", "name": "Ann Lee", "client": "ACME"});
 
@@ -93,14 +88,7 @@ async fn an_unsure_answer_offers_suggestions_and_the_choice_is_remembered() {
 #[tokio::test]
 async fn none_of_these_goes_on_as_a_fallback_does() {
     let (_, store, _dir) = common::backends("did_you_mean_none").await.remove(0);
-    let server = TestServer::start_with_knowledge(
-        store.clone(),
-        &common::repo_root(),
-        Default::default(),
-        None,
-        product_content(),
-    )
-    .await;
+    let server = server(store.clone()).await;
     let http = reqwest::Client::new();
     let body = post(
         &http,

@@ -1461,6 +1461,9 @@ mod tests {
                 best == Some(labels[i])
             })
             .count();
-        assert!(right > 400, "{right} of 500 right among their candidates");
+        // Measured: all 500 (training is deterministic: fixed seeds and order, parts summed in
+        // a fixed order whatever the cores). Separable data three epochs can fit entirely, so
+        // anything less is a change in what an epoch learns.
+        assert_eq!(right, 500, "{right} of 500 right among their candidates");
     }
 }
