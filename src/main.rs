@@ -1354,8 +1354,10 @@ fn eval(config: &Config, a: EvalArgs) -> anyhow::Result<()> {
     use frontdoor::engine::eval::{cv_threshold, evaluate, holdout_split};
     // A dataset is not our content: the engine's own defaults (answer threshold 0.2, no
     // "did you mean" band), with only what the configuration sets explicitly.
-    let mut engine_config =
-        engine_config_with(frontdoor::app::dataset_engine_config(&config.engine), &a.set)?;
+    let mut engine_config = engine_config_with(
+        frontdoor::app::dataset_engine_config(&config.engine),
+        &a.set,
+    )?;
     let train = read_rows(&a.train)?;
     let (train, test) = match (&a.test, a.holdout) {
         (Some(t), _) => (train, read_rows(t)?),

@@ -24,8 +24,7 @@ async fn server(store: std::sync::Arc<dyn frontdoor::store::Store>) -> TestServe
     let config = frontdoor::app::engine_config(&Default::default());
     let k = frontdoor::knowledge::Knowledge::load(&common::repo_root(), config)
         .unwrap_or_else(|e| panic!("content must load:\n{e}"));
-    TestServer::start_with_knowledge(store, &common::repo_root(), Default::default(), None, k)
-        .await
+    TestServer::start_with_knowledge(store, &common::repo_root(), Default::default(), None, k).await
 }
 
 #[tokio::test]
