@@ -35,12 +35,14 @@ pub const DEFAULT_SUGGEST_THRESHOLD: f32 = 0.02;
 pub const DEFAULT_SUGGEST_RATIO: f32 = 0.1;
 
 pub fn engine_config(settings: &EngineSettings) -> EngineConfig {
-    let mut c = EngineConfig::default();
-    c.oos_threshold = DEFAULT_ANSWER_THRESHOLD;
-    c.suggest_threshold = settings
-        .suggest_threshold
-        .unwrap_or(DEFAULT_SUGGEST_THRESHOLD);
-    c.suggest_ratio = DEFAULT_SUGGEST_RATIO;
+    let mut c = EngineConfig {
+        oos_threshold: DEFAULT_ANSWER_THRESHOLD,
+        suggest_threshold: settings
+            .suggest_threshold
+            .unwrap_or(DEFAULT_SUGGEST_THRESHOLD),
+        suggest_ratio: DEFAULT_SUGGEST_RATIO,
+        ..EngineConfig::default()
+    };
     if let Some(t) = settings.oos_threshold {
         c.oos_threshold = t;
     }

@@ -515,11 +515,13 @@ impl Engine {
                 "oos_threshold and clarify_margin must be within 0..=1".into(),
             ));
         }
-        if !(0.0..=config.oos_threshold).contains(&config.suggest_threshold)
-            || !(0.0..=1.0).contains(&config.suggest_ratio)
-            || !(config.vocabulary_weight.is_finite() && config.vocabulary_weight >= 0.0)
-            || !(config.lexicon_weight.is_finite() && config.lexicon_weight >= 0.0)
-        {
+        let band_ok = (0.0..=config.oos_threshold).contains(&config.suggest_threshold)
+            && (0.0..=1.0).contains(&config.suggest_ratio);
+        let weights_ok = config.vocabulary_weight.is_finite()
+            && config.vocabulary_weight >= 0.0
+            && config.lexicon_weight.is_finite()
+            && config.lexicon_weight >= 0.0;
+        if !(band_ok && weights_ok) {
             return Err(EngineError::InvalidConfig(
                 "suggest_threshold must be within 0..=oos_threshold, suggest_ratio within 0..=1, \
                  vocabulary_weight and lexicon_weight finite and >= 0"

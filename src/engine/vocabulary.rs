@@ -202,6 +202,15 @@ impl Vocabulary {
     }
 }
 
+impl std::fmt::Debug for Vocabulary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vocabulary")
+            .field("groups", &self.groups.len())
+            .field("terms", &self.terms.len())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,14 +299,5 @@ mod tests {
     fn no_vocabulary_finds_nothing() {
         let v = Vocabulary::default();
         assert!(v.find(&toks("vacation")).is_empty());
-    }
-}
-
-impl std::fmt::Debug for Vocabulary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vocabulary")
-            .field("groups", &self.groups.len())
-            .field("terms", &self.terms.len())
-            .finish()
     }
 }
