@@ -481,6 +481,7 @@ pub async fn gaps(
             context! {
                 volume => g.volume,
                 examples => g.examples.iter().take(4).cloned().collect::<Vec<_>>(),
+                chosen => g.chosen.iter().take(4).map(|c| format!("asked “{}”, chose {}", c.question, c.intent)).collect::<Vec<_>>(),
                 kinds => g.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
                 intent => g.nearest.as_ref().map(|n| format!("{} ({:.0}%)", n.intent, n.share * 100.0)).unwrap_or_else(|| "–".into()),
                 last_seen => when(Some(g.last_seen)),
