@@ -41,6 +41,9 @@ pub struct Expansion {
     pub origin: String,
     #[serde(skip)]
     pub(crate) group: u32,
+    /// The term matched (an index into the compiled terms).
+    #[serde(skip)]
+    pub(crate) term: u32,
     /// Token span `[start, end)` in the analysed query.
     #[serde(skip)]
     pub(crate) span: (usize, usize),
@@ -152,6 +155,7 @@ impl Vocabulary {
                     },
                     origin: group.origin.clone(),
                     group: term.group,
+                    term: t,
                     span: (i, i + len),
                 });
             }
@@ -177,11 +181,8 @@ impl Vocabulary {
         if group.off_topic {
             return;
         }
-        let others: Vec<&(u32, Vec<u32>)> = group
-            .known
-            .iter()
-            .filter(|(t, _)| self.terms[*t as usize].tokens.join(" ") != e.typed)
-            .collect();
+        let others: Vec<&(u32, Vec<u32>)> =
+            group.known.iter().filter(|(t, _)| *t != e.term).collect();
         if others.is_empty() {
             return;
         }
