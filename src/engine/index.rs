@@ -5,20 +5,9 @@
 use std::collections::HashMap;
 
 use super::normalize::{is_number, tokenize_into};
+use super::sparse::{SparseVec, fnv1a};
 use super::stem::stem;
 use super::typo::TypoIndex;
-
-/// FNV-1a over a tag byte and the bytes of a string.
-pub fn fnv1a(tag: u8, bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    h ^= u64::from(tag);
-    h = h.wrapping_mul(0x0100_0000_01b3);
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
 
 /// Words that carry little meaning in an intent request. Question words,
 /// negations, modals and pronouns are deliberately NOT here.
@@ -437,31 +426,6 @@ fn cached_stem(t: &str) -> String {
     })
 }
 
-/// Sparse vector: sorted feature ids with weights.
-#[derive(Clone, Debug, Default)]
-pub struct SparseVec {
-    pub ids: Vec<u32>,
-    pub vals: Vec<f32>,
-}
-
-impl SparseVec {
-    pub fn dot(&self, other: &SparseVec) -> f32 {
-        let (mut i, mut j, mut s) = (0, 0, 0.0);
-        while i < self.ids.len() && j < other.ids.len() {
-            match self.ids[i].cmp(&other.ids[j]) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    s += self.vals[i] * other.vals[j];
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
-        s
-    }
-}
-
 /// Feature dictionary with IDF weights.
 #[derive(Debug, Default)]
 pub struct FeatureSpace {
@@ -493,7 +457,7 @@ impl FeatureSpace {
             /// hash → (texts of the run that have it, last such text)
             df: HashMap<u64, (u32, u32), HashedKey>,
         }
-        let runs = super::model::par_chunks(per_doc.len(), &|texts| {
+        let runs = super::parallel::par_chunks(per_doc.len(), &|texts| {
             let mut run = Run::default();
             for d in texts {
                 let (raw, named) = &per_doc[d];

@@ -23,8 +23,8 @@
 //! (5 passes, default seed, two cores) this cut the SVM's part of the build from about 1.7 s
 //! to 0.3 s at the same validation top-1, 93.3%.
 
-use super::index::SparseVec;
-use super::model::{Rng, par_chunks, par_map};
+use super::parallel::{Rng, par_chunks, par_map};
+use super::sparse::SparseVec;
 
 pub struct SvmParams {
     /// Cost of a margin violation (scikit-learn's `C`; larger fits the training set harder).

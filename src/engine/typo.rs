@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::index::fnv1a;
+use super::sparse::fnv1a;
 
 /// Edit-distance bound by token length (in chars): words of up to 4 chars
 /// are never corrected (too many real words are one edit apart), 5–8 chars

@@ -14,7 +14,6 @@ mod load;
 pub mod model;
 pub mod render;
 pub mod scale;
-pub mod vocabulary;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -87,7 +86,7 @@ pub struct Knowledge {
     pub clients: BTreeMap<String, Client>,
     pub processes: BTreeMap<String, Process>,
     /// The content's vocabulary groups (`intents/vocabulary.toml`), as written.
-    pub vocabulary: Vec<vocabulary::VocabularyEntry>,
+    pub vocabulary: Vec<VocabularyEntry>,
     /// The same groups as the engine was given (scopes resolved to intents), in the same order.
     pub vocabulary_groups: Vec<crate::engine::VocabularyGroup>,
     pub engine: Engine,
@@ -159,7 +158,10 @@ impl Knowledge {
             loader.load_article(&file);
         }
         for file in files_with_ext(&intents_dir, "toml") {
-            if file.file_name().is_some_and(|n| n == vocabulary::FILE_NAME) {
+            if file
+                .file_name()
+                .is_some_and(|n| n == load::vocabulary::FILE_NAME)
+            {
                 loader.load_vocabulary(&file);
             } else {
                 loader.load_intents(&file);
@@ -521,7 +523,7 @@ fn assemble(loader: &mut load::Loader, root: &Path, mut config: EngineConfig) ->
         .find(|i| i.action == Action::OutOfScope)
         .map(|i| i.name.clone())
         .unwrap_or_default();
-    let groups = vocabulary::resolve(loader, root, &raw.vocabulary, &articles, &intents);
+    let groups = load::vocabulary::resolve(loader, root, &raw.vocabulary, &articles, &intents);
     let engine = match Engine::build_with_vocabulary(
         &intent_defs(&intents, &articles),
         &builtin_extractors(),

@@ -1,7 +1,7 @@
 //! The validated knowledge: what the loader produces and the dialogue reads.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
@@ -327,4 +327,26 @@ pub struct Process {
     pub services: Vec<String>,
     pub articles: Vec<String>,
     pub steps: Vec<ProcessStep>,
+}
+
+/// One group as written, with where it was written.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VocabularyEntry {
+    pub terms: Vec<String>,
+    pub articles: Vec<String>,
+    pub domain: Option<String>,
+    pub note: Option<String>,
+    /// The terms mark questions the SSO does not handle (see `VocabularyGroup::off_topic`).
+    pub off_topic: bool,
+    pub file: PathBuf,
+    /// Line of the group's `[[group]]` header.
+    pub line: usize,
+}
+
+impl VocabularyEntry {
+    /// "intents/vocabulary.toml:12", relative to the content root when possible.
+    pub fn origin(&self, root: &Path) -> String {
+        let shown = self.file.strip_prefix(root).unwrap_or(&self.file);
+        format!("{}:{}", shown.display(), self.line)
+    }
 }

@@ -13,38 +13,15 @@
 //! terms the content knows none of, a group that changes no answer) is `frontdoor check`'s.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
-use super::load::Loader;
-use super::{Action, Article, Intent};
+use super::*;
 use crate::engine::VocabularyGroup;
 
 /// The file name, under `intents/`.
 pub const FILE_NAME: &str = "vocabulary.toml";
-
-/// One group as written, with where it was written.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct VocabularyEntry {
-    pub terms: Vec<String>,
-    pub articles: Vec<String>,
-    pub domain: Option<String>,
-    pub note: Option<String>,
-    /// The terms mark questions the SSO does not handle (see `VocabularyGroup::off_topic`).
-    pub off_topic: bool,
-    pub file: PathBuf,
-    /// Line of the group's `[[group]]` header.
-    pub line: usize,
-}
-
-impl VocabularyEntry {
-    /// "intents/vocabulary.toml:12", relative to the content root when possible.
-    pub fn origin(&self, root: &Path) -> String {
-        let shown = self.file.strip_prefix(root).unwrap_or(&self.file);
-        format!("{}:{}", shown.display(), self.line)
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,237 @@
+//! The flat weight layout of sampled training: one slot per (feature, candidate intent)
+//! pair that training can touch, laid out before training so SGD steps write into a fixed
+//! array instead of growing rows.
+
+use super::*;
+use crate::engine::parallel::threads_for;
+
+/// Sparse weights over a layout fixed before training. Sampled training only ever touches
+/// (feature of example i, candidate class of i) pairs, so each feature's row of classes is
+/// laid out once, sorted, before the first step; weights then live in one flat array and
+/// never move. Rows that span many classes (common words) also get a direct class → slot
+/// map, so a lookup there is one read instead of a binary search over thousands of classes.
+/// Growing rows as weights were first touched (binary search per read, insertion shifting a
+/// long row) took 46% of the 100× knowledge base's load time.
+pub(super) struct FixedLayout {
+    /// Row of feature f: `cls[offs[f]..offs[f + 1]]` (sorted classes), same range of weights.
+    pub(super) offs: Vec<usize>,
+    pub(super) cls: Vec<u32>,
+    /// `direct[f]`: the row's index in `slots` when the row has a direct map, else `NONE`.
+    pub(super) direct: Vec<u32>,
+    /// Direct maps, `n_classes` slots each (`NONE` for a class not in the row).
+    pub(super) slots: Vec<u32>,
+    pub(super) n_classes: usize,
+    /// Every example's slots, worked out once (when within [`LOCAL_BUDGET`]): the slot of
+    /// example i's k-th feature f and j-th candidate is
+    /// `offs[f] + local[start[i] + k * n_cands + j]`, 2 bytes each. Epochs then look nothing up.
+    pub(super) local: Option<(Vec<usize>, Vec<u16>)>,
+}
+
+/// Most cached (example feature × candidate) slots: 2 bytes each, so at most 256 MB. The 100×
+/// knowledge base needs 70 M of them (140 MB, for the seconds of its build).
+pub(super) const LOCAL_BUDGET: usize = 128 << 20;
+
+/// One thread's share of a [`FixedLayout`]: rows of a contiguous range of features.
+#[derive(Default)]
+pub(super) struct LayoutPart {
+    pub(super) cls: Vec<u32>,
+    /// End of each row in `cls`.
+    pub(super) ends: Vec<usize>,
+    /// (feature, index of its direct map in `slots`).
+    pub(super) direct: Vec<(usize, usize)>,
+    /// Direct maps, `n_classes` slots each, holding positions in this part's `cls`.
+    pub(super) slots: Vec<u32>,
+}
+
+impl FixedLayout {
+    pub(super) const NONE: u32 = u32::MAX;
+
+    pub(super) fn build(
+        vectors: &[SparseVec],
+        cand_lists: &[Vec<u32>],
+        n_features: usize,
+        n_classes: usize,
+    ) -> FixedLayout {
+        // Cache the slots when they fit (and a row's index fits in 2 bytes).
+        let mut start = Vec::with_capacity(vectors.len() + 1);
+        start.push(0usize);
+        for (v, c) in vectors.iter().zip(cand_lists) {
+            start.push(start[start.len() - 1] + v.ids.len() * c.len());
+        }
+        let mut local = (start[vectors.len()] <= LOCAL_BUDGET && n_classes <= 1 << 16)
+            .then(|| vec![0u16; start[vectors.len()]]);
+        // feature → (example, index of the feature in the example)
+        let mut inv_off = vec![0usize; n_features + 1];
+        for v in vectors {
+            for &f in &v.ids {
+                inv_off[f as usize + 1] += 1;
+            }
+        }
+        for f in 0..n_features {
+            inv_off[f + 1] += inv_off[f];
+        }
+        let mut inv = vec![(0u32, 0u32); inv_off[n_features]];
+        let mut fill = inv_off.clone();
+        for (i, v) in vectors.iter().enumerate() {
+            for (k, &f) in v.ids.iter().enumerate() {
+                inv[fill[f as usize]] = (i as u32, k as u32);
+                fill[f as usize] += 1;
+            }
+        }
+        drop(fill);
+        // Rows are laid out on every core, each thread a contiguous range of features with
+        // about the same number of (example, feature) users, then joined in feature order:
+        // the same layout as one pass. Each cached slot belongs to exactly one feature, so the
+        // threads write disjoint entries of `local`.
+        let local_atomic: Option<Vec<AtomicU16>> = local
+            .take()
+            .map(|l| l.into_iter().map(AtomicU16::new).collect());
+        let threads = threads_for(n_features);
+        let total = inv_off[n_features];
+        let mut bounds = vec![0usize];
+        for t in 1..threads {
+            let want = total / threads * t;
+            bounds.push(
+                inv_off
+                    .partition_point(|&o| o < want)
+                    .clamp(bounds[t - 1], n_features),
+            );
+        }
+        bounds.push(n_features);
+        let lay_out = |features: std::ops::Range<usize>| {
+            let mut part = LayoutPart::default();
+            // seen[c] == f + 1: class c is already in feature f's row
+            let mut seen = vec![0u32; n_classes];
+            // class → its index in the current row (cached slots only)
+            let mut map = vec![0u16; if local_atomic.is_some() { n_classes } else { 0 }];
+            for f in features {
+                let mark = f as u32 + 1;
+                let row_start = part.cls.len();
+                let users = &inv[inv_off[f]..inv_off[f + 1]];
+                for &(i, _) in users {
+                    for &c in &cand_lists[i as usize] {
+                        if seen[c as usize] != mark {
+                            seen[c as usize] = mark;
+                            part.cls.push(c);
+                        }
+                    }
+                }
+                part.cls[row_start..].sort_unstable();
+                let len = part.cls.len() - row_start;
+                if let Some(local) = &local_atomic {
+                    for (n, &c) in part.cls[row_start..].iter().enumerate() {
+                        map[c as usize] = n as u16;
+                    }
+                    for &(i, k) in users {
+                        let cands = &cand_lists[i as usize];
+                        let at = start[i as usize] + k as usize * cands.len();
+                        for (l, &c) in local[at..at + cands.len()].iter().zip(cands) {
+                            l.store(map[c as usize], Ordering::Relaxed);
+                        }
+                    }
+                }
+                // A direct map costs 4 bytes per class; a row of over n/8 classes already
+                // costs 8 bytes per entry, so the map at most doubles that row's memory.
+                if len > 64 && len > n_classes / 8 {
+                    part.direct.push((f, part.slots.len() / n_classes));
+                    let base = part.slots.len();
+                    part.slots.resize(base + n_classes, Self::NONE);
+                    for (n, &c) in part.cls[row_start..].iter().enumerate() {
+                        // row-relative within the part until the parts are joined
+                        part.slots[base + c as usize] = (row_start + n) as u32;
+                    }
+                }
+                part.ends.push(part.cls.len());
+            }
+            part
+        };
+        let parts: Vec<LayoutPart> = if threads == 1 {
+            vec![lay_out(0..n_features)]
+        } else {
+            let lay_out = &lay_out;
+            run_scoped(
+                bounds
+                    .windows(2)
+                    .map(|b| {
+                        let range = b[0]..b[1];
+                        move || lay_out(range)
+                    })
+                    .collect(),
+            )
+        };
+        let mut offs = Vec::with_capacity(n_features + 1);
+        offs.push(0usize);
+        let mut cls: Vec<u32> = Vec::new();
+        let mut direct = vec![Self::NONE; n_features];
+        let mut slots: Vec<u32> = Vec::new();
+        for part in parts {
+            let base = cls.len();
+            let rows = slots.len() / n_classes.max(1);
+            // (a slot in a direct map is 4 bytes: past 2^32 slots, rows are searched instead)
+            let fits = base + part.cls.len() <= u32::MAX as usize;
+            offs.extend(part.ends.iter().map(|e| base + e));
+            if fits {
+                for &(f, d) in &part.direct {
+                    direct[f] = (rows + d) as u32;
+                }
+                slots.extend(
+                    part.slots
+                        .iter()
+                        .map(|&s| if s == Self::NONE { s } else { s + base as u32 }),
+                );
+            }
+            cls.extend_from_slice(&part.cls);
+        }
+        FixedLayout {
+            offs,
+            cls,
+            direct,
+            slots,
+            n_classes,
+            local: local_atomic
+                .map(|l| (start, l.into_iter().map(AtomicU16::into_inner).collect())),
+        }
+    }
+
+    /// The slots of example `i`'s step into `out` (feature k, candidate j at k · n_cands + j):
+    /// `x` is the example's vector or a dropout of it, `ks` the index of each of `x`'s
+    /// features in the example.
+    pub(super) fn step_slots(
+        &self,
+        i: usize,
+        x: &SparseVec,
+        ks: &[u32],
+        cands: &[u32],
+        out: &mut Vec<usize>,
+    ) {
+        out.clear();
+        let nc = cands.len();
+        match &self.local {
+            Some((start, local)) => {
+                for (&f, &k) in x.ids.iter().zip(ks) {
+                    let row = self.offs[f as usize];
+                    let at = start[i] + k as usize * nc;
+                    out.extend(local[at..at + nc].iter().map(|&l| row + l as usize));
+                }
+            }
+            None => {
+                for &f in &x.ids {
+                    out.extend(cands.iter().map(|&c| self.slot(f, c)));
+                }
+            }
+        }
+    }
+
+    /// Slot of (feature, class); the pair must be in the layout (a candidate of an example
+    /// that has the feature).
+    pub(super) fn slot(&self, f: u32, c: u32) -> usize {
+        let f = f as usize;
+        match self.direct[f] {
+            Self::NONE => {
+                let row = &self.cls[self.offs[f]..self.offs[f + 1]];
+                self.offs[f] + row.partition_point(|&x| x < c)
+            }
+            d => self.slots[d as usize * self.n_classes + c as usize] as usize,
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! One SGD pass over the fixed layout: feature dropout, sequential steps and the sharded
+//! epoch whose parts train side by side and are summed (deterministic whatever the cores).
+
+use super::layout::FixedLayout;
+use super::*;
+
+/// Feature dropout (a cheap regulariser for sparse text), with its buffers.
+#[derive(Default)]
+pub(super) struct Dropout {
+    pub(super) dropped: SparseVec,
+    /// Index of each kept feature in the example.
+    pub(super) kept: Vec<u32>,
+    /// 0, 1, 2, ...: every feature kept.
+    pub(super) iota: Vec<u32>,
+}
+
+impl Dropout {
+    /// `v` with each feature dropped with probability `p` (the rest scaled up by 1 / (1 - p)),
+    /// and the index in `v` of each feature left.
+    pub(super) fn apply<'a>(
+        &'a mut self,
+        v: &'a SparseVec,
+        p: f32,
+        rng: &mut Rng,
+    ) -> (&'a SparseVec, &'a [u32]) {
+        if p <= 0.0 {
+            while self.iota.len() < v.ids.len() {
+                self.iota.push(self.iota.len() as u32);
+            }
+            return (v, &self.iota[..v.ids.len()]);
+        }
+        self.dropped.ids.clear();
+        self.dropped.vals.clear();
+        self.kept.clear();
+        let keep = 1.0 - p;
+        let cut = (p as f64 * u64::MAX as f64) as u64;
+        for (k, &f) in v.ids.iter().enumerate() {
+            if rng.next_u64() >= cut {
+                self.dropped.ids.push(f);
+                self.dropped.vals.push(v.vals[k] / keep);
+                self.kept.push(k as u32);
+            }
+        }
+        (&self.dropped, &self.kept)
+    }
+}
+
+/// What sampled training over a [`FixedLayout`] reads: the examples, their labels and
+/// candidates, and the learning-rate schedule.
+pub(super) struct FixedRun<'a> {
+    pub(super) layout: &'a FixedLayout,
+    pub(super) vectors: &'a [SparseVec],
+    pub(super) labels: &'a [u32],
+    pub(super) cand_lists: &'a [Vec<u32>],
+    pub(super) params: &'a TrainParams,
+    /// Steps in the whole run (the learning rate falls linearly over them).
+    pub(super) total: f32,
+}
+
+impl FixedRun<'_> {
+    /// SGD steps over `order` (examples), the first being step `t0` of the run. `rng` draws
+    /// the dropout masks.
+    pub(super) fn steps(&self, w: &mut [f32], order: &[usize], t0: usize, rng: &mut Rng) {
+        let params = self.params;
+        let mut step: Vec<usize> = Vec::new();
+        let mut scores: Vec<f32> = Vec::new();
+        let mut dropout = Dropout::default();
+        for (n, &i) in order.iter().enumerate() {
+            let v = &self.vectors[i];
+            let (x, ks) = dropout.apply(v, params.dropout, rng);
+            let cands = &self.cand_lists[i];
+            let nc = cands.len();
+            let t = t0 + n + 1;
+            let lr = params.learning_rate * (1.0 - params.lr_decay * (t - 1) as f32 / self.total);
+            self.layout.step_slots(i, x, ks, cands, &mut step);
+            scores.clear();
+            scores.resize(nc, 0.0);
+            for (k, &v) in x.vals.iter().enumerate() {
+                for (s, &p) in scores.iter_mut().zip(&step[k * nc..k * nc + nc]) {
+                    *s += v * w[p];
+                }
+            }
+            loss_gradient(&mut scores, cands, self.labels[i], params);
+            let decay = 1.0 - lr * params.l2;
+            for (j, &g) in scores.iter().enumerate() {
+                if g.abs() < 1e-4 {
+                    continue;
+                }
+                for (k, &v) in x.vals.iter().enumerate() {
+                    let p = step[k * nc + j];
+                    // the same arithmetic, in the same order, as growing rows
+                    w[p] = w[p] * decay + -lr * g * v;
+                }
+            }
+        }
+    }
+
+    /// One epoch over `order` split into `shards` contiguous parts, each trained from the
+    /// same weights on its own copy and thread, their changes then summed into `w`
+    /// (iterative parameter mixing, summing rather than averaging, so each example moves the
+    /// weights as much as in a single pass). Deterministic: the split depends on `shards`,
+    /// not on the number of cores, and each part draws its dropout from its own seed.
+    pub(super) fn sharded_epoch(
+        &self,
+        w: &mut [f32],
+        order: &[usize],
+        t0: usize,
+        shards: usize,
+        seed: u64,
+    ) {
+        let chunk = order.len().div_ceil(shards.max(1)).max(1);
+        let base: &[f32] = w;
+        let parts: Vec<Vec<f32>> = run_scoped(
+            order
+                .chunks(chunk)
+                .enumerate()
+                .map(|(n, part)| {
+                    move || {
+                        let mut mine = base.to_vec();
+                        let mut rng = Rng::new(seed.wrapping_add(0x9E37_79B9 * (n as u64 + 1)));
+                        self.steps(&mut mine, part, t0 + n * chunk, &mut rng);
+                        mine
+                    }
+                })
+                .collect(),
+        );
+        // w + Σ (part − w), in one pass
+        let others = (parts.len() as f32) - 1.0;
+        for (p, b) in w.iter_mut().enumerate() {
+            let sum: f32 = parts.iter().map(|part| part[p]).sum();
+            *b = sum - others * *b;
+        }
+    }
+}

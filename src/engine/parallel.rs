@@ -1,0 +1,86 @@
+//! The build's parallel helpers and its random numbers: pure per-item work over every core,
+//! joined in order, so a build gives the same engine whatever the number of cores.
+
+/// `(0..n).map(f).collect()` on every core (see [`par_chunks`]).
+pub fn par_map<T: Send>(n: usize, f: &(dyn Fn(usize) -> T + Sync)) -> Vec<T> {
+    par_chunks(n, &|range| range.map(f).collect())
+}
+
+/// Threads for `n` items of build work: one per core, but at least 2,048 items each (small
+/// builds stay on one thread).
+pub(crate) fn threads_for(n: usize) -> usize {
+    std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1)
+        .min(n / 2048)
+        .max(1)
+}
+
+/// `f` over contiguous chunks of `0..n`, one per core, joined in order: the same result as
+/// `f(0..n)` when `f` maps each index on its own. For the pure per-text work of a build
+/// (analysis, vectors, retrieval of training candidates) that a large knowledge base
+/// multiplies; small builds stay on one thread.
+pub fn par_chunks<T: Send>(
+    n: usize,
+    f: &(dyn Fn(std::ops::Range<usize>) -> Vec<T> + Sync),
+) -> Vec<T> {
+    let threads = threads_for(n);
+    if threads == 1 {
+        return f(0..n);
+    }
+    let chunk = n.div_ceil(threads);
+    run_scoped(
+        (0..threads)
+            .map(|t| {
+                let range = t * chunk..((t + 1) * chunk).min(n);
+                move || f(range)
+            })
+            .collect(),
+    )
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Each job on its own scoped thread, results in the jobs' order. A panic in a job is a bug;
+/// it is passed on rather than turned into a short result.
+pub fn run_scoped<T: Send, F: FnOnce() -> T + Send>(jobs: Vec<F>) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs.into_iter().map(|job| scope.spawn(job)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// Deterministic xorshift64* generator.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next_u64() % n as u64) as usize
+        }
+    }
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}

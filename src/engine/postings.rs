@@ -1,0 +1,365 @@
+//! Serving structures over sparse TF-IDF vectors: impact-ordered, truncated inverted indexes
+//! ([`Postings`]) so a query's cost does not grow with the number of intents, the per-thread
+//! accumulator that scores against them ([`Scratch`]), one centroid per intent
+//! ([`CentroidIndex`], candidate retrieval and the similarity signal) and one vector per
+//! example ([`ExampleIndex`], k-nearest-neighbour voting).
+
+use std::cell::RefCell;
+
+use super::parallel::par_chunks;
+use super::sparse::SparseVec;
+
+/// Inverted index: feature → (class, weight), impact-ordered and truncated.
+#[derive(Debug, Default, Clone)]
+pub struct Postings {
+    offsets: Vec<u32>,
+    classes: Vec<u32>,
+    weights: Vec<f32>,
+}
+
+impl Postings {
+    /// Build from per-feature lists; keeps the `max_len` largest |weight|. Features are cut
+    /// and sorted on every core, then joined in feature order.
+    pub fn from_lists(lists: Vec<Vec<(u32, f32)>>, max_len: usize, min_abs: f32) -> Postings {
+        Self::from_slices(lists.len(), &|f| &lists[f], max_len, min_abs)
+    }
+
+    /// Build from (feature, class, weight) entries, as [`Postings::from_lists`] would from
+    /// per-feature lists of the entries in the same order: one flat array, no list per feature.
+    pub fn from_entries(
+        n_features: usize,
+        entries: &[(u32, u32, f32)],
+        max_len: usize,
+        min_abs: f32,
+    ) -> Postings {
+        let mut offs = vec![0usize; n_features + 1];
+        for &(f, _, _) in entries {
+            offs[f as usize + 1] += 1;
+        }
+        for f in 0..n_features {
+            offs[f + 1] += offs[f];
+        }
+        let mut flat = vec![(0u32, 0.0f32); entries.len()];
+        let mut fill = offs.clone();
+        for &(f, c, w) in entries {
+            flat[fill[f as usize]] = (c, w);
+            fill[f as usize] += 1;
+        }
+        Self::from_slices(
+            n_features,
+            &|f| &flat[offs[f]..offs[f + 1]],
+            max_len,
+            min_abs,
+        )
+    }
+
+    fn from_slices<'a>(
+        n: usize,
+        list: &(dyn Fn(usize) -> &'a [(u32, f32)] + Sync),
+        max_len: usize,
+        min_abs: f32,
+    ) -> Postings {
+        let cut = |l: &[(u32, f32)]| -> Vec<(u32, f32)> {
+            let mut l: Vec<(u32, f32)> = l
+                .iter()
+                .copied()
+                .filter(|&(_, w)| w.abs() >= min_abs && w.is_finite())
+                .collect();
+            if l.len() > max_len {
+                // the strongest `max_len` (ties to the lower class), in any order
+                let strongest = |a: &(u32, f32), b: &(u32, f32)| {
+                    b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0))
+                };
+                if max_len == 0 {
+                    l.clear();
+                } else {
+                    l.select_nth_unstable_by(max_len - 1, strongest);
+                    l.truncate(max_len);
+                }
+            }
+            // class order inside a posting gives sequential writes when dense
+            l.sort_by_key(|&(c, _)| c);
+            l
+        };
+        let parts: Vec<(Vec<u32>, Vec<u32>, Vec<f32>)> = par_chunks(n, &|range| {
+            let (mut lens, mut classes, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+            for f in range {
+                let l = cut(list(f));
+                lens.push(l.len() as u32);
+                for (c, w) in l {
+                    classes.push(c);
+                    weights.push(w);
+                }
+            }
+            vec![(lens, classes, weights)]
+        });
+        let total: usize = parts.iter().map(|p| p.1.len()).sum();
+        let mut p = Postings {
+            offsets: Vec::with_capacity(n + 1),
+            classes: Vec::with_capacity(total),
+            weights: Vec::with_capacity(total),
+        };
+        p.offsets.push(0);
+        for (lens, classes, weights) in parts {
+            for n in lens {
+                let last = p.offsets[p.offsets.len() - 1];
+                p.offsets.push(last + n);
+            }
+            p.classes.extend(classes);
+            p.weights.extend(weights);
+        }
+        p
+    }
+
+    pub fn get(&self, f: u32) -> (&[u32], &[f32]) {
+        let f = f as usize;
+        if f + 1 >= self.offsets.len() {
+            return (&[], &[]);
+        }
+        let (a, b) = (self.offsets[f] as usize, self.offsets[f + 1] as usize);
+        (&self.classes[a..b], &self.weights[a..b])
+    }
+
+    /// Weight of (feature, class) or 0.
+    pub fn weight(&self, f: u32, c: u32) -> f32 {
+        let (cs, ws) = self.get(f);
+        match cs.binary_search(&c) {
+            Ok(i) => ws[i],
+            Err(_) => 0.0,
+        }
+    }
+
+    pub fn total_len(&self) -> usize {
+        self.classes.len()
+    }
+}
+
+/// Accumulator reused per thread: dense scores + touched list.
+#[derive(Default)]
+pub struct Scratch {
+    pub scores: Vec<f32>,
+    pub touched: Vec<u32>,
+    pub mark: Vec<bool>,
+    /// `top`'s working list, kept between calls: with many intents a query touches thousands
+    /// of them, and a fresh list per call was a tenth of the 100× knowledge base's build time.
+    ranked: Vec<(u32, f32)>,
+}
+
+thread_local! {
+    pub static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { scores: Vec::new(), touched: Vec::new(), mark: Vec::new(), ranked: Vec::new() }) };
+}
+
+impl Scratch {
+    pub fn prepare(&mut self, n: usize) {
+        if self.scores.len() < n {
+            self.scores.resize(n, 0.0);
+            self.mark.resize(n, false);
+        }
+        for &c in &self.touched {
+            self.scores[c as usize] = 0.0;
+            self.mark[c as usize] = false;
+        }
+        self.touched.clear();
+    }
+
+    /// scores += scale · x · postings
+    pub fn accumulate_scaled(&mut self, p: &Postings, x: &SparseVec, scale: f32) {
+        for (k, &f) in x.ids.iter().enumerate() {
+            let v = x.vals[k] * scale;
+            let (cs, ws) = p.get(f);
+            for (i, &c) in cs.iter().enumerate() {
+                let ci = c as usize;
+                if !self.mark[ci] {
+                    self.mark[ci] = true;
+                    self.touched.push(c);
+                }
+                self.scores[ci] += v * ws[i];
+            }
+        }
+    }
+
+    /// scores += bias, for every class (all become touched).
+    pub fn add_bias(&mut self, bias: &[f32]) {
+        for (c, &b) in bias.iter().enumerate() {
+            if !self.mark[c] {
+                self.mark[c] = true;
+                self.touched.push(c as u32);
+            }
+            self.scores[c] += b;
+        }
+    }
+
+    /// scores += x · postings
+    pub fn accumulate(&mut self, p: &Postings, x: &SparseVec) {
+        for (k, &f) in x.ids.iter().enumerate() {
+            let v = x.vals[k];
+            let (cs, ws) = p.get(f);
+            for (i, &c) in cs.iter().enumerate() {
+                let ci = c as usize;
+                if !self.mark[ci] {
+                    self.mark[ci] = true;
+                    self.touched.push(c);
+                }
+                self.scores[ci] += v * ws[i];
+            }
+        }
+    }
+
+    /// The `k` best touched classes, sorted best first (ties by class id). Ranking is a strict
+    /// total order, so the answer is unique: a short insertion-sorted list when `k` is small
+    /// next to the touched list (each score is usually one comparison against the k-th
+    /// best; with thousands of touched intents a selection over all of them was most of the
+    /// 100× knowledge base's training-candidate time), else selection then sort.
+    pub fn top(&mut self, k: usize) -> Vec<(u32, f32)> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let better = |a: (u32, f32), b: (u32, f32)| match a.1.total_cmp(&b.1) {
+            std::cmp::Ordering::Equal => a.0 < b.0,
+            o => o == std::cmp::Ordering::Greater,
+        };
+        let r = &mut self.ranked;
+        r.clear();
+        if self.touched.len() > 8 * k {
+            for &c in &self.touched {
+                let e = (c, self.scores[c as usize]);
+                if r.len() == k {
+                    if !better(e, r[k - 1]) {
+                        continue;
+                    }
+                    r.pop();
+                }
+                let at = r.partition_point(|&x| better(x, e));
+                r.insert(at, e);
+            }
+            return r.clone();
+        }
+        r.extend(self.touched.iter().map(|&c| (c, self.scores[c as usize])));
+        let cmp = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if r.len() > k {
+            r.select_nth_unstable_by(k - 1, cmp);
+            r.truncate(k);
+        }
+        r.sort_by(cmp);
+        r.clone()
+    }
+}
+
+/// Centroid per class as an inverted index.
+#[derive(Debug, Default)]
+pub struct CentroidIndex {
+    pub postings: Postings,
+}
+
+impl CentroidIndex {
+    pub fn build(
+        vectors: &[SparseVec],
+        labels: &[u32],
+        n_features: usize,
+        max_postings: usize,
+    ) -> CentroidIndex {
+        // Per class, sum its rows in a dense accumulator over features (touched ones listed),
+        // then emit that class's normalised centroid as (feature, class, weight) entries;
+        // classes on every core, entries joined in class order.
+        let mut by_class: Vec<usize> = (0..vectors.len()).collect();
+        by_class.sort_by_key(|&i| labels[i]);
+        let groups: Vec<&[usize]> = by_class.chunk_by(|&a, &b| labels[a] == labels[b]).collect();
+        let entries: Vec<(u32, u32, f32)> = par_chunks(groups.len(), &|range| {
+            let mut acc = vec![0.0f32; n_features];
+            let mut mark = vec![false; n_features];
+            let mut touched: Vec<u32> = Vec::new();
+            let mut out = Vec::new();
+            for rows in &groups[range] {
+                let c = labels[rows[0]];
+                for &i in rows.iter() {
+                    let v = &vectors[i];
+                    for (&f, &x) in v.ids.iter().zip(&v.vals) {
+                        if !mark[f as usize] {
+                            mark[f as usize] = true;
+                            touched.push(f);
+                        }
+                        acc[f as usize] += x;
+                    }
+                }
+                touched.sort_unstable();
+                let norm: f32 = touched
+                    .iter()
+                    .map(|&f| acc[f as usize] * acc[f as usize])
+                    .sum::<f32>()
+                    .sqrt();
+                for &f in &touched {
+                    let w = std::mem::take(&mut acc[f as usize]);
+                    mark[f as usize] = false;
+                    if norm > 0.0 {
+                        out.push((f, c, w / norm));
+                    }
+                }
+                touched.clear();
+            }
+            out
+        });
+        CentroidIndex {
+            postings: Postings::from_entries(n_features, &entries, max_postings, 0.0),
+        }
+    }
+}
+
+pub fn softmax_in_place(s: &mut [f32]) {
+    let m = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut z = 0.0;
+    for v in s.iter_mut() {
+        *v = (*v - m).exp();
+        z += *v;
+    }
+    if z > 0.0 {
+        for v in s.iter_mut() {
+            *v /= z;
+        }
+    }
+}
+
+/// Example-level inverted index for k-nearest-neighbour voting. Postings are
+/// impact-ordered and truncated, so lookups cost O(features × max_postings).
+#[derive(Debug, Default)]
+pub struct ExampleIndex {
+    pub postings: Postings,
+    pub labels: Vec<u32>,
+}
+
+impl ExampleIndex {
+    pub fn build(
+        vectors: &[SparseVec],
+        labels: &[u32],
+        n_features: usize,
+        max_postings: usize,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> ExampleIndex {
+        let mut lists: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_features];
+        for (i, v) in vectors.iter().enumerate() {
+            let norm: f32 = v
+                .ids
+                .iter()
+                .zip(&v.vals)
+                .filter(|(f, _)| keep(**f))
+                .map(|(_, x)| x * x)
+                .sum::<f32>()
+                .sqrt();
+            if norm <= 0.0 {
+                continue;
+            }
+            for (k, &f) in v.ids.iter().enumerate() {
+                if keep(f) {
+                    lists[f as usize].push((i as u32, v.vals[k] / norm));
+                }
+            }
+        }
+        ExampleIndex {
+            postings: Postings::from_lists(lists, max_postings, 0.0),
+            labels: labels.to_vec(),
+        }
+    }
+}
+
+thread_local! {
+    pub static KNN_SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { scores: Vec::new(), touched: Vec::new(), mark: Vec::new(), ranked: Vec::new() }) };
+}

@@ -1,0 +1,164 @@
+//! The organisation file (rate card, coverage, holidays) and the SPA service catalogue.
+
+use super::*;
+
+impl Loader {
+    pub fn load_organisation(&mut self, file: &Path) {
+        let Some(text) = self.read(file) else { return };
+        let Some(raw) = self.parse_toml::<RawOrganisation>(file, &text, 0) else {
+            return;
+        };
+        let Some(timezone) = self.timezone(file, &raw.timezone) else {
+            return;
+        };
+        self.default_tz = timezone;
+        let Some(coverage) = self.coverage(file, &raw.coverage, timezone) else {
+            return;
+        };
+        self.check_rates(file, &raw.rates);
+        self.raw.organisation = Some(Organisation {
+            short_name: raw.short_name.unwrap_or_else(|| raw.name.clone()),
+            name: raw.name,
+            timezone,
+            currency: raw.currency,
+            coverage,
+            rates: raw.rates,
+            escalation_response_hours: raw.escalation_response_hours,
+            urgent_response_hours: raw.urgent_response_hours,
+        });
+    }
+
+    pub(super) fn check_rates(&mut self, file: &Path, rates: &BTreeMap<String, f64>) {
+        for (k, v) in rates {
+            if !(v.is_finite() && *v >= 0.0) {
+                self.err_at(file, k, format!("rate {k} must be a non-negative amount"));
+            }
+        }
+    }
+
+    pub fn load_service(&mut self, file: &Path) {
+        let Some(text) = self.read(file) else { return };
+        let Some(raw) = self.parse_toml::<RawService>(file, &text, 0) else {
+            return;
+        };
+        let t = &raw.commitment.turnaround;
+        let turnaround = match (t.business_hours, t.business_days, t.calendar_days) {
+            (Some(h), None, None) => Turnaround::BusinessHours(h),
+            (None, Some(d), None) => Turnaround::BusinessDays(d),
+            (None, None, Some(d)) => Turnaround::CalendarDays(d),
+            _ => {
+                self.err_at(
+                    file,
+                    "turnaround",
+                    "turnaround is exactly one of business_hours, business_days, calendar_days",
+                );
+                return;
+            }
+        };
+        let default_tz = self.default_tz;
+        let coverage = match &raw.commitment.coverage {
+            Some(c) => self.coverage(file, c, default_tz),
+            None => None,
+        };
+        let mut inputs = Vec::new();
+        for ri in raw.input {
+            let kind = match ri.kind.as_str() {
+                "text" => InputKind::Text,
+                "number" => InputKind::Number {
+                    min: ri.min,
+                    max: ri.max,
+                },
+                "amount" => InputKind::Amount {
+                    min: ri.min,
+                    max: ri.max,
+                },
+                "date" => InputKind::Date { future: ri.future },
+                "email" => InputKind::Email,
+                "choice" => {
+                    if ri.choices.len() < 2 {
+                        self.err_at(
+                            file,
+                            &ri.name,
+                            format!("input {}: a choice needs at least two `choices`", ri.name),
+                        );
+                        continue;
+                    }
+                    InputKind::Choice {
+                        choices: ri.choices,
+                    }
+                }
+                "reference" => {
+                    let Some(p) = ri.pattern.as_deref() else {
+                        self.err_at(
+                            file,
+                            &ri.name,
+                            format!("input {}: a reference needs a `pattern`", ri.name),
+                        );
+                        continue;
+                    };
+                    match regex::Regex::new(p) {
+                        Ok(r) => InputKind::Reference {
+                            pattern: Pattern(r),
+                        },
+                        Err(e) => {
+                            self.err_at(
+                                file,
+                                p,
+                                format!(
+                                    "input {}: invalid regex: {}",
+                                    ri.name,
+                                    first_line(&e.to_string())
+                                ),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                other => {
+                    self.err_at(file, &format!("\"{other}\""), format!(
+                        "input {}: unknown type {other:?} (text, number, amount, date, email, choice, reference)",
+                        ri.name
+                    ));
+                    continue;
+                }
+            };
+            let extract = match ri.extract.as_deref() {
+                None => None,
+                Some(p) => match regex::Regex::new(p) {
+                    Ok(r) => Some(Pattern(r)),
+                    Err(e) => {
+                        self.err_at(
+                            file,
+                            p,
+                            format!(
+                                "input {}: invalid extract regex: {}",
+                                ri.name,
+                                first_line(&e.to_string())
+                            ),
+                        );
+                        None
+                    }
+                },
+            };
+            inputs.push(InputSpec {
+                extract,
+                name: ri.name,
+                prompt: ri.prompt,
+                kind,
+                required: ri.required,
+                help: ri.help,
+            });
+        }
+        self.raw.services.push(Service {
+            id: raw.id,
+            name: raw.name,
+            team: raw.team,
+            process: raw.process,
+            description: raw.description,
+            interaction: raw.interaction,
+            turnaround,
+            coverage,
+            inputs,
+        });
+    }
+}
