@@ -5,9 +5,12 @@
 //!
 //! Runs when the datasets are there (`../shared/datasets`, or `FRONTDOOR_DATASETS`), and says
 //! loudly when they are not. The floors sit a little under the figures measured when they were
-//! set (2026-12-05: 74.9% right directly, 86.9% right directly or among the suggestions, 4.2%
-//! of out-of-domain questions answered with an article), so that a content or engine change
-//! that costs real users' questions fails here, while training noise (about a point) does not.
+//! last set (2026-12-05, second pass: 80.5% right directly, 92.0% right directly or among the
+//! suggestions, 3.0% (64 of 2,149) of out-of-domain questions answered with an article; the
+//! first pass measured 74.9 / 86.9 / 4.2), so that a content or engine change that costs real
+//! users' questions fails here, while a question or two moving with a retrained model does not.
+//! The product's targets are 75 / 90 / 3: the first two floors are at or above them; the
+//! third allows half a point over, since the measured 2.98% sits on the target itself.
 
 mod common;
 
@@ -37,17 +40,17 @@ fn crowd_written_questions_get_the_right_article() {
     eprintln!("{report}");
     assert!(report.in_domain.rows > 2000 && report.out_of_domain.rows > 2000);
     assert!(
-        report.direct_pct() >= 73.0,
+        report.direct_pct() >= 79.0,
         "right article directly: {:.1}%",
         report.direct_pct()
     );
     assert!(
-        report.direct_or_suggested_pct() >= 85.0,
+        report.direct_or_suggested_pct() >= 90.5,
         "right article directly or among the suggestions: {:.1}%",
         report.direct_or_suggested_pct()
     );
     assert!(
-        report.ood_answered_pct() <= 5.0,
+        report.ood_answered_pct() <= 3.5,
         "out-of-domain questions answered with an article: {:.1}%",
         report.ood_answered_pct()
     );
