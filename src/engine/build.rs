@@ -1,6 +1,8 @@
-//! Building the engine: analyse every example and passage, intern the features, train the
-//! scoring model (and the SVM on data-rich content), index centroids, examples and passages,
-//! and compile the rules and the vocabulary. Pure and deterministic.
+//! Building the engine, one phase per method of [`Build`]: check the definitions, choose the
+//! model's shape, analyse every example and passage, intern the features and vectorise, train
+//! the scoring model (and the SVM on data-rich content), then the lookups (typo repair, the
+//! example index, the vocabulary). Pure and deterministic; each phase's time is logged at
+//! `debug` (see [`Phases`]).
 
 use super::*;
 
@@ -20,52 +22,153 @@ impl Engine {
         vocabulary: &[VocabularyGroup],
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
-        if intents.is_empty() {
+        validate(intents, &config)?;
+        let mut b = Build {
+            intents,
+            config: &config,
+            phases: Phases::start(),
+        };
+        let rules = RuleSet::build(intents, extractors)?;
+        let (shape, analyzer) = b.shape();
+        b.phases.done("rules");
+        let corpus = b.analyse(&analyzer);
+        if corpus.docs.is_empty() && rules.rules.is_empty() {
             return Err(EngineError::Empty);
         }
-        if !(config.temperature > 0.0 && config.temperature.is_finite()) {
-            return Err(EngineError::InvalidConfig("temperature must be > 0".into()));
+        let Corpus {
+            docs,
+            labels,
+            scales,
+            word_freq,
+        } = corpus;
+        let v = b.vectorise(&analyzer, docs, labels, &scales);
+        let (centroids, model) = b.train(&shape, &v);
+        let (typo, knn, vocabulary) = b.lookups(&analyzer, &v, &word_freq, vocabulary);
+        let lexicon = config.lexicon.then(Lexicon::get);
+        b.phases.done("vocabulary and lexicon");
+        let oos_class = intents
+            .iter()
+            .position(|d| {
+                !config.out_of_scope_intent.is_empty() && d.name == config.out_of_scope_intent
+            })
+            .map(|c| c as u32);
+        Ok(Engine {
+            vocabulary,
+            lexicon,
+            names: intents.iter().map(|d| d.name.clone()).collect(),
+            examples: intents.iter().map(|d| d.examples.clone()).collect(),
+            analyzer,
+            stem_vocab: word_freq.keys().map(|w| stem::stem(w)).collect(),
+            vocab: word_freq.into_keys().collect(),
+            typo,
+            centroids,
+            model,
+            knn,
+            rules,
+            in_examples: v.in_examples,
+            max_idf: v.max_idf,
+            unit_vectors: v.unit_vectors,
+            class_start: v.class_start,
+            features: v.features,
+            similarity_knee: shape.similarity_knee,
+            oos_class,
+            config,
+        })
+    }
+}
+
+/// The definitions and settings make sense: every error a content editor can cause is named.
+fn validate(intents: &[IntentDef], config: &EngineConfig) -> Result<(), EngineError> {
+    if intents.is_empty() {
+        return Err(EngineError::Empty);
+    }
+    if !(config.temperature > 0.0 && config.temperature.is_finite()) {
+        return Err(EngineError::InvalidConfig("temperature must be > 0".into()));
+    }
+    if !(0.0..=1.0).contains(&config.oos_threshold) || !(0.0..=1.0).contains(&config.clarify_margin)
+    {
+        return Err(EngineError::InvalidConfig(
+            "oos_threshold and clarify_margin must be within 0..=1".into(),
+        ));
+    }
+    let band_ok = (0.0..=config.oos_threshold).contains(&config.suggest_threshold)
+        && (0.0..=1.0).contains(&config.suggest_ratio);
+    let weights_ok = config.vocabulary_weight.is_finite()
+        && config.vocabulary_weight >= 0.0
+        && config.lexicon_weight.is_finite()
+        && config.lexicon_weight >= 0.0;
+    if !(band_ok && weights_ok) {
+        return Err(EngineError::InvalidConfig(
+            "suggest_threshold must be within 0..=oos_threshold, suggest_ratio within 0..=1, \
+             vocabulary_weight and lexicon_weight finite and >= 0"
+                .into(),
+        ));
+    }
+    let svm_ok = config.svm_c > 0.0
+        && config.svm_c.is_finite()
+        && config.hinge_blend.is_finite()
+        && config.blend_softmax_weight.is_finite();
+    if !svm_ok {
+        return Err(EngineError::InvalidConfig(
+            "svm_c must be > 0; hinge_blend and blend_softmax_weight finite".into(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for def in intents {
+        if def.name.is_empty() {
+            return Err(EngineError::EmptyIntentName);
         }
-        if !(0.0..=1.0).contains(&config.oos_threshold)
-            || !(0.0..=1.0).contains(&config.clarify_margin)
-        {
-            return Err(EngineError::InvalidConfig(
-                "oos_threshold and clarify_margin must be within 0..=1".into(),
-            ));
+        if !seen.insert(def.name.as_str()) {
+            return Err(EngineError::DuplicateIntent(def.name.clone()));
         }
-        let band_ok = (0.0..=config.oos_threshold).contains(&config.suggest_threshold)
-            && (0.0..=1.0).contains(&config.suggest_ratio);
-        let weights_ok = config.vocabulary_weight.is_finite()
-            && config.vocabulary_weight >= 0.0
-            && config.lexicon_weight.is_finite()
-            && config.lexicon_weight >= 0.0;
-        if !(band_ok && weights_ok) {
-            return Err(EngineError::InvalidConfig(
-                "suggest_threshold must be within 0..=oos_threshold, suggest_ratio within 0..=1, \
-                 vocabulary_weight and lexicon_weight finite and >= 0"
-                    .into(),
-            ));
-        }
-        let svm_ok = config.svm_c > 0.0
-            && config.svm_c.is_finite()
-            && config.hinge_blend.is_finite()
-            && config.blend_softmax_weight.is_finite();
-        if !svm_ok {
-            return Err(EngineError::InvalidConfig(
-                "svm_c must be > 0; hinge_blend and blend_softmax_weight finite".into(),
-            ));
-        }
-        let mut phases = Phases::start();
-        let mut seen = HashSet::new();
-        for def in intents {
-            if def.name.is_empty() {
-                return Err(EngineError::EmptyIntentName);
-            }
-            if !seen.insert(def.name.as_str()) {
-                return Err(EngineError::DuplicateIntent(def.name.clone()));
-            }
-        }
-        let rules = RuleSet::build(intents, extractors)?;
+    }
+    Ok(())
+}
+
+/// One build in progress: what every phase reads, and the phase clock.
+struct Build<'a> {
+    intents: &'a [IntentDef],
+    config: &'a EngineConfig,
+    phases: Phases,
+}
+
+/// The model's shape, chosen from the number of intents and examples.
+struct Shape {
+    /// Above `dense_max_classes` intents: sampled training on word-level features.
+    sparse: bool,
+    /// Character n-grams are features.
+    chars: bool,
+    /// Data-rich intents: the exact SVM is blended in.
+    rich: bool,
+    similarity_knee: f32,
+}
+
+/// Every example and passage sentence that has tokens, analysed: features named, intent, weight.
+struct Corpus {
+    docs: Vec<index::NamedFeatures>,
+    labels: Vec<u32>,
+    /// 1 for an example, `passage_weight` for a passage sentence.
+    scales: Vec<f32>,
+    word_freq: HashMap<String, u32>,
+}
+
+/// The corpus as vectors over the interned feature space.
+struct Vectors {
+    features: FeatureSpace,
+    /// Per feature: seen in a real example (not only in passages).
+    in_examples: Vec<bool>,
+    max_idf: f32,
+    /// Examples and passage sentences (scaled down; weight-0 ones dropped).
+    vectors: Vec<SparseVec>,
+    labels: Vec<u32>,
+    is_passage: Vec<bool>,
+    unit_vectors: Vec<SparseVec>,
+    class_start: Vec<usize>,
+}
+
+impl Build<'_> {
+    fn shape(&mut self) -> (Shape, Analyzer) {
+        let (intents, config) = (self.intents, self.config);
         // Above `dense_max_classes` intents the sampled model trains on word-level features
         // only, so character n-grams there would feed nothing but the out-of-scope similarity:
         // they are left out (see `sparse_char_ngrams`).
@@ -101,8 +204,17 @@ impl Engine {
             light_stem: config.light_stem,
         };
         let analyzer = Analyzer::new(params, &config.synonyms);
-        phases.done("rules");
+        let shape = Shape {
+            sparse,
+            chars,
+            rich,
+            similarity_knee,
+        };
+        (shape, analyzer)
+    }
 
+    fn analyse(&mut self, analyzer: &Analyzer) -> Corpus {
+        let (intents, config, phases) = (self.intents, self.config, &mut self.phases);
         // Analyse every example and passage sentence (on every core; in order).
         let mut texts: Vec<(u32, Cow<'_, str>, f32)> = Vec::new();
         for (c, def) in intents.iter().enumerate() {
@@ -145,13 +257,26 @@ impl Engine {
         }
         drop(texts);
         phases.done("word counts");
-        if docs.is_empty() && rules.rules.is_empty() {
-            return Err(EngineError::Empty);
+        Corpus {
+            docs,
+            labels,
+            scales,
+            word_freq,
         }
+    }
+
+    fn vectorise(
+        &mut self,
+        analyzer: &Analyzer,
+        docs: Vec<index::NamedFeatures>,
+        mut labels: Vec<u32>,
+        scales: &[f32],
+    ) -> Vectors {
+        let (intents, phases) = (self.intents, &mut self.phases);
         let features = FeatureSpace::build(&docs);
         phases.done("dictionary");
         let mut in_examples = vec![false; features.len()];
-        for ((raw, _), &w) in docs.iter().zip(&scales) {
+        for ((raw, _), &w) in docs.iter().zip(scales) {
             if w == 1.0 {
                 for f in raw {
                     if let Some(&id) = features.ids.get(&f.hash) {
@@ -208,6 +333,24 @@ impl Engine {
             is_passage = vec![false; labels.len()];
         }
         phases.done("passage vectors");
+        Vectors {
+            features,
+            in_examples,
+            max_idf,
+            vectors,
+            labels,
+            is_passage,
+            unit_vectors,
+            class_start,
+        }
+    }
+
+    fn train(&mut self, shape: &Shape, v: &Vectors) -> (CentroidIndex, LinearModel) {
+        let (config, phases) = (self.config, &mut self.phases);
+        let (sparse, chars, rich) = (shape.sparse, shape.chars, shape.rich);
+        let (features, vectors, labels, is_passage) =
+            (&v.features, &v.vectors, &v.labels, &v.is_passage);
+        let n_classes = self.intents.len();
         let centroids =
             CentroidIndex::build(&vectors, &labels, features.len(), config.max_postings);
         phases.done("centroids");
@@ -275,7 +418,7 @@ impl Engine {
         // the 100× knowledge base's top-1 35.8 → 37.9%, at about half the retrievals.
         let passage_candidates: Vec<Vec<u32>> = if sparse {
             let mut rows = vec![0usize; n_classes + 1];
-            for &l in &labels {
+            for &l in labels {
                 rows[l as usize + 1] += 1;
             }
             for c in 0..n_classes {
@@ -355,6 +498,18 @@ impl Engine {
             svm,
         );
         phases.done("training");
+        (centroids, model)
+    }
+
+    fn lookups(
+        &mut self,
+        analyzer: &Analyzer,
+        v: &Vectors,
+        word_freq: &HashMap<String, u32>,
+        vocabulary: &[VocabularyGroup],
+    ) -> (TypoIndex, Option<ExampleIndex>, Vocabulary) {
+        let (intents, config, phases) = (self.intents, self.config, &mut self.phases);
+        let (features, vectors, labels) = (&v.features, &v.vectors, &v.labels);
         // Vocabulary words are repair targets too ("vacaton" → "vacation"), and are never
         // repaired themselves (see `analyze`).
         let typo = if vocabulary.is_empty() {
@@ -404,35 +559,7 @@ impl Engine {
         } else {
             Vocabulary::default()
         };
-        let lexicon = config.lexicon.then(Lexicon::get);
-        phases.done("vocabulary and lexicon");
-        Ok(Engine {
-            vocabulary,
-            lexicon,
-            names: intents.iter().map(|d| d.name.clone()).collect(),
-            examples: intents.iter().map(|d| d.examples.clone()).collect(),
-            analyzer,
-            features,
-            stem_vocab: word_freq.keys().map(|w| stem::stem(w)).collect(),
-            vocab: word_freq.into_keys().collect(),
-            typo,
-            centroids,
-            model,
-            knn,
-            rules,
-            in_examples,
-            max_idf,
-            unit_vectors,
-            class_start,
-            similarity_knee,
-            oos_class: intents
-                .iter()
-                .position(|d| {
-                    !config.out_of_scope_intent.is_empty() && d.name == config.out_of_scope_intent
-                })
-                .map(|c| c as u32),
-            config,
-        })
+        (typo, knn, vocabulary)
     }
 }
 
