@@ -1,4 +1,7 @@
-//! Query cost at 1×, 10× and 100× the CLINC150 intent count.
+//! Query cost at 1×, 10× and 100× the CLINC150 intent count, and at 1× with general English
+//! (WordNet) off and with the shipped content's vocabulary groups on (`1x-no-lexicon`,
+//! `1x-vocabulary`): CLINC150's questions say "vacation", "paycheck" and "401k", so the
+//! vocabulary's expansion runs on real queries.
 //!
 //! Larger sets are synthetic: every CLINC150 intent is copied with a suffix
 //! (`name~k`) and perturbed examples (two tokens swapped, one token replaced
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use frontdoor::engine::eval::{load_jsonl, to_intents};
-use frontdoor::engine::{Engine, EngineConfig, IntentDef};
+use frontdoor::engine::{Engine, EngineConfig, IntentDef, VocabularyGroup};
 
 const COPY_EXAMPLES: usize = 20;
 
@@ -72,6 +75,33 @@ fn scaled(base: &[IntentDef], factor: usize) -> Vec<IntentDef> {
     out
 }
 
+/// The shipped `intents/vocabulary.toml`'s groups, unscoped (their scopes name our articles,
+/// which CLINC150 does not have).
+fn shipped_vocabulary() -> Vec<VocabularyGroup> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        group: Vec<Group>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Group {
+        terms: Vec<String>,
+        #[serde(default)]
+        off_topic: bool,
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("intents/vocabulary.toml");
+    let text = std::fs::read_to_string(&path).expect("intents/vocabulary.toml");
+    let file: File = toml::from_str(&text).expect("vocabulary.toml parses");
+    file.group
+        .into_iter()
+        .map(|g| VocabularyGroup {
+            terms: g.terms,
+            scope: Vec::new(),
+            origin: String::new(),
+            off_topic: g.off_topic,
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/clinc150/train.jsonl");
@@ -95,8 +125,19 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     // "1x-sparse" forces the many-intents regime (word-level model, sampled
     // softmax over sparse rows) at 1x, for a like-for-like comparison with 10x/100x.
-    for (label, factor, cfg) in [
-        ("1x", 1usize, EngineConfig::default()),
+    let vocabulary = shipped_vocabulary();
+    for (label, factor, cfg, groups) in [
+        ("1x", 1usize, EngineConfig::default(), &[][..]),
+        (
+            "1x-no-lexicon",
+            1,
+            EngineConfig {
+                lexicon: false,
+                ..EngineConfig::default()
+            },
+            &[][..],
+        ),
+        ("1x-vocabulary", 1, EngineConfig::default(), &vocabulary[..]),
         (
             "1x-sparse",
             1,
@@ -104,14 +145,15 @@ fn bench(c: &mut Criterion) {
                 dense_max_classes: 0,
                 ..EngineConfig::default()
             },
+            &[][..],
         ),
-        ("10x", 10, EngineConfig::default()),
-        ("100x", 100, EngineConfig::default()),
+        ("10x", 10, EngineConfig::default(), &[][..]),
+        ("100x", 100, EngineConfig::default(), &[][..]),
     ] {
         let intents = scaled(&base, factor);
         let n_examples: usize = intents.iter().map(|d| d.examples.len()).sum();
         let t0 = Instant::now();
-        let engine = match Engine::build(&intents, &[], cfg) {
+        let engine = match Engine::build_with_vocabulary(&intents, &[], groups, cfg) {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("build failed at {factor}x: {e}");

@@ -352,7 +352,7 @@ impl Build<'_> {
             (&v.features, &v.vectors, &v.labels, &v.is_passage);
         let n_classes = self.intents.len();
         let centroids =
-            CentroidIndex::build(&vectors, &labels, features.len(), config.max_postings);
+            CentroidIndex::build(vectors, labels, features.len(), config.max_postings);
         phases.done("centroids");
         let train = TrainParams {
             loss: config.loss,
@@ -396,7 +396,7 @@ impl Build<'_> {
             word_only = parallel::par_map(vectors.len(), &|i| word_level(&vectors[i]));
             &word_only
         } else {
-            &vectors
+            vectors
         };
         phases.done("word-level vectors");
         // The `train_candidates` intents whose (word-level) centroids are nearest to `q`.
@@ -475,7 +475,7 @@ impl Build<'_> {
         let svm = rich.then(|| {
             svm::train(
                 model_vectors,
-                &labels,
+                labels,
                 n_classes,
                 features.len(),
                 &svm::SvmParams {
@@ -484,13 +484,13 @@ impl Build<'_> {
                     seed: config.seed.wrapping_add(0x5851_F42D),
                 },
                 &candidates_of,
-                &is_passage,
+                is_passage,
             )
         });
         phases.done("svm");
         let model = LinearModel::train(
             model_vectors,
-            &labels,
+            labels,
             n_classes,
             features.len(),
             &train,
@@ -513,7 +513,7 @@ impl Build<'_> {
         // Vocabulary words are repair targets too ("vacaton" → "vacation"), and are never
         // repaired themselves (see `analyze`).
         let typo = if vocabulary.is_empty() {
-            TypoIndex::build(&word_freq)
+            TypoIndex::build(word_freq)
         } else {
             let mut with_vocabulary = word_freq.clone();
             for g in vocabulary {
@@ -527,8 +527,8 @@ impl Build<'_> {
             let words_only = config.knn_words_only;
             let keep = |f: u32| !words_only || features.blocks[f as usize] == index::BLOCK_WORD;
             ExampleIndex::build(
-                &vectors,
-                &labels,
+                vectors,
+                labels,
                 features.len(),
                 config.knn_max_postings,
                 &keep,
