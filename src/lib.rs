@@ -14,7 +14,7 @@
 //!   turn (a manager's answer, the survey after it, pings) leaves through it, via the outbox.
 //! - `app`: wiring: load knowledge, connect the store, seed clients.
 //! - `loadtest`: the load generator behind `frontdoor loadtest`.
-//! - `simulation`: simulated users: the demo data (`frontdoor demo`) and what the load test's
+//! - `simulation`: simulated users: the demo data (`frontdoor demo-data`) and what the load test's
 //!   users say.
 
 pub mod app;

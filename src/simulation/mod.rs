@@ -4,7 +4,7 @@
 //! random choice is drawn (`draw`).
 //!
 //! - `demo`: the demo data generator, months of realistic traffic played through the real
-//!   dialogue into an empty database (`frontdoor demo`);
+//!   dialogue into an empty database (`frontdoor demo-data`);
 //! - `people`: the people of the shipped clients the demo plays.
 //!
 //! **Determinism.** The demo's traffic is a fingerprint of its seed (`tests/insight.rs` pins it):
