@@ -14,6 +14,8 @@
 //!   turn (a manager's answer, the survey after it, pings) leaves through it, via the outbox.
 //! - `app`: wiring: load knowledge, connect the store, seed clients.
 //! - `loadtest`: the load generator behind `frontdoor loadtest`.
+//! - `simulation`: simulated users: the demo data (`frontdoor demo-data`) and what the load test's
+//!   users say.
 
 pub mod app;
 pub mod backoffice;
@@ -26,4 +28,5 @@ pub mod http;
 pub mod knowledge;
 pub mod loadtest;
 pub mod outlet;
+pub mod simulation;
 pub mod store;

@@ -908,7 +908,7 @@ async fn demo_data(
     database: Option<String>,
     seed: u64,
 ) -> anyhow::Result<()> {
-    use frontdoor::backoffice::demo::{DemoOptions, generate};
+    use frontdoor::simulation::demo::{DemoOptions, generate};
     let url = database
         .map(frontdoor::config::DatabaseUrl::new)
         .unwrap_or(config.database_url.clone());

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 use common::fake_discord::{self, FakeDiscord};
 use common::fake_telegram::{self, Answer, FakeTelegram};
-use frontdoor::store::{SqliteStore, Store};
+use frontdoor::store::{ChannelState, Outbox, SqliteStore, Store};
 
 const ADMIN: &str = "crash-test-admin-token-0123456789";
 const TELEGRAM_TOKEN: &str = "123456:fake-telegram-token";

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use frontdoor::store::{SqliteStore, Store};
+use frontdoor::store::{Conversations, Escalations, Insight, Outbox, SqliteStore};
 use serde_json::{Value, json};
 
 /// The real binary, its stderr drained by a thread (which finds the address it listens on).

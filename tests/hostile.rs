@@ -16,7 +16,7 @@ mod common;
 
 use common::wait::next_json;
 use common::{ADMIN_TOKEN, TestServer};
-use frontdoor::store::Store;
+use frontdoor::store::Insight;
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;

@@ -670,11 +670,11 @@ async fn an_spa_renewal_alert_reaches_the_account_manager_exactly_once() {
 
 #[tokio::test]
 async fn demo_data_fills_every_kpi_the_statement_and_the_gaps() {
-    use frontdoor::backoffice::demo::{DemoError, DemoOptions, DemoSummary, generate};
     use frontdoor::backoffice::kpi::{SlaTerms, compute};
     use frontdoor::backoffice::statement::{month_range, statement};
     use frontdoor::config::DialogueSettings;
     use frontdoor::dialogue::service::ChatService;
+    use frontdoor::simulation::demo::{DemoError, DemoOptions, DemoSummary, generate};
     use frontdoor::store::SqliteStore;
     let k = common::shipped();
     let open = |dir: &tempfile::TempDir| {

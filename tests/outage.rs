@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use common::TestServer;
 use common::wait::{until, until_async};
 use frontdoor::config::WebSettings;
-use frontdoor::store::{PgStore, Store};
+use frontdoor::store::{Conversations, Escalations, PgStore, Store};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -9,7 +9,7 @@ use super::gaps::{GapError, GapQuery, GapReport, GapSettings, knowledge_gaps};
 use super::report::{MonthlyReport, monthly};
 use super::statement::StatementError;
 use crate::knowledge::Knowledge;
-use crate::store::{EscalationRow, GapRow, Millis, Store};
+use crate::store::{EscalationRow, Escalations, GapRow, Insight, Millis};
 
 /// The current month (`YYYY-MM`, UTC): the default period of every page.
 pub fn this_month(now: Millis) -> String {
@@ -35,7 +35,7 @@ pub struct ClientSummary {
 
 /// The month's summary of every client the caller may see, in code order.
 pub async fn overview(
-    store: &dyn Store,
+    store: &dyn Insight,
     k: &Knowledge,
     who: &Principal,
     month: &str,
@@ -62,7 +62,7 @@ pub async fn overview(
 
 /// Escalations the caller may see (unassigned ones only for roles that see every client).
 pub async fn escalations(
-    store: &dyn Store,
+    store: &dyn Escalations,
     who: &Principal,
     status: Option<&str>,
     limit: i64,
@@ -82,7 +82,7 @@ pub async fn escalations(
 /// report over everything for roles that see every client, otherwise one per client in scope
 /// merged by volume (a group never mixes in another client's queries).
 pub async fn gap_report(
-    store: &dyn Store,
+    store: &dyn Insight,
     k: &Knowledge,
     who: &Principal,
     from: Millis,
@@ -125,7 +125,7 @@ pub async fn gap_report(
 
 /// Knowledge-gap events since `since` that the caller may see.
 pub async fn gaps(
-    store: &dyn Store,
+    store: &dyn Insight,
     who: &Principal,
     since: Millis,
 ) -> Result<Vec<GapRow>, StatementError> {

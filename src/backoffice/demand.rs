@@ -21,8 +21,9 @@ use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use super::period::{MAX_PERIOD_DAYS, local_midnight};
 use crate::knowledge::Knowledge;
-use crate::store::{Millis, Store, StoreError};
+use crate::store::{Insight, Millis, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemandError {
@@ -93,7 +94,7 @@ pub struct BusyHour {
 }
 
 /// The longest period one call may ask for (its contacts are read into memory).
-pub const MAX_DAYS: i64 = crate::backoffice::report::MAX_PERIOD_DAYS;
+pub const MAX_DAYS: i64 = MAX_PERIOD_DAYS;
 
 const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
@@ -122,15 +123,6 @@ pub fn busiest_hours(heatmap: &[[i64; 24]], n: usize) -> Vec<BusyHour> {
     });
     cells.truncate(n);
     cells
-}
-
-/// Midnight of a local day in epoch milliseconds (the earliest instant, across DST changes).
-/// The UTC instant local day `d` starts in `tz`.
-pub(crate) fn local_midnight(tz: Tz, d: NaiveDate) -> Millis {
-    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .earliest()
-        .map(|t| t.with_timezone(&Utc).timestamp_millis())
-        .unwrap_or_default()
 }
 
 /// Contacts per local day.
@@ -191,7 +183,7 @@ pub fn spikes(
 
 /// A client's daily demand over `[from, to]` (local days, inclusive) with spikes flagged.
 pub async fn demand(
-    store: &dyn Store,
+    store: &dyn Insight,
     k: &Knowledge,
     client: &str,
     from: NaiveDate,

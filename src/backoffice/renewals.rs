@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::escalation::ping::{alert_for, alert_key, manager_at_level};
 use crate::knowledge::{Client, Knowledge};
-use crate::store::{Store, StoreError};
+use crate::store::{Outbox, Store, StoreError};
 
 /// Renewal-notice dates within this many days are listed and alerted.
 pub const HORIZON_DAYS: i64 = 120;
@@ -145,7 +145,7 @@ pub struct NotifyReport {
 /// Queue an alert for every upcoming renewal not alerted before (idempotent; the outbox worker
 /// delivers). Safe to call daily from every replica.
 pub async fn notify(
-    store: &dyn Store,
+    store: &dyn Outbox,
     k: &Knowledge,
     now: DateTime<Utc>,
     horizon_days: i64,

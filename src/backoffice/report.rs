@@ -5,11 +5,11 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::charts::esc;
-use super::demand::local_midnight;
 use super::kpi::{Kpis, SlaTerms, compute};
+use super::period::{MAX_PERIOD_DAYS, local_midnight};
 use super::statement::{Statement, StatementError, month_range, statement};
 use crate::knowledge::Knowledge;
-use crate::store::Store;
+use crate::store::Insight;
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MonthlyReport {
@@ -21,7 +21,7 @@ pub struct MonthlyReport {
 }
 
 pub async fn monthly(
-    store: &dyn Store,
+    store: &dyn Insight,
     k: &Knowledge,
     client: &str,
     month: &str,
@@ -56,13 +56,9 @@ pub struct PeriodReport {
     pub kpis: Kpis,
 }
 
-/// The longest period one request may ask for: the facts of the whole period are read into
-/// memory, and a bounded request keeps one caller from loading years of messages.
-pub const MAX_PERIOD_DAYS: i64 = 400;
-
 /// KPIs of `client` over local days `[from, to]`.
 pub async fn period(
-    store: &dyn Store,
+    store: &dyn Insight,
     k: &Knowledge,
     client: &str,
     from: NaiveDate,

@@ -8,11 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 
+use super::period::{local_midnight, month_bounds};
 use crate::knowledge::{Client, Knowledge};
-use crate::store::{LedgerRow, Store, StoreError};
+use crate::store::{Insight, LedgerRow, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatementError {
@@ -49,29 +49,12 @@ pub struct Statement {
 
 /// The month `YYYY-MM` of a client as `[from, to)` in epoch milliseconds, in its time zone.
 pub fn month_range(client: &Client, month: &str) -> Result<(i64, i64), StatementError> {
-    let (first, next) = month_bounds(month)?;
-    let at = |d: NaiveDate| {
-        client
-            .timezone
-            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .earliest()
-            .map(|t| t.with_timezone(&Utc).timestamp_millis())
-            .unwrap_or_default()
-    };
-    Ok((at(first), at(next)))
-}
-
-/// `2026-11` → first day of that month and of the next.
-fn month_bounds(month: &str) -> Result<(NaiveDate, NaiveDate), StatementError> {
-    let bad = || StatementError::BadMonth(month.to_string());
-    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").map_err(|_| bad())?;
-    let next = if first.month() == 12 {
-        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
-    }
-    .ok_or_else(bad)?;
-    Ok((first, next))
+    let (first, next) =
+        month_bounds(month).ok_or_else(|| StatementError::BadMonth(month.to_string()))?;
+    Ok((
+        local_midnight(client.timezone, first),
+        local_midnight(client.timezone, next),
+    ))
 }
 
 fn minor(price: f64) -> i64 {
@@ -113,7 +96,7 @@ pub fn price(k: &Knowledge, client: &str, month: &str, rows: &[LedgerRow]) -> St
 
 /// The statement of `client` for `month` (`YYYY-MM`, in the client's time zone).
 pub async fn statement(
-    store: &dyn Store,
+    store: &dyn Insight,
     k: &Knowledge,
     client: &str,
     month: &str,
@@ -208,14 +191,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn months_and_money() {
-        let (a, b) = month_bounds("2026-12").unwrap();
-        assert_eq!(
-            (a.to_string(), b.to_string()),
-            ("2026-12-01".into(), "2027-01-01".into())
-        );
-        assert!(month_bounds("2026-13").is_err());
-        assert!(month_bounds("Nov").is_err());
+    fn money_in_minor_units() {
         assert_eq!(money(1234), "12.34");
         assert_eq!(money(-5), "-0.05");
         assert_eq!(minor(0.4), 40);

@@ -9,8 +9,9 @@ use rand::Rng;
 use rand::rngs::SmallRng;
 use serde_json::{Value, json};
 
+use crate::knowledge::Knowledge;
 use crate::knowledge::model::{Action, InputKind, InputSpec};
-use crate::knowledge::{Knowledge, model::Pattern};
+use crate::simulation::{typo, values};
 
 /// One service's guided request: the phrase that opens it and its inputs.
 #[derive(Clone, Debug)]
@@ -67,7 +68,7 @@ impl Material {
                     // Only services whose every required input this generator can answer.
                     if s.inputs
                         .iter()
-                        .any(|i| i.required && sample(i, 0).is_none())
+                        .any(|i| i.required && values::plain(i, 0).is_none())
                     {
                         continue;
                     }
@@ -93,116 +94,6 @@ impl Material {
             clients: k.clients.keys().cloned().collect(),
         }
     }
-}
-
-/// A valid answer to an input (`n` varies it), or `None` when this generator cannot make one.
-pub fn sample(input: &InputSpec, n: u64) -> Option<String> {
-    Some(match &input.kind {
-        InputKind::Text => format!("Loadtest Example {} Ltd", n % 1000),
-        InputKind::Email => format!("loadtest.{}@example.com", n % 1000),
-        InputKind::Number { min, max } => {
-            let v = min.unwrap_or(1.0).max(1.0);
-            let v = max.map_or(v, |m| v.min(m));
-            format!("{}", v.ceil() as i64)
-        }
-        InputKind::Amount { min, max } => {
-            let v = min.unwrap_or(0.0).max(125.0);
-            let v = max.map_or(v, |m| v.min(m));
-            format!("{v:.2}")
-        }
-        InputKind::Date { .. } => (chrono::Utc::now().date_naive() + chrono::Days::new(45))
-            .format("%Y-%m-%d")
-            .to_string(),
-        InputKind::Choice { choices } => choices.first()?.clone(),
-        InputKind::Reference { pattern } => from_pattern(pattern)?,
-    })
-}
-
-/// A string matching a simple anchored pattern (literals, `\d`, `{n}`, `[..]`, `(a|b)`, `+`,
-/// `.`), checked against the pattern itself.
-fn from_pattern(p: &Pattern) -> Option<String> {
-    let src = p.0.as_str();
-    let chars: Vec<char> = src.chars().collect();
-    let mut out = String::new();
-    let mut last = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        i += 1;
-        let atom: String = match c {
-            '^' | '$' => continue,
-            '\\' => {
-                let e = *chars.get(i)?;
-                i += 1;
-                match e {
-                    'd' => "7".into(),
-                    'w' => "a".into(),
-                    's' => " ".into(),
-                    other => other.to_string(),
-                }
-            }
-            '.' => "x".into(),
-            '[' => {
-                let first = *chars.get(i)?;
-                while *chars.get(i)? != ']' {
-                    i += 1;
-                }
-                i += 1;
-                first.to_string()
-            }
-            '(' => {
-                let mut alt = String::new();
-                while *chars.get(i)? != '|' && chars[i] != ')' {
-                    alt.push(chars[i]);
-                    i += 1;
-                }
-                while *chars.get(i)? != ')' {
-                    i += 1;
-                }
-                i += 1;
-                alt
-            }
-            '{' => {
-                let mut n = String::new();
-                while *chars.get(i)? != '}' {
-                    n.push(chars[i]);
-                    i += 1;
-                }
-                i += 1;
-                let n: usize = n.split(',').next()?.trim().parse().ok()?;
-                for _ in 1..n {
-                    out.push_str(&last);
-                }
-                continue;
-            }
-            '+' | '*' | '?' => continue,
-            other => other.to_string(),
-        };
-        out.push_str(&atom);
-        last = atom;
-    }
-    p.0.is_match(&out).then_some(out)
-}
-
-/// Light typos, as people type: a dropped letter, two letters swapped, or none.
-pub fn with_typo(text: &str, rng: &mut SmallRng) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.len() < 8 {
-        return text.to_string();
-    }
-    let i = rng.random_range(1..chars.len() - 2);
-    if !chars[i].is_alphabetic() || !chars[i + 1].is_alphabetic() {
-        return text.to_string();
-    }
-    let mut c = chars;
-    match rng.random_range(0..3) {
-        0 => {
-            c.remove(i);
-        }
-        1 => c.swap(i, i + 1),
-        _ => {}
-    }
-    c.into_iter().collect()
 }
 
 /// One message to send: the JSON body of `POST /api/v1/chat` (and of a WebSocket frame).
@@ -320,7 +211,8 @@ impl Conversation {
             let first = match self.kind {
                 Kind::Faq => {
                     self.asked += 1;
-                    with_typo(Self::pick(&m.faq, rng), rng)
+                    let q = Self::pick(&m.faq, rng);
+                    typo::light(rng, q)
                 }
                 Kind::Service(i) => Self::pick(&m.services[i].trigger, rng).to_string(),
                 Kind::Escalate => Self::pick(&m.escalate, rng).to_string(),
@@ -370,7 +262,7 @@ impl Conversation {
                     return self.press(&b);
                 }
                 self.n += 1;
-                return match sample(input, self.n) {
+                return match values::plain(input, self.n) {
                     Some(v) => self.text(v),
                     None if has("skip") => self.press("skip"),
                     None => self.text("cancel".into()),
@@ -408,39 +300,10 @@ impl Conversation {
         }
         if self.kind == Kind::Faq && self.asked < 2 && rng.random_range(0..3) == 0 {
             self.asked += 1;
-            let q = with_typo(Self::pick(&m.faq, rng), rng);
+            let q = Self::pick(&m.faq, rng);
+            let q = typo::light(rng, q);
             return self.text(q);
         }
         None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    #[test]
-    fn patterns_of_the_shipped_services_get_valid_samples() {
-        for src in [
-            r"^GB\d{9}$",
-            r"^CC\d{4}$",
-            r"^(INV|JNL|EXP)-\d{6}$",
-            r"^\d{2}-\d{2}-\d{2}$",
-            r"^\\\\nw-files0[12]\\.+",
-        ] {
-            let p = Pattern(regex::Regex::new(src).unwrap());
-            let s = from_pattern(&p).unwrap_or_else(|| panic!("no sample for {src}"));
-            assert!(p.0.is_match(&s), "{src}: {s}");
-        }
-    }
-
-    #[test]
-    fn typos_are_light() {
-        let mut rng = SmallRng::seed_from_u64(1);
-        for _ in 0..100 {
-            let t = with_typo("how do I reset my password", &mut rng);
-            assert!(t.len() + 1 >= "how do I reset my password".len());
-        }
     }
 }

@@ -1,4 +1,4 @@
-//! The seam the hot path's write jobs ([`super::writes`]) are written against, so each is
+//! The seam the hot path's write jobs (`writes.rs`) are written against, so each is
 //! written once for two very different executors:
 //!
 //! - PostgreSQL: an sqlx connection inside the job's transaction (async, a network round trip
