@@ -21,6 +21,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseUrl;
+pub use crate::domain::EscalationAction;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -372,24 +373,6 @@ pub struct LedgerRow {
     pub corrects_id: Option<i64>,
     pub note: Option<String>,
     pub created_at: Millis,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EscalationAction {
-    Acknowledge,
-    Reply,
-    Resolve,
-}
-
-impl EscalationAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Acknowledge => "acknowledge",
-            Self::Reply => "reply",
-            Self::Resolve => "resolve",
-        }
-    }
 }
 
 /// A knowledge gap with the query it is about: the gap's own text, except for a low survey
