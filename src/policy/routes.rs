@@ -62,9 +62,10 @@ pub struct StoredRoute {
 }
 
 /// The manager's routes in the order they are tried: the manager's own `route_order` first
-/// (channel names, e.g. `["discord", "telegram", "webhook"]`), then the rest in the default
+/// (channel names, e.g. `["webhook", "telegram", "discord"]`), then the rest in the default
 /// order. Email only when there is nothing else: this build sends no email, so it is the route
-/// that surfaces "unreachable" loudly.
+/// that surfaces "unreachable" loudly. (An urgent escalation goes on every route at once, so
+/// the order only decides its routes' keys.)
 pub fn routes_of(manager: &Manager) -> Vec<Route> {
     let mut routes = default_routes_of(manager);
     if !manager.route_order.is_empty() {
@@ -81,12 +82,12 @@ pub fn routes_of(manager: &Manager) -> Vec<Route> {
     routes
 }
 
-/// The order used when a manager states none: webhook, Telegram, Discord (DM, then channel).
+/// The order used when a manager states none: the chats first — Telegram, Discord (DM, then
+/// channel) — then the webhook. A chat reaches the manager in person, where a webhook feeds a
+/// bridge or a ticket queue someone may read later; the product rule is that a person is
+/// tried first.
 fn default_routes_of(manager: &Manager) -> Vec<Route> {
     let mut routes = Vec::new();
-    if let Some(url) = &manager.webhook {
-        routes.push(Route::Webhook { url: url.clone() });
-    }
     if let Some(chat_id) = manager.telegram_chat {
         routes.push(Route::Telegram { chat_id });
     }
@@ -99,6 +100,9 @@ fn default_routes_of(manager: &Manager) -> Vec<Route> {
         routes.push(Route::DiscordChannel {
             channel_id: channel_id.clone(),
         });
+    }
+    if let Some(url) = &manager.webhook {
+        routes.push(Route::Webhook { url: url.clone() });
     }
     if routes.is_empty() {
         routes.push(Route::Email {
