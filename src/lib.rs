@@ -5,7 +5,12 @@
 //! - `config`: defaults → `frontdoor.toml` → environment → flags; secrets masked.
 //! - `engine`: the pure intent engine (rules, then lexical similarity).
 //! - `knowledge`: intents, articles, SPA service catalogue, clients, processes; `check`.
+//! - `domain`: the shared vocabulary (a reply and its buttons, priority, a manager's action,
+//!   stored time) that lets lower layers talk without importing upward.
+//! - `policy`: the service centre's pure rules: business time, and where an escalation's
+//!   pings go, to whom at each rung of the ladder, what they say, when the next one is due.
 //! - `dialogue`: the pure state machine (`step`) and the service that commits each turn.
+//! - `escalation`: above the dialogue: the outbox worker, ping delivery, managers' actions.
 //! - `store`: the one seam between SQLite and PostgreSQL.
 //! - `http`: the web chat API, WebSocket, widget, admin and health endpoints.
 //! - `channels`: the Telegram and Discord adapters and each channel's outlet; identity tokens,
@@ -22,6 +27,7 @@ pub mod backoffice;
 pub mod channels;
 pub mod config;
 pub mod dialogue;
+pub mod domain;
 pub mod engine;
 pub mod escalation;
 pub mod http;
@@ -29,4 +35,5 @@ pub mod knowledge;
 pub mod loadtest;
 pub mod outlet;
 pub mod simulation;
+pub mod policy;
 pub mod store;

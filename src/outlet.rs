@@ -9,11 +9,12 @@
 //! the turn came (the HTTP response, the adapter's own send) and are not routed here.
 //!
 //! Adding a channel: implement [`Outlet`] (in the channel's own file under `src/channels/`) and
-//! register it where the app is wired (`app::register_outlets`). Nothing else compares channel
-//! names.
+//! register it with the others (`channels/outlets.rs`, which the app's `register_outlets`
+//! calls). Nothing else compares channel names.
 //!
-//! This module imports only the dialogue's vocabulary ([`Reply`]); channels, the escalation
-//! worker and the HTTP layer import it, never the other way round.
+//! This module imports only the shared vocabulary ([`crate::domain`]: [`Reply`], [`Channel`]);
+//! the dialogue, channels, the escalation worker and the HTTP layer import it, never the other
+//! way round.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -22,11 +23,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::dialogue::Reply;
-
-/// A channel's name as stored with conversations and outbox rows (`web`, `telegram`,
-/// `discord`, `webhook`).
-pub type Channel = &'static str;
+pub use crate::domain::Channel;
+use crate::domain::Reply;
 
 /// Who a message is for, in the terms of the channel that carries it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,6 +29,10 @@ struct Setup {
     _content: tempfile::TempDir,
 }
 
+/// Priya's order in most of these tests: her webhook first (it is the receiver they read),
+/// then Telegram. Stated, because by default a chat route comes first.
+const WEBHOOK_FIRST: &str = "route_order = [\"webhook\", \"telegram\"]";
+
 /// The shipped content with ACME's managers pointed at the fake receiver: Priya (primary) by
 /// webhook then Telegram, Tom (backup) by webhook.
 async fn setup(store: Arc<dyn Store>) -> Setup {
@@ -37,13 +41,23 @@ async fn setup(store: Arc<dyn Store>) -> Setup {
 
 /// As [`setup`], with Priya's webhook at `priya_base` (`/hooks/priya` under it) when given.
 async fn setup_with(store: Arc<dyn Store>, priya_base: Option<&str>) -> Setup {
+    setup_routes(store, priya_base, Some(WEBHOOK_FIRST)).await
+}
+
+/// As [`setup_with`], with Priya's `route_order` line (`None`: she states no preference).
+async fn setup_routes(
+    store: Arc<dyn Store>,
+    priya_base: Option<&str>,
+    route_order: Option<&str>,
+) -> Setup {
     let (receiver, receiver_url) = Webhook::start().await;
     let priya_base = priya_base.unwrap_or(&receiver_url);
     let content = common::content_copy();
     let acme = "knowledge-base/clients/acme.toml";
+    let order = route_order.map(|o| format!("{o}\n")).unwrap_or_default();
     common::set_acme_primary_routes(
         content.path(),
-        &format!("telegram_chat = 100200300\nwebhook = \"{priya_base}/hooks/priya\""),
+        &format!("telegram_chat = 100200300\n{order}webhook = \"{priya_base}/hooks/priya\""),
     );
     common::edit_content(
         content.path(),
@@ -318,6 +332,40 @@ async fn a_429_is_retried_after_the_receivers_retry_after() {
         (41_000..=43_000).contains(&wait),
         "the receiver's retry_after (42 s) is honoured, not our backoff: {wait} ms"
     );
+    s.server.stop().await;
+}
+
+/// The product rule: a manager who states no `route_order` is pinged in a chat first (a person
+/// reads it now), and the webhook only if the chat fails for good.
+#[tokio::test]
+async fn without_a_preference_the_first_ping_goes_to_a_chat() {
+    let (_, store, _dir) = common::backends("esc_chat_first").await.remove(0);
+    let s = setup_routes(store.clone(), None, None).await;
+    let (_, id) = escalate(&s, "chat-first").await;
+    let w = worker(&s, store.clone());
+    let report = w.tick(Utc::now()).await.unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    let telegram = s.receiver.hits("/bot123:telegram-test-token/sendMessage");
+    assert_eq!(telegram.len(), 1, "Priya's first route is Telegram");
+    let msg = telegram[0].json();
+    assert_eq!(msg["chat_id"], 100200300);
+    assert!(
+        msg["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Escalation #{id}")),
+        "{msg}"
+    );
+    assert!(
+        s.receiver.hits("/hooks/").is_empty(),
+        "the webhook waits while the chat works"
+    );
+    let rows = store.outbox_of_escalation(id).await.unwrap();
+    let summary: Vec<_> = rows
+        .iter()
+        .map(|r| (r.kind.as_str(), r.status.as_str()))
+        .collect();
+    assert_eq!(summary, [("telegram", "delivered")]);
     s.server.stop().await;
 }
 

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Datelike, TimeZone, Timelike, Utc};
 use serde::Serialize;
 
-use crate::dialogue::calendar::in_coverage;
 use crate::knowledge::{Coverage, Knowledge, Turnaround};
+use crate::policy::calendar::in_coverage;
 use crate::store::{Millis, PeriodFacts};
 
 /// Outcomes that resolve a contact at the bot: an answer given, a request opened.
@@ -426,8 +426,8 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dialogue::calendar::due_at;
     use crate::knowledge::WeekdaySet;
+    use crate::policy::calendar::due_at;
     use crate::store::{EscalationRow, RequestRow};
     use chrono::{DateTime, NaiveTime};
 

@@ -18,8 +18,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::escalation::ping::{alert_for, alert_key, manager_at_level};
 use crate::knowledge::{Client, Knowledge};
+use crate::policy::ladder::{alert_for, alert_key, manager_at_level};
 use crate::store::{Outbox, Store, StoreError};
 
 /// Renewal-notice dates within this many days are listed and alerted.

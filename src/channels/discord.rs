@@ -654,7 +654,7 @@ fn escape_discord(s: &str) -> String {
 fn ping_body(ping: &serde_json::Value) -> serde_json::Value {
     let id = ping["escalation_id"].as_i64().unwrap_or_default();
     let mut content = String::new();
-    for (i, line) in crate::escalation::ping::text_lines(ping).iter().enumerate() {
+    for (i, line) in crate::policy::ping::text_lines(ping).iter().enumerate() {
         if i == 0 {
             content.push_str(&format!("**{}**", escape_discord(line)));
         } else {
@@ -670,7 +670,7 @@ fn ping_body(ping: &serde_json::Value) -> serde_json::Value {
             {"type": 2, "style": 3, "label": "Resolve", "custom_id": format!("esc:resolve:{id}")},
         ]}],
     });
-    if !crate::escalation::ping::is_escalation(ping)
+    if !crate::policy::ping::is_escalation(ping)
         && let Some(o) = body.as_object_mut()
     {
         o.remove("components");

@@ -534,7 +534,7 @@ impl TelegramOutlet {
     fn ping_body(chat_id: i64, ping: &serde_json::Value) -> serde_json::Value {
         let id = ping["escalation_id"].as_i64().unwrap_or_default();
         let mut text = String::new();
-        for (i, line) in crate::escalation::ping::text_lines(ping).iter().enumerate() {
+        for (i, line) in crate::policy::ping::text_lines(ping).iter().enumerate() {
             if i == 0 {
                 text.push_str(&format!("<b>{}</b>", escape_html(line)));
             } else {
@@ -552,7 +552,7 @@ impl TelegramOutlet {
                 {"text": "Resolve", "callback_data": format!("esc:resolve:{id}")},
             ]]},
         });
-        if !crate::escalation::ping::is_escalation(ping)
+        if !crate::policy::ping::is_escalation(ping)
             && let Some(o) = body.as_object_mut()
         {
             // Alerts have nothing to acknowledge.

@@ -12,18 +12,28 @@
 //! bot:  Great! How did we do? [1] [2] [3] [4] [5]
 //! ```
 
-pub mod calendar;
+mod answer;
+mod cx;
+mod escalate;
 pub mod eval;
 pub mod forms;
+mod outbox;
+mod request;
 pub mod service;
+mod status;
 mod step;
+mod survey;
 pub mod transcript;
+mod words;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+// The vocabulary the dialogue shares with the layers below it (the outlet renders a `Reply`
+// without knowing the dialogue); re-exported because it is the dialogue's language too.
+pub use crate::domain::{Button, Priority, Reply};
 pub use step::step;
 
 /// The reply text placeholder the service replaces with the allocated request reference.
@@ -122,7 +132,7 @@ pub enum Input {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ManagerEvent {
     pub escalation_id: i64,
-    pub action: crate::store::EscalationAction,
+    pub action: crate::domain::EscalationAction,
     /// The manager's display name, as the client will see it.
     pub manager: String,
     /// The reply text (for `Reply`).
@@ -159,21 +169,6 @@ pub struct Event {
     pub now: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Button {
-    pub label: String,
-    pub payload: String,
-}
-
-impl Button {
-    pub fn new(label: impl Into<String>, payload: impl Into<String>) -> Self {
-        Self {
-            label: label.into(),
-            payload: payload.into(),
-        }
-    }
-}
-
 /// A candidate offered by "did you mean" (`suggest`) or a clarification (`clarify`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Suggestion {
@@ -202,29 +197,6 @@ pub fn suggestions_of(outcome: &str, replies: &[Reply]) -> Vec<Suggestion> {
             })
         })
         .collect()
-}
-
-/// One message from the bot. `text` is Markdown; channels render it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Reply {
-    pub text: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub buttons: Vec<Button>,
-}
-
-impl Reply {
-    pub fn text(text: impl Into<String>) -> Self {
-        Self {
-            text: text.into(),
-            buttons: Vec::new(),
-        }
-    }
-    pub fn with_buttons(text: impl Into<String>, buttons: Vec<Button>) -> Self {
-        Self {
-            text: text.into(),
-            buttons,
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,22 +235,6 @@ impl Outcome {
             Outcome::ManagerReply => "manager_reply",
             Outcome::ManagerAcknowledged => "manager_acknowledged",
             Outcome::ManagerResolved => "manager_resolved",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    Normal,
-    Urgent,
-}
-
-impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Normal => "normal",
-            Priority::Urgent => "urgent",
         }
     }
 }

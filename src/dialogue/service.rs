@@ -4,14 +4,18 @@
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::{
     Effect, Event, Input, Outcome, REFERENCE_PLACEHOLDER, Reply, RequestSummary, State,
     UserContext, step,
 };
 use crate::config::{DialogueSettings, EscalationSettings};
+// `millis` is public here too: the HTTP layer has long taken it from the service.
+use crate::domain::time::from_millis;
+pub use crate::domain::time::millis;
 use crate::knowledge::Knowledge;
+use crate::policy::ladder::{manager_at_level, next_ping_at, pings_for_level};
 use crate::store::{IdentityClaim, NewMessage, Record, Store, StoreError, Turn, TurnOutcome};
 
 #[derive(Debug, thiserror::Error)]
@@ -121,14 +125,6 @@ impl Drop for SessionGuard {
             map.remove(&self.key);
         }
     }
-}
-
-pub fn millis(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn from_millis(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 fn new_conversation_id() -> String {
@@ -275,7 +271,7 @@ impl ChatService {
                     });
                     // The client did not write this turn: what it says goes to their channel
                     // through the outbox, committed with the turn (keyed by its version).
-                    records.extend(crate::escalation::relay::record(
+                    records.extend(super::outbox::record(
                         m.escalation_id,
                         &inbound.channel,
                         &conversation.id,
@@ -507,15 +503,15 @@ impl ChatService {
                         .client
                         .as_deref()
                         .and_then(|c| k.clients.get(c))
-                        .and_then(|c| crate::escalation::ping::manager_at_level(c, 0))
+                        .and_then(|c| manager_at_level(c, 0))
                         .map(|(m, _)| m);
                     // Urgent: all of the manager's routes at once (the fast lane).
                     let urgent = *priority == super::Priority::Urgent;
                     let pings = primary
-                        .map(|m| crate::escalation::ping::pings_for_level(m, 0, false, urgent))
+                        .map(|m| pings_for_level(m, 0, false, urgent))
                         .unwrap_or_default();
                     let next_ping_at = primary.map(|_| {
-                        crate::escalation::next_ping_at(
+                        next_ping_at(
                             k,
                             event.user.client.as_deref(),
                             *priority == super::Priority::Urgent,

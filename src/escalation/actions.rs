@@ -13,8 +13,8 @@ use super::EscalationError;
 use super::relay::Courier;
 use crate::dialogue::service::{ChatService, Inbound, Outbound, current};
 use crate::dialogue::{Input, ManagerEvent};
+use crate::domain::EscalationAction;
 use crate::outlet::Outlets;
-use crate::store::EscalationAction;
 
 /// Who is acting.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -27,8 +27,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::deliver::{parse_signature, signature_matches};
-use super::ping::text_lines;
 use crate::config::Secret;
+use crate::policy::ping::text_lines;
 
 /// Where the sample content's managers' webhooks point (`http://127.0.0.1:9009/hooks/<client>`).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9009";

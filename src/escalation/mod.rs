@@ -2,7 +2,9 @@
 //! managers' actions (acknowledge, reply, resolve) relayed into the client's conversation.
 //!
 //! - The dialogue's turn writes the escalation and its first ping (the primary manager's first
-//!   route) to the outbox in one transaction.
+//!   route) to the outbox in one transaction. Where pings go, who is on duty at each rung and
+//!   what a ping says are rules both layers follow: they live below both, in
+//!   [`crate::policy`].
 //! - The [`worker::Worker`] claims due outbox rows (SKIP LOCKED on PostgreSQL), composes each
 //!   ping from the store at delivery time, and delivers it ([`deliver`]): retried with
 //!   exponential backoff and jitter on transient errors, honouring `retry_after`; a permanent
@@ -14,15 +16,12 @@
 pub mod actions;
 pub mod deliver;
 pub mod inbox;
-pub mod ping;
 pub mod relay;
 pub mod worker;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
 use crate::config::EscalationSettings;
-use crate::dialogue::calendar::add_coverage_minutes;
-use crate::knowledge::Knowledge;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EscalationError {
@@ -38,23 +37,6 @@ pub enum EscalationError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
-}
-
-/// When an unacknowledged escalation raised at `now` pings again: urgent ones after a few
-/// wall-clock minutes (the fast lane); the rest after minutes of the client's coverage time,
-/// so nobody is chased at night for something that can wait until the morning.
-pub fn next_ping_at(
-    k: &Knowledge,
-    client: Option<&str>,
-    urgent: bool,
-    now: DateTime<Utc>,
-    settings: &EscalationSettings,
-) -> DateTime<Utc> {
-    if urgent {
-        now + Duration::minutes(i64::from(settings.urgent_reping_minutes))
-    } else {
-        add_coverage_minutes(k.coverage_for(client, None), now, settings.reping_minutes)
-    }
 }
 
 /// Exponential backoff with ±25% jitter, so deliveries that failed together don't retry

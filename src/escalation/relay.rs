@@ -1,5 +1,5 @@
 //! A manager's answer on its way to the client: queued in the outbox with the turn that made
-//! it, then delivered through the client's channel outlet — at once after the action, and by
+//! it (`dialogue::outbox` writes the row), then delivered through the client's channel outlet — at once after the action, and by
 //! the outbox worker's retries (backoff, `retry_after`, across restarts) when that fails.
 //!
 //! Exactly once per recipient: one outbox row per committed turn (its key is the turn's
@@ -11,44 +11,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::EscalationSettings;
-use crate::dialogue::Reply;
-use crate::outlet::{DeliveryError, Outgoing, Outlets, Relay, RelayRoute, relay_key};
-use crate::store::{NewPing, OutboxFinish, OutboxRow, Record, Store, StoreError};
-
-/// The outbox record of a manager turn's replies (`None` when the turn said nothing).
-#[allow(clippy::too_many_arguments)]
-pub fn record(
-    escalation_id: i64,
-    channel: &str,
-    conversation_id: &str,
-    session_key: &str,
-    version: i64,
-    replies: &[Reply],
-    intent: Option<&str>,
-    confidence: f32,
-    outcome: &str,
-) -> Option<Record> {
-    if replies.is_empty() {
-        return None;
-    }
-    let relay = Relay {
-        conversation_id: conversation_id.to_string(),
-        replies: replies.to_vec(),
-        intent: intent.map(str::to_string),
-        confidence,
-        outcome: outcome.to_string(),
-        sent: 0,
-    };
-    let route = RelayRoute::new(channel, conversation_id, session_key);
-    Some(Record::Outbox {
-        key: relay_key(escalation_id, conversation_id, version),
-        ping: NewPing {
-            kind: format!("relay:{channel}"),
-            route: serde_json::to_string(&route).unwrap_or_default(),
-            payload: serde_json::to_string(&relay).unwrap_or_default(),
-        },
-    })
-}
+use crate::outlet::{DeliveryError, Outgoing, Outlets, Relay, RelayRoute};
+use crate::store::{OutboxFinish, OutboxRow, Store, StoreError};
 
 /// Delivers relay rows through the outlets. The worker owns one; a manager action makes one
 /// for its immediate attempt.

@@ -8,16 +8,19 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 
+use super::EscalationError;
 use super::deliver::{Attempt, Deliverer};
-use super::ping::{self, PingContext, PingHeader, StoredRoute};
 use super::relay::Courier;
-use super::{EscalationError, next_ping_at};
 use crate::config::EscalationSettings;
 use crate::dialogue::service::{SharedKnowledge, current};
+use crate::domain::time::{from_millis, millis};
 use crate::knowledge::Knowledge;
 use crate::outlet::RelayRoute;
+use crate::policy::ladder::{self, PingHeader, next_ping_at};
+use crate::policy::ping::{self, PingContext};
+use crate::policy::routes::StoredRoute;
 use crate::store::{EscalationRow, OutboxFinish, OutboxRow, Store};
 
 /// What one round did.
@@ -51,14 +54,6 @@ pub struct Worker {
 
 /// Rows claimed per round; delivered concurrently.
 const BATCH: i64 = 16;
-
-fn millis(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn from_millis(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
 
 impl Worker {
     pub fn new(
@@ -162,7 +157,8 @@ impl Worker {
     ) -> Result<bool, EscalationError> {
         let client = e.client_code.as_deref().and_then(|c| k.clients.get(c));
         let next_level = e.level + 1;
-        let Some((manager, reminder)) = client.and_then(|c| ping::manager_at_level(c, next_level))
+        let Some((manager, reminder)) =
+            client.and_then(|c| ladder::manager_at_level(c, next_level))
         else {
             tracing::error!(
                 escalation = e.id,
@@ -176,10 +172,10 @@ impl Worker {
         };
         // Urgent: every route of the manager at once; otherwise the first, falling over.
         let pings: Vec<_> =
-            ping::pings_for_level(manager, next_level, reminder, e.priority == "urgent")
+            ladder::pings_for_level(manager, next_level, reminder, e.priority == "urgent")
                 .into_iter()
                 .enumerate()
-                .map(|(n, p)| (ping::key(e.id, next_level, n), p))
+                .map(|(n, p)| (ladder::key(e.id, next_level, n), p))
                 .collect();
         let next = next_ping_at(
             k,
@@ -284,12 +280,12 @@ impl Worker {
         if let Some(alert) = &header.alert {
             // An alert's keys are `<base>-route-<n>`.
             let (base, _) = row.idempotency_key.rsplit_once("-route-")?;
-            let ping = ping::alert_for(manager, n, alert)?;
-            return Some((ping::alert_key(base, n), ping));
+            let ping = ladder::alert_for(manager, n, alert)?;
+            return Some((ladder::alert_key(base, n), ping));
         }
         let escalation_id = row.escalation_id?;
-        let ping = ping::ping_for(manager, header.level, header.reminder, n)?;
-        Some((ping::key(escalation_id, header.level, n), ping))
+        let ping = ladder::ping_for(manager, header.level, header.reminder, n)?;
+        Some((ladder::key(escalation_id, header.level, n), ping))
     }
 
     fn backoff(&self, attempts: i64) -> Duration {

@@ -29,23 +29,7 @@ pub struct EscalationRow {
     pub off_hours: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EscalationAction {
-    Acknowledge,
-    Reply,
-    Resolve,
-}
-
-impl EscalationAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Acknowledge => "acknowledge",
-            Self::Reply => "reply",
-            Self::Resolve => "resolve",
-        }
-    }
-}
+pub use crate::domain::EscalationAction;
 
 /// Called by the escalation worker and actions, and by the back office's queue.
 #[async_trait]

@@ -99,7 +99,8 @@ pub struct Channels {
 
 pub struct Options {
     /// Priya's routes (TOML lines) in place of the shipped ones; `{hooks}` is replaced by the
-    /// fake webhook receiver's base URL.
+    /// fake webhook receiver's base URL. By default all three, webhook first (stated: without a
+    /// `route_order` a chat comes first), so the webhook receiver sees every first ping.
     pub priya_routes: String,
     /// Run the outbox worker (the tests of immediate delivery leave it out).
     pub worker: bool,
@@ -109,7 +110,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             priya_routes: format!(
-                "telegram_chat = {PRIYA_TELEGRAM}\ndiscord_user = \"{PRIYA_DISCORD}\"\nwebhook = \"{{hooks}}/hooks/priya\""
+                "telegram_chat = {PRIYA_TELEGRAM}\ndiscord_user = \"{PRIYA_DISCORD}\"\nwebhook = \"{{hooks}}/hooks/priya\"\nroute_order = [\"webhook\", \"telegram\", \"discord\"]"
             ),
             worker: true,
         }

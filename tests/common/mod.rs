@@ -299,8 +299,8 @@ pub fn edit_content(dir: &Path, file: &str, from: &str, to: &str) {
     std::fs::write(&path, text.replace(from, to)).expect("write content file");
 }
 
-/// ACME's primary manager's routes as shipped: a webhook at the `frontdoor inbox` address, then
-/// Telegram and Discord.
+/// ACME's primary manager's routes as shipped: Telegram and Discord, then (no `route_order`, so
+/// chats first) a webhook at the `frontdoor inbox` address.
 pub const ACME_PRIMARY_ROUTES: &str = "telegram_chat = 100200300\ndiscord_user = \"412345678901234567\"\nwebhook = \"http://127.0.0.1:9009/hooks/acme\"";
 
 /// In a content copy, replace ACME's primary manager's shipped routes with `routes` (TOML lines).

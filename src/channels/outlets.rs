@@ -1,0 +1,33 @@
+//! The outlets pings go through, built from the channels' credentials: webhooks (the outlet
+//! lives with the deliverer) and the Telegram and Discord adapters' own outlets.
+//!
+//! [`Deliverer::new`] is written here rather than beside the deliverer because it names the
+//! chat adapters: the escalation layer delivers through the channel port ([`crate::outlet`])
+//! and must not import the adapters, which sit above it and call its actions.
+
+use std::sync::Arc;
+
+use super::discord::DiscordOutlet;
+use super::telegram::TelegramOutlet;
+use crate::escalation::deliver::{Deliverer, DelivererConfig, WebhookOutlet, http_client};
+use crate::outlet::Outlets;
+
+impl Deliverer {
+    /// The webhook, Telegram and Discord outlets for these credentials.
+    pub fn new(c: DelivererConfig) -> Self {
+        let http = http_client(c.timeout);
+        let outlets = Outlets::default();
+        outlets.register(Arc::new(WebhookOutlet::new(http.clone(), c.webhook_secret)));
+        outlets.register(Arc::new(TelegramOutlet::new(
+            http.clone(),
+            c.telegram_token,
+            &c.telegram_api,
+        )));
+        outlets.register(Arc::new(DiscordOutlet::new(
+            http,
+            c.discord_token,
+            &c.discord_api,
+        )));
+        Self::from_outlets(outlets)
+    }
+}
