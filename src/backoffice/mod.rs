@@ -13,3 +13,4 @@ pub mod kpi;
 pub mod renewals;
 pub mod report;
 pub mod statement;
+pub mod users;
