@@ -6,8 +6,6 @@
 //! A `watch` channel rather than a `broadcast`: a task that subscribes (or looks) after the
 //! trigger fired still sees it, so no task can miss the signal by starting late.
 
-use std::future::Future;
-
 use tokio::sync::watch;
 
 /// The sending side: fire it once on SIGINT/SIGTERM. Dropping it counts as shutdown too, so no
@@ -61,8 +59,8 @@ impl Shutdown {
 
     /// This handle as a future that completes at shutdown, for the tasks whose `run` takes
     /// one (they stay testable with any future).
-    pub fn signalled(mut self) -> impl Future<Output = ()> + Send + 'static {
-        async move { self.recv().await }
+    pub async fn signalled(mut self) {
+        self.recv().await
     }
 }
 
