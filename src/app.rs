@@ -1,16 +1,15 @@
-//! Wiring the pieces together: knowledge, store, seed data, the chat service.
+//! Wiring the pieces together: knowledge, store, seed data, the chat service, the channels'
+//! outlets, the outbox worker. The root of the crate: it builds the state the HTTP layer
+//! serves (`http::AppState`), so nothing below it needs to know about it.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::Utc;
-
 use crate::config::{Config, EngineSettings};
 use crate::dialogue::service::{ChatService, share};
-use crate::engine::EngineConfig;
 use crate::http::AppState;
 use crate::knowledge::{ContentErrors, Knowledge};
-use crate::store::{self, ClientRecord, ManagerRecord, Store, StoreError};
+use crate::store::{self, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -20,102 +19,19 @@ pub enum AppError {
     Store(#[from] StoreError),
 }
 
-/// The engine configuration: its tuned defaults with the configured overrides.
-/// The content's answer threshold: below it the bot offers "did you mean" instead of an
-/// answer. Chosen on the development set (`frontdoor eval --devset tests/fixtures/devset.toml`,
-/// figures in the README): 0.2 (the engine's default) answered 78.6% right and 6.7% of
-/// out-of-domain questions wrongly; 0.3 answers 75.5% right, offers the right article among
-/// the suggestions for another 10%, and answers 4.4% of out-of-domain questions; 0.4 costs
-/// four more points of direct answers for 1.4 fewer wrong out-of-domain answers.
-pub const DEFAULT_ANSWER_THRESHOLD: f32 = 0.3;
-/// The "did you mean" band starts at this confidence; later suggestions need
-/// `DEFAULT_SUGGEST_RATIO` of the first one's. On the development set 0.02 / 0.1 put the right
-/// article among the suggestions for 0.4 points more questions than 0.05 / 0.25.
-pub const DEFAULT_SUGGEST_THRESHOLD: f32 = 0.02;
-pub const DEFAULT_SUGGEST_RATIO: f32 = 0.1;
-
-pub fn engine_config(settings: &EngineSettings) -> EngineConfig {
-    let mut c = EngineConfig {
-        oos_threshold: DEFAULT_ANSWER_THRESHOLD,
-        suggest_threshold: settings
-            .suggest_threshold
-            .unwrap_or(DEFAULT_SUGGEST_THRESHOLD),
-        suggest_ratio: DEFAULT_SUGGEST_RATIO,
-        ..EngineConfig::default()
-    };
-    if let Some(t) = settings.oos_threshold {
-        c.oos_threshold = t;
-    }
-    if let Some(m) = settings.clarify_margin {
-        c.clarify_margin = m;
-    }
-    // the band lies under the answer threshold, whatever the two settings say
-    c.suggest_threshold = c.suggest_threshold.min(c.oos_threshold);
-    c
-}
-
-/// The engine's own defaults with only the settings given explicitly: for measuring the
-/// engine on a dataset (`frontdoor eval --train`), whose confidences are not our content's.
-pub fn dataset_engine_config(settings: &EngineSettings) -> EngineConfig {
-    let mut c = EngineConfig::default();
-    if let Some(t) = settings.oos_threshold {
-        c.oos_threshold = t;
-    }
-    if let Some(m) = settings.clarify_margin {
-        c.clarify_margin = m;
-    }
-    c
-}
+// Their homes are `config` and `knowledge::live`; known here too by the callers (tests,
+// benches) that wire a server themselves.
+pub use crate::config::{
+    DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_RATIO, DEFAULT_SUGGEST_THRESHOLD,
+    dataset_engine_config, engine_config,
+};
+pub use crate::knowledge::live::seed_clients;
 
 pub fn load_knowledge(
     content: &Path,
     settings: &EngineSettings,
 ) -> Result<Knowledge, ContentErrors> {
     Knowledge::load(content, engine_config(settings))
-}
-
-/// Write the clients of the content (and their account managers) to the store.
-pub async fn seed_clients(store: &dyn Store, k: &Knowledge) -> Result<(), StoreError> {
-    let now = Utc::now().timestamp_millis();
-    for c in k.clients.values() {
-        let spa = serde_json::json!({
-            "start": c.spa.start,
-            "end": c.spa.end,
-            "renewal_notice_days": c.spa.renewal_notice_days,
-            "coverage": c.spa.coverage,
-            "services": c.spa.services,
-            "rates": c.rates,
-        });
-        let managers: Vec<ManagerRecord> = c
-            .managers
-            .iter()
-            .map(|m| ManagerRecord {
-                name: m.name.clone(),
-                email: m.email.clone(),
-                role: m.role.clone(),
-                routes: serde_json::json!({
-                    "telegram_chat": m.telegram_chat,
-                    "discord_user": m.discord_user,
-                    "discord_channel": m.discord_channel,
-                    "webhook": m.webhook,
-                })
-                .to_string(),
-            })
-            .collect();
-        store
-            .upsert_client(
-                &ClientRecord {
-                    code: c.code.clone(),
-                    name: c.name.clone(),
-                    timezone: c.timezone.name().to_string(),
-                    spa: spa.to_string(),
-                },
-                &managers,
-                now,
-            )
-            .await?;
-    }
-    Ok(())
 }
 
 /// Everything `serve` needs: knowledge loaded, store connected and migrated, clients seeded.
@@ -144,16 +60,31 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
 /// there from the start): webhooks always, Telegram and Discord with their tokens. A new
 /// channel registers its outlet here.
 pub fn register_outlets(config: &Config, state: &AppState) {
-    use crate::escalation::deliver::{Deliverer, DelivererConfig};
-    let built = Deliverer::new(DelivererConfig {
-        webhook_secret: config.webhook_secret.clone(),
-        telegram_token: config.channels.telegram.bot_token.clone(),
-        telegram_api: config.channels.telegram.api_url.clone(),
-        discord_token: config.channels.discord.bot_token.clone(),
-        discord_api: config.channels.discord.api_url.clone(),
-        timeout: std::time::Duration::from_secs(config.escalation.timeout_secs.max(1)),
-    });
-    state.web.outlets.extend_missing(built.outlets());
+    use crate::channels::discord::DiscordOutlet;
+    use crate::channels::telegram::TelegramOutlet;
+    use crate::escalation::deliver::{WebhookOutlet, http_client};
+    // One client for the three: one connection pool, one timeout per delivery attempt.
+    let http = http_client(std::time::Duration::from_secs(
+        config.escalation.timeout_secs.max(1),
+    ));
+    let telegram = &config.channels.telegram;
+    let discord = &config.channels.discord;
+    let built = crate::outlet::Outlets::default();
+    built.register(Arc::new(WebhookOutlet::new(
+        http.clone(),
+        config.webhook_secret.clone(),
+    )));
+    built.register(Arc::new(TelegramOutlet::new(
+        http.clone(),
+        telegram.bot_token.clone(),
+        &telegram.api_url,
+    )));
+    built.register(Arc::new(DiscordOutlet::new(
+        http,
+        discord.bot_token.clone(),
+        &discord.api_url,
+    )));
+    state.web.outlets.extend_missing(&built);
     tracing::debug!(outlets = ?state.web.outlets, "channel outlets registered");
 }
 
@@ -174,101 +105,4 @@ pub fn outbox_worker(config: &Config, state: &AppState) -> crate::escalation::wo
         config.escalation.clone(),
         state.chat.outbox_wake.clone(),
     )
-}
-
-/// What a successful reload loaded.
-#[derive(Debug, serde::Serialize)]
-pub struct Reloaded {
-    pub articles: usize,
-    pub intents: usize,
-    pub services: usize,
-    pub clients: usize,
-}
-
-/// Reload the content. A broken file keeps the previous good knowledge (the error is returned
-/// and logged); conversations in flight keep the knowledge they started their turn with.
-pub async fn reload(state: &AppState) -> Result<Reloaded, AppError> {
-    let dir = state.content_dir.clone();
-    let settings = state.engine.clone();
-    let loaded = tokio::task::spawn_blocking(move || load_knowledge(&dir, &settings))
-        .await
-        .map_err(|e| {
-            AppError::Content(ContentErrors(vec![crate::knowledge::ContentError {
-                file: state.content_dir.clone(),
-                line: 1,
-                message: format!("reload task failed: {e}"),
-            }]))
-        })?;
-    let k = match loaded {
-        Ok(k) => k,
-        Err(errors) => {
-            tracing::error!(%errors, "content reload failed; keeping the previous knowledge");
-            return Err(errors.into());
-        }
-    };
-    seed_clients(state.chat.store.as_ref(), &k).await?;
-    let report = Reloaded {
-        articles: k.articles.len(),
-        intents: k.intents.len(),
-        services: k.services.len(),
-        clients: k.clients.len(),
-    };
-    match state.chat.knowledge.write() {
-        Ok(mut g) => *g = Arc::new(k),
-        Err(poisoned) => *poisoned.into_inner() = Arc::new(k),
-    }
-    tracing::info!(?report, "knowledge reloaded");
-    Ok(report)
-}
-
-/// A fingerprint of the content files (path, size, modification time): cheap to compute, and
-/// it changes when an editor saves or git checks out a file.
-pub fn content_fingerprint(dir: &Path) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    let mut stack = vec![dir.join("intents"), dir.join("knowledge-base")];
-    let mut entries = Vec::new();
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(m) = e.metadata() {
-                entries.push((p, m.len(), m.modified().ok()));
-            }
-        }
-    }
-    entries.sort();
-    entries.hash(&mut hasher);
-    hasher.finish()
-}
-
-/// Watch the content folder and reload on change, until `shutdown` fires.
-pub async fn watch_content(
-    state: AppState,
-    every: std::time::Duration,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    let dir = state.content_dir.clone();
-    let mut last = content_fingerprint(&dir);
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        let d = dir.clone();
-        let now = tokio::task::spawn_blocking(move || content_fingerprint(&d))
-            .await
-            .unwrap_or(last);
-        if now != last {
-            last = now;
-            // Errors are logged inside; the previous knowledge stays.
-            let _ = reload(&state).await;
-        }
-    }
 }

@@ -17,7 +17,9 @@
 //!   rate limits, the push hub.
 //! - `outlet`: the channel port (`Outlet`, the `Outlets` registry): what the bot says outside a
 //!   turn (a manager's answer, the survey after it, pings) leaves through it, via the outbox.
-//! - `app`: wiring: load knowledge, connect the store, seed clients.
+//! - `app`: wiring: load knowledge, connect the store, seed clients, build the HTTP state.
+//! - `cli`: the `frontdoor` command line, one module per command (`main.rs` only dispatches).
+//! - `shutdown`: the one shutdown handle `serve` gives each background task.
 //! - `loadtest`: the load generator behind `frontdoor loadtest`.
 //! - `simulation`: simulated users: the demo data (`frontdoor demo-data`) and what the load test's
 //!   users say.
@@ -25,6 +27,7 @@
 pub mod app;
 pub mod backoffice;
 pub mod channels;
+pub mod cli;
 pub mod config;
 pub mod dialogue;
 pub mod domain;
@@ -34,6 +37,7 @@ pub mod http;
 pub mod knowledge;
 pub mod loadtest;
 pub mod outlet;
-pub mod simulation;
 pub mod policy;
+pub mod shutdown;
+pub mod simulation;
 pub mod store;

@@ -14,3 +14,4 @@ pub mod period;
 pub mod renewals;
 pub mod report;
 pub mod statement;
+pub mod users;

@@ -7,26 +7,13 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 
-use super::backoffice::auth::ApiUser;
+use super::backoffice::auth::{ApiUser, require};
 use super::{ApiError, AppState};
-use crate::app::{AppError, Reloaded};
-use crate::backoffice::access::{Permission, Principal};
+use crate::backoffice::access::Permission;
+use crate::knowledge::live::{ReloadError, Reloaded};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/api/v1/admin/reload", post(reload))
-}
-
-/// Require a back-office caller with `permission` (the admin token counts as an admin).
-pub(super) fn require(p: &Principal, permission: Permission) -> Result<(), ApiError> {
-    if p.may(permission) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "{} may not do this ({:?} needed)",
-            p.role.as_str(),
-            permission
-        )))
-    }
 }
 
 async fn reload(
@@ -34,11 +21,11 @@ async fn reload(
     ApiUser(p): ApiUser,
 ) -> Result<Json<Reloaded>, ApiError> {
     require(&p, Permission::Reload)?;
-    match crate::app::reload(&app).await {
+    match app.live_knowledge().reload().await {
         Ok(r) => Ok(Json(r)),
-        Err(AppError::Content(errors)) => Err(ApiError::Unprocessable(format!(
+        Err(ReloadError::Content(errors)) => Err(ApiError::Unprocessable(format!(
             "content has errors; the previous knowledge stays loaded:\n{errors}"
         ))),
-        Err(AppError::Store(e)) => Err(e.into()),
+        Err(ReloadError::Store(e)) => Err(e.into()),
     }
 }

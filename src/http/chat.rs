@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
+use super::error::ErrorBody;
 use super::{ApiError, ApiJson, ApiPath, AppState, MAX_TEXT_CHARS, WebState};
 use crate::channels::identity::{self, TokenError};
 use crate::dialogue::service::Inbound;
@@ -234,26 +235,18 @@ impl ChatRequest {
 /// Send one message (typed text or a button press) and get the bot's replies. The turn is
 /// stored before the answer; a retry with the same `message_id` is answered from the log.
 #[utoipa::path(post, path = "/api/v1/chat", tag = "chat", request_body = ChatRequest,
-    responses((status = 200, body = ChatResponse), (status = 400, body = super::backoffice::openapi::ErrorBody), (status = 401, body = super::backoffice::openapi::ErrorBody),
-        (status = 403, body = super::backoffice::openapi::ErrorBody), (status = 409, body = super::backoffice::openapi::ErrorBody),
-        (status = 413, body = super::backoffice::openapi::ErrorBody), (status = 415, body = super::backoffice::openapi::ErrorBody),
-        (status = 422, body = super::backoffice::openapi::ErrorBody), (status = 429, body = super::backoffice::openapi::ErrorBody),
-        (status = 503, body = super::backoffice::openapi::ErrorBody)))]
+    responses((status = 200, body = ChatResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub(crate) async fn chat(
     State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Json<ChatResponse>, ApiError> {
-    let origin = headers
-        .get(axum::http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
-    if !app.web.origin_allowed(origin) {
-        return Err(ApiError::Forbidden(format!(
-            "origin {} is not allowed",
-            origin.unwrap_or_default()
-        )));
-    }
+    app.web.check_origin(&headers)?;
     check_rate(&app.web, peer, &req.session)?;
     Ok(Json(process(&app, req).await?))
 }
@@ -330,8 +323,8 @@ pub struct Transcript {
 /// whoever holds their id: their people read them in their own app, staff in the back office.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "chat",
     params(("id" = String, Path, description = "conversation id")),
-    responses((status = 200, body = Transcript), (status = 400, body = super::backoffice::openapi::ErrorBody),
-              (status = 404, body = super::backoffice::openapi::ErrorBody), (status = 503, body = super::backoffice::openapi::ErrorBody)))]
+    responses((status = 200, body = Transcript), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn conversation(
     State(app): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,

@@ -8,6 +8,12 @@ use serde_json::json;
 use crate::dialogue::service::ServiceError;
 use crate::store::StoreError;
 
+/// Every error the API returns: `{"error": "reason"}` (the schema in the OpenAPI document).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -117,5 +123,17 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
                 _ => ApiError::BadRequest(text),
             },
         }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::BadRequest(r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::BadRequest(r.body_text())
     }
 }

@@ -29,7 +29,7 @@ async fn metrics(
     State(app): State<Arc<AppState>>,
     ApiUser(p): ApiUser,
 ) -> Result<impl IntoResponse, ApiError> {
-    super::admin::require(&p, Permission::Metrics)?;
+    super::backoffice::auth::require(&p, Permission::Metrics)?;
     let t = app.chat.store.totals().await?;
     let mut out = String::new();
     let _ = writeln!(

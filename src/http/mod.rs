@@ -6,6 +6,7 @@ pub mod backoffice;
 mod chat;
 pub mod error;
 mod escalations;
+mod extract;
 mod metrics;
 mod telegram;
 mod ws;
@@ -14,7 +15,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -22,6 +23,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use extract::{ApiJson, ApiPath, ApiQuery};
 
 use crate::dialogue::service::ChatService;
 
@@ -42,6 +44,19 @@ pub struct AppState {
     pub telegram: Option<crate::channels::telegram::TelegramAdapter>,
     /// Webhook mode: the secret Telegram echoes in `X-Telegram-Bot-Api-Secret-Token`.
     pub telegram_webhook_secret: Option<crate::config::Secret>,
+}
+
+impl AppState {
+    /// The live knowledge of this state, to reload it (admin endpoint, SIGHUP, the content
+    /// watcher).
+    pub fn live_knowledge(&self) -> crate::knowledge::live::LiveKnowledge {
+        crate::knowledge::live::LiveKnowledge {
+            content_dir: self.content_dir.clone(),
+            engine: crate::config::engine_config(&self.engine),
+            store: self.chat.store.clone(),
+            shared: self.chat.knowledge.clone(),
+        }
+    }
 }
 
 /// Web chat guards and the push hub.
@@ -87,6 +102,21 @@ impl WebState {
         }
     }
 
+    /// The origin check of the chat API and the socket: 403 with the origin named.
+    pub fn check_origin(&self, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+        let origin = headers
+            .get(axum::http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        if self.origin_allowed(origin) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "origin {} is not allowed",
+                origin.unwrap_or_default()
+            )))
+        }
+    }
+
     /// Is a request from this `Origin` allowed? No Origin (not a browser) is allowed; the
     /// allow-list applies to browsers, which always send one cross-origin.
     pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
@@ -98,64 +128,6 @@ impl WebState {
                 .iter()
                 .any(|a| a == "*" || a.eq_ignore_ascii_case(o.trim_end_matches('/'))),
         }
-    }
-}
-
-/// Query-string extractor whose rejections are our JSON errors (400 with the reason).
-pub struct ApiQuery<T>(pub T);
-
-impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|r| ApiError::BadRequest(r.body_text()))
-    }
-}
-
-/// Path extractor whose rejections are our JSON errors (400 with the reason).
-pub struct ApiPath<T>(pub T);
-
-impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
-where
-    T: serde::de::DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| ApiPath(p.0))
-            .map_err(|r| ApiError::BadRequest(r.body_text()))
-    }
-}
-
-/// JSON body extractor whose rejections are our JSON errors.
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(v) = Json::<T>::from_request(req, state).await?;
-        Ok(ApiJson(v))
     }
 }
 

@@ -35,15 +35,7 @@ async fn upgrade(
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let origin = headers
-        .get(axum::http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
-    if !app.web.origin_allowed(origin) {
-        return Err(ApiError::Forbidden(format!(
-            "origin {} is not allowed",
-            origin.unwrap_or_default()
-        )));
-    }
+    app.web.check_origin(&headers)?;
     if q.session.is_empty() || q.session.len() > 128 {
         return Err(ApiError::Unprocessable(
             "session must be 1-128 characters".into(),

@@ -10,6 +10,7 @@
 //! Loading never stops at the first problem: every error is collected as `file:line: message`.
 
 pub mod check;
+pub mod live;
 mod load;
 pub mod model;
 pub mod render;

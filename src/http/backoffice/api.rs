@@ -12,20 +12,20 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::super::admin::require;
+use super::super::error::ErrorBody;
 use super::super::{ApiError, ApiJson, ApiPath, ApiQuery, AppState};
-use super::auth::{ApiUser, TOKEN_PREFIX};
+use super::auth::{ApiUser, TOKEN_PREFIX, require};
 use crate::backoffice::access::{
-    AccessError, Permission, Principal, Role, hash_password, new_secret, secret_hash,
-    validate_scope,
+    AccessError, Permission, Principal, Role, new_secret, secret_hash,
 };
 use crate::backoffice::dashboard::{self, ClientSummary, this_month};
 use crate::backoffice::demand::{Demand, DemandError, SpikeSettings, demand};
 use crate::backoffice::gaps::{GapError, GapReport};
 use crate::backoffice::report::{MonthlyReport, PeriodReport, monthly, period};
 use crate::backoffice::statement::{Statement, StatementError, statement};
+use crate::backoffice::users::{self, NewUserError, UserRequest};
 use crate::dialogue::service::{current, millis};
-use crate::store::{ApiTokenRow, EscalationRow, GapRow, NewUser, UserRow};
+use crate::store::{ApiTokenRow, EscalationRow, GapRow, UserRow};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -177,8 +177,8 @@ pub struct SinceQuery {
 
 /// The clients the caller may see, with the month's KPIs and recharge statement.
 #[utoipa::path(get, path = "/api/v1/admin/clients", tag = "back office", params(MonthQuery),
-    responses((status = 200, body = Vec<ClientSummary>), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<ClientSummary>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn clients(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -196,9 +196,9 @@ pub async fn clients(
 /// One client's monthly report: KPIs of both sides of the SPA and the recharge statement.
 #[utoipa::path(get, path = "/api/v1/admin/clients/{code}/report", tag = "back office",
     params(("code" = String, Path, description = "client code"), MonthQuery),
-    responses((status = 200, body = MonthlyReport), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
-              (status = 404, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = MonthlyReport), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn report(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -248,9 +248,9 @@ fn period_bounds(
 /// monthly report, for a quarter, a week or the days since a change.
 #[utoipa::path(get, path = "/api/v1/admin/clients/{code}/kpis", tag = "back office",
     params(("code" = String, Path, description = "client code"), PeriodQuery),
-    responses((status = 200, body = PeriodReport), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
-              (status = 404, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = PeriodReport), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn period_kpis(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -284,9 +284,9 @@ pub struct DemandQuery {
 /// spikes flagged (biggest first).
 #[utoipa::path(get, path = "/api/v1/admin/clients/{code}/demand", tag = "back office",
     params(("code" = String, Path, description = "client code"), DemandQuery),
-    responses((status = 200, body = Demand), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
-              (status = 404, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = Demand), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn client_demand(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -323,8 +323,8 @@ pub async fn client_demand(
 #[utoipa::path(get, path = "/api/v1/admin/clients/{code}/statement", tag = "back office",
     params(("code" = String, Path, description = "client code"), StatementQuery),
     responses((status = 200, description = "the statement", content((Statement = "application/json"), (String = "text/csv"), (String = "text/html"))),
-              (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody)))]
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn client_statement(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -364,8 +364,8 @@ pub async fn client_statement(
 
 /// The escalations queue, newest first, limited to the caller's clients.
 #[utoipa::path(get, path = "/api/v1/admin/escalations", tag = "back office", params(EscalationQuery),
-    responses((status = 200, body = Vec<EscalationRow>), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<EscalationRow>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
 pub async fn escalations(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -381,8 +381,8 @@ pub async fn escalations(
 /// Knowledge-gap events (fallbacks, low confidence, "didn't help", low scores) of the caller's
 /// clients.
 #[utoipa::path(get, path = "/api/v1/admin/gaps", tag = "back office", params(SinceQuery),
-    responses((status = 200, body = Vec<GapRow>), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<GapRow>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
 pub async fn gaps(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -411,8 +411,8 @@ pub struct ExportQuery {
 /// Knowledge gaps grouped by similarity and ranked by volume, with example queries and the
 /// nearest existing intent.
 #[utoipa::path(get, path = "/api/v1/admin/gaps/grouped", tag = "back office", params(SinceQuery),
-    responses((status = 200, body = Object), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
 pub async fn grouped_gaps(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -426,9 +426,9 @@ pub async fn grouped_gaps(
 /// One gap group (by rank) exported as a ready-to-paste intent example list or article stub.
 #[utoipa::path(get, path = "/api/v1/admin/gaps/{rank}/export", tag = "back office",
     params(("rank" = u32, Path, description = "the group's rank, 1 = biggest", minimum = 1), ExportQuery),
-    responses((status = 200, body = String, content_type = "text/plain"), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
-              (status = 404, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn export_gap(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -479,8 +479,8 @@ pub async fn export_gap(
 
 /// SPAs of the caller's clients whose renewal-notice date is within 120 days (or passed).
 #[utoipa::path(get, path = "/api/v1/admin/renewals", tag = "back office",
-    responses((status = 200, body = Vec<crate::backoffice::renewals::Renewal>), (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<crate::backoffice::renewals::Renewal>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
 pub async fn renewals(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -501,8 +501,8 @@ pub async fn renewals(
 
 /// Back-office users (admins only).
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "access",
-    responses((status = 200, body = Vec<UserRow>), (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<UserRow>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
 pub async fn users(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -539,10 +539,10 @@ pub struct Created {
 
 /// Create a back-office user (admins only).
 #[utoipa::path(post, path = "/api/v1/admin/users", tag = "access", request_body = NewUserBody,
-    responses((status = 201, body = Created), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
-              (status = 409, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody),
-              (status = 415, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)))]
+    responses((status = 201, body = Created), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_user(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -550,45 +550,24 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     require(&who, Permission::ManageUsers)?;
     let k = current(&app.chat.knowledge);
-    let id = create_user_checked(app.chat.store.as_ref(), &k, body).await?;
+    let request = UserRequest {
+        username: body.username,
+        password: body.password,
+        role: body.role,
+        clients: body.clients,
+    };
+    let id = users::create_user(app.chat.store.as_ref(), &k, request).await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
-/// Validate and store a new user; shared by the API and `frontdoor admin create-user`.
-pub async fn create_user_checked(
-    store: &dyn crate::store::Store,
-    k: &crate::knowledge::Knowledge,
-    body: NewUserBody,
-) -> Result<i64, ApiError> {
-    let username = body.username.trim().to_string();
-    if username.is_empty()
-        || username.chars().count() > 200
-        || username.chars().any(char::is_control)
-    {
-        return Err(ApiError::Unprocessable(
-            "username must be 1–200 printable characters".into(),
-        ));
+impl From<NewUserError> for ApiError {
+    fn from(e: NewUserError) -> Self {
+        match e {
+            NewUserError::Access(a) => a.into(),
+            NewUserError::Exists(_) => ApiError::Conflict(e.to_string()),
+            NewUserError::Store(s) => s.into(),
+        }
     }
-    let role = Role::parse(&body.role)?;
-    validate_scope(role, &body.clients)?;
-    if let Some(unknown) = body.clients.iter().find(|c| !k.clients.contains_key(*c)) {
-        return Err(ApiError::Unprocessable(format!("unknown client {unknown}")));
-    }
-    let password = body.password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let user = NewUser {
-        username: username.clone(),
-        password_hash: hash,
-        role: role.as_str().to_string(),
-        client_scope: body.clients,
-        manager_id: None,
-    };
-    store
-        .create_user(&user, now())
-        .await?
-        .ok_or_else(|| ApiError::Conflict(format!("user {username} already exists")))
 }
 
 fn user_id(who: &Principal) -> Result<i64, ApiError> {
@@ -601,8 +580,8 @@ fn user_id(who: &Principal) -> Result<i64, ApiError> {
 
 /// The caller's own API tokens (never the secrets).
 #[utoipa::path(get, path = "/api/v1/admin/tokens", tag = "access",
-    responses((status = 200, body = Vec<ApiTokenRow>), (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<ApiTokenRow>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
 pub async fn tokens(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -627,10 +606,10 @@ pub struct NewToken {
 
 /// Create an API token for the caller, with the caller's role and scope.
 #[utoipa::path(post, path = "/api/v1/admin/tokens", tag = "access", request_body = NewTokenBody,
-    responses((status = 201, body = NewToken), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
-              (status = 413, body = super::openapi::ErrorBody), (status = 415, body = super::openapi::ErrorBody),
-              (status = 422, body = super::openapi::ErrorBody)))]
+    responses((status = 201, body = NewToken), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
 pub async fn create_token(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
@@ -656,9 +635,9 @@ pub async fn create_token(
 /// Revoke one of the caller's API tokens.
 #[utoipa::path(delete, path = "/api/v1/admin/tokens/{id}", tag = "access",
     params(("id" = i64, Path, description = "token id")),
-    responses((status = 204), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
-              (status = 404, body = super::openapi::ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,

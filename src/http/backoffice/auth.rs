@@ -6,15 +6,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
 
+use super::super::error::ErrorBody;
 use super::super::{ApiError, AppState};
-use crate::backoffice::access::{Principal, dummy_hash, new_secret, secret_hash, verify_password};
+use crate::backoffice::access::{
+    Permission, Principal, dummy_hash, new_secret, secret_hash, verify_password,
+};
 use crate::dialogue::service::millis;
 
 pub const SESSION_COOKIE: &str = "fd_session";
@@ -119,6 +122,19 @@ async fn from_parts(parts: &Parts, app: &AppState) -> Result<Option<Principal>, 
     }
 }
 
+/// Require a back-office caller with `permission` (the admin token counts as an admin).
+pub fn require(p: &Principal, permission: Permission) -> Result<(), ApiError> {
+    if p.may(permission) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "{} may not do this ({:?} needed)",
+            p.role.as_str(),
+            permission
+        )))
+    }
+}
+
 /// An authenticated caller of the JSON API (401 otherwise).
 pub struct ApiUser(pub Principal);
 
@@ -176,24 +192,11 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Only local paths are followed after login (no open redirect to another site).
-fn safe_next(next: Option<&str>) -> &str {
+pub(super) fn safe_next(next: Option<&str>) -> &str {
     match next {
         Some(n) if n.starts_with("/admin") && !n.starts_with("//") && !n.contains('\\') => n,
         _ => "/admin",
     }
-}
-
-#[derive(Deserialize)]
-pub struct LoginQuery {
-    next: Option<String>,
-    error: Option<String>,
-}
-
-pub async fn login_page(Query(q): Query<LoginQuery>) -> Html<String> {
-    Html(super::pages::render_login(
-        safe_next(q.next.as_deref()),
-        q.error.is_some(),
-    ))
 }
 
 #[derive(Deserialize)]
@@ -278,7 +281,7 @@ pub async fn logout(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Res
 
 /// Who the caller is: role and client scope.
 #[utoipa::path(get, path = "/api/v1/admin/me", tag = "access",
-    responses((status = 200, body = Principal), (status = 401, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = Principal), (status = 401, body = ErrorBody)))]
 pub async fn me(ApiUser(p): ApiUser) -> Json<Principal> {
     Json(p)
 }

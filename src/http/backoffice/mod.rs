@@ -18,7 +18,7 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/admin", get(pages::overview))
         .route("/admin/", get(|| async { Redirect::permanent("/admin") }))
-        .route("/admin/login", get(auth::login_page).post(auth::login))
+        .route("/admin/login", get(pages::login_page).post(auth::login))
         .route("/admin/logout", post(auth::logout))
         .route("/admin/clients/{code}", get(pages::client))
         .route("/admin/clients/{code}/report", get(pages::report))

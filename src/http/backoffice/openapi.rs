@@ -5,18 +5,11 @@
 use std::sync::Arc;
 
 use axum::Router;
-use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::super::AppState;
-
-/// Every error the API returns: `{"error": "reason"}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: String,
-}
 
 struct Security;
 

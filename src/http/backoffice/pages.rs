@@ -12,10 +12,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 
-use super::super::admin::require;
 use super::super::{ApiError, ApiPath, ApiQuery, AppState};
 use super::api::check_client;
-use super::auth::PageUser;
+use super::auth::{PageUser, require, safe_next};
 use crate::backoffice::access::{Permission, Principal};
 use crate::backoffice::charts::{bars_svg, distribution_svg};
 use crate::backoffice::dashboard::{self, ClientSummary, this_month};
@@ -63,6 +62,20 @@ pub fn render_login(next: &str, error: bool) -> String {
     render("login.html", context! { next, error })
         .map(|h| h.0)
         .unwrap_or_else(|e| e.to_string())
+}
+
+/// The sign-in page; `next` is where to go after it (our own pages only).
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    error: Option<String>,
+}
+
+pub async fn login_page(axum::extract::Query(q): axum::extract::Query<LoginQuery>) -> Html<String> {
+    Html(render_login(
+        safe_next(q.next.as_deref()),
+        q.error.is_some(),
+    ))
 }
 
 /// What every page's header needs.

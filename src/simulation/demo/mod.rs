@@ -91,7 +91,7 @@ pub async fn generate(chat: &ChatService, options: &DemoOptions) -> Result<DemoS
         return Err(DemoError::NotEmpty(existing));
     }
     let k = current(&chat.knowledge);
-    crate::app::seed_clients(chat.store.as_ref(), &k).await?;
+    crate::knowledge::live::seed_clients(chat.store.as_ref(), &k).await?;
     let mut rng = StdRng::seed_from_u64(options.seed);
     let end = options
         .end
