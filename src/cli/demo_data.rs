@@ -1,9 +1,9 @@
 //! `frontdoor demo-data`: realistic demo traffic played through the real dialogue into an
 //! empty database (no ping is sent), so the back office has numbers to show.
 
-use crate::simulation::demo::{DemoOptions, generate};
 use crate::config::{Config, DatabaseUrl};
 use crate::dialogue::service::{ChatService, share};
+use crate::simulation::demo::{DemoOptions, generate};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -351,8 +351,7 @@ impl Build<'_> {
         let (features, vectors, labels, is_passage) =
             (&v.features, &v.vectors, &v.labels, &v.is_passage);
         let n_classes = self.intents.len();
-        let centroids =
-            CentroidIndex::build(vectors, labels, features.len(), config.max_postings);
+        let centroids = CentroidIndex::build(vectors, labels, features.len(), config.max_postings);
         phases.done("centroids");
         let train = TrainParams {
             loss: config.loss,
