@@ -60,30 +60,17 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
 /// there from the start): webhooks always, Telegram and Discord with their tokens. A new
 /// channel registers its outlet here.
 pub fn register_outlets(config: &Config, state: &AppState) {
-    use crate::channels::discord::DiscordOutlet;
-    use crate::channels::telegram::TelegramOutlet;
-    use crate::escalation::deliver::{WebhookOutlet, http_client};
-    // One client for the three: one connection pool, one timeout per delivery attempt.
-    let http = http_client(std::time::Duration::from_secs(
-        config.escalation.timeout_secs.max(1),
-    ));
     let telegram = &config.channels.telegram;
     let discord = &config.channels.discord;
-    let built = crate::outlet::Outlets::default();
-    built.register(Arc::new(WebhookOutlet::new(
-        http.clone(),
-        config.webhook_secret.clone(),
-    )));
-    built.register(Arc::new(TelegramOutlet::new(
-        http.clone(),
-        telegram.bot_token.clone(),
-        &telegram.api_url,
-    )));
-    built.register(Arc::new(DiscordOutlet::new(
-        http,
-        discord.bot_token.clone(),
-        &discord.api_url,
-    )));
+    // One client for all of them: one connection pool, one timeout per delivery attempt.
+    let built = crate::channels::outlets::all(crate::escalation::deliver::DelivererConfig {
+        webhook_secret: config.webhook_secret.clone(),
+        telegram_token: telegram.bot_token.clone(),
+        telegram_api: telegram.api_url.clone(),
+        discord_token: discord.bot_token.clone(),
+        discord_api: discord.api_url.clone(),
+        timeout: std::time::Duration::from_secs(config.escalation.timeout_secs.max(1)),
+    });
     state.web.outlets.extend_missing(&built);
     tracing::debug!(outlets = ?state.web.outlets, "channel outlets registered");
 }

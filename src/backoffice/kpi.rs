@@ -9,12 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Datelike, TimeZone, Timelike, Utc};
 use serde::Serialize;
 
+use crate::domain::{CollectionOutcome, Outcome};
 use crate::knowledge::{Coverage, Knowledge, Turnaround};
 use crate::policy::calendar::in_coverage;
-use crate::store::{Millis, PeriodFacts};
+use crate::store::{MessageRow, Millis, PeriodFacts};
 
 /// Outcomes that resolve a contact at the bot: an answer given, a request opened.
-const RESOLVED: [&str; 2] = ["answered", "request_opened"];
+const RESOLVED: [Outcome; 2] = [Outcome::Answered, Outcome::RequestOpened];
 /// A contact is not resolved at first contact if the same person asks about the same intent
 /// again within this window.
 const REPEAT_WINDOW_MS: i64 = 72 * 3_600_000;
@@ -190,15 +191,24 @@ fn minutes(from: Millis, to: Millis) -> f64 {
     (to - from) as f64 / 60_000.0
 }
 
+/// A stored message's outcome, read back at the store's edge (`None`: none, or a word this
+/// build does not know).
+fn outcome_of(m: &MessageRow) -> Option<Outcome> {
+    m.outcome.as_deref().and_then(Outcome::parse)
+}
+
 pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
     let coverage = &terms.coverage;
     let inbound: Vec<_> = facts
         .inbound
         .iter()
         .filter(|m| {
-            !m.outcome
-                .as_deref()
-                .is_some_and(|o| o.starts_with("manager_"))
+            !matches!(
+                outcome_of(m),
+                Some(
+                    Outcome::ManagerReply | Outcome::ManagerAcknowledged | Outcome::ManagerResolved
+                )
+            )
         })
         .collect();
     let volume = inbound.len();
@@ -217,7 +227,7 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
     // First-contact resolution.
     let resolved: Vec<_> = inbound
         .iter()
-        .filter(|m| m.outcome.as_deref().is_some_and(|o| RESOLVED.contains(&o)))
+        .filter(|m| outcome_of(m).is_some_and(|o| RESOLVED.contains(&o)))
         .collect();
     let first_contact = resolved
         .iter()
@@ -237,7 +247,7 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
 
     let fallbacks = inbound
         .iter()
-        .filter(|m| m.outcome.as_deref() == Some("fallback"))
+        .filter(|m| outcome_of(m) == Some(Outcome::Fallback))
         .count();
     let mut latencies: Vec<f64> = inbound
         .iter()
@@ -319,7 +329,7 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
     let submitted: Vec<_> = facts
         .collections
         .iter()
-        .filter(|c| c.outcome == "submitted")
+        .filter(|c| CollectionOutcome::parse(&c.outcome) == Some(CollectionOutcome::Submitted))
         .collect();
 
     let mut by_channel: BTreeMap<String, ChannelKpis> = BTreeMap::new();
@@ -410,7 +420,10 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
             .collections
             .iter()
             .filter(|c| {
-                (c.outcome == "cancelled" || c.outcome == "expired") && c.missing_inputs > 0
+                matches!(
+                    CollectionOutcome::parse(&c.outcome),
+                    Some(CollectionOutcome::Cancelled | CollectionOutcome::Expired)
+                ) && c.missing_inputs > 0
             })
             .count() as i64,
         heatmap,

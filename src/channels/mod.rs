@@ -4,6 +4,6 @@
 pub mod discord;
 pub mod hub;
 pub mod identity;
-mod outlets;
+pub mod outlets;
 pub mod ratelimit;
 pub mod telegram;

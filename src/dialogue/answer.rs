@@ -6,7 +6,7 @@ use super::cx::{Cx, Next};
 use super::escalate::escalate;
 use super::survey::open_survey;
 use super::words::{is_no, is_yes, text_of};
-use super::{Button, Effect, Input, Outcome, Priority, State};
+use super::{Button, Effect, GapKind, Input, Outcome, Priority, State};
 use crate::engine::Classification;
 use crate::knowledge::{Action, Knowledge};
 
@@ -75,7 +75,7 @@ pub(super) fn suggest(
     cx.intent = options.first().cloned();
     cx.outcome = Outcome::Suggest;
     cx.effects.push(Effect::KnowledgeGap {
-        kind: "suggested".into(),
+        kind: GapKind::Suggested,
         text: text.to_string(),
         intent: options.first().cloned(),
         confidence: Some(c.confidence),
@@ -108,7 +108,7 @@ pub(super) fn fallback(
     cx.outcome = Outcome::Fallback;
     cx.intent = None;
     cx.effects.push(Effect::KnowledgeGap {
-        kind: "fallback".into(),
+        kind: GapKind::Fallback,
         text: text.to_string(),
         intent: top,
         confidence: Some(confidence),
@@ -210,7 +210,7 @@ pub(super) fn answer_article(
             "That guidance isn't available for your business unit. Your account manager can help.",
         );
         cx.effects.push(Effect::KnowledgeGap {
-            kind: "fallback".into(),
+            kind: GapKind::Fallback,
             text: question.to_string(),
             intent: Some(id.to_string()),
             confidence: c.map(|c| c.confidence),
@@ -231,7 +231,7 @@ pub(super) fn answer_article(
         && c.confidence < LOW_CONFIDENCE
     {
         cx.effects.push(Effect::KnowledgeGap {
-            kind: "low_confidence".into(),
+            kind: GapKind::LowConfidence,
             text: question.to_string(),
             intent: Some(id.to_string()),
             confidence: Some(c.confidence),
@@ -275,7 +275,7 @@ pub(super) fn on_answer_feedback(
         cx.intent = Some(article.clone());
         cx.confidence = 1.0;
         cx.effects.push(Effect::KnowledgeGap {
-            kind: "not_helpful".into(),
+            kind: GapKind::NotHelpful,
             text: question.clone(),
             intent: Some(article.clone()),
             confidence: None,
@@ -331,7 +331,7 @@ pub(super) fn on_clarify(cx: &mut Cx, question: String, options: Vec<String>) ->
         Input::Button(p) if p == "something_else" => {
             cx.outcome = Outcome::Fallback;
             cx.effects.push(Effect::KnowledgeGap {
-                kind: "fallback".into(),
+                kind: GapKind::Fallback,
                 text: question,
                 intent: options.first().cloned(),
                 confidence: None,
@@ -348,7 +348,7 @@ pub(super) fn on_clarify(cx: &mut Cx, question: String, options: Vec<String>) ->
             // question an example of the chosen intent.
             if options.contains(&name) {
                 cx.effects.push(Effect::KnowledgeGap {
-                    kind: "suggestion_chosen".into(),
+                    kind: GapKind::SuggestionChosen,
                     text: question.clone(),
                     intent: Some(name.clone()),
                     confidence: None,

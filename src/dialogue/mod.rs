@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 // The vocabulary the dialogue shares with the layers below it (the outlet renders a `Reply`
 // without knowing the dialogue); re-exported because it is the dialogue's language too.
-pub use crate::domain::{Button, Priority, Reply};
+pub use crate::domain::{Button, CollectionOutcome, GapKind, Outcome, Priority, Reply};
 pub use step::step;
 
 /// The reply text placeholder the service replaces with the allocated request reference.
@@ -199,46 +199,6 @@ pub fn suggestions_of(outcome: &str, replies: &[Reply]) -> Vec<Suggestion> {
         .collect()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Answered,
-    Clarify,
-    /// Below the answer threshold: "did you mean" suggestions instead of "I don't know".
-    Suggest,
-    Fallback,
-    Prompt,
-    RequestOpened,
-    Escalated,
-    Survey,
-    Smalltalk,
-    Cancelled,
-    /// A manager's action relayed into the conversation (not a client query).
-    ManagerReply,
-    ManagerAcknowledged,
-    ManagerResolved,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Answered => "answered",
-            Outcome::Clarify => "clarify",
-            Outcome::Suggest => "suggest",
-            Outcome::Fallback => "fallback",
-            Outcome::Prompt => "prompt",
-            Outcome::RequestOpened => "request_opened",
-            Outcome::Escalated => "escalated",
-            Outcome::Survey => "survey",
-            Outcome::Smalltalk => "smalltalk",
-            Outcome::Cancelled => "cancelled",
-            Outcome::ManagerReply => "manager_reply",
-            Outcome::ManagerAcknowledged => "manager_acknowledged",
-            Outcome::ManagerResolved => "manager_resolved",
-        }
-    }
-}
-
 /// What a turn asks the world to do. The service writes these in the turn's transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
@@ -254,7 +214,7 @@ pub enum Effect {
     InputCollection {
         service: String,
         started_at: DateTime<Utc>,
-        outcome: String,
+        outcome: CollectionOutcome,
         complete_first_attempt: bool,
         reprompts: u32,
         missing_inputs: u32,
@@ -277,7 +237,7 @@ pub enum Effect {
         comment: Option<String>,
     },
     KnowledgeGap {
-        kind: String,
+        kind: GapKind,
         text: String,
         intent: Option<String>,
         confidence: Option<f32>,

@@ -7,7 +7,9 @@ use super::cx::Cx;
 use super::escalate::escalation_due;
 use super::forms;
 use super::words::{is_cancel, is_no, is_yes, label_of, normalized, text_of};
-use super::{Button, Effect, Form, Outcome, Priority, REFERENCE_PLACEHOLDER, State};
+use super::{
+    Button, CollectionOutcome, Effect, Form, Outcome, Priority, REFERENCE_PLACEHOLDER, State,
+};
 use crate::knowledge::{InputKind, Knowledge, Service};
 use crate::policy::calendar::{due_at, format_local};
 
@@ -174,7 +176,7 @@ fn cancel_form(cx: &mut Cx, form: &Form) -> State {
     cx.effects.push(Effect::InputCollection {
         service: form.service.clone(),
         started_at: form.started_at,
-        outcome: "cancelled".into(),
+        outcome: CollectionOutcome::Cancelled,
         complete_first_attempt: false,
         reprompts: form.reprompts,
         missing_inputs: missing,
@@ -347,7 +349,7 @@ fn open_request(cx: &mut Cx, service: &Service, form: Form) -> State {
     cx.effects.push(Effect::InputCollection {
         service: service.id.clone(),
         started_at: form.started_at,
-        outcome: "submitted".into(),
+        outcome: CollectionOutcome::Submitted,
         complete_first_attempt: form.first_attempt_ok && form.reprompts == 0,
         reprompts: form.reprompts,
         missing_inputs: 0,

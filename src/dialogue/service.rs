@@ -479,7 +479,7 @@ impl ChatService {
                 } => Record::InputCollection {
                     service_id: service.clone(),
                     started_at: millis(*started_at),
-                    outcome: outcome.clone(),
+                    outcome: outcome.as_str().to_string(),
                     complete_first_attempt: *complete_first_attempt,
                     reprompts: i64::from(*reprompts),
                     missing_inputs: i64::from(*missing_inputs),
@@ -544,7 +544,7 @@ impl ChatService {
                     intent,
                     confidence,
                 } => Record::Gap {
-                    kind: kind.clone(),
+                    kind: kind.as_str().to_string(),
                     text: text.clone(),
                     intent: intent.clone(),
                     confidence: confidence.map(f64::from),

@@ -8,7 +8,9 @@ use chrono::Duration;
 
 use super::cx::{Cx, Next};
 use super::words::{is_urgent, pick};
-use super::{Effect, Event, Input, ManagerEvent, Outcome, Priority, State, Step};
+use super::{
+    CollectionOutcome, Effect, Event, Input, ManagerEvent, Outcome, Priority, State, Step,
+};
 use super::{answer, escalate, request, status, survey};
 use crate::config::DialogueSettings;
 use crate::domain::EscalationAction;
@@ -123,7 +125,7 @@ fn expire(state: State, cx: &mut Cx) -> State {
             cx.effects.push(Effect::InputCollection {
                 service: form.service.clone(),
                 started_at: form.started_at,
-                outcome: "expired".into(),
+                outcome: CollectionOutcome::Expired,
                 complete_first_attempt: false,
                 reprompts: form.reprompts,
                 missing_inputs: missing,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::cx::{Cx, Next};
 use super::escalate::escalation_due;
 use super::words::{is_cancel, text_of};
-use super::{Button, Effect, Input, Outcome, Priority, State};
+use super::{Button, Effect, GapKind, Input, Outcome, Priority, State};
 use crate::engine::Decision;
 use crate::knowledge::{Action, Knowledge};
 
@@ -57,7 +57,7 @@ pub(super) fn on_survey(cx: &mut Cx, cause: &str, expires_at: DateTime<Utc>) -> 
     let mut text = "Thank you for the feedback!".to_string();
     if score <= LOW_SCORE {
         cx.effects.push(Effect::KnowledgeGap {
-            kind: "low_score".into(),
+            kind: GapKind::LowScore,
             text: format!("survey score {score} ({cause})"),
             intent: None,
             confidence: None,

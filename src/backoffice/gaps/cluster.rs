@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use strsim::osa_distance;
 
 use super::{Chosen, GapGroup, GapSettings, Nearest};
+use crate::domain::GapKind;
 use crate::engine::index::is_stop_word;
 use crate::engine::normalize::{is_number, tokenize};
 use crate::engine::stem::stem;
@@ -284,7 +285,10 @@ pub fn group(facts: &[GapFact], k: &Knowledge, settings: &GapSettings) -> Vec<Ga
             let mut gap_ids: Vec<i64> = gaps.iter().map(|g| g.id).collect();
             gap_ids.sort_unstable();
             let mut chosen: Vec<Chosen> = Vec::new();
-            for gap in gaps.iter().filter(|g| g.kind == "suggestion_chosen") {
+            for gap in gaps
+                .iter()
+                .filter(|g| GapKind::parse(&g.kind) == Some(GapKind::SuggestionChosen))
+            {
                 if let Some(intent) = &gap.intent {
                     let c = Chosen {
                         question: gap.text.trim().to_string(),
