@@ -719,23 +719,23 @@ async fn demo_data_fills_every_kpi_the_statement_and_the_gaps() {
             days: 10,
             seed: 7,
             conversations: 380,
-            client_turns: 1062,
-            manager_actions: 124,
+            client_turns: 1103,
+            manager_actions: 119,
             per_client: counts(&[("ACME", 183), ("GLOBEX", 123), ("INITECH", 74)]),
             outcomes: counts(&[
-                ("answered", 329),
-                ("cancelled", 11),
+                ("answered", 316),
+                ("cancelled", 9),
                 ("clarify", 2),
-                ("escalated", 56),
-                ("fallback", 39),
-                ("prompt", 471),
-                ("request_opened", 62),
-                ("smalltalk", 23),
-                ("survey", 69),
+                ("escalated", 49),
+                ("fallback", 55),
+                ("prompt", 502),
+                ("request_opened", 66),
+                ("smalltalk", 30),
+                ("survey", 74),
             ]),
-            escalations: 57,
+            escalations: 50,
             // pings and, since the channel port, the relays of managers' answers to clients
-            pings_not_sent: 182,
+            pings_not_sent: 169,
             elapsed_ms: 0,
         }
     );
@@ -751,8 +751,8 @@ async fn demo_data_fills_every_kpi_the_statement_and_the_gaps() {
         &SlaTerms::for_client(&k, "ACME"),
         end.timestamp_millis(),
     );
-    // ACME's 183 conversations, and their 534 inbound messages.
-    assert_eq!((kpi.volume, kpi.conversations), (534, 183), "{kpi:?}");
+    // ACME's 183 conversations, and their 575 inbound messages.
+    assert_eq!((kpi.volume, kpi.conversations), (575, 183), "{kpi:?}");
     for (what, v) in [
         ("self_service_rate", kpi.self_service_rate),
         ("escalation_rate", kpi.escalation_rate),
@@ -771,15 +771,15 @@ async fn demo_data_fills_every_kpi_the_statement_and_the_gaps() {
     ] {
         assert!(v.is_some_and(|x| x > 0.0), "{what} is {v:?}: {kpi:?}");
     }
-    assert_eq!(kpi.csat_distribution, [0, 1, 0, 4, 6], "{kpi:?}");
+    assert_eq!(kpi.csat_distribution, [0, 1, 2, 4, 6], "{kpi:?}");
     assert_eq!(kpi.heatmap.iter().flatten().sum::<i64>(), kpi.volume);
 
     // Statements equal their ledger, priced from the rate card.
     // (client, total in pence, ledger rows) for November.
     for (client, total, ledger_rows) in [
-        ("ACME", 55_230, 157),
-        ("GLOBEX", 41_420, 113),
-        ("INITECH", 25_880, 69),
+        ("ACME", 55_890, 159),
+        ("GLOBEX", 36_505, 109),
+        ("INITECH", 22_340, 62),
     ] {
         let st = statement(store.as_ref(), &k, client, "2026-11")
             .await
@@ -829,7 +829,7 @@ async fn demo_data_fills_every_kpi_the_statement_and_the_gaps() {
     .unwrap();
     assert_eq!(
         (gaps.total, gaps.groups.len(), gaps.groups[0].volume),
-        (95, 57, 16),
+        (113, 65, 12),
         "{gaps:#?}"
     );
     let d = frontdoor::backoffice::demand::demand(
@@ -843,7 +843,7 @@ async fn demo_data_fills_every_kpi_the_statement_and_the_gaps() {
     .await
     .unwrap();
     assert_eq!(d.days.len(), 10);
-    assert_eq!(d.days.iter().map(|x| x.volume).sum::<i64>(), 333);
+    assert_eq!(d.days.iter().map(|x| x.volume).sum::<i64>(), 323);
 
     // Nothing is left to send.
     assert!(
