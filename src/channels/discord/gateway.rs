@@ -113,6 +113,20 @@ async fn send_reply(ctx: &Context, channel: ChannelId, reply: &Reply) -> Result<
     Ok(())
 }
 
+/// Answer a slash command with a message only its user sees; a failure is logged (`what`: the
+/// kind of command), since the interaction cannot be answered twice.
+async fn answer_privately(ctx: &Context, c: &CommandInteraction, text: String, what: &str) {
+    let message = serenity::all::CreateInteractionResponseMessage::new()
+        .content(text)
+        .ephemeral(true);
+    if let Err(e) = c
+        .create_response(&ctx.http, CreateInteractionResponse::Message(message))
+        .await
+    {
+        tracing::warn!(error = %e, "discord {what} response failed");
+    }
+}
+
 /// Is this a 429 or a 5xx from Discord (worth waiting and trying again)?
 fn transient(e: &serenity::Error) -> bool {
     match e {
@@ -240,19 +254,7 @@ impl Handler {
             Some(client) => format!("Your Discord account is now linked to {client}."),
             None => "That link code is unknown, used or expired. Ask your account manager for a new one.".into(),
         };
-        if let Err(e) = c
-            .create_response(
-                &ctx.http,
-                CreateInteractionResponse::Message(
-                    serenity::all::CreateInteractionResponseMessage::new()
-                        .content(text)
-                        .ephemeral(true),
-                ),
-            )
-            .await
-        {
-            tracing::warn!(error = %e, "discord link response failed");
-        }
+        answer_privately(ctx, c, text, "link").await;
         if let Some(client) = linked {
             // Greet them as a member of their client: this turn records the link on the person.
             let mut claim = self.claim(&c.user, None);
@@ -308,19 +310,7 @@ impl Handler {
                 .first()
                 .map(|r| r.text.clone())
                 .unwrap_or_default();
-            if let Err(e) = c
-                .create_response(
-                    &ctx.http,
-                    CreateInteractionResponse::Message(
-                        serenity::all::CreateInteractionResponseMessage::new()
-                            .content(text)
-                            .ephemeral(true),
-                    ),
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "discord command response failed");
-            }
+            answer_privately(ctx, &c, text, "command").await;
             return;
         }
         let text = match c.data.name.as_str() {
