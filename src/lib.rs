@@ -11,6 +11,8 @@
 //!   pings go, to whom at each rung of the ladder, what they say, when the next one is due.
 //! - `dialogue`: the pure state machine (`step`) and the service that commits each turn.
 //! - `escalation`: above the dialogue: the outbox worker, ping delivery, managers' actions.
+//! - `requests`: above the dialogue: moving a service request (back office, case-system API)
+//!   and telling the client, through a turn and the outbox.
 //! - `store`: the one seam between SQLite and PostgreSQL.
 //! - `http`: the web chat API, WebSocket, widget, admin and health endpoints.
 //! - `channels`: the Telegram and Discord adapters and each channel's outlet; identity tokens,
@@ -38,6 +40,7 @@ pub mod knowledge;
 pub mod loadtest;
 pub mod outlet;
 pub mod policy;
+pub mod requests;
 pub mod shutdown;
 pub mod simulation;
 pub mod store;

@@ -234,6 +234,18 @@ pub fn relay_key(escalation_id: i64, conversation_id: &str, version: i64) -> Str
     format!("escalation-{escalation_id}-relay-{conversation_id}-{version}")
 }
 
+/// The same for a request's progress told to the client (`request_relay_prefix` + version).
+pub fn request_relay_key(reference: &str, conversation_id: &str, version: i64) -> String {
+    format!(
+        "{}{version}",
+        request_relay_prefix(reference, conversation_id)
+    )
+}
+
+pub fn request_relay_prefix(reference: &str, conversation_id: &str) -> String {
+    format!("request-{reference}-relay-{conversation_id}-")
+}
+
 /// Errors of a reqwest call, classified: a refused connection is hard (the receiver is down:
 /// try the next route), timeouts and other network trouble transient.
 pub fn classify_network(e: &reqwest::Error) -> DeliveryError {

@@ -242,6 +242,7 @@ async fn kpis_on_a_hand_built_dataset() {
                 vec![Record::Survey {
                     cause: "answer".into(),
                     expires_at: t(24, 9, 0),
+                    request_reference: None,
                 }],
             ),
             Msg(
@@ -284,6 +285,7 @@ async fn kpis_on_a_hand_built_dataset() {
                         inputs: "{}".into(),
                         due_at: t(25, 10, 5),
                         off_hours: false,
+                        hooks: vec![],
                     },
                     Record::InputCollection {
                         service_id: "vendor-setup".into(),
@@ -328,6 +330,7 @@ async fn kpis_on_a_hand_built_dataset() {
                 vec![Record::Survey {
                     cause: "answer".into(),
                     expires_at: t(25, 7, 30),
+                    request_reference: None,
                 }],
             ),
             // Sat 28 Nov: off hours, a fallback, and a form abandoned with 2 inputs missing.

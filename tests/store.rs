@@ -4,8 +4,8 @@
 mod common;
 
 use frontdoor::store::{
-    ClientRecord, IdentityClaim, ManagerRecord, NewMessage, NewPing, Record, Store, Turn,
-    TurnOutcome,
+    ClientRecord, IdentityClaim, ManagerRecord, NewMessage, NewPing, NewRequestEvent, Record,
+    RequestFilter, RequestUpdate, Store, StoreError, Turn, TurnOutcome,
 };
 
 fn claim(id: &str, client: Option<&str>) -> IdentityClaim {
@@ -144,6 +144,14 @@ async fn story(name: &str, store: &dyn Store) {
                 inputs: "{\"vendor_name\":\"Acme Ltd\"}".into(),
                 due_at: 1000,
                 off_hours: true,
+                hooks: vec![(
+                    "request-REQ-1001-hook-0-request.created-100".into(),
+                    NewPing {
+                        kind: "request_hook".into(),
+                        route: "{}".into(),
+                        payload: "{}".into(),
+                    },
+                )],
             },
             Record::InputCollection {
                 service_id: "vendor-setup".into(),
@@ -178,6 +186,7 @@ async fn story(name: &str, store: &dyn Store) {
             Record::Survey {
                 cause: "self_service".into(),
                 expires_at: 5000,
+                request_reference: None,
             },
             Record::SurveyAnswer {
                 score: Some(4),
@@ -276,6 +285,128 @@ async fn story(name: &str, store: &dyn Store) {
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].interaction_type, "guided_request");
     assert_eq!(store.message_count().await.unwrap(), 3);
+
+    requests_story(name, store).await;
+}
+
+/// A request's life in the store: created with its first event and its case-system row, then
+/// changed under a guard that refuses a second change from the same read; the queue's filters.
+async fn requests_story(name: &str, store: &dyn Store) {
+    let r = store
+        .request_by_reference("REQ-1001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.status.as_str(), r.updated_at), ("open", 50), "{name}");
+    let events = store.request_events(r.id).await.unwrap();
+    assert_eq!(events.len(), 1, "{name}");
+    assert_eq!(
+        (events[0].kind.as_str(), events[0].source.as_str()),
+        ("created", "chat")
+    );
+    let hooks = store
+        .outbox_by_key_prefix("request-REQ-1001-hook-")
+        .await
+        .unwrap();
+    assert_eq!(
+        hooks.len(),
+        1,
+        "{name}: request.created queued with the request"
+    );
+
+    let mut after = r.clone();
+    after.status = "in_progress".into();
+    after.updated_at = 60;
+    after.assignee = Some("dana@sso.example".into());
+    let update = RequestUpdate {
+        before: r.clone(),
+        after: after.clone(),
+        events: vec![NewRequestEvent {
+            kind: "status".into(),
+            from_status: Some("open".into()),
+            to_status: Some("in_progress".into()),
+            actor: "dana@sso.example".into(),
+            source: "backoffice".into(),
+            note: None,
+            idempotency_key: Some("k-1".into()),
+        }],
+        outbox: vec![(
+            "request-REQ-1001-hook-0-request.updated-60".into(),
+            NewPing {
+                kind: "request_hook".into(),
+                route: "{}".into(),
+                payload: "{}".into(),
+            },
+        )],
+    };
+    store.update_request(&update).await.unwrap();
+    // The same change again, made from the same read: refused whole.
+    let err = store.update_request(&update).await.unwrap_err();
+    assert!(matches!(err, StoreError::Stale(_)), "{name}: {err}");
+    assert_eq!(store.request_events(r.id).await.unwrap().len(), 2, "{name}");
+    assert_eq!(
+        store
+            .outbox_by_key_prefix("request-REQ-1001-hook-")
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "{name}"
+    );
+    let seen = store.request_event_by_key("k-1").await.unwrap().unwrap();
+    assert_eq!(seen.to_status.as_deref(), Some("in_progress"));
+    assert_eq!(
+        store.request_by_reference("REQ-1001").await.unwrap(),
+        Some(after),
+        "{name}"
+    );
+
+    let filter = |f: RequestFilter| RequestFilter { limit: 10, ..f };
+    let count = |f: RequestFilter| async move { store.requests(&filter(f)).await.unwrap().len() };
+    let statuses = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(count(RequestFilter::default()).await, 1, "{name}");
+    let by_status = |s: &[&str]| RequestFilter {
+        statuses: statuses(s),
+        ..RequestFilter::default()
+    };
+    assert_eq!(count(by_status(&["in_progress"])).await, 1, "{name}");
+    assert_eq!(count(by_status(&["open", "done"])).await, 0, "{name}");
+    let clients = |c: &[&str]| RequestFilter {
+        clients: Some(statuses(c)),
+        ..RequestFilter::default()
+    };
+    assert_eq!(count(clients(&["GLOBEX", "ACME"])).await, 1, "{name}");
+    assert_eq!(count(clients(&["GLOBEX"])).await, 0, "{name}");
+    assert_eq!(count(clients(&[])).await, 0, "{name}: no clients, no rows");
+    let assigned = RequestFilter {
+        assignee: Some("dana@sso.example".into()),
+        service: Some("vendor-setup".into()),
+        ..RequestFilter::default()
+    };
+    assert_eq!(count(assigned).await, 1, "{name}");
+    // Overdue: due 1000, still running at 2000.
+    let overdue = |t| RequestFilter {
+        due_before: Some(t),
+        ..RequestFilter::default()
+    };
+    assert_eq!(count(overdue(2000)).await, 1, "{name}");
+    assert_eq!(count(overdue(1000)).await, 0, "{name}");
+    // Polling: changed since 61 — nothing; the cursor after the row — nothing more.
+    let since = RequestFilter {
+        updated_since: Some(61),
+        ..RequestFilter::default()
+    };
+    assert_eq!(count(since).await, 0, "{name}");
+    let after_cursor = RequestFilter {
+        after: Some((60, r.id)),
+        ..RequestFilter::default()
+    };
+    assert_eq!(count(after_cursor).await, 0, "{name}");
+    let before_cursor = RequestFilter {
+        after: Some((59, r.id)),
+        ..RequestFilter::default()
+    };
+    assert_eq!(count(before_cursor).await, 1, "{name}");
 }
 
 #[tokio::test]
@@ -287,7 +418,7 @@ async fn store_story_on_every_backend() {
 }
 
 #[tokio::test]
-async fn ledger_rows_are_immutable() {
+async fn ledger_rows_and_request_events_are_immutable() {
     for (name, store, data) in common::backends("ledger_immutable").await {
         store
             .upsert_client(
@@ -320,10 +451,21 @@ async fn ledger_rows_are_immutable() {
             off_hours: false,
             inbound: msg("hi", None),
             outbound: vec![],
-            records: vec![Record::Ledger {
-                interaction_type: "escalation".into(),
-                reference: None,
-            }],
+            records: vec![
+                Record::Ledger {
+                    interaction_type: "escalation".into(),
+                    reference: None,
+                },
+                Record::Request {
+                    reference: "REQ-7".into(),
+                    service_id: "vendor-setup".into(),
+                    priority: "normal".into(),
+                    inputs: "{}".into(),
+                    due_at: 100,
+                    off_hours: false,
+                    hooks: vec![],
+                },
+            ],
             now: 5,
         };
         assert!(matches!(
@@ -349,6 +491,23 @@ async fn ledger_rows_are_immutable() {
             (ledger.len(), ledger[0].quantity),
             (1, 1),
             "[{name}] the row is as written"
+        );
+        // A request's timeline is as immutable as the ledger.
+        for sql in [
+            "UPDATE request_events SET note = 'rewritten'",
+            "DELETE FROM request_events",
+        ] {
+            let err = raw_sql(&data, sql)
+                .await
+                .expect_err(&format!("[{name}] {sql} must be refused"));
+            assert!(err.to_string().contains("immutable"), "[{name}] {err}");
+        }
+        let r = store.request_by_reference("REQ-7").await.unwrap().unwrap();
+        let events = store.request_events(r.id).await.unwrap();
+        assert_eq!(
+            (events.len(), events[0].note.as_deref()),
+            (1, None),
+            "[{name}]"
         );
     }
 }

@@ -206,7 +206,10 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
             !matches!(
                 outcome_of(m),
                 Some(
-                    Outcome::ManagerReply | Outcome::ManagerAcknowledged | Outcome::ManagerResolved
+                    Outcome::ManagerReply
+                        | Outcome::ManagerAcknowledged
+                        | Outcome::ManagerResolved
+                        | Outcome::RequestUpdate
                 )
             )
         })
@@ -456,6 +459,7 @@ mod tests {
                 start: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
                 end: NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
                 timezone: chrono_tz::UTC,
+                holidays: Default::default(),
             },
             turnaround: [(
                 "payroll-correction".to_string(),
@@ -474,14 +478,15 @@ mod tests {
             person_id: None,
             client_code: Some("ACME".into()),
             service_id: "payroll-correction".into(),
-            // A status the schema's CHECK allows (open, in_progress, done, cancelled).
             status: if closed.is_some() { "done" } else { "open" }.into(),
             priority: "normal".into(),
             inputs: "{}".into(),
             opened_at: opened.timestamp_millis(),
             due_at: due_at(&t.coverage, Turnaround::BusinessDays(1), opened).timestamp_millis(),
             closed_at: closed.map(|c| c.timestamp_millis()),
-            off_hours: false,
+            first_done_at: closed.map(|c| c.timestamp_millis()),
+            updated_at: opened.timestamp_millis(),
+            ..RequestRow::default()
         }
     }
 

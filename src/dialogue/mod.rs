@@ -18,6 +18,7 @@ mod escalate;
 pub mod eval;
 pub mod forms;
 mod outbox;
+mod progress;
 mod request;
 pub mod service;
 mod status;
@@ -76,6 +77,13 @@ pub enum State {
         cause: String,
         expires_at: DateTime<Utc>,
     },
+    /// The SSO asked a question about one of the client's requests: their next message is the
+    /// answer.
+    AnsweringRequest {
+        reference: String,
+        question: String,
+        since: DateTime<Utc>,
+    },
     /// Got a score; an optional comment may follow.
     SurveyComment {
         score: u8,
@@ -127,6 +135,25 @@ pub enum Input {
     /// The account manager acted on this conversation's escalation; the service checked who
     /// they are and that the escalation is theirs.
     Manager(ManagerEvent),
+    /// One of the client's service requests moved (the request lifecycle checked the move).
+    Request(RequestNotice),
+}
+
+/// A request's move, as the client will hear of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestNotice {
+    pub reference: String,
+    /// The service's name.
+    pub service: String,
+    /// The team that delivers it ("Procurement").
+    pub team: String,
+    pub status: crate::domain::RequestStatus,
+    /// `in_progress` again after waiting for the client (not a first pick-up).
+    pub resumed: bool,
+    /// The note: the question (waiting for the client), the completion note, the reason.
+    pub note: Option<String>,
+    /// The due time, as the client reads it ("Thu 26 Nov 14:00").
+    pub due: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -231,6 +258,14 @@ pub enum Effect {
     SendSurvey {
         cause: String,
         expires_at: DateTime<Utc>,
+        /// The request whose completion it asks about.
+        request: Option<String>,
+    },
+    /// The client answered the SSO's question about a request.
+    ClientAnswer {
+        reference: String,
+        question: String,
+        text: String,
     },
     SurveyAnswer {
         score: Option<u8>,

@@ -1,19 +1,19 @@
-//! What a manager's turn queues for the client: the turn's replies, as an outbox row committed
-//! with the turn, so they reach the client's channel exactly once even across a crash. The
-//! escalation layer's courier delivers the row; the dialogue only writes it.
+//! What a turn the client did not write (a manager's action, a request's progress) queues for
+//! the client: the turn's replies, as an outbox row committed with the turn, so they reach the
+//! client's channel exactly once even across a crash. The escalation layer's courier delivers
+//! the row; the dialogue only writes it.
 
 use crate::domain::Reply;
-use crate::outlet::{Relay, RelayRoute, relay_key};
+use crate::outlet::{Relay, RelayRoute};
 use crate::store::{NewPing, Record};
 
-/// The outbox record of a manager turn's replies (`None` when the turn said nothing).
+/// The outbox record of such a turn's replies under `key` (`None` when the turn said nothing).
 #[allow(clippy::too_many_arguments)]
 pub fn record(
-    escalation_id: i64,
+    key: String,
     channel: &str,
     conversation_id: &str,
     session_key: &str,
-    version: i64,
     replies: &[Reply],
     intent: Option<&str>,
     confidence: f32,
@@ -32,7 +32,7 @@ pub fn record(
     };
     let route = RelayRoute::new(channel, conversation_id, session_key);
     Some(Record::Outbox {
-        key: relay_key(escalation_id, conversation_id, version),
+        key,
         ping: NewPing {
             kind: format!("relay:{channel}"),
             route: serde_json::to_string(&route).unwrap_or_default(),

@@ -14,9 +14,16 @@ use crate::config::{DialogueSettings, EscalationSettings};
 // `millis` is public here too: the HTTP layer has long taken it from the service.
 use crate::domain::time::from_millis;
 pub use crate::domain::time::millis;
+use crate::domain::{RequestSource, RequestStatus};
 use crate::knowledge::Knowledge;
+use crate::outlet::{relay_key, request_relay_key};
 use crate::policy::ladder::{manager_at_level, next_ping_at, pings_for_level};
-use crate::store::{IdentityClaim, NewMessage, Record, Store, StoreError, Turn, TurnOutcome};
+use crate::policy::lifecycle::{self, Change, Terms};
+use crate::policy::request_hook::{self, HookEvent, RequestHook};
+use crate::store::{
+    IdentityClaim, NewMessage, Record, RequestRow, RequestUpdate, Store, StoreError, Turn,
+    TurnOutcome,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -80,6 +87,8 @@ pub struct ChatService {
     /// Woken when a turn commits an escalation, so its ping leaves at once (the fast lane)
     /// rather than at the outbox worker's next poll.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The SSO's case systems, told of every request created or changed (through the outbox).
+    pub request_hooks: Arc<Vec<RequestHook>>,
     sessions: SessionLocks,
 }
 
@@ -147,8 +156,14 @@ impl ChatService {
             settings,
             escalation: EscalationSettings::default(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            request_hooks: Arc::new(Vec::new()),
             sessions: SessionLocks::default(),
         }
+    }
+
+    pub fn with_request_hooks(mut self, hooks: Vec<RequestHook>) -> Self {
+        self.request_hooks = Arc::new(hooks);
+        self
     }
 
     pub fn with_escalation(mut self, escalation: EscalationSettings) -> Self {
@@ -162,6 +177,16 @@ impl ChatService {
     }
 
     pub async fn handle(&self, inbound: Inbound) -> Result<Outbound, ServiceError> {
+        self.handle_with(inbound, Vec::new()).await
+    }
+
+    /// [`handle`](Self::handle), committing `attached` with the turn: a request's change
+    /// computed by the lifecycle before the turn that tells the client about it.
+    pub async fn handle_with(
+        &self,
+        inbound: Inbound,
+        attached: Vec<Record>,
+    ) -> Result<Outbound, ServiceError> {
         let started = Instant::now();
         let _session = self
             .sessions
@@ -260,6 +285,20 @@ impl ChatService {
                 }
             }
             let mut records = self.records(&k, &event, &result, reference.as_deref());
+            records.extend(attached.iter().cloned());
+            for e in &result.effects {
+                if let Effect::ClientAnswer {
+                    reference,
+                    question,
+                    text,
+                } = e
+                {
+                    records.extend(
+                        self.client_answer(&k, reference, question, text, now)
+                            .await?,
+                    );
+                }
+            }
             let (text, payload) = match &inbound.input {
                 Input::Text(t) => (t.clone(), None),
                 Input::Button(p) => (String::new(), Some(p.clone())),
@@ -272,11 +311,10 @@ impl ChatService {
                     // The client did not write this turn: what it says goes to their channel
                     // through the outbox, committed with the turn (keyed by its version).
                     records.extend(super::outbox::record(
-                        m.escalation_id,
+                        relay_key(m.escalation_id, &conversation.id, conversation.version),
                         &inbound.channel,
                         &conversation.id,
                         &inbound.session_key,
-                        conversation.version,
                         &result.replies,
                         result.intent.as_deref(),
                         result.confidence,
@@ -285,6 +323,23 @@ impl ChatService {
                     (
                         m.text.clone().unwrap_or_default(),
                         Some(format!("manager:{}:{}", m.action.as_str(), m.escalation_id)),
+                    )
+                }
+                Input::Request(n) => {
+                    // Told through the outbox like a manager's answer (see above).
+                    records.extend(super::outbox::record(
+                        request_relay_key(&n.reference, &conversation.id, conversation.version),
+                        &inbound.channel,
+                        &conversation.id,
+                        &inbound.session_key,
+                        &result.replies,
+                        result.intent.as_deref(),
+                        result.confidence,
+                        result.outcome.as_str(),
+                    ));
+                    (
+                        n.note.clone().unwrap_or_default(),
+                        Some(format!("request:{}:{}", n.reference, n.status.as_str())),
                     )
                 }
             };
@@ -460,14 +515,33 @@ impl ChatService {
                     inputs,
                     priority,
                     due_at,
-                } => Record::Request {
-                    reference: reference.unwrap_or_default().to_string(),
-                    service_id: service.clone(),
-                    priority: priority.as_str().into(),
-                    inputs: serde_json::to_string(inputs).unwrap_or_else(|_| "{}".into()),
-                    due_at: millis(*due_at),
-                    off_hours,
-                },
+                } => {
+                    let reference = reference.unwrap_or_default().to_string();
+                    let inputs = serde_json::to_string(inputs).unwrap_or_else(|_| "{}".into());
+                    let hooks = if self.request_hooks.is_empty() {
+                        Vec::new()
+                    } else {
+                        let row = new_request_row(
+                            &reference,
+                            service,
+                            priority.as_str(),
+                            &inputs,
+                            event,
+                            *due_at,
+                            off_hours,
+                        );
+                        request_hook::rows(&self.request_hooks, HookEvent::Created, &row, &[])
+                    };
+                    Record::Request {
+                        reference,
+                        service_id: service.clone(),
+                        priority: priority.as_str().into(),
+                        inputs,
+                        due_at: millis(*due_at),
+                        off_hours,
+                        hooks,
+                    }
+                }
                 Effect::InputCollection {
                     service,
                     started_at,
@@ -530,10 +604,17 @@ impl ChatService {
                         pings,
                     }
                 }
-                Effect::SendSurvey { cause, expires_at } => Record::Survey {
+                Effect::SendSurvey {
+                    cause,
+                    expires_at,
+                    request,
+                } => Record::Survey {
                     cause: cause.clone(),
                     expires_at: millis(*expires_at),
+                    request_reference: request.clone(),
                 },
+                // Needs the request as stored: `client_answer`, in `handle_with`.
+                Effect::ClientAnswer { .. } => continue,
                 Effect::SurveyAnswer { score, comment } => Record::SurveyAnswer {
                     score: score.map(i64::from),
                     comment: comment.clone(),
@@ -559,5 +640,75 @@ impl ChatService {
             });
         }
         out
+    }
+}
+
+impl ChatService {
+    /// The client's answer to the SSO's question, as a change of their request: attached to it
+    /// as a `client_reply` event, and — when the request is still waiting for them — moving it
+    /// back to `in_progress`, which stops their clock and restarts the SSO's. Nothing when the
+    /// request is gone (the answer stays in the conversation's log).
+    async fn client_answer(
+        &self,
+        k: &Knowledge,
+        reference: &str,
+        question: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Record>, ServiceError> {
+        let Some(row) = self.store.request_by_reference(reference).await? else {
+            return Ok(None);
+        };
+        let waiting = row.status == RequestStatus::WaitingForClient.as_str();
+        let change = Change {
+            to: waiting.then_some(RequestStatus::InProgress),
+            note: Some(format!("Asked: {question}\nAnswer: {text}")),
+            client_reply: true,
+            actor: "client".into(),
+            source: Some(RequestSource::Chat),
+            ..Change::default()
+        };
+        let Ok((after, events)) =
+            lifecycle::apply(&row, &change, &Terms::for_request(k, &row), now)
+        else {
+            return Ok(None);
+        };
+        let outbox = request_hook::rows(&self.request_hooks, HookEvent::Updated, &after, &events);
+        Ok(Some(Record::RequestUpdate(RequestUpdate {
+            before: row,
+            after,
+            events,
+            outbox,
+        })))
+    }
+}
+
+/// A request about to be opened, as the case system will first see it.
+fn new_request_row(
+    reference: &str,
+    service: &str,
+    priority: &str,
+    inputs: &str,
+    event: &Event,
+    due_at: DateTime<Utc>,
+    off_hours: bool,
+) -> RequestRow {
+    let now = millis(event.now);
+    RequestRow {
+        id: 0,
+        reference: reference.to_string(),
+        conversation_id: String::new(),
+        person_id: None,
+        client_code: event.user.client.clone(),
+        service_id: service.to_string(),
+        status: RequestStatus::Open.as_str().to_string(),
+        priority: priority.to_string(),
+        inputs: inputs.to_string(),
+        opened_at: now,
+        due_at: millis(due_at),
+        closed_at: None,
+        off_hours,
+        updated_at: now,
+        ..RequestRow::default()
     }
 }

@@ -11,7 +11,7 @@ use super::words::{is_urgent, pick};
 use super::{
     CollectionOutcome, Effect, Event, Input, ManagerEvent, Outcome, Priority, State, Step,
 };
-use super::{answer, escalate, request, status, survey};
+use super::{answer, escalate, progress, request, status, survey};
 use crate::config::DialogueSettings;
 use crate::domain::EscalationAction;
 use crate::engine::{Classification, Decision};
@@ -32,8 +32,14 @@ pub fn step(state: State, event: &Event, k: &Knowledge, settings: &DialogueSetti
         outcome: Outcome::Answered,
         off_hours: !in_coverage(coverage, event.now),
     };
-    if let Input::Manager(m) = &event.input {
-        let next = on_manager(state, m, &mut cx);
+    // Not the client speaking: news from their manager or about their request, which never
+    // expires or answers what the client was doing.
+    let told = match &event.input {
+        Input::Manager(m) => Some(on_manager(state.clone(), m, &mut cx)),
+        Input::Request(n) => Some(progress::on_notice(state.clone(), n, &mut cx)),
+        _ => None,
+    };
+    if let Some(next) = told {
         return Step {
             state: next,
             replies: cx.replies,
@@ -86,6 +92,14 @@ pub fn step(state: State, event: &Event, k: &Knowledge, settings: &DialogueSetti
         },
         State::SurveyComment { .. } => {
             let next = survey::on_survey_comment(&mut cx);
+            follow(&mut cx, next)
+        }
+        State::AnsweringRequest {
+            reference,
+            question,
+            since,
+        } => {
+            let next = progress::on_answer(&mut cx, &reference, &question, since);
             follow(&mut cx, next)
         }
         State::Idle { fallbacks } => on_idle(&mut cx, fallbacks),
@@ -189,7 +203,7 @@ fn on_idle(cx: &mut Cx, fallbacks: u8) -> State {
             understand(cx, &t, fallbacks)
         }
         // Handled before any state is looked at (see `step`).
-        Input::Manager(_) => State::Idle { fallbacks },
+        Input::Manager(_) | Input::Request(_) => State::Idle { fallbacks },
     }
 }
 

@@ -14,6 +14,16 @@ use crate::knowledge::{Action, Knowledge};
 const LOW_SCORE: u8 = 2;
 
 pub(super) fn open_survey(cx: &mut Cx, cause: &str, asked: bool) -> State {
+    survey_about(cx, cause, asked, None)
+}
+
+/// The survey after a request is completed, tied to it (and so to its service in the KPIs).
+/// The same fatigue rule as any other unasked survey.
+pub(super) fn open_request_survey(cx: &mut Cx, reference: &str) -> State {
+    survey_about(cx, "request_done", false, Some(reference))
+}
+
+fn survey_about(cx: &mut Cx, cause: &str, asked: bool, request: Option<&str>) -> State {
     if cx.event.user.surveyed_recently && !asked {
         return State::default();
     }
@@ -22,6 +32,7 @@ pub(super) fn open_survey(cx: &mut Cx, cause: &str, asked: bool) -> State {
     cx.effects.push(Effect::SendSurvey {
         cause: cause.to_string(),
         expires_at,
+        request: request.map(str::to_string),
     });
     cx.ask(
         "How would you rate your experience today? (1 = poor, 5 = excellent)",

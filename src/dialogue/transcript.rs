@@ -53,6 +53,7 @@ fn effect_name(e: &Effect) -> &'static str {
         Effect::SurveyAnswer { .. } => "survey_answer",
         Effect::KnowledgeGap { .. } => "knowledge_gap",
         Effect::Recharge { .. } => "recharge",
+        Effect::ClientAnswer { .. } => "client_answer",
     }
 }
 
@@ -66,6 +67,7 @@ fn state_name(s: &State) -> &'static str {
         State::OfferingEscalation { .. } => "offering_escalation",
         State::Survey { .. } => "survey",
         State::SurveyComment { .. } => "survey_comment",
+        State::AnsweringRequest { .. } => "answering_request",
     }
 }
 

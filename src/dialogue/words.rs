@@ -23,7 +23,7 @@ pub(super) fn text_of(input: &Input) -> &str {
     match input {
         Input::Text(t) => t,
         Input::Button(p) => p,
-        Input::Manager(_) => "",
+        Input::Manager(_) | Input::Request(_) => "",
     }
 }
 

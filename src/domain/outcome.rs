@@ -5,29 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Every name of an enum, for `parse`.
-macro_rules! words {
-    ($ty:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
-        impl $ty {
-            pub const ALL: &[$ty] = &[$($ty::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($ty::$variant => $word),+
-                }
-            }
-
-            /// The variant stored as `word`; `None` for a word this build does not know.
-            pub fn parse(word: &str) -> Option<$ty> {
-                match word {
-                    $($word => Some($ty::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -46,6 +23,9 @@ pub enum Outcome {
     ManagerReply,
     ManagerAcknowledged,
     ManagerResolved,
+    /// A service request's progress told to the client, or the client's answer to a question
+    /// about it (not a query for the bot).
+    RequestUpdate,
 }
 
 words!(Outcome {
@@ -62,6 +42,7 @@ words!(Outcome {
     ManagerReply => "manager_reply",
     ManagerAcknowledged => "manager_acknowledged",
     ManagerResolved => "manager_resolved",
+    RequestUpdate => "request_update",
 });
 
 /// How collecting a service's SPA inputs ended (the client's side of the SPA).

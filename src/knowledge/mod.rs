@@ -253,10 +253,13 @@ fn default_organisation() -> Organisation {
             start: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
             end: chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap_or_default(),
             timezone: tz,
+            holidays: Holidays::default(),
         },
         rates: BTreeMap::new(),
         escalation_response_hours: 4,
         urgent_response_hours: 1,
+        client_response_hours: 16,
+        reopen_window_days: 14,
     }
 }
 

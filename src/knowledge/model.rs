@@ -56,6 +56,22 @@ pub struct Coverage {
     pub end: NaiveTime,
     #[serde(serialize_with = "ser_tz")]
     pub timezone: Tz,
+    /// Public holidays of the region these hours are kept in: no business time on them.
+    pub holidays: Holidays,
+}
+
+/// A region's public holidays (`[holidays]` in `sso.toml`), shared by every coverage kept there.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Holidays {
+    /// The region's name as the content gives it (`england-and-wales`); empty for none.
+    pub region: String,
+    pub dates: std::sync::Arc<std::collections::BTreeSet<NaiveDate>>,
+}
+
+impl Holidays {
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.dates.contains(&day)
+    }
 }
 
 fn ser_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
@@ -111,6 +127,10 @@ pub struct Organisation {
     /// The SSO's commitment to answer an escalation (business hours), normal and urgent.
     pub escalation_response_hours: u32,
     pub urgent_response_hours: u32,
+    /// The client's side of the SPA: business hours to answer a question about their request.
+    pub client_response_hours: u32,
+    /// Days after completion within which a request may be reopened.
+    pub reopen_window_days: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -124,7 +124,7 @@ pub struct NewMessage {
     pub latency_us: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
 pub struct RequestRow {
     pub id: i64,
     pub reference: String,
@@ -139,6 +139,26 @@ pub struct RequestRow {
     pub due_at: Millis,
     pub closed_at: Option<Millis>,
     pub off_hours: bool,
+    /// Who at the SSO works on it (an email or a name, as the case system knows them).
+    pub assignee: Option<String>,
+    /// The SSO case system's own id for it.
+    pub external_id: Option<String>,
+    pub updated_at: Millis,
+    /// Since when it has been waiting for the client (set only in `waiting_for_client`).
+    pub waiting_since: Option<Millis>,
+    /// The client's due time while they are asked for information.
+    pub client_due_at: Option<Millis>,
+    /// Calendar time spent waiting for the client, over finished waits.
+    pub waited_ms: i64,
+    /// The same in the client's business hours (what moved `due_at` out).
+    pub waited_business_ms: i64,
+    /// Finished client waits, and those the client answered after their due time.
+    pub client_waits: i64,
+    pub client_late: i64,
+    /// Times it was reopened after being done.
+    pub reopened: i64,
+    /// The first completion: the on-time KPIs judge this one (a reopen is counted apart).
+    pub first_done_at: Option<Millis>,
 }
 
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
@@ -168,6 +188,9 @@ pub struct SurveyRow {
     pub answered_at: Option<Millis>,
     pub score: Option<i64>,
     pub comment: Option<String>,
+    /// The request whose completion it asked about.
+    #[sqlx(default)]
+    pub request_reference: Option<String>,
 }
 
 /// What a turn writes besides the messages and the state. Written in the turn's transaction.
@@ -180,6 +203,8 @@ pub enum Record {
         inputs: String,
         due_at: Millis,
         off_hours: bool,
+        /// What the outbox tells the SSO's case system (`request.created`), keyed.
+        hooks: Vec<(String, NewPing)>,
     },
     InputCollection {
         service_id: String,
@@ -211,7 +236,12 @@ pub enum Record {
     Survey {
         cause: String,
         expires_at: Millis,
+        /// The request whose completion this survey asks about.
+        request_reference: Option<String>,
     },
+    /// A request's change, with its events and what the outbox should tell the case system;
+    /// refused (the turn rolls back) when the request moved since it was read.
+    RequestUpdate(super::requests::RequestUpdate),
     SurveyAnswer {
         score: Option<i64>,
         comment: Option<String>,
@@ -228,10 +258,7 @@ pub enum Record {
     },
     /// A message for the outbox to deliver after the commit (a manager's answer relayed to the
     /// client's channel), under its idempotency key.
-    Outbox {
-        key: String,
-        ping: NewPing,
-    },
+    Outbox { key: String, ping: NewPing },
 }
 
 /// One dialogue turn, committed atomically: the inbound message, the replies, the new state and

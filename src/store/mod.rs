@@ -14,7 +14,8 @@
 //! - [`Outbox`]: messages to deliver outside a turn (the delivery workers);
 //! - [`Access`]: back-office users, sessions and API tokens;
 //! - [`ChannelState`]: chat adapters' cursors and link codes;
-//! - [`Insight`]: the back office's reads and the `/metrics` totals.
+//! - [`Insight`]: the back office's reads and the `/metrics` totals;
+//! - [`Requests`]: service requests after they are opened (the queue, the case system's API).
 //!
 //! [`Store`] is their sum, implemented for every type that has all of them: `Arc<dyn Store>` is
 //! what the wiring holds and hands out.
@@ -28,6 +29,7 @@ mod exec;
 mod insight;
 mod outbox;
 mod postgres;
+mod requests;
 mod sql;
 mod sqlite;
 mod writes;
@@ -48,6 +50,7 @@ pub use escalations::{EscalationAction, EscalationRow, Escalations};
 pub use insight::{GapFact, GapRow, Insight, LATENCY_BUCKETS_US, LedgerRow, PeriodFacts, Totals};
 pub use outbox::{NewPing, Outbox, OutboxFinish, OutboxRow};
 pub use postgres::PgStore;
+pub use requests::{NewRequestEvent, RequestEventRow, RequestFilter, RequestUpdate, Requests};
 pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseUrl;
@@ -64,6 +67,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Invalid(String),
+    /// A conditional write found the row changed since it was read: nothing was written.
+    #[error("{0}")]
+    Stale(String),
 }
 
 impl StoreError {
@@ -121,12 +127,28 @@ pub type Millis = i64;
 /// it adds nothing of its own; `dyn Store` can be passed where one role is asked for
 /// (`&dyn Store` coerces to `&dyn Insight`).
 pub trait Store:
-    Database + Conversations + Escalations + Outbox + Access + ChannelState + Insight + 'static
+    Database
+    + Conversations
+    + Escalations
+    + Outbox
+    + Access
+    + ChannelState
+    + Insight
+    + Requests
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: Database + Conversations + Escalations + Outbox + Access + ChannelState + Insight + 'static
+    T: Database
+        + Conversations
+        + Escalations
+        + Outbox
+        + Access
+        + ChannelState
+        + Insight
+        + Requests
+        + 'static
 {
 }
 

@@ -5,8 +5,8 @@
 
 use super::exec::{Exec, args};
 use super::{
-    ConversationRow, EscalationAction, IdentityClaim, Millis, Person, Record, StoreError,
-    StoreResult, Turn, TurnOutcome,
+    ConversationRow, EscalationAction, IdentityClaim, Millis, NewPing, Person, Record,
+    RequestUpdate, StoreError, StoreResult, Turn, TurnOutcome,
 };
 
 const PERSON_BY_IDENTITY: &str =
@@ -209,25 +209,38 @@ async fn write_record<E: Exec + ?Sized>(
             inputs,
             due_at,
             off_hours,
+            hooks,
         } => {
+            let id = tx
+                .fetch_i64(
+                    "INSERT INTO service_requests (reference, conversation_id, person_id, client_code,
+                        service_id, status, priority, inputs, opened_at, due_at, off_hours, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $8)
+                     RETURNING id",
+                    args![
+                        reference,
+                        &turn.conversation_id,
+                        turn.person_id,
+                        &turn.client_code,
+                        service_id,
+                        priority,
+                        inputs,
+                        turn.now,
+                        *due_at,
+                        *off_hours
+                    ],
+                )
+                .await?
+                .ok_or_else(|| StoreError::Invalid("INSERT … RETURNING gave no row".into()))?;
             tx.execute(
-                "INSERT INTO service_requests (reference, conversation_id, person_id, client_code,
-                    service_id, status, priority, inputs, opened_at, due_at, off_hours)
-                 VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10)",
-                args![
-                    reference,
-                    &turn.conversation_id,
-                    turn.person_id,
-                    &turn.client_code,
-                    service_id,
-                    priority,
-                    inputs,
-                    turn.now,
-                    *due_at,
-                    *off_hours
-                ],
+                "INSERT INTO request_events (request_id, kind, to_status, actor, source, created_at)
+                 VALUES ($1, 'created', 'open', 'client', 'chat', $2)",
+                args![id, turn.now],
             )
             .await?;
+            for (key, ping) in hooks {
+                insert_outbox(tx, key, ping, turn.now).await?;
+            }
         }
         Record::InputCollection {
             service_id,
@@ -342,20 +355,29 @@ async fn write_record<E: Exec + ?Sized>(
             };
             tx.execute(sql, args![*escalation_id, turn.now, by]).await?;
         }
-        Record::Survey { cause, expires_at } => {
+        Record::Survey {
+            cause,
+            expires_at,
+            request_reference,
+        } => {
             tx.execute(
-                "INSERT INTO surveys (conversation_id, person_id, client_code, cause, sent_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO surveys (conversation_id, person_id, client_code, cause, sent_at, expires_at,
+                    request_reference)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 args![
                     &turn.conversation_id,
                     turn.person_id,
                     &turn.client_code,
                     cause,
                     turn.now,
-                    *expires_at
+                    *expires_at,
+                    request_reference
                 ],
             )
             .await?;
+        }
+        Record::RequestUpdate(update) => {
+            update_request(tx, update, turn.now).await?;
         }
         Record::SurveyAnswer { score, comment } => {
             // The answer belongs to the conversation's latest survey; a comment that follows a
@@ -393,14 +415,7 @@ async fn write_record<E: Exec + ?Sized>(
         }
         Record::Outbox { key, ping } => {
             // The key makes a replayed turn's row a no-op rather than a second message.
-            tx.execute(
-                "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
-                    attempts, next_attempt_at, created_at)
-                 VALUES ($1, $2, NULL, $3, $4, 'pending', 0, $5, $5)
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-                args![key, &ping.kind, &ping.route, &ping.payload, turn.now],
-            )
-            .await?;
+            insert_outbox(tx, key, ping, turn.now).await?;
         }
         Record::Ledger {
             interaction_type,
@@ -425,4 +440,99 @@ async fn write_record<E: Exec + ?Sized>(
         }
     }
     Ok(())
+}
+
+/// Queue an outbox row under its key; a key seen before is a no-op (a replayed write).
+async fn insert_outbox<E: Exec + ?Sized>(
+    tx: &mut E,
+    key: &str,
+    ping: &NewPing,
+    now: Millis,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
+            attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, NULL, $3, $4, 'pending', 0, $5, $5)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+        args![key, &ping.kind, &ping.route, &ping.payload, now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Write a request's change: the row (only if it is still as `before` saw it), its events, its
+/// outbox rows. `StoreError::Stale` when another change won; the caller's transaction then
+/// keeps nothing.
+pub async fn update_request<E: Exec + ?Sized>(
+    tx: &mut E,
+    u: &RequestUpdate,
+    now: Millis,
+) -> StoreResult<()> {
+    let a = &u.after;
+    let changed = tx
+        .execute(
+            "UPDATE service_requests SET status = $1, due_at = $2, closed_at = $3, assignee = $4,
+                external_id = $5, updated_at = $6, waiting_since = $7, client_due_at = $8,
+                waited_ms = $9, waited_business_ms = $10, client_waits = $11, client_late = $12,
+                reopened = $13, first_done_at = $14
+             WHERE id = $15 AND status = $16 AND updated_at = $17",
+            args![
+                &a.status,
+                a.due_at,
+                a.closed_at,
+                &a.assignee,
+                &a.external_id,
+                a.updated_at,
+                a.waiting_since,
+                a.client_due_at,
+                a.waited_ms,
+                a.waited_business_ms,
+                a.client_waits,
+                a.client_late,
+                a.reopened,
+                a.first_done_at,
+                u.before.id,
+                &u.before.status,
+                u.before.updated_at
+            ],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(StoreError::Stale(format!(
+            "{} changed since it was read; nothing was written",
+            u.before.reference
+        )));
+    }
+    for e in &u.events {
+        tx.execute(
+            "INSERT INTO request_events (request_id, kind, from_status, to_status, actor, source,
+                note, idempotency_key, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            args![
+                u.before.id,
+                &e.kind,
+                &e.from_status,
+                &e.to_status,
+                &e.actor,
+                &e.source,
+                &e.note,
+                &e.idempotency_key,
+                now
+            ],
+        )
+        .await?;
+    }
+    for (key, ping) in &u.outbox {
+        insert_outbox(tx, key, ping, now).await?;
+    }
+    Ok(())
+}
+
+/// [`update_request`] as a job of its own.
+pub async fn update_request_job<E: Exec + ?Sized>(
+    tx: &mut E,
+    u: &RequestUpdate,
+) -> StoreResult<((), bool)> {
+    update_request(tx, u, u.after.updated_at).await?;
+    Ok(((), true))
 }

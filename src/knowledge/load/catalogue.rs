@@ -12,6 +12,22 @@ impl Loader {
             return;
         };
         self.default_tz = timezone;
+        for (region, dates) in &raw.holidays {
+            let mut set = std::collections::BTreeSet::new();
+            for d in dates {
+                if let Some(d) = self.date(file, region, d) {
+                    set.insert(d);
+                }
+            }
+            self.holidays.insert(
+                region.clone(),
+                Holidays {
+                    region: region.clone(),
+                    dates: std::sync::Arc::new(set),
+                },
+            );
+        }
+        self.default_region = raw.coverage.holidays.clone();
         let Some(coverage) = self.coverage(file, &raw.coverage, timezone) else {
             return;
         };
@@ -25,6 +41,8 @@ impl Loader {
             rates: raw.rates,
             escalation_response_hours: raw.escalation_response_hours,
             urgent_response_hours: raw.urgent_response_hours,
+            client_response_hours: raw.client_response_hours,
+            reopen_window_days: raw.reopen_window_days,
         });
     }
 

@@ -60,6 +60,9 @@ struct RawCoverage {
     start: String,
     end: String,
     timezone: Option<String>,
+    /// The region whose public holidays these hours skip (a key of `[holidays]` in
+    /// `sso.toml`); the organisation's region when absent.
+    holidays: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +79,23 @@ struct RawOrganisation {
     escalation_response_hours: u32,
     #[serde(default = "one")]
     urgent_response_hours: u32,
+    /// Public holidays by region: `england-and-wales = [2026-12-25, ...]`.
+    #[serde(default)]
+    holidays: BTreeMap<String, Vec<DateField>>,
+    /// How long the client has to answer a question about their request (business hours).
+    #[serde(default = "sixteen")]
+    client_response_hours: u32,
+    /// How long after completion a client may reopen a request (days).
+    #[serde(default = "fourteen")]
+    reopen_window_days: u32,
+}
+
+fn sixteen() -> u32 {
+    16
+}
+
+fn fourteen() -> u32 {
+    14
 }
 
 fn four() -> u32 {
@@ -273,6 +293,10 @@ pub struct Loader {
     pub errors: Vec<ContentError>,
     pub raw: Raw,
     default_tz: Tz,
+    /// Public holidays by region, from the organisation file (loaded first).
+    holidays: BTreeMap<String, Holidays>,
+    /// The organisation coverage's region: every coverage that names none keeps it.
+    default_region: Option<String>,
 }
 
 impl Loader {
@@ -281,6 +305,8 @@ impl Loader {
             errors: Vec::new(),
             raw: Raw::default(),
             default_tz: chrono_tz::Europe::London,
+            holidays: BTreeMap::new(),
+            default_region: None,
         }
     }
 
@@ -362,11 +388,31 @@ impl Loader {
             Some(tz) => self.timezone(file, tz)?,
             None => default_tz,
         };
+        let region = raw.holidays.clone().or_else(|| self.default_region.clone());
+        let holidays = match region {
+            None => Holidays::default(),
+            Some(region) => match self.holidays.get(&region) {
+                Some(h) => h.clone(),
+                None => {
+                    let known: Vec<&str> = self.holidays.keys().map(String::as_str).collect();
+                    self.err_at(
+                        file,
+                        &region,
+                        format!(
+                            "holidays: no region {region:?} in the organisation's [holidays] (known: {})",
+                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        ),
+                    );
+                    Holidays::default()
+                }
+            },
+        };
         Some(Coverage {
             days,
             start,
             end,
             timezone,
+            holidays,
         })
     }
 

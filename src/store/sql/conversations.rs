@@ -196,9 +196,7 @@ macro_rules! impl_conversations {
                 person_id: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::RequestRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, reference, conversation_id, person_id, client_code, service_id, status, priority,
-                            inputs, opened_at, due_at, closed_at, off_hours
-                     FROM service_requests WHERE person_id = $1 ORDER BY id DESC",
+                    $crate::store::sql::select_requests!(" FROM service_requests WHERE person_id = $1 ORDER BY id DESC"),
                 )
                 .bind(person_id)
                 .fetch_all(&self.reader)
@@ -210,9 +208,7 @@ macro_rules! impl_conversations {
                 reference: &str,
             ) -> $crate::store::StoreResult<Option<$crate::store::RequestRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, reference, conversation_id, person_id, client_code, service_id, status, priority,
-                            inputs, opened_at, due_at, closed_at, off_hours
-                     FROM service_requests WHERE reference = $1",
+                    $crate::store::sql::select_requests!(" FROM service_requests WHERE reference = $1"),
                 )
                 .bind(reference)
                 .fetch_optional(&self.reader)

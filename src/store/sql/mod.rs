@@ -22,8 +22,25 @@ pub(super) mod database;
 pub(super) mod escalations;
 pub(super) mod insight;
 pub(super) mod outbox;
+pub(super) mod requests;
 
 pub(crate) use conversations::TURN_CONTEXT;
+
+/// `SELECT <every column of RequestRow>` followed by the rest of the statement, so the column
+/// list is written once for every query that reads requests.
+macro_rules! select_requests {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, reference, conversation_id, person_id, client_code, service_id, status, priority,
+                    inputs, opened_at, due_at, closed_at, off_hours, assignee, external_id, updated_at,
+                    waiting_since, client_due_at, waited_ms, waited_business_ms, client_waits, client_late,
+                    reopened, first_done_at",
+            $rest
+        )
+    };
+}
+
+pub(crate) use select_requests;
 
 macro_rules! impl_sql_store {
     // `$skip_locked`: the row-locking clause of the outbox claim (see `outbox.rs`).
@@ -35,6 +52,7 @@ macro_rules! impl_sql_store {
         $crate::store::sql::access::impl_access!($store);
         $crate::store::sql::channel_state::impl_channel_state!($store);
         $crate::store::sql::insight::impl_insight!($store);
+        $crate::store::sql::requests::impl_requests!($store, $conn);
     };
 }
 
