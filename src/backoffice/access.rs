@@ -86,6 +86,10 @@ pub enum Permission {
     Reload,
     /// Prometheus metrics (totals across clients).
     Metrics,
+    /// Service requests of the clients in scope: the queue, a request and its timeline.
+    ReadRequests,
+    /// Move a request (pick up, ask the client, complete, cancel, reopen), assign it, note it.
+    ActOnRequests,
 }
 
 /// An authenticated back-office caller.
@@ -134,18 +138,28 @@ impl Principal {
             (Role::Admin, _)
                 | (
                     Role::SsoLead,
-                    ReadReports | ReadGaps | ReadEscalations | Metrics
+                    ReadReports
+                        | ReadGaps
+                        | ReadEscalations
+                        | Metrics
+                        | ReadRequests
+                        | ActOnRequests
                 )
                 | (
                     Role::AccountManager,
-                    ReadReports | ReadGaps | ReadEscalations
+                    ReadReports | ReadGaps | ReadEscalations | ReadRequests | ActOnRequests
                 )
-                | (Role::ClientLead, ReadReports)
+                | (Role::ClientLead, ReadReports | ReadRequests)
         )
     }
 
     pub fn sees_client(&self, code: &str) -> bool {
         self.role.sees_all_clients() || self.clients.iter().any(|c| c == code)
+    }
+
+    /// The clients whose records this caller may see: `None` for every client.
+    pub fn client_scope(&self) -> Option<Vec<String>> {
+        (!self.role.sees_all_clients()).then(|| self.clients.clone())
     }
 
     /// The subset of `codes` this caller may see, in the given order.

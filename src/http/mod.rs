@@ -8,6 +8,7 @@ pub mod error;
 mod escalations;
 mod extract;
 mod metrics;
+pub mod requests;
 mod telegram;
 mod ws;
 
@@ -154,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(admin::router())
         .merge(escalations::router())
+        .merge(requests::router())
         .merge(metrics::router())
         .merge(telegram::router())
         .merge(backoffice::router())

@@ -124,7 +124,9 @@ pub struct NewMessage {
     pub latency_us: Option<i64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, sqlx::FromRow, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct RequestRow {
     pub id: i64,
     pub reference: String,

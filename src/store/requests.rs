@@ -16,7 +16,7 @@ use super::outbox::NewPing;
 use super::{Millis, StoreResult};
 
 /// One entry of a request's timeline.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestEventRow {
     pub id: i64,
     pub request_id: i64,

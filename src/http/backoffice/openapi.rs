@@ -33,7 +33,7 @@ impl Modify for Security {
         );
         // Everything under /api/v1/admin needs one of the two.
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v1/admin") {
+            if !(path.starts_with("/api/v1/admin") || path.starts_with("/api/v1/requests")) {
                 continue;
             }
             for op in [
@@ -83,12 +83,17 @@ impl Modify for Security {
         super::api::tokens,
         super::api::create_token,
         super::api::revoke_token,
+        super::super::requests::list,
+        super::super::requests::show,
+        super::super::requests::update,
+        super::super::requests::add_event,
     ),
     modifiers(&Security),
     tags(
         (name = "chat", description = "The web chat"),
         (name = "back office", description = "KPIs, reports, statements, escalations, knowledge gaps"),
         (name = "access", description = "Users and API tokens"),
+        (name = "requests", description = "Service requests, for the SSO's case system"),
     )
 )]
 pub struct ApiDoc;
