@@ -25,6 +25,7 @@ mod status;
 mod step;
 mod survey;
 pub mod transcript;
+mod turn_requests;
 mod words;
 
 use std::collections::BTreeMap;

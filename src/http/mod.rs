@@ -8,6 +8,7 @@ pub mod error;
 mod escalations;
 mod extract;
 mod metrics;
+pub mod openapi;
 pub mod requests;
 mod telegram;
 mod ws;
@@ -159,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(telegram::router())
         .merge(backoffice::router())
+        .merge(openapi::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

@@ -167,6 +167,9 @@ fn detail(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// One status or several, comma-separated (`open,in_progress`).
+    #[param(
+        pattern = "^((open|in_progress|waiting_for_client|done|cancelled|reopened)(,(open|in_progress|waiting_for_client|done|cancelled|reopened))*)?$"
+    )]
     status: Option<String>,
     /// A client code.
     client: Option<String>,
@@ -174,12 +177,15 @@ pub struct ListQuery {
     service: Option<String>,
     assignee: Option<String>,
     /// Only requests changed at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     updated_since: Option<String>,
     /// Only requests past the SSO's due time and still running.
     overdue: Option<bool>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9]+\\.[0-9]+)?$")]
     cursor: Option<String>,
     /// Page size, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -259,7 +265,13 @@ pub async fn list(
         assignee: q.assignee.clone(),
         updated_since,
         due_before: q.overdue.unwrap_or(false).then(|| millis(Utc::now())),
-        after: q.cursor.as_deref().map(parse_cursor).transpose()?,
+        // An empty parameter (`cursor=`) is an absent one.
+        after: q
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(parse_cursor)
+            .transpose()?,
         limit,
     };
     let rows = app.chat.store.requests(&filter).await?;
@@ -294,7 +306,7 @@ pub async fn show(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
-    #[schema(value_type = Option<String>, example = "in_progress")]
+    #[schema(value_type = Option<RequestStatus>, example = "in_progress")]
     pub status: Option<String>,
     #[schema(max_length = 4000)]
     pub note: Option<String>,
@@ -312,8 +324,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
             let k = v
                 .to_str()
                 .ok()
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && k.len() <= 200)
+                .filter(|k| (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
                 .ok_or_else(|| {
                     ApiError::BadRequest(
                         "Idempotency-Key must be 1-200 visible ASCII characters".into(),
@@ -339,7 +350,8 @@ fn bounded_text(name: &str, v: &Option<String>, max: usize) -> Result<(), ApiErr
 /// lifecycle does not allow is refused with 409 and the allowed moves; nothing changes.
 #[utoipa::path(patch, path = "/api/v1/requests/{reference}", tag = "requests",
     params(("reference" = String, Path, description = "The request's reference, e.g. REQ-1001"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried call safe")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried call safe: 1-200 visible ASCII characters",
+            pattern = "^[!-~]{1,200}$")),
     request_body = PatchBody,
     responses((status = 200, body = RequestDetail), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -405,7 +417,8 @@ pub struct EventBody {
 /// Add a note to a request's timeline, e.g. a comment made in the case system.
 #[utoipa::path(post, path = "/api/v1/requests/{reference}/events", tag = "requests",
     params(("reference" = String, Path, description = "The request's reference, e.g. REQ-1001"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried call safe")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried call safe: 1-200 visible ASCII characters",
+            pattern = "^[!-~]{1,200}$")),
     request_body = EventBody,
     responses((status = 201, body = RequestDetail), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

@@ -3,7 +3,6 @@
 
 pub mod api;
 pub mod auth;
-pub mod openapi;
 pub mod pages;
 
 use std::sync::Arc;
@@ -30,5 +29,4 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/admin/gaps", get(pages::gaps))
         .route("/admin/users", get(pages::users))
         .merge(api::router())
-        .merge(openapi::router())
 }

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::super::AppState;
+use super::AppState;
 
 struct Security;
 
@@ -65,28 +65,28 @@ impl Modify for Security {
         description = "Web chat and back office of the Frontdoor SSO assistant. Errors are JSON `{\"error\": reason}`."
     ),
     paths(
-        super::super::chat::chat,
-        super::super::chat::conversation,
-        super::auth::me,
-        super::api::clients,
-        super::api::report,
-        super::api::period_kpis,
-        super::api::client_demand,
-        super::api::client_statement,
-        super::api::escalations,
-        super::api::gaps,
-        super::api::grouped_gaps,
-        super::api::export_gap,
-        super::api::renewals,
-        super::api::users,
-        super::api::create_user,
-        super::api::tokens,
-        super::api::create_token,
-        super::api::revoke_token,
-        super::super::requests::list,
-        super::super::requests::show,
-        super::super::requests::update,
-        super::super::requests::add_event,
+        super::chat::chat,
+        super::chat::conversation,
+        super::backoffice::auth::me,
+        super::backoffice::api::clients,
+        super::backoffice::api::report,
+        super::backoffice::api::period_kpis,
+        super::backoffice::api::client_demand,
+        super::backoffice::api::client_statement,
+        super::backoffice::api::escalations,
+        super::backoffice::api::gaps,
+        super::backoffice::api::grouped_gaps,
+        super::backoffice::api::export_gap,
+        super::backoffice::api::renewals,
+        super::backoffice::api::users,
+        super::backoffice::api::create_user,
+        super::backoffice::api::tokens,
+        super::backoffice::api::create_token,
+        super::backoffice::api::revoke_token,
+        super::requests::list,
+        super::requests::show,
+        super::requests::update,
+        super::requests::add_event,
     ),
     modifiers(&Security),
     tags(
