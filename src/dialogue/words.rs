@@ -56,6 +56,50 @@ pub(super) fn is_request_to_do(text: &str) -> bool {
     REQUEST_TO_DO.is_match(text) && !QUESTION.is_match(text)
 }
 
+/// An ask for a person: "talk/speak to someone", "I need a human", "get me a real person",
+/// "put me through to an agent". "someone" and "person" alone count only after talk/speak or
+/// get me/put me through, so "I need someone to approve my PO" is not one.
+static PERSON: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+        \b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+|an\s+|some\s+)?(?:real\s+|actual\s+|live\s+)?
+            (?:human(?:\s+being)?|person|someone|somebody|agent|people|(?:my\s+)?account\s+manager)\b
+      | \b(?:need|want)\s+(?:a\s+|an\s+)?
+            (?:human(?:\s+being)?|agent|(?:real|actual|live)\s+(?:human|person)|someone\s+real)\b
+      | \b(?:get|give|find)\s+me\s+(?:a\s+|an\s+)?(?:real\s+|actual\s+|live\s+)?
+            (?:human(?:\s+being)?|person|someone|somebody|agent)\b
+      | \b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with)\s+(?:a\s+|an\s+)?(?:real\s+|actual\s+|live\s+)?
+            (?:human(?:\s+being)?|person|someone|somebody|agent)\b",
+    )
+    .expect("static regex")
+});
+
+/// The part of the message that asks for a person, as a byte range; `None` when it does not.
+/// "who should I talk to about vendors" asks who owns something, not for a person now.
+pub(super) fn asks_for_person(text: &str) -> Option<std::ops::Range<usize>> {
+    let lower = text.trim_start().to_lowercase();
+    if lower.starts_with("who ") || lower.starts_with("which ") {
+        return None;
+    }
+    PERSON.find(text).map(|m| m.range())
+}
+
+/// "now" is urgent only next to an ask for a person ("I need a human now"): elsewhere it is too
+/// common ("can I now submit my claim") to put a request in the fast lane.
+static NOW: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(right\s+)?now\b").expect("static regex"));
+
+/// An ask for a person said with urgency: the urgent words, or "now".
+pub(super) fn is_urgent_ask(text: &str) -> bool {
+    is_urgent(text) || NOW.is_match(text)
+}
+
+/// The message without its urgency words ("urgent", "asap", "now"), to find its topic.
+pub(super) fn without_urgency(text: &str) -> String {
+    let t = URGENT.replace_all(text, " ");
+    NOW.replace_all(&t, " ").into_owned()
+}
+
 pub(super) fn text_of(input: &Input) -> &str {
     match input {
         Input::Text(t) => t,
@@ -192,5 +236,42 @@ mod tests {
         ] {
             assert!(!is_request_to_do(question), "{question:?}");
         }
+    }
+
+    #[test]
+    fn an_ask_for_a_person_is_found_and_cut_out() {
+        let text = "this is urgent, payroll is wrong and I need a human now";
+        let range = asks_for_person(text).expect("asks for a person");
+        assert_eq!(&text[range], "need a human");
+        for ask in [
+            "let me speak to someone about my expenses",
+            "get me a real person",
+            "I want to talk to a real person please",
+            "put me through to an agent",
+            "can I speak with my account manager",
+        ] {
+            assert!(asks_for_person(ask).is_some(), "{ask:?}");
+        }
+        for not_an_ask in [
+            "who should I speak to about vendor setup",
+            "I need someone to approve my PO",
+            "which person owns procure to pay",
+            "the agent booked the wrong hotel",
+        ] {
+            assert!(asks_for_person(not_an_ask).is_none(), "{not_an_ask:?}");
+        }
+    }
+
+    #[test]
+    fn now_is_urgent_only_in_an_ask_for_a_person() {
+        assert!(is_urgent_ask("I need a human now"));
+        assert!(is_urgent_ask("get me someone asap"));
+        assert!(!is_urgent_ask("let me speak to someone about my expenses"));
+        assert!(!is_urgent("can I now submit my claim"));
+        let rest = without_urgency("urgent: payroll is wrong now");
+        assert_eq!(
+            rest.split_whitespace().collect::<Vec<_>>(),
+            [":", "payroll", "is", "wrong"]
+        );
     }
 }
