@@ -129,6 +129,26 @@ fn unknown_reference_is_reported() {
 }
 
 #[test]
+fn an_articles_unknown_service_names_its_line() {
+    // `service = "..."` links an article to the request form its "Start a request" button and
+    // "I need to ..." start: an id that is not in the catalogue is an error at its line.
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    let text = fs::read_to_string(dir.path().join("knowledge-base/it/vpn.md"))
+        .unwrap()
+        .replace(
+            "owner = \"IT Service Desk\"\n",
+            "owner = \"IT Service Desk\"\nservice = \"vpn-token\"\n",
+        );
+    fs::write(dir.path().join("knowledge-base/it/vpn.md"), text).unwrap();
+    assert_error(
+        &errors_of(dir.path()),
+        "knowledge-base/it/vpn.md:8:",
+        "article it-vpn: unknown service \"vpn-token\"",
+    );
+}
+
+#[test]
 fn duplicate_ids_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());

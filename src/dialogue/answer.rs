@@ -4,6 +4,7 @@
 
 use super::cx::{Cx, Next};
 use super::escalate::escalate;
+use super::request::offered;
 use super::survey::open_survey;
 use super::words::{is_no, is_yes, text_of};
 use super::{Button, Effect, GapKind, Input, Outcome, Priority, State};
@@ -219,10 +220,15 @@ pub(super) fn answer_article(
     };
     cx.outcome = Outcome::Answered;
     cx.say(format!("**{}**\n\n{}", article.title, article.body));
-    cx.ask(
-        "Did this answer your question?",
-        vec![Button::new("Yes", "yes"), Button::new("No", "no")],
-    );
+    let mut buttons = vec![Button::new("Yes", "yes"), Button::new("No", "no")];
+    // The article's topic has a service this user can open: one tap starts its form (the
+    // `service:` button, which works from any state).
+    if let Some(service) = &article.service
+        && offered(cx, service)
+    {
+        buttons.push(Button::new("Start a request", format!("service:{service}")));
+    }
+    cx.ask("Did this answer your question?", buttons);
     cx.effects.push(Effect::Recharge {
         interaction: "self_service_answer".into(),
         reference: None,

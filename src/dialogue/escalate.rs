@@ -27,6 +27,18 @@ pub(super) fn escalate(
     priority: Priority,
     request_reference: Option<String>,
 ) -> State {
+    escalate_about(cx, reason, priority, request_reference, None)
+}
+
+/// Escalate; `topic` (an article's title) is what the user's message was about, said back to
+/// them so they know the manager was told.
+pub(super) fn escalate_about(
+    cx: &mut Cx,
+    reason: &str,
+    priority: Priority,
+    request_reference: Option<String>,
+    topic: Option<&str>,
+) -> State {
     let Some(client) = cx.client() else {
         cx.outcome = Outcome::Answered;
         cx.say("I can't reach an account manager without knowing your business unit. Please use the chat on your intranet home page, or email the SSO service desk.");
@@ -53,13 +65,14 @@ pub(super) fn escalate(
     };
     let tz = cx.coverage(None).timezone;
     let mut text = format!(
-        "I've passed this to {who}, {}'s account manager{}. You'll hear back by {} (within {}).",
+        "I've passed this to {who}, {}'s account manager{}{}. You'll hear back by {} (within {}).",
         client.name,
         if priority == Priority::Urgent {
             ", marked **urgent**"
         } else {
             ""
         },
+        topic.map(|t| format!(", about *{t}*")).unwrap_or_default(),
         format_local(tz, due),
         Turnaround::BusinessHours(hours).label()
     );

@@ -12,6 +12,7 @@
 //! bot:  Great! How did we do? [1] [2] [3] [4] [5]
 //! ```
 
+mod acts;
 mod answer;
 mod cx;
 mod escalate;

@@ -25,6 +25,19 @@ pub(super) fn missing_required(k: &Knowledge, form: &Form) -> u32 {
         .unwrap_or(0)
 }
 
+/// Whether the user can open this service's requests here: their business unit is known and
+/// the service is in its Service Partnership Agreement. Offering a form to anyone else would
+/// only lead to "I need your business unit" or "not in your SPA".
+pub(super) fn offered(cx: &Cx, service_id: &str) -> bool {
+    cx.k.services.contains_key(service_id)
+        && cx.client().is_some_and(|c| {
+            c.spa
+                .services
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|s| s == service_id))
+        })
+}
+
 pub(super) fn start_form(cx: &mut Cx, service_id: &str, text: &str, urgent: bool) -> State {
     let Some(service) = cx.k.services.get(service_id) else {
         return State::default();

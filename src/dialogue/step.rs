@@ -1,8 +1,9 @@
 //! The step function: the dispatch of an event over the conversation's state, and the routing
 //! of a fresh message (a button, free text, an intent) to its flow. The flows live in their own
 //! modules — `answer` (FAQ, clarify, suggest, fallback), `request` (SPA inputs → service
-//! requests), `survey`, `escalate`, `status` (status, greetings, process questions) — and hand
-//! back a [`Next`] rather than calling back into this dispatch, so they stay below it.
+//! requests), `survey`, `escalate`, `status` (status, greetings, process questions), `acts`
+//! (requests to do and asks for a person, read before the engine's answer) — and hand back
+//! a [`Next`] rather than calling back into this dispatch, so they stay below it.
 
 use chrono::Duration;
 
@@ -11,7 +12,7 @@ use super::words::{is_urgent, pick};
 use super::{
     CollectionOutcome, Effect, Event, Input, ManagerEvent, Outcome, Priority, State, Step,
 };
-use super::{answer, escalate, progress, request, status, survey};
+use super::{acts, answer, escalate, progress, request, status, survey};
 use crate::config::DialogueSettings;
 use crate::domain::EscalationAction;
 use crate::engine::{Classification, Decision};
@@ -248,8 +249,15 @@ fn on_manager(state: State, m: &ManagerEvent, cx: &mut Cx) -> State {
 
 /// Classify free text and act on it.
 fn understand(cx: &mut Cx, text: &str, fallbacks: u8) -> State {
+    // Asking for a person wins over whatever topic the message names (the topic goes with it).
+    if let Some(next) = acts::ask_for_person(cx, text) {
+        return next;
+    }
     let c = cx.k.engine.classify(text);
     cx.confidence = c.confidence;
+    if let Some(next) = acts::request_to_do(cx, text, &c) {
+        return next;
+    }
     match c.decision.clone() {
         Decision::Intent(name) => handle_intent(cx, &name, text, Some(&c)),
         Decision::Clarify(a, b) => {

@@ -20,7 +20,8 @@
 //! - `< text` the bot's replies of that turn contain this text (case-insensitive);
 //! - `! text` they do not contain it;
 //! - `[A] [B]` the replies offer buttons with these labels;
-//! - `= outcome X`, `= intent X`, `= state X`, `= effects a, b` check the turn's result.
+//! - `= outcome X`, `= intent X`, `= state X`, `= effects a, b` check the turn's result;
+//!   `= reason text` and `= priority urgent` check its escalation (the reason contains the text).
 //!
 //! The runner drives the pure `step` and plays the service's part for what the next turns
 //! see: opened requests appear in the user's requests (REQ-1001, 1002, ...), a survey marks the
@@ -290,6 +291,15 @@ pub fn run(
                     value.split(',').map(str::trim).all(|v| !names.contains(&v))
                 }
                 "off_hours" => step.off_hours.to_string() == value,
+                // The turn's escalation: its reason contains this text (what the manager's
+                // ping says), or its priority is this one.
+                "reason" => step.effects.iter().any(|e| {
+                    matches!(e, Effect::Escalate { reason, .. }
+                        if reason.to_lowercase().contains(&value.to_lowercase()))
+                }),
+                "priority" => step.effects.iter().any(|e| {
+                    matches!(e, Effect::Escalate { priority, .. } if priority.as_str() == value)
+                }),
                 other => return Err(fail(line_no, format!("unknown check = {other}"))),
             };
             if !ok {
