@@ -13,6 +13,7 @@
 //! ```
 
 mod answer;
+mod changes;
 mod cx;
 mod escalate;
 pub mod eval;

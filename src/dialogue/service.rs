@@ -14,16 +14,11 @@ use crate::config::{DialogueSettings, EscalationSettings};
 // `millis` is public here too: the HTTP layer has long taken it from the service.
 use crate::domain::time::from_millis;
 pub use crate::domain::time::millis;
-use crate::domain::{RequestSource, RequestStatus};
 use crate::knowledge::Knowledge;
 use crate::outlet::{relay_key, request_relay_key};
 use crate::policy::ladder::{manager_at_level, next_ping_at, pings_for_level};
-use crate::policy::lifecycle::{self, Change, Terms};
 use crate::policy::request_hook::{self, HookEvent, RequestHook};
-use crate::store::{
-    IdentityClaim, NewMessage, Record, RequestRow, RequestUpdate, Store, StoreError, Turn,
-    TurnOutcome,
-};
+use crate::store::{IdentityClaim, NewMessage, Record, Store, StoreError, Turn, TurnOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -294,8 +289,16 @@ impl ChatService {
                 } = e
                 {
                     records.extend(
-                        self.client_answer(&k, reference, question, text, now)
-                            .await?,
+                        super::changes::client_answer(
+                            self.store.as_ref(),
+                            &self.request_hooks,
+                            &k,
+                            reference,
+                            question,
+                            text,
+                            now,
+                        )
+                        .await?,
                     );
                 }
             }
@@ -343,9 +346,13 @@ impl ChatService {
                     )
                 }
             };
-            let escalated = records
-                .iter()
-                .any(|r| matches!(r, Record::Escalation { .. }));
+            // Something for the outbox worker to send at once: a ping, a case-system webhook.
+            let escalated = records.iter().any(|r| match r {
+                Record::Escalation { .. } => true,
+                Record::Request { hooks, .. } => !hooks.is_empty(),
+                Record::RequestUpdate(u) => !u.outbox.is_empty(),
+                _ => false,
+            });
             let outcome = result.outcome.as_str().to_string();
             let confidence = f64::from(result.confidence);
             let turn = Turn {
@@ -521,7 +528,7 @@ impl ChatService {
                     let hooks = if self.request_hooks.is_empty() {
                         Vec::new()
                     } else {
-                        let row = new_request_row(
+                        let row = super::changes::new_request_row(
                             &reference,
                             service,
                             priority.as_str(),
@@ -530,7 +537,7 @@ impl ChatService {
                             *due_at,
                             off_hours,
                         );
-                        request_hook::rows(&self.request_hooks, HookEvent::Created, &row, &[])
+                        request_hook::rows(&self.request_hooks, k, HookEvent::Created, &row, &[])
                     };
                     Record::Request {
                         reference,
@@ -640,75 +647,5 @@ impl ChatService {
             });
         }
         out
-    }
-}
-
-impl ChatService {
-    /// The client's answer to the SSO's question, as a change of their request: attached to it
-    /// as a `client_reply` event, and — when the request is still waiting for them — moving it
-    /// back to `in_progress`, which stops their clock and restarts the SSO's. Nothing when the
-    /// request is gone (the answer stays in the conversation's log).
-    async fn client_answer(
-        &self,
-        k: &Knowledge,
-        reference: &str,
-        question: &str,
-        text: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Record>, ServiceError> {
-        let Some(row) = self.store.request_by_reference(reference).await? else {
-            return Ok(None);
-        };
-        let waiting = row.status == RequestStatus::WaitingForClient.as_str();
-        let change = Change {
-            to: waiting.then_some(RequestStatus::InProgress),
-            note: Some(format!("Asked: {question}\nAnswer: {text}")),
-            client_reply: true,
-            actor: "client".into(),
-            source: Some(RequestSource::Chat),
-            ..Change::default()
-        };
-        let Ok((after, events)) =
-            lifecycle::apply(&row, &change, &Terms::for_request(k, &row), now)
-        else {
-            return Ok(None);
-        };
-        let outbox = request_hook::rows(&self.request_hooks, HookEvent::Updated, &after, &events);
-        Ok(Some(Record::RequestUpdate(RequestUpdate {
-            before: row,
-            after,
-            events,
-            outbox,
-        })))
-    }
-}
-
-/// A request about to be opened, as the case system will first see it.
-fn new_request_row(
-    reference: &str,
-    service: &str,
-    priority: &str,
-    inputs: &str,
-    event: &Event,
-    due_at: DateTime<Utc>,
-    off_hours: bool,
-) -> RequestRow {
-    let now = millis(event.now);
-    RequestRow {
-        id: 0,
-        reference: reference.to_string(),
-        conversation_id: String::new(),
-        person_id: None,
-        client_code: event.user.client.clone(),
-        service_id: service.to_string(),
-        status: RequestStatus::Open.as_str().to_string(),
-        priority: priority.to_string(),
-        inputs: inputs.to_string(),
-        opened_at: now,
-        due_at: millis(due_at),
-        closed_at: None,
-        off_hours,
-        updated_at: now,
-        ..RequestRow::default()
     }
 }
