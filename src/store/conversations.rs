@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::database::ClientRecord;
 use super::escalations::EscalationAction;
 use super::outbox::NewPing;
+use super::requests::RequestRow;
 use super::{Millis, StoreResult};
 
 /// Who is talking: a channel identity with what the channel could tell about them.
@@ -122,43 +123,6 @@ pub struct NewMessage {
     pub confidence: Option<f64>,
     pub outcome: Option<String>,
     pub latency_us: Option<i64>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
-pub struct RequestRow {
-    pub id: i64,
-    pub reference: String,
-    pub conversation_id: String,
-    pub person_id: Option<i64>,
-    pub client_code: Option<String>,
-    pub service_id: String,
-    pub status: String,
-    pub priority: String,
-    pub inputs: String,
-    pub opened_at: Millis,
-    pub due_at: Millis,
-    pub closed_at: Option<Millis>,
-    pub off_hours: bool,
-    /// Who at the SSO works on it (an email or a name, as the case system knows them).
-    pub assignee: Option<String>,
-    /// The SSO case system's own id for it.
-    pub external_id: Option<String>,
-    pub updated_at: Millis,
-    /// Since when it has been waiting for the client (set only in `waiting_for_client`).
-    pub waiting_since: Option<Millis>,
-    /// The client's due time while they are asked for information.
-    pub client_due_at: Option<Millis>,
-    /// Calendar time spent waiting for the client, over finished waits.
-    pub waited_ms: i64,
-    /// The same in the client's business hours (what moved `due_at` out).
-    pub waited_business_ms: i64,
-    /// Finished client waits, and those the client answered after their due time.
-    pub client_waits: i64,
-    pub client_late: i64,
-    /// Times it was reopened after being done.
-    pub reopened: i64,
-    /// The first completion: the on-time KPIs judge this one (a reopen is counted apart).
-    pub first_done_at: Option<Millis>,
 }
 
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]

@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::conversations::{InputCollectionRow, MessageRow, RequestRow, SurveyRow};
+use super::conversations::{InputCollectionRow, MessageRow, SurveyRow};
 use super::escalations::EscalationRow;
+use super::requests::RequestRow;
 use super::{Millis, StoreResult};
 
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize, utoipa::ToSchema)]

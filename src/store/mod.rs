@@ -43,14 +43,16 @@ pub use access::{Access, ApiTokenRow, NewUser, UserRow};
 pub use channel_state::ChannelState;
 pub use conversations::{
     ConversationRow, Conversations, IdentityClaim, InputCollectionRow, MessageRow, NewMessage,
-    Person, Record, RequestRow, SurveyRow, Turn, TurnContext, TurnContextRow, TurnOutcome,
+    Person, Record, SurveyRow, Turn, TurnContext, TurnContextRow, TurnOutcome,
 };
 pub use database::{ClientRecord, Database, ManagerRecord};
 pub use escalations::{EscalationAction, EscalationRow, Escalations};
 pub use insight::{GapFact, GapRow, Insight, LATENCY_BUCKETS_US, LedgerRow, PeriodFacts, Totals};
 pub use outbox::{NewPing, Outbox, OutboxFinish, OutboxRow};
 pub use postgres::PgStore;
-pub use requests::{NewRequestEvent, RequestEventRow, RequestFilter, RequestUpdate, Requests};
+pub use requests::{
+    NewRequestEvent, RequestEventRow, RequestFilter, RequestRow, RequestUpdate, Requests,
+};
 pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseUrl;
