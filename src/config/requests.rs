@@ -40,7 +40,7 @@ impl Default for RequestsConfig {
 }
 
 /// One receiver.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Serialize, PartialEq)]
 pub struct RequestWebhook {
     /// Names the receiver in idempotency keys and logs: `[A-Za-z0-9_-]+`, unique; default its
     /// place in the list (`0`, `1`, …).
@@ -54,12 +54,28 @@ pub struct RequestWebhook {
     #[serde(skip)]
     pub template: Option<String>,
     /// Headers sent as written (not secrets).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Headers whose values come from the environment (a case system's token).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub headers_from_env: Vec<EnvHeader>,
     /// The key it is configured under, for messages: `requests.webhook[0]` (in `file`).
     #[serde(skip)]
     pub key: String,
+}
+
+/// The template's text is left out (it is long, and `template_source` says where it is).
+impl std::fmt::Debug for RequestWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestWebhook")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("template_source", &self.template_source)
+            .field("headers", &self.headers)
+            .field("headers_from_env", &self.headers_from_env)
+            .finish()
+    }
 }
 
 /// A header whose value is an environment variable's: shown as the variable's name, never the
