@@ -41,12 +41,12 @@ pub(super) async fn client_answer(
         return Ok(None);
     };
     let outbox = request_hook::rows(hooks, k, HookEvent::Updated, &after, &events);
-    Ok(Some(Record::RequestUpdate(RequestUpdate {
+    Ok(Some(Record::RequestUpdate(Box::new(RequestUpdate {
         before: row,
         after,
         events,
         outbox,
-    })))
+    }))))
 }
 
 /// A request about to be opened, as the case system will first see it.

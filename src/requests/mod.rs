@@ -185,7 +185,7 @@ pub async fn change(
                     )),
                     now,
                 },
-                vec![Record::RequestUpdate(update)],
+                vec![Record::RequestUpdate(Box::new(update))],
             )
             .await?;
             relayed = deliver_now(chat, outlets, &row).await;

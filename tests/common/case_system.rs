@@ -43,12 +43,15 @@ impl Delivery {
     }
 }
 
+/// A status to answer with, and the `Retry-After` seconds to send with it.
+type Refusal = (u16, Option<u64>);
+
 #[derive(Clone)]
 pub struct CaseSystem {
     secret: String,
     accepted: Arc<Mutex<Vec<Delivery>>>,
     /// `Some((status, retry_after))`: answer that to everything (nothing is accepted).
-    refusing: Arc<Mutex<Option<(u16, Option<u64>)>>>,
+    refusing: Arc<Mutex<Option<Refusal>>>,
     /// Every request that reached it, refused ones included.
     pub attempts: Arc<AtomicUsize>,
     /// Requests refused for a missing or wrong signature.
