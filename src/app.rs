@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::{Config, EngineSettings};
+use crate::config::{Config, ConfigError, EngineSettings};
 use crate::dialogue::service::{ChatService, share};
 use crate::http::AppState;
 use crate::knowledge::{ContentErrors, Knowledge};
@@ -17,6 +17,8 @@ pub enum AppError {
     Content(#[from] ContentErrors),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 // Their homes are `config` and `knowledge::live`; known here too by the callers (tests,
@@ -36,12 +38,14 @@ pub fn load_knowledge(
 
 /// Everything `serve` needs: knowledge loaded, store connected and migrated, clients seeded.
 pub async fn build(config: &Config) -> Result<AppState, AppError> {
+    let hooks = request_hooks(config)?;
     let knowledge = load_knowledge(&config.content_dir, &config.engine)?;
     let store: Arc<dyn Store> = store::connect(&config.database_url).await?;
     seed_clients(store.as_ref(), &knowledge).await?;
     let state = AppState {
         chat: ChatService::new(store, share(knowledge), config.dialogue.clone())
-            .with_escalation(config.escalation.clone()),
+            .with_escalation(config.escalation.clone())
+            .with_request_hooks(hooks),
         content_dir: config.content_dir.clone(),
         engine: config.engine.clone(),
         admin_token: config.admin_token.clone(),
@@ -54,6 +58,22 @@ pub async fn build(config: &Config) -> Result<AppState, AppError> {
     };
     register_outlets(config, &state);
     Ok(state)
+}
+
+/// The case systems' webhooks of `[[requests.webhook]]`, their templates compiled and tried on a
+/// sample request (an error names the receiver's key): `serve` refuses to start with a bad one,
+/// and `check` and `config` report it.
+pub fn request_hooks(
+    config: &Config,
+) -> Result<Vec<crate::policy::request_hook::RequestHook>, ConfigError> {
+    config
+        .requests
+        .webhooks
+        .iter()
+        .map(|w| {
+            crate::policy::request_hook::RequestHook::from_config(w, config.public_url.as_deref())
+        })
+        .collect()
 }
 
 /// Register the outlets of the configured channels in the app's registry (the web's own is
@@ -85,6 +105,18 @@ pub fn outbox_worker(config: &Config, state: &AppState) -> crate::escalation::wo
     if state.web.outlets.get("webhook").is_none() {
         register_outlets(config, state);
     }
+    if !config.requests.webhooks.is_empty() && config.requests.webhook_secret.is_none() {
+        tracing::warn!(
+            "FRONTDOOR_REQUEST_WEBHOOK_SECRET is not set: request webhooks go out unsigned"
+        );
+    }
+    let hooks = crate::escalation::request_hooks::HookCourier::new(
+        crate::escalation::deliver::http_client(std::time::Duration::from_secs(
+            config.escalation.timeout_secs.max(1),
+        )),
+        &config.requests,
+        config.escalation.clone(),
+    );
     crate::escalation::worker::Worker::new(
         state.chat.store.clone(),
         state.chat.knowledge.clone(),
@@ -92,4 +124,5 @@ pub fn outbox_worker(config: &Config, state: &AppState) -> crate::escalation::wo
         config.escalation.clone(),
         state.chat.outbox_wake.clone(),
     )
+    .with_request_hooks(hooks)
 }

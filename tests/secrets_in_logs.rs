@@ -1,7 +1,8 @@
 //! Secrets never reach the logs. The real binary runs at `debug` level with every secret set
 //! and goes through what handles them: a user created from the CLI (password on stdin), sign-in
 //! with the right and a wrong password, an API token created and used, the operator token, a
-//! chat signed with an identity token, an escalation ping signed with the webhook secret, and
+//! chat signed with an identity token, an escalation ping signed with the webhook secret, a
+//! request whose case-system webhook is signed and carries a token from the environment, and
 //! the Telegram and Discord adapters failing against unreachable APIs (the Bot API's URLs carry
 //! the bot token). Then everything the processes printed is searched for each secret.
 
@@ -21,6 +22,8 @@ const IDENTITY_SECRET: &str = "identity-secret-8b3e77d104";
 const ADMIN_TOKEN: &str = "operator-secret-c41f09ab72";
 const PASSWORD: &str = "correct-horse-secret-91";
 const WRONG_PASSWORD: &str = "wrong-horse-secret-42";
+const REQUEST_WEBHOOK_SECRET: &str = "request-webhook-secret-77c2e9";
+const CASE_TOKEN: &str = "Bearer case-system-secret-token-3d81f0";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_appears_in_the_logs_of_a_full_run() {
@@ -44,6 +47,8 @@ async fn no_secret_appears_in_the_logs_of_a_full_run() {
             .env("FRONTDOOR_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("FRONTDOOR_IDENTITY_SECRET", IDENTITY_SECRET)
             .env("FRONTDOOR_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("FRONTDOOR_REQUEST_WEBHOOK_SECRET", REQUEST_WEBHOOK_SECRET)
+            .env("CASE_TOKEN", CASE_TOKEN)
             .arg("--data-dir")
             .arg(data.path())
             .arg("--content")
@@ -82,7 +87,11 @@ async fn no_secret_appears_in_the_logs_of_a_full_run() {
     let config = data.path().join("frontdoor.toml");
     std::fs::write(
         &config,
-        "reload_interval_secs = 0\n[escalation]\nbackoff_base_ms = 50\npoll_interval_ms = 100\n",
+        format!(
+            "reload_interval_secs = 0\n[escalation]\nbackoff_base_ms = 50\npoll_interval_ms = 100\n\n\
+             [[requests.webhook]]\nurl = \"{receiver_url}/cases\"\n\
+             headers_from_env = {{ Authorization = \"CASE_TOKEN\" }}\n"
+        ),
     )
     .unwrap();
     let mut server = common::KillOnDrop(
@@ -194,6 +203,30 @@ async fn no_secret_appears_in_the_logs_of_a_full_run() {
     }
     let ping = receiver.wait_for(1, PATIENCE).await;
     let signature = ping[0].header("x-frontdoor-signature").to_string();
+    // A request: its case-system webhook goes out signed, with the token from the environment.
+    for (i, text) in common::VENDOR_THEN_HUMAN[..7].iter().enumerate() {
+        let mut body = json!({"session": "log-test-request", "text": text});
+        if i == 0 {
+            body["token"] = json!(identity);
+        }
+        let r = http
+            .post(format!("{url}/api/v1/chat"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let hook = until("the request webhook", PATIENCE, || {
+        receiver.hits("/cases").into_iter().next()
+    })
+    .await;
+    assert_eq!(hook.header("authorization"), CASE_TOKEN);
+    assert!(frontdoor::escalation::deliver::verify(
+        REQUEST_WEBHOOK_SECRET.as_bytes(),
+        hook.header("x-frontdoor-signature"),
+        &hook.body
+    ));
     // The bot adapters fail against their unreachable APIs: wait until the log shows Telegram's
     // second attempt (2 s after the first) and Discord's failed gateway look-up (serenity's
     // warning), so the errors that could carry a token are in it.
@@ -226,6 +259,11 @@ async fn no_secret_appears_in_the_logs_of_a_full_run() {
         ("Telegram bot token (secret half)", telegram_secret_half),
         ("Discord bot token", DISCORD_TOKEN),
         ("webhook secret", WEBHOOK_SECRET),
+        ("request webhook secret", REQUEST_WEBHOOK_SECRET),
+        (
+            "case system token",
+            CASE_TOKEN.trim_start_matches("Bearer "),
+        ),
         ("identity secret", IDENTITY_SECRET),
         ("operator token", ADMIN_TOKEN),
         ("password", PASSWORD),

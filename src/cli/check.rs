@@ -1,4 +1,5 @@
-//! `frontdoor check`: validate intents and the knowledge base; exits non-zero on errors.
+//! `frontdoor check`: validate intents, the knowledge base and the request webhooks' templates;
+//! exits non-zero on errors.
 
 use std::io::Write;
 
@@ -19,6 +20,9 @@ pub struct Args {
 }
 
 pub fn run(config: &Config, a: Args) -> anyhow::Result<()> {
+    if let Err(e) = crate::app::request_hooks(config) {
+        bail!("{e}");
+    }
     let engine_config = crate::app::engine_config(&config.engine);
     let report =
         crate::knowledge::check::check(&config.content_dir, engine_config, !a.no_cross_validation);

@@ -103,7 +103,8 @@ pub enum Command {
     /// The content multiplied N times (generated in a temp dir), loaded and queried: load
     /// time and single-query p50/p99 at that size.
     BenchKb(bench_kb::Args),
-    /// Validate intents and the knowledge base; exits non-zero on errors.
+    /// Validate intents, the knowledge base and the request webhooks' templates; exits non-zero
+    /// on errors.
     Check(check::Args),
 }
 

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::channels::FileChannels;
+use super::requests::{FileRequests, check_url};
 use super::secret::mask_url_password;
 use super::{
     ChannelsConfig, Config, ConfigError, DEFAULT_LISTEN, DatabaseUrl, DialogueSettings,
-    EngineSettings, EscalationSettings, Flags, LogFormat, Secret, WebSettings,
+    EngineSettings, EscalationSettings, Flags, LogFormat, RequestsConfig, Secret, WebSettings,
 };
 
 /// What `frontdoor.toml` may contain. Secrets are deliberately absent: they come from the environment.
@@ -29,6 +30,9 @@ struct FileConfig {
     escalation: Option<EscalationSettings>,
     #[serde(default)]
     channels: FileChannels,
+    public_url: Option<String>,
+    #[serde(default)]
+    requests: FileRequests,
 }
 
 impl Config {
@@ -155,11 +159,27 @@ impl Config {
 
         let escalation = file.escalation.unwrap_or_default();
         let channels = ChannelsConfig::load(&get, file.channels)?;
+        let public_url = match get("FRONTDOOR_PUBLIC_URL") {
+            Some(url) => Some(("FRONTDOOR_PUBLIC_URL", url)),
+            None => file.public_url.map(|u| ("public_url", u)),
+        };
+        let public_url = public_url
+            .map(|(name, url)| {
+                check_url(&url).map_err(|message| ConfigError::Invalid {
+                    name: name.into(),
+                    message,
+                })?;
+                Ok::<_, ConfigError>(url.trim_end_matches('/').to_string())
+            })
+            .transpose()?;
+        let requests = RequestsConfig::load(&get, file.requests, config_file.as_deref())?;
         Ok(Config {
             web,
             escalation,
             channels,
             webhook_secret: get("FRONTDOOR_WEBHOOK_SECRET").map(Secret::new),
+            public_url,
+            requests,
             listen,
             data_dir,
             content_dir,

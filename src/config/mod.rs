@@ -7,6 +7,7 @@
 mod channels;
 mod engine;
 mod load;
+mod requests;
 mod secret;
 mod settings;
 
@@ -20,6 +21,7 @@ pub use engine::{
     DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_RATIO, DEFAULT_SUGGEST_THRESHOLD,
     dataset_engine_config, engine_config,
 };
+pub use requests::{EnvHeader, REQUEST_EVENTS, RequestWebhook, RequestsConfig};
 pub use secret::{DatabaseUrl, Secret};
 pub use settings::{DialogueSettings, EngineSettings, EscalationSettings, LogFormat, WebSettings};
 
@@ -57,6 +59,11 @@ pub struct Config {
     pub escalation: EscalationSettings,
     /// HMAC secret that signs webhook pings (`X-Frontdoor-Signature`).
     pub webhook_secret: Option<Secret>,
+    /// Where this service is reached from outside (`https://frontdoor.sso.example`): links to
+    /// the back office in what leaves it. `public_url` or `FRONTDOOR_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// The case systems told of every request created or changed (`[[requests.webhook]]`).
+    pub requests: RequestsConfig,
 }
 
 /// Values given on the command line (highest precedence).

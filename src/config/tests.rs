@@ -178,3 +178,140 @@ fn invalid_values_are_named() {
     .to_string();
     assert!(err.contains("FRONTDOOR_DATABASE_URL"), "{err}");
 }
+
+#[test]
+fn request_webhooks_from_the_file_with_their_secrets_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("case-systems")).unwrap();
+    std::fs::write(
+        dir.path().join("case-systems/jira.json"),
+        "{\"summary\": \"{{reference}}\"}",
+    )
+    .unwrap();
+    let path = dir.path().join("frontdoor.toml");
+    std::fs::write(
+        &path,
+        r#"public_url = "https://frontdoor.sso.example/"
+
+[requests]
+webhook_max_attempts = 12
+
+[[requests.webhook]]
+name = "jira"
+url = "https://sso.atlassian.net/rest/servicedeskapi/request"
+events = ["request.created"]
+template = "case-systems/jira.json"
+headers = { "X-ExperimentalApi" = "opt-in" }
+headers_from_env = { Authorization = "JIRA_AUTH" }
+
+[[requests.webhook]]
+url = "http://127.0.0.1:9010/frontdoor"
+template_inline = '{"ref": "{{reference}}"}'
+"#,
+    )
+    .unwrap();
+    let flags = Flags {
+        config_file: Some(path.clone()),
+        ..Flags::default()
+    };
+    let e = env(&[
+        ("JIRA_AUTH", "Basic c2VjcmV0LXVzZXI6c2VjcmV0LXRva2Vu"),
+        ("FRONTDOOR_REQUEST_WEBHOOK_SECRET", "hook-signing-secret"),
+    ]);
+    let c = Config::load_from(&flags, &e).unwrap();
+    assert_eq!(
+        c.public_url.as_deref(),
+        Some("https://frontdoor.sso.example")
+    );
+    let r = &c.requests;
+    assert_eq!(r.webhook_max_attempts, 12);
+    assert_eq!(r.webhooks.len(), 2);
+    let jira = &r.webhooks[0];
+    assert_eq!(jira.name, "jira");
+    assert_eq!(jira.events, ["request.created"]);
+    assert_eq!(
+        jira.template.as_deref(),
+        Some("{\"summary\": \"{{reference}}\"}"),
+        "read relative to the configuration file"
+    );
+    assert_eq!(
+        jira.headers_from_env[0].value.expose(),
+        "Basic c2VjcmV0LXVzZXI6c2VjcmV0LXRva2Vu"
+    );
+    let other = &r.webhooks[1];
+    assert_eq!(other.name, "1");
+    assert_eq!(other.events, ["request.created", "request.updated"]);
+    assert_eq!(other.template_source.as_deref(), Some("inline"));
+    // The token and the signing secret are never shown; the variable's name is.
+    let shown = format!("{c:?}\n{}", c.to_masked_toml());
+    for secret in ["c2VjcmV0LXVzZXI6c2VjcmV0LXRva2Vu", "hook-signing-secret"] {
+        assert!(!shown.contains(secret), "{secret} leaked in:\n{shown}");
+    }
+    assert!(shown.contains("JIRA_AUTH"), "{shown}");
+    assert!(shown.contains("[[requests.webhook]]"), "{shown}");
+}
+
+#[test]
+fn a_bad_request_webhook_names_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frontdoor.toml");
+    let flags = Flags {
+        config_file: Some(path.clone()),
+        ..Flags::default()
+    };
+    let err = |toml: &str, e: &[(&str, &str)]| {
+        std::fs::write(&path, toml).unwrap();
+        Config::load_from(&flags, &env(e)).unwrap_err().to_string()
+    };
+    let shown = path.display().to_string();
+    let e = err("[[requests.webhook]]\nurl = \"not a url\"\n", &[]);
+    assert!(
+        e.starts_with(&format!("{shown}: requests.webhook[0].url:")),
+        "{e}"
+    );
+    let e = err("[[requests.webhook]]\nurl = \"ftp://x.example/\"\n", &[]);
+    assert!(e.contains("requests.webhook[0].url"), "{e}");
+    let e = err(
+        "[[requests.webhook]]\nurl = \"https://x.example/\"\n[[requests.webhook]]\nurl = \"https://y.example/\"\ntemplate = \"missing.json\"\n",
+        &[],
+    );
+    assert!(
+        e.contains("requests.webhook[1].template: cannot read"),
+        "{e}"
+    );
+    assert!(e.contains("missing.json"), "{e}");
+    let e = err(
+        "[[requests.webhook]]\nurl = \"https://x.example/\"\nevents = [\"request.deleted\"]\n",
+        &[],
+    );
+    assert!(e.contains("requests.webhook[0].events"), "{e}");
+    let e = err(
+        "[[requests.webhook]]\nurl = \"https://x.example/\"\nheaders_from_env = { Authorization = \"JIRA_AUTH\" }\n",
+        &[],
+    );
+    assert!(
+        e.contains("requests.webhook[0].headers_from_env.Authorization: the environment variable JIRA_AUTH is not set"),
+        "{e}"
+    );
+    let e = err(
+        "[[requests.webhook]]\nurl = \"https://x.example/\"\nheaders_from_env = { Authorization = \"JIRA_AUTH\" }\n",
+        &[("JIRA_AUTH", "line\nbreak-secret")],
+    );
+    assert!(
+        e.contains("JIRA_AUTH is not a valid Authorization header value"),
+        "{e}"
+    );
+    assert!(!e.contains("break-secret"), "{e}");
+    let e = err(
+        "[[requests.webhook]]\nname = \"a b\"\nurl = \"https://x.example/\"\n",
+        &[],
+    );
+    assert!(e.contains("requests.webhook[0].name"), "{e}");
+    let e = err(
+        "[[requests.webhook]]\nurl = \"https://x.example/\"\nsecret = \"s\"\n",
+        &[],
+    );
+    assert!(e.contains("unknown field `secret`"), "{e}");
+    let e = err("public_url = \"frontdoor.example\"\n", &[]);
+    assert!(e.starts_with("public_url:"), "{e}");
+}

@@ -346,9 +346,13 @@ impl ChatService {
                     )
                 }
             };
-            let escalated = records
-                .iter()
-                .any(|r| matches!(r, Record::Escalation { .. }));
+            // Something for the outbox worker to send at once: a ping, a case-system webhook.
+            let escalated = records.iter().any(|r| match r {
+                Record::Escalation { .. } => true,
+                Record::Request { hooks, .. } => !hooks.is_empty(),
+                Record::RequestUpdate(u) => !u.outbox.is_empty(),
+                _ => false,
+            });
             let outcome = result.outcome.as_str().to_string();
             let confidence = f64::from(result.confidence);
             let turn = Turn {
@@ -533,7 +537,7 @@ impl ChatService {
                             *due_at,
                             off_hours,
                         );
-                        request_hook::rows(&self.request_hooks, HookEvent::Created, &row, &[])
+                        request_hook::rows(&self.request_hooks, k, HookEvent::Created, &row, &[])
                     };
                     Record::Request {
                         reference,

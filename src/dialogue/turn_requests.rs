@@ -41,13 +41,13 @@ pub(super) async fn client_answer(
     else {
         return Ok(None);
     };
-    let outbox = request_hook::rows(hooks, HookEvent::Updated, &after, &events);
-    Ok(Some(Record::RequestUpdate(RequestUpdate {
+    let outbox = request_hook::rows(hooks, k, HookEvent::Updated, &after, &events);
+    Ok(Some(Record::RequestUpdate(Box::new(RequestUpdate {
         before: row,
         after,
         events,
         outbox,
-    })))
+    }))))
 }
 
 /// A request about to be opened, as the case system will first see it.

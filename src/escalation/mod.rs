@@ -12,11 +12,14 @@
 //!   escalations climb the ladder: primary → primary reminder → backup → backup reminder.
 //! - [`actions::act`] checks who may act and turns an action into a dialogue event, so the
 //!   reply or the survey reaches the client through the normal turn machinery.
+//! - The same worker delivers the SSO's case-system webhooks (`request.created`,
+//!   `request.updated`: [`request_hooks`]), written to the outbox with each request's change.
 
 pub mod actions;
 pub mod deliver;
 pub mod inbox;
 pub mod relay;
+pub mod request_hooks;
 pub mod worker;
 
 use chrono::Duration;

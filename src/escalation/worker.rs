@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::EscalationError;
 use super::deliver::{Attempt, Deliverer};
 use super::relay::Courier;
+use super::request_hooks::HookCourier;
 use crate::config::EscalationSettings;
 use crate::dialogue::service::{SharedKnowledge, current};
 use crate::domain::time::{from_millis, millis};
@@ -20,6 +21,7 @@ use crate::knowledge::Knowledge;
 use crate::outlet::RelayRoute;
 use crate::policy::ladder::{self, PingHeader, next_ping_at};
 use crate::policy::ping::{self, PingContext};
+use crate::policy::request_hook;
 use crate::policy::routes::StoredRoute;
 use crate::store::{EscalationRow, OutboxFinish, OutboxRow, Store};
 
@@ -46,6 +48,8 @@ pub struct Worker {
     deliverer: Deliverer,
     /// Relays (a manager's answer to the client) through the same outlets as the pings.
     courier: Courier,
+    /// The case systems' webhooks; `None`: none configured in this process (their rows wait).
+    hooks: Option<HookCourier>,
     settings: EscalationSettings,
     /// Who holds a claim: unique per process, so a lapsed claim is never finished by the wrong one.
     id: String,
@@ -70,10 +74,17 @@ impl Worker {
             knowledge,
             deliverer,
             courier,
+            hooks: None,
             settings,
             id: format!("worker-{}-{n:08x}", std::process::id()),
             wake,
         }
+    }
+
+    /// Deliver the case systems' webhooks (`request_hook` rows) with `hooks`.
+    pub fn with_request_hooks(mut self, hooks: HookCourier) -> Self {
+        self.hooks = Some(hooks);
+        self
     }
 
     /// Deliver until `shutdown` resolves. A delivery in flight finishes first; anything not yet
@@ -115,26 +126,14 @@ impl Worker {
             futures::future::join_all(rows.iter().map(|row| self.attempt(&k, row, now))).await;
         for (row, finish) in rows.iter().zip(finishes) {
             match &finish {
-                OutboxFinish::Delivered => {
-                    report.delivered += 1;
-                    tracing::info!(key = %row.idempotency_key, route = %row.kind, attempts = row.attempts, "ping delivered");
-                }
-                OutboxFinish::Retry { at, error } | OutboxFinish::Progress { at, error, .. } => {
-                    report.retried += 1;
-                    tracing::warn!(key = %row.idempotency_key, route = %row.kind, attempts = row.attempts, retry_at = %from_millis(*at), %error, "ping not delivered; will retry");
-                }
-                OutboxFinish::Failed { error, failover } => {
-                    report.failed += 1;
-                    // Surfaced loudly: an escalation nobody sees is worse than none.
-                    tracing::error!(
-                        key = %row.idempotency_key,
-                        route = %row.kind,
-                        attempts = row.attempts,
-                        %error,
-                        next_route = failover.as_ref().map(|(_, p)| p.kind.as_str()).unwrap_or("none left"),
-                        "ping failed permanently"
-                    );
-                }
+                OutboxFinish::Delivered => report.delivered += 1,
+                OutboxFinish::Failed { .. } => report.failed += 1,
+                OutboxFinish::Retry { .. } | OutboxFinish::Progress { .. } => report.retried += 1,
+            }
+            if row.kind == request_hook::KIND {
+                log_hook(row, &finish);
+            } else {
+                log_ping(row, &finish);
             }
             if !self
                 .store
@@ -211,6 +210,16 @@ impl Worker {
 
     /// One delivery attempt of a claimed row, and what to record about it.
     async fn attempt(&self, k: &Knowledge, row: &OutboxRow, now: DateTime<Utc>) -> OutboxFinish {
+        if row.kind == request_hook::KIND {
+            return match &self.hooks {
+                Some(hooks) => hooks.attempt(row, now).await,
+                // Another replica (or this one restarted with `[requests]`) delivers it.
+                None => OutboxFinish::Retry {
+                    at: millis(now + self.backoff(row.attempts)),
+                    error: "request webhooks are not configured in this process".into(),
+                },
+            };
+        }
         if let Some(relay) = RelayRoute::parse(&row.route) {
             return self.courier.attempt(row, &relay, now).await;
         }
@@ -346,5 +355,46 @@ impl Worker {
                 transcript,
             },
         ))
+    }
+}
+
+/// How a ping's attempt went, in the log.
+fn log_ping(row: &OutboxRow, finish: &OutboxFinish) {
+    match finish {
+        OutboxFinish::Delivered => {
+            tracing::info!(key = %row.idempotency_key, route = %row.kind, attempts = row.attempts, "ping delivered");
+        }
+        OutboxFinish::Retry { at, error } | OutboxFinish::Progress { at, error, .. } => {
+            tracing::warn!(key = %row.idempotency_key, route = %row.kind, attempts = row.attempts, retry_at = %from_millis(*at), %error, "ping not delivered; will retry");
+        }
+        OutboxFinish::Failed { error, failover } => {
+            // Surfaced loudly: an escalation nobody sees is worse than none.
+            tracing::error!(
+                key = %row.idempotency_key,
+                route = %row.kind,
+                attempts = row.attempts,
+                %error,
+                next_route = failover.as_ref().map(|(_, p)| p.kind.as_str()).unwrap_or("none left"),
+                "ping failed permanently"
+            );
+        }
+    }
+}
+
+/// How a case-system webhook's attempt went, in the log (the URL may carry a token in its
+/// query: the key names the request, the receiver and the event instead).
+fn log_hook(row: &OutboxRow, finish: &OutboxFinish) {
+    match finish {
+        OutboxFinish::Delivered => {
+            tracing::info!(key = %row.idempotency_key, attempts = row.attempts, "request webhook delivered");
+        }
+        OutboxFinish::Retry { at, error } | OutboxFinish::Progress { at, error, .. } => {
+            tracing::warn!(key = %row.idempotency_key, attempts = row.attempts, retry_at = %from_millis(*at), %error, "request webhook not delivered; will retry");
+        }
+        OutboxFinish::Failed { error, .. } => {
+            // Surfaced loudly: the case system is missing a request (or a change) until someone
+            // looks; `/metrics` counts these rows too.
+            tracing::error!(key = %row.idempotency_key, attempts = row.attempts, %error, "request webhook failed permanently; the case system was not told");
+        }
     }
 }

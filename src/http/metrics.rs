@@ -70,11 +70,23 @@ async fn metrics(
     let _ = writeln!(out, "frontdoor_response_seconds_count {}", t.latency_count);
     let _ = writeln!(
         out,
-        "# HELP frontdoor_outbox Escalation pings in the outbox, by status."
+        "# HELP frontdoor_outbox Outbox rows (pings, relays, alerts, webhooks), by status."
     );
     let _ = writeln!(out, "# TYPE frontdoor_outbox gauge");
     for (status, n) in &t.outbox {
         let _ = writeln!(out, "frontdoor_outbox{{status=\"{}\"}} {n}", label(status));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP frontdoor_request_hooks Case-system webhooks (request.created/updated) in the outbox, by status; failed ones were never delivered."
+    );
+    let _ = writeln!(out, "# TYPE frontdoor_request_hooks gauge");
+    for (status, n) in &t.request_hooks {
+        let _ = writeln!(
+            out,
+            "frontdoor_request_hooks{{status=\"{}\"}} {n}",
+            label(status)
+        );
     }
     let _ = writeln!(out, "# HELP frontdoor_escalations Escalations, by status.");
     let _ = writeln!(out, "# TYPE frontdoor_escalations gauge");

@@ -7,6 +7,7 @@
 //! worker (which climbs the ladder) follow these rules, so they live here rather than in either:
 //! the dialogue must not import the layer above it.
 
+pub mod body_template;
 pub mod calendar;
 pub mod ladder;
 pub mod lifecycle;

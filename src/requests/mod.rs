@@ -139,7 +139,8 @@ pub async fn change(
     let (row, _) = read(chat, reference, scope).await?;
     let k = current(&chat.knowledge);
     let (after, events) = lifecycle::apply(&row, &change, &Terms::for_request(&k, &row), now)?;
-    let outbox = request_hook::rows(&chat.request_hooks, HookEvent::Updated, &after, &events);
+    let outbox = request_hook::rows(&chat.request_hooks, &k, HookEvent::Updated, &after, &events);
+    let told = !outbox.is_empty();
     let update = RequestUpdate {
         before: row.clone(),
         after: after.clone(),
@@ -184,12 +185,16 @@ pub async fn change(
                     )),
                     now,
                 },
-                vec![Record::RequestUpdate(update)],
+                vec![Record::RequestUpdate(Box::new(update))],
             )
             .await?;
             relayed = deliver_now(chat, outlets, &row).await;
         }
         _ => chat.store.update_request(&update).await?,
+    }
+    if told {
+        // The case system's webhook leaves now rather than at the worker's next poll.
+        chat.outbox_wake.notify_one();
     }
     let (request, events) = read(chat, reference, scope).await?;
     Ok(Changed {

@@ -205,7 +205,7 @@ pub enum Record {
     },
     /// A request's change, with its events and what the outbox should tell the case system;
     /// refused (the turn rolls back) when the request moved since it was read.
-    RequestUpdate(super::requests::RequestUpdate),
+    RequestUpdate(Box<super::requests::RequestUpdate>),
     SurveyAnswer {
         score: Option<i64>,
         comment: Option<String>,

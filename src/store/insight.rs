@@ -86,6 +86,8 @@ pub struct Totals {
     pub latency_sum_us: i64,
     /// (status, count)
     pub outbox: Vec<(String, i64)>,
+    /// The case systems' webhooks among them: (status, count).
+    pub request_hooks: Vec<(String, i64)>,
     pub escalations: Vec<(String, i64)>,
 }
 

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::outbox::NewPing;
 use super::{Millis, StoreResult};
 
+/// A service request as stored (`service_requests`): here, with the role that changes it, rather
+/// than with the conversations that open it (which import this module for `RequestUpdate`).
 #[derive(
     Clone, Debug, Default, PartialEq, sqlx::FromRow, Serialize, Deserialize, utoipa::ToSchema,
 )]

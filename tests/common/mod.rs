@@ -3,6 +3,7 @@
 //! share (`wait`, `webhook`, `identity`, `outbox`).
 #![allow(dead_code)]
 
+pub mod case_system;
 pub mod channels;
 pub mod fake_discord;
 pub mod fake_telegram;

@@ -160,6 +160,11 @@ macro_rules! impl_insight {
                 let outbox = sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY 1")
                     .fetch_all(&self.reader)
                     .await?;
+                let request_hooks = sqlx::query_as(
+                    "SELECT status, COUNT(*) FROM outbox WHERE kind = 'request_hook' GROUP BY status ORDER BY 1",
+                )
+                .fetch_all(&self.reader)
+                .await?;
                 let escalations =
                     sqlx::query_as("SELECT status, COUNT(*) FROM escalations GROUP BY status ORDER BY 1")
                         .fetch_all(&self.reader)
@@ -173,6 +178,7 @@ macro_rules! impl_insight {
                     latency_count,
                     latency_sum_us: latency_sum_us.unwrap_or(0),
                     outbox,
+                    request_hooks,
                     escalations,
                 })
             }
