@@ -19,7 +19,9 @@ use crate::backoffice::access::{Permission, Principal};
 use crate::backoffice::charts::{bars_svg, distribution_svg};
 use crate::backoffice::dashboard::{self, ClientSummary, this_month};
 use crate::backoffice::demand::{SpikeSettings, demand};
-use crate::backoffice::report::{client_rows, heatmap_svg, monthly, num, pct, period, sso_rows};
+use crate::backoffice::report::{
+    SERVICE_HEADERS, client_rows, heatmap_svg, monthly, num, pct, period, service_rows, sso_rows,
+};
 use crate::backoffice::statement::money;
 use crate::backoffice::statement::month_range;
 use crate::dialogue::service::{current, millis};
@@ -264,16 +266,11 @@ pub async fn client(
             )
         })
         .collect();
-    let services: Vec<_> = kp
-        .by_service
-        .iter()
-        .map(|(id, s)| {
-            let name = k
-                .services
-                .get(id)
-                .map(|s| s.name.clone())
-                .unwrap_or_else(|| id.clone());
-            (name, s.requests, pct(s.sla_met), pct(s.sla_met_calendar))
+    let services: Vec<_> = service_rows(kp)
+        .into_iter()
+        .map(|(id, cells)| {
+            let name = k.services.get(&id).map(|s| s.name.clone()).unwrap_or(id);
+            (name, cells)
         })
         .collect();
     let statement = statement.map(|st| {
@@ -335,6 +332,7 @@ pub async fn client(
                 client_cards,
                 channels,
                 services,
+                service_headers => SERVICE_HEADERS,
                 statement,
                 spikes => spike_rows,
                 off_hours => pct(kp.off_hours_share),
