@@ -1,5 +1,5 @@
 //! The server-rendered dashboard under `/admin`: overview, per-client page, printable monthly
-//! report, escalations queue, knowledge gaps, users. Templates are minijinja files compiled into
+//! report, escalations queue, knowledge gaps, users (the requests queue is in `queue`). Templates are minijinja files compiled into
 //! the binary (autoescaped as HTML); charts are SVG strings from `backoffice::charts`, the only
 //! values marked safe.
 
@@ -42,6 +42,8 @@ fn env() -> &'static Environment<'static> {
             ),
             ("gaps.html", include_str!("templates/gaps.html")),
             ("users.html", include_str!("templates/users.html")),
+            ("requests.html", include_str!("templates/requests.html")),
+            ("request.html", include_str!("templates/request.html")),
         ] {
             // The templates are part of the binary; a syntax error is caught by the page tests.
             if let Err(e) = env.add_template(name, source) {
@@ -52,7 +54,7 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
-fn render(name: &str, ctx: Value) -> Result<Html<String>, ApiError> {
+pub(super) fn render(name: &str, ctx: Value) -> Result<Html<String>, ApiError> {
     env()
         .get_template(name)
         .and_then(|t| t.render(ctx))
@@ -81,10 +83,11 @@ pub async fn login_page(axum::extract::Query(q): axum::extract::Query<LoginQuery
 }
 
 /// What every page's header needs.
-fn frame(who: &Principal, page: &str) -> Value {
+pub(super) fn frame(who: &Principal, page: &str) -> Value {
     context! {
         who => context! { username => who.username.clone(), role => who.role.as_str() },
         page,
+        may_requests => who.may(Permission::ReadRequests),
         may_escalations => who.may(Permission::ReadEscalations),
         may_gaps => who.may(Permission::ReadGaps),
         may_users => who.may(Permission::ManageUsers),
