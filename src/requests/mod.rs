@@ -125,6 +125,30 @@ pub async fn change(
     scope: &Scope,
     now: DateTime<Utc>,
 ) -> Result<Changed, RequestError> {
+    apply_change(chat, Some(outlets), reference, change, scope, now).await
+}
+
+/// [`change`], leaving the client's message to the outbox rather than delivering it during the
+/// call: for writers with no channel running, such as the demo data (which plays a request's
+/// life at simulated times and sends nothing).
+pub async fn record(
+    chat: &ChatService,
+    reference: &str,
+    change: Change,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> Result<Changed, RequestError> {
+    apply_change(chat, None, reference, change, scope, now).await
+}
+
+async fn apply_change(
+    chat: &ChatService,
+    outlets: Option<&Outlets>,
+    reference: &str,
+    change: Change,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> Result<Changed, RequestError> {
     if let Some(key) = &change.idempotency_key
         && let Some(seen) = chat.store.request_event_by_key(key).await?
     {
@@ -196,7 +220,9 @@ pub async fn change(
                 attached,
             )
             .await?;
-            relayed = deliver_now(chat, outlets, &row).await;
+            if let Some(outlets) = outlets {
+                relayed = deliver_now(chat, outlets, &row).await;
+            }
         }
         _ => chat.store.update_request(&update).await?,
     }

@@ -121,7 +121,8 @@ macro_rules! impl_insight {
                 let rows: Vec<(i64,)> = sqlx::query_as(
                     "SELECT created_at FROM messages
                      WHERE client_code = $1 AND direction = 'in' AND created_at >= $2 AND created_at < $3
-                       AND (outcome IS NULL OR substr(outcome, 1, 8) <> 'manager_')
+                       AND (outcome IS NULL
+                            OR (substr(outcome, 1, 8) <> 'manager_' AND outcome <> 'request_update'))
                      ORDER BY created_at, id",
                 )
                 .bind(client_code)
