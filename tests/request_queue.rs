@@ -424,3 +424,251 @@ async fn staff_work_a_request_from_the_queue_and_the_client_hears_of_it() {
         server.stop().await;
     }
 }
+
+/// A request written as the dialogue writes it: `n`, of `client` (or of nobody: an anonymous
+/// visitor's), due at `due`, then moved straight to `status` by the store's guarded update.
+async fn hand_built(
+    store: &std::sync::Arc<dyn frontdoor::store::Store>,
+    n: u32,
+    client: Option<&str>,
+    service: &str,
+    due: chrono::DateTime<chrono::Utc>,
+    status: &str,
+) -> String {
+    use frontdoor::store::{NewMessage, NewRequestEvent, Record, RequestUpdate, Turn};
+    let opened = due - chrono::Duration::days(2);
+    let conversation = format!("q-{n}");
+    store
+        .open_conversation(
+            "web",
+            &conversation,
+            None,
+            &conversation,
+            "{}",
+            opened.timestamp_millis(),
+        )
+        .await
+        .unwrap();
+    let reference = format!("REQ-{n}");
+    store
+        .commit_turn(&Turn {
+            conversation_id: conversation,
+            expected_version: 0,
+            new_state: "{}".into(),
+            channel: "web".into(),
+            person_id: None,
+            client_code: client.map(str::to_string),
+            off_hours: false,
+            inbound: NewMessage {
+                text: "Submit".into(),
+                outcome: Some("request_opened".into()),
+                ..NewMessage::default()
+            },
+            outbound: vec![],
+            records: vec![Record::Request {
+                reference: reference.clone(),
+                service_id: service.into(),
+                priority: "normal".into(),
+                inputs: "{}".into(),
+                due_at: due.timestamp_millis(),
+                off_hours: false,
+                hooks: vec![],
+            }],
+            now: opened.timestamp_millis(),
+        })
+        .await
+        .unwrap();
+    if status != "open" {
+        let before = store
+            .request_by_reference(&reference)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut after = before.clone();
+        after.status = status.into();
+        after.updated_at += 1;
+        if status == "waiting_for_client" {
+            after.waiting_since = Some(after.updated_at);
+            after.client_due_at = Some(due.timestamp_millis() + 86_400_000);
+        }
+        if status == "done" {
+            (after.closed_at, after.first_done_at) =
+                (Some(after.updated_at), Some(after.updated_at));
+        }
+        store
+            .update_request(&RequestUpdate {
+                before,
+                after,
+                events: vec![NewRequestEvent {
+                    kind: "status".into(),
+                    from_status: Some("open".into()),
+                    to_status: Some(status.into()),
+                    actor: "li.chen@northwind.example".into(),
+                    source: "backoffice".into(),
+                    note: None,
+                    idempotency_key: None,
+                }],
+                outbox: vec![],
+            })
+            .await
+            .unwrap();
+    }
+    reference
+}
+
+/// The queue itself, on both backends: most urgent first, its due filters judged by the SLA
+/// state in the client's time zone, its other filters, and every caller's scope.
+#[tokio::test]
+async fn the_queue_puts_overdue_work_first_and_filters_by_where_requests_stand() {
+    use chrono::{TimeZone, Utc};
+    use frontdoor::backoffice::access::{Principal, Role};
+    use frontdoor::backoffice::queue::{Due, QueueError, QueueQuery, queue};
+    use frontdoor::domain::RequestStatus;
+    use frontdoor::policy::lifecycle::SlaState;
+    let k = common::shipped();
+    // Wed 18 Nov 2026, noon in London (= UTC in November).
+    let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+    let now = at(18, 12).timestamp_millis();
+    let admin = Principal {
+        user_id: None,
+        username: "ada".into(),
+        role: Role::Admin,
+        clients: vec![],
+    };
+    let priya = Principal {
+        user_id: None,
+        username: "priya.shah@northwind.example".into(),
+        role: Role::AccountManager,
+        clients: vec!["ACME".into()],
+    };
+    for (name, store, _dir) in common::backends("queue_order").await {
+        frontdoor::app::seed_clients(store.as_ref(), &k)
+            .await
+            .unwrap();
+        let late = hand_built(&store, 1, Some("ACME"), "vendor-setup", at(17, 10), "open").await;
+        let today = hand_built(
+            &store,
+            2,
+            Some("ACME"),
+            "purchase-order",
+            at(18, 16),
+            "in_progress",
+        )
+        .await;
+        let globex = hand_built(
+            &store,
+            3,
+            Some("GLOBEX"),
+            "vendor-setup",
+            at(20, 10),
+            "open",
+        )
+        .await;
+        let waiting = hand_built(
+            &store,
+            4,
+            Some("ACME"),
+            "vendor-setup",
+            at(17, 14),
+            "waiting_for_client",
+        )
+        .await;
+        let done = hand_built(&store, 5, Some("ACME"), "vendor-setup", at(16, 10), "done").await;
+        let nobody = hand_built(&store, 6, None, "purchase-order", at(19, 10), "open").await;
+        let list = |who: &Principal, q: QueueQuery| {
+            let store = store.clone();
+            let k = k.clone();
+            let who = who.clone();
+            async move {
+                queue(store.as_ref(), &k, &who, &q, now).await.map(|found| {
+                    found
+                        .rows
+                        .iter()
+                        .map(|r| (r.request.reference.clone(), r.sla))
+                        .collect::<Vec<_>>()
+                })
+            }
+        };
+        // The work to do, by due time; the one waiting for the client has its clock stopped.
+        assert_eq!(
+            list(&admin, QueueQuery::default()).await.unwrap(),
+            [
+                (late.clone(), SlaState::Overdue),
+                (waiting.clone(), SlaState::WaitingForClient),
+                (today.clone(), SlaState::DueToday),
+                (nobody.clone(), SlaState::OnTrack),
+                (globex.clone(), SlaState::OnTrack),
+            ],
+            "[{name}]"
+        );
+        let due = |d: Due| QueueQuery {
+            due: Some(d),
+            ..QueueQuery::default()
+        };
+        assert_eq!(
+            list(&admin, due(Due::Overdue)).await.unwrap(),
+            [(late.clone(), SlaState::Overdue)],
+            "[{name}]"
+        );
+        assert_eq!(
+            list(&admin, due(Due::DueToday)).await.unwrap(),
+            [(today.clone(), SlaState::DueToday)],
+            "[{name}]"
+        );
+        // Priya sees ACME's only (not GLOBEX's, nor the anonymous visitor's).
+        let refs =
+            |rows: Vec<(String, SlaState)>| rows.into_iter().map(|r| r.0).collect::<Vec<_>>();
+        assert_eq!(
+            refs(list(&priya, QueueQuery::default()).await.unwrap()),
+            [late.clone(), waiting.clone(), today.clone()],
+            "[{name}]"
+        );
+        let other = QueueQuery {
+            client: Some("GLOBEX".into()),
+            ..QueueQuery::default()
+        };
+        assert!(matches!(
+            list(&priya, other).await,
+            Err(QueueError::Forbidden(_))
+        ));
+        // Closed requests on asking, after the work to do.
+        let all = QueueQuery {
+            statuses: RequestStatus::ALL.to_vec(),
+            client: Some("ACME".into()),
+            ..QueueQuery::default()
+        };
+        assert_eq!(
+            refs(list(&priya, all).await.unwrap()),
+            [late.clone(), waiting.clone(), today.clone(), done.clone()],
+            "[{name}]"
+        );
+        let by = |q: QueueQuery| async { refs(list(&admin, q).await.unwrap()) };
+        assert_eq!(
+            by(QueueQuery {
+                statuses: vec![RequestStatus::Done],
+                ..QueueQuery::default()
+            })
+            .await,
+            [done.clone()]
+        );
+        assert_eq!(
+            by(QueueQuery {
+                service: Some("purchase-order".into()),
+                ..QueueQuery::default()
+            })
+            .await,
+            [today.clone(), nobody.clone()]
+        );
+        assert!(matches!(
+            list(
+                &admin,
+                QueueQuery {
+                    service: Some("time-travel".into()),
+                    ..QueueQuery::default()
+                }
+            )
+            .await,
+            Err(QueueError::Invalid(_))
+        ));
+    }
+}
