@@ -482,3 +482,317 @@ async fn kpis_on_a_hand_built_dataset() {
         );
     }
 }
+
+/// A client (one person each, so no survey is held back by fatigue) who has just submitted a
+/// request: a conversation on the web channel, and the request with its SPA due time.
+async fn submitted(
+    store: &std::sync::Arc<dyn frontdoor::store::Store>,
+    k: &frontdoor::knowledge::Knowledge,
+    n: u32,
+    service: &str,
+    opened: chrono::DateTime<Utc>,
+) -> (String, chrono::DateTime<Utc>) {
+    use frontdoor::store::IdentityClaim;
+    let person = store
+        .resolve_person(
+            &IdentityClaim {
+                channel: "web".into(),
+                external_id: format!("person-{n}"),
+                display_name: None,
+                client_code: Some("ACME".into()),
+            },
+            opened.timestamp_millis(),
+        )
+        .await
+        .unwrap();
+    let conversation = format!("c-{n}");
+    store
+        .open_conversation(
+            "web",
+            &format!("s-{n}"),
+            Some(&person),
+            &conversation,
+            "{}",
+            opened.timestamp_millis(),
+        )
+        .await
+        .unwrap();
+    let coverage = k.coverage_for(Some("ACME"), None);
+    let due = frontdoor::policy::calendar::due_at(coverage, k.services[service].turnaround, opened);
+    let reference = format!("REQ-{n}");
+    let turn = Turn {
+        conversation_id: conversation,
+        expected_version: 0,
+        new_state: "{}".into(),
+        channel: "web".into(),
+        person_id: Some(person.id),
+        client_code: Some("ACME".into()),
+        off_hours: false,
+        inbound: NewMessage {
+            text: "Submit".into(),
+            outcome: Some("request_opened".into()),
+            intent: Some(service.into()),
+            ..NewMessage::default()
+        },
+        outbound: vec![],
+        records: vec![Record::Request {
+            reference: reference.clone(),
+            service_id: service.into(),
+            priority: "normal".into(),
+            inputs: "{}".into(),
+            due_at: due.timestamp_millis(),
+            off_hours: false,
+            hooks: vec![],
+        }],
+        now: opened.timestamp_millis(),
+    };
+    store.commit_turn(&turn).await.unwrap();
+    (reference, due)
+}
+
+/// The SSO's side of a request's life, from the back office, through the one entry every
+/// surface uses.
+async fn sso(
+    chat: &frontdoor::dialogue::service::ChatService,
+    reference: &str,
+    to: frontdoor::domain::RequestStatus,
+    note: &str,
+    at: chrono::DateTime<Utc>,
+) {
+    let change = frontdoor::policy::lifecycle::Change {
+        to: Some(to),
+        note: Some(note.into()),
+        actor: "dana@northwind.example".into(),
+        source: Some(frontdoor::domain::RequestSource::Backoffice),
+        ..Default::default()
+    };
+    frontdoor::requests::change(
+        chat,
+        &frontdoor::outlet::Outlets::default(),
+        reference,
+        change,
+        &None,
+        at,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{reference} → {}: {e}", to.as_str()));
+}
+
+/// The client's side, in their conversation: an answer, or a button (a survey score).
+async fn client(
+    chat: &frontdoor::dialogue::service::ChatService,
+    n: u32,
+    input: frontdoor::dialogue::Input,
+    at: chrono::DateTime<Utc>,
+) -> String {
+    let out = chat
+        .handle(frontdoor::dialogue::service::Inbound {
+            channel: "web".into(),
+            session_key: format!("s-{n}"),
+            identity: None,
+            input,
+            channel_message_id: None,
+            now: at,
+        })
+        .await
+        .unwrap();
+    out.replies
+        .iter()
+        .map(|r| r.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The request lifecycle's KPIs, on a hand-built fortnight of ACME requests with known answers
+/// (ACME: Mon–Fri 07:00–19:00 London = UTC in November, 12 business hours a day; the client
+/// answers within 16 business hours), and the recharge of a completion — on both backends.
+#[tokio::test]
+async fn request_kpis_and_the_completion_charge_on_a_hand_built_fortnight() {
+    use frontdoor::backoffice::kpi::{SlaTerms, compute};
+    use frontdoor::dialogue::Input;
+    use frontdoor::domain::RequestStatus::*;
+    let k = common::shipped();
+    let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+    let button = |p: &str| Input::Button(p.into());
+    let text = |t: &str| Input::Text(t.into());
+    for (name, store, _dir) in common::backends("request_kpis").await {
+        frontdoor::app::seed_clients(store.as_ref(), &k)
+            .await
+            .unwrap();
+        let chat = frontdoor::dialogue::service::ChatService::new(
+            store.clone(),
+            std::sync::Arc::new(std::sync::RwLock::new(k.clone())),
+            frontdoor::config::DialogueSettings::default(),
+        );
+
+        // REQ-1, a vendor set-up (2 business days): opened Mon 9 Nov 10:00, due Wed 10:00.
+        let (r1, due) = submitted(&store, &k, 1, "vendor-setup", at(9, 10)).await;
+        assert_eq!(due, at(11, 10), "[{name}]");
+        sso(&chat, &r1, InProgress, "", at(9, 11)).await;
+        // Asked Mon 15:00: the client's 16 hours are 4 on Monday and 12 on Tuesday (due Tue
+        // 19:00). They answer Tue 10:00 — on time — after 7 business hours (19 calendar).
+        sso(
+            &chat,
+            &r1,
+            WaitingForClient,
+            "Which bank account?",
+            at(9, 15),
+        )
+        .await;
+        let said = client(&chat, 1, text("Barclays, 20-00-00 12345678"), at(10, 10)).await;
+        assert!(said.contains("added that to **REQ-1**"), "[{name}] {said}");
+        // The SSO's due time moved to Wed 17:00; done Wed 16:00: on time. On the calendar
+        // it was due Mon 10:00 + 48 h + 19 h = Thu 05:00: on time too.
+        sso(&chat, &r1, Done, "Vendor V-1001 created", at(11, 16)).await;
+        let said = client(&chat, 1, button("survey:5"), at(11, 17)).await;
+        assert!(!said.is_empty(), "[{name}] the survey took the score");
+
+        // REQ-2, a purchase order (1 business day): Mon 12:00, due Tue 12:00. Asked Mon 14:00
+        // (due Tue 18:00); answered Wed 09:00, late, after 5 + 12 + 2 = 19 business hours (43
+        // calendar), so due Wed 19:00 for the SSO and Mon 12:00 + 24 h + 43 h = Thu 07:00 on
+        // the calendar. Done Thu 10:00: late both ways; the client scores it 2.
+        let (r2, _) = submitted(&store, &k, 2, "purchase-order", at(9, 12)).await;
+        sso(&chat, &r2, InProgress, "", at(9, 13)).await;
+        sso(
+            &chat,
+            &r2,
+            WaitingForClient,
+            "Which cost centre?",
+            at(9, 14),
+        )
+        .await;
+        client(&chat, 2, text("CC-4410"), at(11, 9)).await;
+        sso(&chat, &r2, Done, "PO 7781 issued", at(12, 10)).await;
+        client(&chat, 2, button("survey:2"), at(12, 11)).await;
+
+        // REQ-3, a new starter (5 business days): Tue 10 09:00, due Tue 17 09:00. Done Thu 12
+        // 09:00 (on time both ways: calendar due Sun 15 09:00), reopened Fri, done again Mon:
+        // the first completion is judged, and charged once.
+        let (r3, _) = submitted(&store, &k, 3, "new-starter", at(10, 9)).await;
+        sso(&chat, &r3, Done, "Laptop and login ready", at(12, 9)).await;
+        sso(&chat, &r3, Reopened, "No VPN access", at(13, 10)).await;
+        sso(&chat, &r3, InProgress, "", at(13, 11)).await;
+        sso(&chat, &r3, Done, "VPN added", at(16, 10)).await;
+
+        // REQ-4, cancelled: not judged.
+        let (r4, _) = submitted(&store, &k, 4, "vendor-setup", at(11, 10)).await;
+        sso(&chat, &r4, Cancelled, "Duplicate of REQ-1", at(11, 12)).await;
+
+        // REQ-5, a purchase order on Friday 17:00: due Mon 17:00 in business hours (2 h on
+        // Friday, 10 on Monday) but Sat 17:00 on the calendar. Done Mon 09:00 after 2 + 2
+        // business hours: met in business hours, missed on the calendar.
+        let (r5, due) = submitted(&store, &k, 5, "purchase-order", at(13, 17)).await;
+        assert_eq!(due, at(16, 17), "[{name}]");
+        sso(&chat, &r5, Done, "PO 7790 issued", at(16, 9)).await;
+
+        // REQ-6, waiting for the client since Mon 16 11:00 (their due time Tue 15:00): at the
+        // `now` below neither side is judged yet.
+        let (r6, _) = submitted(&store, &k, 6, "vendor-setup", at(16, 10)).await;
+        sso(
+            &chat,
+            &r6,
+            WaitingForClient,
+            "The VAT number, please",
+            at(16, 11),
+        )
+        .await;
+
+        // REQ-7, a purchase order Mon 16 08:00, due Tue 08:00, untouched: overdue at `now`.
+        submitted(&store, &k, 7, "purchase-order", at(16, 8)).await;
+
+        let now = at(17, 12).timestamp_millis();
+        let facts = store
+            .period_facts(
+                "ACME",
+                at(1, 0).timestamp_millis(),
+                at(30, 23).timestamp_millis(),
+            )
+            .await
+            .unwrap();
+        let kpi = compute(&facts, &SlaTerms::for_client(&k, "ACME"), now);
+        let r = &kpi.requests;
+        let near = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert_eq!(
+            (r.requests, r.completed, r.cancelled),
+            (7, 4, 1),
+            "[{name}] {r:?}"
+        );
+        // Judged: REQ-1 ✓, REQ-2 ✗, REQ-3 ✓, REQ-5 ✓ (✗ on the calendar), REQ-7 ✗.
+        assert!(near(kpi.request_sla_met, 3.0 / 5.0), "[{name}] {r:?}");
+        assert!(
+            near(kpi.request_sla_met_calendar, 2.0 / 5.0),
+            "[{name}] {r:?}"
+        );
+        assert_eq!(kpi.request_sla_met, r.sla_met);
+        // Over REQ-1, REQ-2 and REQ-5 (REQ-3 was reopened): with the SSO (30 − 7) + (34 − 19)
+        // + 4 = 42 business hours, waiting for the client 7 + 19 + 0 = 26.
+        assert!(near(r.sso_hours_avg, 42.0 / 3.0), "[{name}] {r:?}");
+        assert!(near(r.client_wait_hours_avg, 26.0 / 3.0), "[{name}] {r:?}");
+        // The client's side: REQ-1 answered on time, REQ-2 late, REQ-6 not yet due.
+        assert!(near(r.client_answered_on_time, 0.5), "[{name}] {r:?}");
+        assert_eq!(r.client_questions, 3, "[{name}]");
+        assert!(near(r.reopen_rate, 0.25), "[{name}] REQ-3 of 4 completed");
+        assert!(near(r.csat_avg, 3.5), "[{name}] 5 and 2");
+        assert_eq!(r.csat_answers, 2, "[{name}]");
+        let vendor = &kpi.by_service["vendor-setup"];
+        assert_eq!((vendor.requests, vendor.completed), (3, 1), "[{name}]");
+        assert!(
+            near(vendor.sla_met, 1.0) && near(vendor.csat_avg, 5.0),
+            "[{name}] {vendor:?}"
+        );
+        assert!(near(vendor.client_answered_on_time, 1.0), "[{name}]");
+        let po = &kpi.by_service["purchase-order"];
+        assert_eq!((po.requests, po.completed), (3, 2), "[{name}]");
+        assert!(near(po.sla_met, 1.0 / 3.0), "[{name}] {po:?}");
+        assert!(near(po.sla_met_calendar, 0.0), "[{name}] {po:?}");
+        assert!(
+            near(po.sso_hours_avg, 9.5) && near(po.client_wait_hours_avg, 9.5),
+            "[{name}]"
+        );
+        assert!(near(po.csat_avg, 2.0), "[{name}]");
+        let starter = &kpi.by_service["new-starter"];
+        assert!(near(starter.reopen_rate, 1.0), "[{name}]");
+        assert_eq!(
+            starter.sso_hours_avg, None,
+            "[{name}] reopened: not in the split"
+        );
+
+        // The monthly report shows them.
+        let report =
+            frontdoor::backoffice::report::monthly(store.as_ref(), &k, "ACME", "2026-11", now)
+                .await
+                .unwrap();
+        let html = report.to_html();
+        for shown in [
+            "60.0% / 40.0%",
+            "14.0 h / 8.7 h",
+            "25.0%",
+            "Requests by service",
+        ] {
+            assert!(html.contains(shown), "[{name}] {shown} in the report");
+        }
+
+        // The rate card prices the completion of vendor set-ups (4.00) and new starters
+        // (12.00), not of purchase orders: one row each for REQ-1 and REQ-3 — REQ-3 once,
+        // though it was done twice — and none on opening.
+        let (from, to) =
+            frontdoor::backoffice::statement::month_range(&k.clients["ACME"], "2026-11").unwrap();
+        let ledger = store.ledger("ACME", from, to).await.unwrap();
+        let rows: Vec<(&str, Option<&str>)> = ledger
+            .iter()
+            .map(|l| (l.interaction_type.as_str(), l.reference.as_deref()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("completed_request.vendor-setup", Some("REQ-1")),
+                ("completed_request.new-starter", Some("REQ-3")),
+            ],
+            "[{name}]"
+        );
+        let s = statement(store.as_ref(), &k, "ACME", "2026-11")
+            .await
+            .unwrap();
+        assert_eq!(s.total_minor, 400 + 1200, "[{name}] {s:?}");
+    }
+}

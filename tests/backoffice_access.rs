@@ -141,6 +141,12 @@ async fn every_role_sees_exactly_what_the_matrix_says() {
                 [true, true, false, true],
             ),
             ("/admin/escalations".into(), [true, true, true, false]),
+            // Every role follows the requests of its clients (the list is scoped)...
+            ("/admin/requests".into(), [true, true, true, true]),
+            (
+                "/admin/requests?client=GLOBEX&status=all".into(),
+                [true, true, false, true],
+            ),
             ("/admin/gaps".into(), [true, true, true, false]),
             ("/admin/users".into(), [true, false, false, false]),
             ("/api/v1/admin/me".into(), [true, true, true, true]),

@@ -684,3 +684,121 @@ fn a_chosen_suggestion_is_promoted_to_an_example_of_the_article() {
         Err(frontdoor::backoffice::gaps::PromoteError::UnknownIntent(_))
     ));
 }
+
+/// A completed request can be priced per service: the shapes the rate card accepts, the
+/// mistakes it reports at their line, and which price wins (the client's SPA first — its price
+/// for the service, then for any service — then the card's, in the same order).
+#[test]
+fn the_rate_card_prices_completed_requests_per_service() {
+    let dir = common::content_copy();
+    let sso = "knowledge-base/sso.toml";
+    let card =
+        "completed_request = { new-starter = 12.00, hardware-request = 8.00, vendor-setup = 4.00 }";
+    common::edit_content(
+        dir.path(),
+        sso,
+        card,
+        "completed_request = { default = 2.00, vendor-setup = 4.00 }",
+    );
+    common::edit_content(
+        dir.path(),
+        "knowledge-base/clients/acme.toml",
+        "guided_request = 5.50\n",
+        "guided_request = 5.50\ncompleted_request = { default = 1.50 }\n",
+    );
+    common::edit_content(
+        dir.path(),
+        "knowledge-base/clients/globex.toml",
+        "[rates]\n",
+        "[rates]\ncompleted_request = { new-starter = 10.00 }\n",
+    );
+    let k = common::load_content(dir.path());
+    let price = |client: &str, service: &str| {
+        k.completed_request_charge(Some(client), service)
+            .and_then(|kind| k.rate(Some(client), &kind))
+    };
+    assert_eq!(
+        price("ACME", "vendor-setup"),
+        Some(1.50),
+        "ACME's SPA: any service"
+    );
+    assert_eq!(
+        price("GLOBEX", "new-starter"),
+        Some(10.00),
+        "GLOBEX's SPA: this one"
+    );
+    assert_eq!(
+        price("GLOBEX", "vendor-setup"),
+        Some(4.00),
+        "the card's, for the service"
+    );
+    assert_eq!(
+        price("INITECH", "purchase-order"),
+        Some(2.00),
+        "the card's default"
+    );
+    assert_eq!(
+        k.completed_request_charge(Some("INITECH"), "purchase-order")
+            .as_deref(),
+        Some("completed_request.purchase-order"),
+        "one statement line per service"
+    );
+
+    // Without a default, only the services named are charged.
+    let dir = common::content_copy();
+    let k = common::load_content(dir.path());
+    assert_eq!(
+        k.completed_request_charge(Some("INITECH"), "purchase-order"),
+        None
+    );
+    assert!(
+        k.completed_request_charge(Some("INITECH"), "vendor-setup")
+            .is_some()
+    );
+
+    // Mistakes, each at its line.
+    common::edit_content(
+        dir.path(),
+        sso,
+        card,
+        "completed_request = { vendor-setup = -4.00, no-such-service = 3.00 }\nescalation_fee = { default = 1.00 }",
+    );
+    common::edit_content(
+        dir.path(),
+        "knowledge-base/clients/acme.toml",
+        "guided_request = 5.50\n",
+        "guided_request = 5.50\ncompleted_request = { payroll-magic = 1.00 }\nweekend_surcharge = 3.00\n",
+    );
+    let errors = errors_of(dir.path());
+    let line = |file: &str, needle: &str| {
+        let text = fs::read_to_string(dir.path().join(file)).unwrap();
+        let n = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        format!("{file}:{n}:")
+    };
+    let acme = "knowledge-base/clients/acme.toml";
+    assert_error(
+        &errors,
+        &line(sso, "vendor-setup = -4.00"),
+        "rate completed_request.vendor-setup must be a non-negative amount",
+    );
+    assert_error(
+        &errors,
+        &line(sso, "no-such-service"),
+        "rate \"completed_request.no-such-service\" names an unknown service",
+    );
+    assert_error(
+        &errors,
+        &line(sso, "escalation_fee"),
+        "only completed_request is priced per service",
+    );
+    assert_error(
+        &errors,
+        &line(acme, "payroll-magic"),
+        "client ACME: rate \"completed_request.payroll-magic\" names an unknown service",
+    );
+    assert_error(
+        &errors,
+        &line(acme, "weekend_surcharge"),
+        "client ACME: rate \"weekend_surcharge\" is not on the rate card",
+    );
+}

@@ -8,12 +8,16 @@
 //! | client page, report, statement  | all   | all      | their clients   | their client|
 //! | knowledge gaps                  | all   | all      | their clients   | –           |
 //! | escalations queue               | all   | all      | their clients   | –           |
+//! | requests queue, request page    | all   | all      | their clients   | their client|
+//! | act on a request                | yes   | yes      | their clients   | –           |
 //! | users (list, create)            | yes   | –        | –               | –           |
 //! | content reload, metrics         | yes   | metrics  | –               | –           |
 //! | own API tokens                  | yes   | yes      | yes             | yes         |
 //!
 //! Client leads see their own client's report and statement, not the raw queries of its staff
-//! (gaps) nor the SSO's internal queue (escalations).
+//! (gaps) nor the SSO's internal queue (escalations). They follow their client's service
+//! requests (the queue and each request's timeline) but do not move them: that is the SSO's
+//! work. A request of a client outside the caller's scope is "not found", not "forbidden".
 
 use std::fmt;
 
@@ -80,16 +84,16 @@ pub enum Permission {
     ReadGaps,
     /// The escalations queue of the clients in scope.
     ReadEscalations,
+    /// The service requests of the clients in scope: the queue and each request's page.
+    ReadRequests,
+    /// Move, assign and annotate the service requests of the clients in scope.
+    ActOnRequests,
     /// Users: list and create.
     ManageUsers,
     /// Content reload.
     Reload,
     /// Prometheus metrics (totals across clients).
     Metrics,
-    /// Service requests of the clients in scope: the queue, a request and its timeline.
-    ReadRequests,
-    /// Move a request (pick up, ask the client, complete, cancel, reopen), assign it, note it.
-    ActOnRequests,
 }
 
 /// An authenticated back-office caller.
@@ -153,13 +157,14 @@ impl Principal {
         )
     }
 
-    pub fn sees_client(&self, code: &str) -> bool {
-        self.role.sees_all_clients() || self.clients.iter().any(|c| c == code)
-    }
-
-    /// The clients whose records this caller may see: `None` for every client.
+    /// The clients this caller is limited to: `None` for the roles that see every client
+    /// (requests of no client included), else their list.
     pub fn client_scope(&self) -> Option<Vec<String>> {
         (!self.role.sees_all_clients()).then(|| self.clients.clone())
+    }
+
+    pub fn sees_client(&self, code: &str) -> bool {
+        self.role.sees_all_clients() || self.clients.iter().any(|c| c == code)
     }
 
     /// The subset of `codes` this caller may see, in the given order.

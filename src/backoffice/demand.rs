@@ -4,8 +4,8 @@
 //! What `kpi.rs` already has is not repeated here: the weekday × hour heatmap, the share of
 //! contacts outside coverage and the counts in the first and last hour of coverage.
 //!
-//! Formulas (a "contact" is an inbound client message, manager relays excluded, dated in the
-//! client's time zone):
+//! Formulas (a "contact" is an inbound client message, manager relays and request updates
+//! excluded as in the KPIs' volume, dated in the client's time zone):
 //! - `volume(d)` = contacts on local day `d`.
 //! - `baseline(d) = (1/W) · Σ_{w=1..W} volume(d − 7w)`: the mean of the same weekday in the `W`
 //!   preceding weeks (`W` = 4 by default, so the trailing 4-week average for that weekday;

@@ -11,6 +11,7 @@ pub mod demand;
 pub mod gaps;
 pub mod kpi;
 pub mod period;
+pub mod queue;
 pub mod renewals;
 pub mod report;
 pub mod statement;

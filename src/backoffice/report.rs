@@ -141,12 +141,32 @@ pub(crate) fn sso_rows(k: &Kpis) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "Requests opened / completed / cancelled",
+            format!(
+                "{} / {} / {}",
+                k.requests.requests, k.requests.completed, k.requests.cancelled
+            ),
+        ),
+        (
             "Requests completed on time (business hours / calendar)",
             format!(
                 "{} / {}",
                 pct(k.request_sla_met),
                 pct(k.request_sla_met_calendar)
             ),
+        ),
+        (
+            "Request time with the SSO / waiting for the client (mean, business hours)",
+            format!(
+                "{} / {}",
+                num(k.requests.sso_hours_avg, " h"),
+                num(k.requests.client_wait_hours_avg, " h")
+            ),
+        ),
+        ("Requests reopened", pct(k.requests.reopen_rate)),
+        (
+            "Survey after completion (1–5)",
+            num(k.requests.csat_avg, ""),
         ),
         ("CSAT (1–5)", num(k.csat_avg, "")),
         ("Survey response rate", pct(k.survey_response_rate)),
@@ -169,8 +189,48 @@ pub(crate) fn client_rows(k: &Kpis) -> Vec<(&'static str, String)> {
             "Requests abandoned with inputs missing",
             k.abandoned_missing_inputs.to_string(),
         ),
+        (
+            "The SSO's questions answered on time",
+            pct(k.requests.client_answered_on_time),
+        ),
     ]
 }
+
+/// One row per service: (service id, opened, completed, on time business / calendar, mean
+/// hours with the SSO / waiting for the client, client answered on time, reopened, survey).
+pub(crate) fn service_rows(k: &Kpis) -> Vec<(String, [String; 8])> {
+    k.by_service
+        .iter()
+        .map(|(id, s)| {
+            (
+                id.clone(),
+                [
+                    s.requests.to_string(),
+                    s.completed.to_string(),
+                    format!("{} / {}", pct(s.sla_met), pct(s.sla_met_calendar)),
+                    num(s.sso_hours_avg, " h"),
+                    num(s.client_wait_hours_avg, " h"),
+                    pct(s.client_answered_on_time),
+                    pct(s.reopen_rate),
+                    num(s.csat_avg, ""),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// The headers of [`service_rows`].
+pub(crate) const SERVICE_HEADERS: [&str; 9] = [
+    "Service",
+    "Opened",
+    "Completed",
+    "On time (business / calendar)",
+    "With the SSO (mean)",
+    "Waiting for the client (mean)",
+    "Client answered on time",
+    "Reopened",
+    "Survey (1–5)",
+];
 
 /// Contacts by weekday × hour as an inline SVG grid (darker = busier).
 pub fn heatmap_svg(h: &[[i64; 24]]) -> String {
@@ -250,6 +310,27 @@ impl MonthlyReport {
                 "request_sla_met_calendar".into(),
                 f(k.request_sla_met_calendar),
             ),
+            (
+                "sso",
+                "requests_completed".into(),
+                k.requests.completed.to_string(),
+            ),
+            (
+                "sso",
+                "request_sso_hours_avg".into(),
+                f(k.requests.sso_hours_avg),
+            ),
+            (
+                "sso",
+                "request_client_wait_hours_avg".into(),
+                f(k.requests.client_wait_hours_avg),
+            ),
+            (
+                "sso",
+                "request_reopen_rate".into(),
+                f(k.requests.reopen_rate),
+            ),
+            ("sso", "request_csat_avg".into(), f(k.requests.csat_avg)),
             ("sso", "csat_avg".into(), f(k.csat_avg)),
             (
                 "sso",
@@ -272,6 +353,11 @@ impl MonthlyReport {
                 "abandoned_missing_inputs".into(),
                 k.abandoned_missing_inputs.to_string(),
             ),
+            (
+                "client",
+                "client_answered_on_time".into(),
+                f(k.requests.client_answered_on_time),
+            ),
             ("demand", "off_hours_share".into(), f(k.off_hours_share)),
             (
                 "demand",
@@ -286,6 +372,21 @@ impl MonthlyReport {
         ];
         for (i, n) in k.csat_distribution.iter().enumerate() {
             rows.push(("sso", format!("csat_score_{}", i + 1), n.to_string()));
+        }
+        for (service, s) in &k.by_service {
+            for (metric, value) in [
+                ("requests", s.requests.to_string()),
+                ("completed", s.completed.to_string()),
+                ("sla_met", f(s.sla_met)),
+                ("sla_met_calendar", f(s.sla_met_calendar)),
+                ("sso_hours_avg", f(s.sso_hours_avg)),
+                ("client_wait_hours_avg", f(s.client_wait_hours_avg)),
+                ("client_answered_on_time", f(s.client_answered_on_time)),
+                ("reopen_rate", f(s.reopen_rate)),
+                ("csat_avg", f(s.csat_avg)),
+            ] {
+                rows.push(("service", format!("{service} {metric}"), value));
+            }
         }
         for l in &self.statement.lines {
             rows.push((
@@ -331,6 +432,23 @@ impl MonthlyReport {
                 .map(|(a, b)| format!("<tr><th>{}</th><td class=n>{}</td></tr>", esc(a), esc(b)))
                 .collect::<String>()
         };
+        let services: String = service_rows(k)
+            .iter()
+            .map(|(id, cells)| {
+                format!(
+                    "<tr><th>{}</th>{}</tr>",
+                    esc(id),
+                    cells
+                        .iter()
+                        .map(|c| format!("<td class=n>{}</td>", esc(c)))
+                        .collect::<String>()
+                )
+            })
+            .collect();
+        let service_head: String = SERVICE_HEADERS
+            .iter()
+            .map(|h| format!("<th>{}</th>", esc(h)))
+            .collect();
         let statement = self.statement.to_html();
         let statement_table = statement
             .split("<table>")
@@ -346,6 +464,7 @@ impl MonthlyReport {
              <body><h1>Monthly report — {name}</h1><p>{client} · {month}</p>\n\
              <h2>What the SSO delivered</h2><table>{sso}</table>\n\
              <h2>What the client provided</h2><table>{cl}</table>\n\
+             <h2>Requests by service</h2><table><tr>{service_head}</tr>{services}</table>\n\
              <h2>Demand</h2><table>{demand}</table>{svg}\n\
              <h2>Recharge</h2>{statement_table}\n</body></html>\n",
             client = esc(&self.client),

@@ -66,6 +66,10 @@ pub async fn run(config: Config, a: Args) -> anyhow::Result<()> {
             .join(", ")
     );
     println!(
+        "{} request moves by the SSO (picked up, asked, completed, cancelled, reopened)",
+        s.request_moves
+    );
+    println!(
         "{} pings marked \"demo data: not sent\"; start `frontdoor serve` on this database to see the numbers",
         s.pings_not_sent
     );

@@ -198,11 +198,28 @@ impl Knowledge {
     }
 
     /// The unit price of an interaction type for a client (SPA override, else the rate card).
+    /// A per-service type (`completed_request.vendor-setup`) falls back to its base
+    /// (`completed_request`): the client's SPA first — its price for the service, then its
+    /// price for any service — then the rate card's, in the same order.
     pub fn rate(&self, client: Option<&str>, interaction: &str) -> Option<f64> {
+        let base = interaction.split_once('.').map(|(b, _)| b);
+        let card = |rates: &BTreeMap<String, f64>| {
+            rates
+                .get(interaction)
+                .or_else(|| base.and_then(|b| rates.get(b)))
+                .copied()
+        };
         client
             .and_then(|c| self.clients.get(c))
-            .and_then(|c| c.rates.get(interaction).copied())
-            .or_else(|| self.organisation.rates.get(interaction).copied())
+            .and_then(|c| card(&c.rates))
+            .or_else(|| card(&self.organisation.rates))
+    }
+
+    /// What a request's first completion is recharged as for this client and service, if the
+    /// rate card prices it: the ledger's interaction type (see [`COMPLETED_REQUEST`]).
+    pub fn completed_request_charge(&self, client: Option<&str>, service: &str) -> Option<String> {
+        let kind = format!("{COMPLETED_REQUEST}.{service}");
+        self.rate(client, &kind).map(|_| kind)
     }
 
     /// Training data for the engine, as used to build it.
@@ -354,6 +371,18 @@ fn assemble(loader: &mut load::Loader, root: &Path, mut config: EngineConfig) ->
             }
         }
     }
+    let sso_toml = root.join("knowledge-base/sso.toml");
+    for k in organisation.rates.keys() {
+        if let Some((_, service)) = k.split_once('.')
+            && !services.contains_key(service)
+        {
+            loader.err_at(
+                &sso_toml,
+                service,
+                format!("rate {k:?} names an unknown service"),
+            );
+        }
+    }
     for s in services.values() {
         // Found only when there is an error to place: it searches every file's text.
         let file = |texts: &HashMap<PathBuf, String>| {
@@ -393,12 +422,28 @@ fn assemble(loader: &mut load::Loader, root: &Path, mut config: EngineConfig) ->
             }
         }
         for k in c.rates.keys() {
-            if !organisation.rates.contains_key(k) {
+            // A per-service price is on the card when its base is, in any form.
+            let base = k.split_once('.').map(|(b, _)| b).unwrap_or(k);
+            let on_card = organisation
+                .rates
+                .keys()
+                .any(|r| r == base || r.split_once('.').is_some_and(|(b, _)| b == base));
+            if !on_card {
                 let file = file(&loader.raw.texts);
                 loader.err_at(
                     &file,
-                    k,
-                    format!("client {}: rate {k:?} is not on the rate card", c.code),
+                    base,
+                    format!("client {}: rate {base:?} is not on the rate card", c.code),
+                );
+            }
+            if let Some((_, service)) = k.split_once('.')
+                && !services.contains_key(service)
+            {
+                let file = file(&loader.raw.texts);
+                loader.err_at(
+                    &file,
+                    service,
+                    format!("client {}: rate {k:?} names an unknown service", c.code),
                 );
             }
         }

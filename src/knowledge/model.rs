@@ -115,6 +115,13 @@ impl Coverage {
     }
 }
 
+/// The interaction a request's first completion is recharged as, when the rate card prices it:
+/// `completed_request = 2.00` (every service) or `completed_request = { default = 2.00,
+/// vendor-setup = 12.00 }` (per service, `default` for the others; without `default` only the
+/// services named are charged). The ledger row's type is `completed_request.<service id>`, so a
+/// statement shows one line per service.
+pub const COMPLETED_REQUEST: &str = "completed_request";
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Organisation {
     pub name: String,
@@ -123,6 +130,8 @@ pub struct Organisation {
     pub timezone: Tz,
     pub currency: String,
     pub coverage: Coverage,
+    /// The rate card: interaction type → unit price. A completed request may be priced per
+    /// service: `completed_request.<service id>` (see [`COMPLETED_REQUEST`]).
     pub rates: BTreeMap<String, f64>,
     /// The SSO's commitment to answer an escalation (business hours), normal and urgent.
     pub escalation_response_hours: u32,

@@ -8,7 +8,11 @@
 //!   reopened) is committed *inside a dialogue turn* on the request's conversation, with the
 //!   message to the client queued in the outbox in the same transaction — the way a manager's
 //!   answer is — and then delivered at once through the channel port (retried by the outbox
-//!   worker when that fails). A completion asks for the pulse survey in that turn.
+//!   worker when that fails). A completion asks for the pulse survey in that turn, and —
+//!   when the rate card prices the service's completion (`completed_request`) — writes the
+//!   recharge ledger's row in it. Only the *first* completion is charged: a request reopened
+//!   and done again is the same piece of work (and a reopen is usually the SSO's own rework),
+//!   so `first_done_at` being already set means no second row.
 //! - anything else (an assignment, a note, the case system's id) is written on its own.
 //!
 //! Either way the case system's webhook rows are written in the same transaction, and a change
@@ -21,6 +25,7 @@ use crate::dialogue::{Input, RequestNotice};
 use crate::domain::RequestStatus;
 use crate::domain::time::from_millis;
 use crate::escalation::relay::Courier;
+use crate::knowledge::Knowledge;
 use crate::outlet::{Outlets, request_relay_prefix};
 use crate::policy::calendar::format_local;
 use crate::policy::lifecycle::{self, Change, Terms, TransitionError};
@@ -120,6 +125,30 @@ pub async fn change(
     scope: &Scope,
     now: DateTime<Utc>,
 ) -> Result<Changed, RequestError> {
+    apply_change(chat, Some(outlets), reference, change, scope, now).await
+}
+
+/// [`change`], leaving the client's message to the outbox rather than delivering it during the
+/// call: for writers with no channel running, such as the demo data (which plays a request's
+/// life at simulated times and sends nothing).
+pub async fn record(
+    chat: &ChatService,
+    reference: &str,
+    change: Change,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> Result<Changed, RequestError> {
+    apply_change(chat, None, reference, change, scope, now).await
+}
+
+async fn apply_change(
+    chat: &ChatService,
+    outlets: Option<&Outlets>,
+    reference: &str,
+    change: Change,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> Result<Changed, RequestError> {
     if let Some(key) = &change.idempotency_key
         && let Some(seen) = chat.store.request_event_by_key(key).await?
     {
@@ -172,6 +201,10 @@ pub async fn change(
                 note: change.note.clone(),
                 due: Some(format_local(tz, from_millis(after.due_at))),
             };
+            let mut attached = vec![Record::RequestUpdate(Box::new(update))];
+            if let Some(charge) = completion_charge(&k, &row, to) {
+                attached.push(charge);
+            }
             chat.handle_with(
                 Inbound {
                     channel: conversation.channel.clone(),
@@ -185,10 +218,12 @@ pub async fn change(
                     )),
                     now,
                 },
-                vec![Record::RequestUpdate(Box::new(update))],
+                attached,
             )
             .await?;
-            relayed = deliver_now(chat, outlets, &row).await;
+            if let Some(outlets) = outlets {
+                relayed = deliver_now(chat, outlets, &row).await;
+            }
         }
         _ => chat.store.update_request(&update).await?,
     }
@@ -202,6 +237,20 @@ pub async fn change(
         events,
         relayed,
         duplicate: false,
+    })
+}
+
+/// The recharge of a request's first completion, when the rate card prices it (see the
+/// module's comment): recorded with the turn, so under the turn's client (the request's).
+fn completion_charge(k: &Knowledge, row: &RequestRow, to: RequestStatus) -> Option<Record> {
+    if to != RequestStatus::Done || row.first_done_at.is_some() {
+        return None;
+    }
+    let interaction_type =
+        k.completed_request_charge(row.client_code.as_deref(), &row.service_id)?;
+    Some(Record::Ledger {
+        interaction_type,
+        reference: Some(row.reference.clone()),
     })
 }
 

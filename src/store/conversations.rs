@@ -140,7 +140,7 @@ pub struct InputCollectionRow {
     pub request_reference: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
 pub struct SurveyRow {
     pub id: i64,
     pub conversation_id: String,
@@ -155,6 +155,9 @@ pub struct SurveyRow {
     /// The request whose completion it asked about.
     #[sqlx(default)]
     pub request_reference: Option<String>,
+    /// That request's service, where the read joins it (the KPIs' surveys by service).
+    #[sqlx(default)]
+    pub request_service: Option<String>,
 }
 
 /// What a turn writes besides the messages and the state. Written in the turn's transaction.

@@ -125,8 +125,8 @@ pub trait Insight: Send + Sync {
         to: Millis,
     ) -> StoreResult<Vec<GapFact>>;
 
-    /// When a client's inbound client messages (manager relays excluded) arrived in
-    /// `[from, to)`, oldest first: the demand series.
+    /// When a client's inbound client messages (manager relays and request updates excluded,
+    /// as the KPIs' volume) arrived in `[from, to)`, oldest first: the demand series.
     async fn inbound_times(
         &self,
         client_code: &str,

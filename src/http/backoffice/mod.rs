@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod pages;
+pub mod queue;
 
 use std::sync::Arc;
 
@@ -25,6 +26,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/admin/escalations/{id}/act",
             post(pages::act_on_escalation),
+        )
+        .route("/admin/requests", get(queue::requests))
+        .route(
+            "/admin/requests/{reference}",
+            get(queue::request).post(queue::act),
         )
         .route("/admin/gaps", get(pages::gaps))
         .route("/admin/users", get(pages::users))

@@ -1,5 +1,5 @@
 //! The server-rendered dashboard under `/admin`: overview, per-client page, printable monthly
-//! report, escalations queue, knowledge gaps, users. Templates are minijinja files compiled into
+//! report, escalations queue, knowledge gaps, users (the requests queue is in `queue`). Templates are minijinja files compiled into
 //! the binary (autoescaped as HTML); charts are SVG strings from `backoffice::charts`, the only
 //! values marked safe.
 
@@ -19,7 +19,9 @@ use crate::backoffice::access::{Permission, Principal};
 use crate::backoffice::charts::{bars_svg, distribution_svg};
 use crate::backoffice::dashboard::{self, ClientSummary, this_month};
 use crate::backoffice::demand::{SpikeSettings, demand};
-use crate::backoffice::report::{client_rows, heatmap_svg, monthly, num, pct, period, sso_rows};
+use crate::backoffice::report::{
+    SERVICE_HEADERS, client_rows, heatmap_svg, monthly, num, pct, period, service_rows, sso_rows,
+};
 use crate::backoffice::statement::money;
 use crate::backoffice::statement::month_range;
 use crate::dialogue::service::{current, millis};
@@ -40,6 +42,8 @@ fn env() -> &'static Environment<'static> {
             ),
             ("gaps.html", include_str!("templates/gaps.html")),
             ("users.html", include_str!("templates/users.html")),
+            ("requests.html", include_str!("templates/requests.html")),
+            ("request.html", include_str!("templates/request.html")),
         ] {
             // The templates are part of the binary; a syntax error is caught by the page tests.
             if let Err(e) = env.add_template(name, source) {
@@ -50,7 +54,7 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
-fn render(name: &str, ctx: Value) -> Result<Html<String>, ApiError> {
+pub(super) fn render(name: &str, ctx: Value) -> Result<Html<String>, ApiError> {
     env()
         .get_template(name)
         .and_then(|t| t.render(ctx))
@@ -79,10 +83,11 @@ pub async fn login_page(axum::extract::Query(q): axum::extract::Query<LoginQuery
 }
 
 /// What every page's header needs.
-fn frame(who: &Principal, page: &str) -> Value {
+pub(super) fn frame(who: &Principal, page: &str) -> Value {
     context! {
         who => context! { username => who.username.clone(), role => who.role.as_str() },
         page,
+        may_requests => who.may(Permission::ReadRequests),
         may_escalations => who.may(Permission::ReadEscalations),
         may_gaps => who.may(Permission::ReadGaps),
         may_users => who.may(Permission::ManageUsers),
@@ -264,16 +269,11 @@ pub async fn client(
             )
         })
         .collect();
-    let services: Vec<_> = kp
-        .by_service
-        .iter()
-        .map(|(id, s)| {
-            let name = k
-                .services
-                .get(id)
-                .map(|s| s.name.clone())
-                .unwrap_or_else(|| id.clone());
-            (name, s.requests, pct(s.sla_met), pct(s.sla_met_calendar))
+    let services: Vec<_> = service_rows(kp)
+        .into_iter()
+        .map(|(id, cells)| {
+            let name = k.services.get(&id).map(|s| s.name.clone()).unwrap_or(id);
+            (name, cells)
         })
         .collect();
     let statement = statement.map(|st| {
@@ -335,6 +335,7 @@ pub async fn client(
                 client_cards,
                 channels,
                 services,
+                service_headers => SERVICE_HEADERS,
                 statement,
                 spikes => spike_rows,
                 off_hours => pct(kp.off_hours_share),

@@ -31,14 +31,14 @@ impl Loader {
         let Some(coverage) = self.coverage(file, &raw.coverage, timezone) else {
             return;
         };
-        self.check_rates(file, &raw.rates);
+        let rates = self.rates(file, raw.rates);
         self.raw.organisation = Some(Organisation {
             short_name: raw.short_name.unwrap_or_else(|| raw.name.clone()),
             name: raw.name,
             timezone,
             currency: raw.currency,
             coverage,
-            rates: raw.rates,
+            rates,
             escalation_response_hours: raw.escalation_response_hours,
             urgent_response_hours: raw.urgent_response_hours,
             client_response_hours: raw.client_response_hours,
@@ -46,12 +46,53 @@ impl Loader {
         });
     }
 
-    pub(super) fn check_rates(&mut self, file: &Path, rates: &BTreeMap<String, f64>) {
-        for (k, v) in rates {
-            if !(v.is_finite() && *v >= 0.0) {
-                self.err_at(file, k, format!("rate {k} must be a non-negative amount"));
+    /// A rate card as the model keeps it: `completed_request = { default = 2, vendor-setup =
+    /// 12 }` becomes `completed_request = 2` and `completed_request.vendor-setup = 12`. (The
+    /// service ids are checked against the catalogue once it is loaded.)
+    pub(super) fn rates(
+        &mut self,
+        file: &Path,
+        raw: BTreeMap<String, RawRate>,
+    ) -> BTreeMap<String, f64> {
+        let mut out = BTreeMap::new();
+        for (k, v) in raw {
+            let prices: Vec<(String, String, f64)> = match v {
+                RawRate::Price(p) => vec![(k.clone(), k.clone(), p)],
+                RawRate::PerService(_) if k != COMPLETED_REQUEST => {
+                    self.err_at(
+                        file,
+                        &k,
+                        format!(
+                            "rate {k}: only {COMPLETED_REQUEST} is priced per service; give {k} one amount"
+                        ),
+                    );
+                    continue;
+                }
+                RawRate::PerService(m) => m
+                    .into_iter()
+                    .map(|(service, p)| {
+                        let key = if service == "default" {
+                            k.clone()
+                        } else {
+                            format!("{k}.{service}")
+                        };
+                        (service, key, p)
+                    })
+                    .collect(),
+            };
+            for (needle, key, p) in prices {
+                if !(p.is_finite() && p >= 0.0) {
+                    self.err_at(
+                        file,
+                        &needle,
+                        format!("rate {key} must be a non-negative amount"),
+                    );
+                    continue;
+                }
+                out.insert(key, p);
             }
         }
+        out
     }
 
     pub fn load_service(&mut self, file: &Path) {

@@ -37,7 +37,7 @@ impl Loader {
             }
             Some(RawServiceList::List(l)) => Some(l),
         };
-        self.check_rates(file, &raw.rates);
+        let rates = self.rates(file, raw.rates);
         let mut managers = Vec::new();
         for m in raw.manager {
             if m.role != "primary" && m.role != "backup" {
@@ -88,7 +88,7 @@ impl Loader {
                 coverage,
                 services,
             },
-            rates: raw.rates,
+            rates,
             managers,
         });
     }

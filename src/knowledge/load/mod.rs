@@ -74,7 +74,7 @@ struct RawOrganisation {
     currency: String,
     coverage: RawCoverage,
     #[serde(default)]
-    rates: BTreeMap<String, f64>,
+    rates: BTreeMap<String, RawRate>,
     #[serde(default = "four")]
     escalation_response_hours: u32,
     #[serde(default = "one")]
@@ -88,6 +88,15 @@ struct RawOrganisation {
     /// How long after completion a client may reopen a request (days).
     #[serde(default = "fourteen")]
     reopen_window_days: u32,
+}
+
+/// A rate card entry: a price, or (for `completed_request` only) prices by service id with an
+/// optional `default`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawRate {
+    Price(f64),
+    PerService(BTreeMap<String, f64>),
 }
 
 fn sixteen() -> u32 {
@@ -253,7 +262,7 @@ struct RawClient {
     timezone: String,
     spa: RawSpa,
     #[serde(default)]
-    rates: BTreeMap<String, f64>,
+    rates: BTreeMap<String, RawRate>,
     #[serde(default)]
     manager: Vec<RawManager>,
 }

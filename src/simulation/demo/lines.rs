@@ -83,3 +83,65 @@ pub(super) const MANAGER_REPLIES: &[&str] = &[
     "I've checked with the team: this is in hand, you'll get a confirmation by email.",
     "Sorry for the trouble. I've asked the specialist team to call you this afternoon.",
 ];
+
+/// The SSO's staff who work the requests (the back office's users, by email).
+pub(super) const AGENTS: &[&str] = &[
+    "dana.ward@northwind.example",
+    "li.chen@northwind.example",
+    "sam.okafor@northwind.example",
+    "maria.lopez@northwind.example",
+    "ben.hughes@northwind.example",
+];
+
+/// What the SSO asks a client about their request, and what the client answers.
+pub(super) const QUESTIONS: &[(&str, &str)] = &[
+    (
+        "Could you confirm the cost centre this should be charged to?",
+        "Cost centre 4410, thanks",
+    ),
+    (
+        "Which legal entity is this for: the UK company or the Irish one?",
+        "The UK company",
+    ),
+    (
+        "We need the supplier's bank confirmation letter. Can you send it to ap@northwind.example?",
+        "Just emailed it over",
+    ),
+    (
+        "Is the start date you gave still right?",
+        "Yes, still the same date",
+    ),
+    (
+        "Who on your side approves this?",
+        "My manager, Jo Patel, has approved it",
+    ),
+    (
+        "The amount doesn't match the quote attached. Which one is right?",
+        "The quote is right, sorry about that",
+    ),
+];
+
+/// Completion notes.
+pub(super) const DONE_NOTES: &[&str] = &[
+    "All set up. You'll get a confirmation email shortly.",
+    "Done. The details are in the system now.",
+    "Completed and checked.",
+    "Processed; the reference is on the confirmation email.",
+];
+
+/// Why a request is cancelled.
+pub(super) const CANCEL_REASONS: &[&str] = &[
+    "Duplicate of an earlier request.",
+    "The client withdrew it: no longer needed.",
+    "Raised with the wrong service; please use the purchase order form.",
+];
+
+/// Cancelled after the client did not answer the SSO's question.
+pub(super) const NO_ANSWER: &str = "We did not hear back about our question, so we have closed it.";
+
+/// Why a completed request comes back.
+pub(super) const REOPEN_REASONS: &[&str] = &[
+    "The client says it is still not right.",
+    "One item was missed.",
+    "The confirmation went to the wrong person.",
+];

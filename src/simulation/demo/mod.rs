@@ -15,12 +15,19 @@
 //!   "No" (alternatives, then sometimes the manager) or no reaction.
 //! - Escalations are acknowledged, answered and resolved by the client's primary manager after
 //!   plausible delays (minutes in coverage, the next morning off hours); some stay open.
+//! - Requests live their lifecycle through the one entry every surface uses
+//!   (`requests::record`, the lifecycle's rules): picked up within hours, one in four needs
+//!   information from the client (who answers in the conversation, one time in five late), most
+//!   are completed inside the SPA's due time and some late, a few are cancelled or reopened;
+//!   completions ask for the survey and are recharged where the rate card prices them.
+//!   Whatever falls after the period's end has not happened yet: those requests are still open.
 //!
 //! Nothing is delivered: the outbox worker is not started, and at the end every pending ping
 //! is marked failed with the note "demo data: not sent" and the re-ping ladder is stopped, so
 //! a server started on the demo database pings nobody. The traffic is deterministic for a
 //! seed (conversation ids and measured latencies are not).
 
+mod lifecycle;
 mod lines;
 mod schedule;
 mod visit;
@@ -34,6 +41,7 @@ use serde::Serialize;
 
 use crate::dialogue::service::{ChatService, ServiceError, current};
 use crate::escalation::EscalationError;
+use crate::requests::RequestError;
 use crate::simulation::people::{PEOPLE, Person, people_of};
 use crate::store::StoreError;
 use schedule::schedule;
@@ -53,6 +61,8 @@ pub enum DemoError {
     Chat(#[from] ServiceError),
     #[error(transparent)]
     Escalation(#[from] EscalationError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +89,8 @@ pub struct DemoSummary {
     /// Client turns per outcome.
     pub outcomes: BTreeMap<String, usize>,
     pub escalations: usize,
+    /// Requests moved by the SSO (picked up, asked, completed, cancelled, reopened).
+    pub request_moves: usize,
     pub pings_not_sent: u64,
     pub elapsed_ms: u128,
 }
@@ -122,6 +134,7 @@ pub async fn generate(chat: &ChatService, options: &DemoOptions) -> Result<DemoS
         chat,
         k: k.clone(),
         rng,
+        lives: StdRng::seed_from_u64(options.seed ^ 0x11fe_c1c1e),
         end,
         summary: DemoSummary {
             days: options.days,

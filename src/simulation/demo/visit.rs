@@ -40,22 +40,29 @@ pub(super) struct Generator<'a> {
     pub(super) chat: &'a ChatService,
     pub(super) k: std::sync::Arc<Knowledge>,
     pub(super) rng: StdRng,
+    /// The requests' lives draw from their own generator, so the contacts played are the same
+    /// with or without them.
+    pub(super) lives: StdRng,
     pub(super) end: DateTime<Utc>,
     pub(super) summary: DemoSummary,
     pub(super) session: u64,
 }
 
 /// One contact being played.
-struct Visit<'a> {
-    client: &'a Client,
-    person: &'a Person,
-    session: String,
-    now: DateTime<Utc>,
-    conversation: Option<String>,
+pub(super) struct Visit<'a> {
+    pub(super) client: &'a Client,
+    pub(super) person: &'a Person,
+    pub(super) session: String,
+    pub(super) now: DateTime<Utc>,
+    pub(super) conversation: Option<String>,
 }
 
 impl Generator<'_> {
-    async fn say(&mut self, v: &mut Visit<'_>, input: Input) -> Result<Outbound, DemoError> {
+    pub(super) async fn say(
+        &mut self,
+        v: &mut Visit<'_>,
+        input: Input,
+    ) -> Result<Outbound, DemoError> {
         let out = self
             .chat
             .handle(Inbound {
@@ -438,6 +445,7 @@ impl Generator<'_> {
                 let k = self.k.clone();
                 if let Some(s) = k.services.get(&service) {
                     self.request(&mut v, s, &start).await?;
+                    self.lifecycle(&mut v).await?;
                 }
             }
             Plan::Human => {

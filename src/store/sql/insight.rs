@@ -28,7 +28,11 @@ macro_rules! impl_insight {
                 .fetch_all(&self.reader)
                 .await?;
                 let surveys = sqlx::query_as(
-                    "SELECT * FROM surveys WHERE client_code = $1 AND sent_at >= $2 AND sent_at < $3 ORDER BY id",
+                    // With the service of the request it asked about, if any (a survey after a
+                    // completion; the request may have been opened in an earlier period).
+                    "SELECT s.*, r.service_id AS request_service
+                     FROM surveys s LEFT JOIN service_requests r ON r.reference = s.request_reference
+                     WHERE s.client_code = $1 AND s.sent_at >= $2 AND s.sent_at < $3 ORDER BY s.id",
                 )
                 .bind(client_code).bind(from).bind(to)
                 .fetch_all(&self.reader)
@@ -117,7 +121,8 @@ macro_rules! impl_insight {
                 let rows: Vec<(i64,)> = sqlx::query_as(
                     "SELECT created_at FROM messages
                      WHERE client_code = $1 AND direction = 'in' AND created_at >= $2 AND created_at < $3
-                       AND (outcome IS NULL OR substr(outcome, 1, 8) <> 'manager_')
+                       AND (outcome IS NULL
+                            OR (substr(outcome, 1, 8) <> 'manager_' AND outcome <> 'request_update'))
                      ORDER BY created_at, id",
                 )
                 .bind(client_code)

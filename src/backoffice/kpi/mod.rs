@@ -2,7 +2,9 @@
 //!
 //! Pure: the same facts, coverage and `now` give the same figures, on either backend. Each
 //! formula is written next to its field. Rates are `None` when their denominator is zero
-//! (no data is not 0%).
+//! (no data is not 0%). The service requests' figures (the two-way SLA) are in [`requests`].
+
+pub mod requests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +15,7 @@ use crate::domain::{CollectionOutcome, Outcome};
 use crate::knowledge::{Coverage, Knowledge, Turnaround};
 use crate::policy::calendar::in_coverage;
 use crate::store::{MessageRow, Millis, PeriodFacts};
+pub use requests::RequestKpis;
 
 /// Outcomes that resolve a contact at the bot: an answer given, a request opened.
 const RESOLVED: [Outcome; 2] = [Outcome::Answered, Outcome::RequestOpened];
@@ -47,14 +50,19 @@ pub struct Kpis {
     /// Escalations answered by their due time / escalations answered or already past due.
     /// The due time is in business hours (the clock stops outside coverage), as promised.
     pub escalation_sla_met: Option<f64>,
-    /// Requests closed by their due time / requests closed or already past due (business
-    /// hours, the SPA's own terms).
+    /// Requests completed by their due time (business hours, the SPA's own terms, the due
+    /// time moved out by the client's waits): [`RequestKpis::sla_met`] of `requests`, kept at
+    /// the top for the API's readers.
     pub request_sla_met: Option<f64>,
     /// The same two in calendar time: the commitment counted on a clock that never stops
-    /// (`created + nominal turnaround`, see [`SlaTerms::calendar_due`]) — what the client
-    /// experiences, and the fairer figure for a client whose staff work outside coverage.
+    /// (`created + nominal turnaround`, see [`SlaTerms::calendar_due`]; for a request, plus the
+    /// calendar time waited for the client) — what the client experiences, and the fairer
+    /// figure for a client whose staff work outside coverage.
     pub escalation_sla_met_calendar: Option<f64>,
     pub request_sla_met_calendar: Option<f64>,
+    /// The requests opened in the period: on time, time with the SSO and with the client, the
+    /// client's answers on time, reopened, the survey after completion (see [`RequestKpis`]).
+    pub requests: RequestKpis,
     /// Mean survey score; count per score 1..=5; answered / sent.
     pub csat_avg: Option<f64>,
     #[schema(value_type = Vec<i64>)]
@@ -84,8 +92,8 @@ pub struct Kpis {
     pub daily_volume: BTreeMap<String, i64>,
     /// Per channel: inbound messages and conversations with an escalation.
     pub by_channel: BTreeMap<String, ChannelKpis>,
-    /// Per service: requests opened, and requests closed by their due time / closed or past due.
-    pub by_service: BTreeMap<String, ServiceKpis>,
+    /// Per service: [`RequestKpis`] of its requests and of the surveys after their completion.
+    pub by_service: BTreeMap<String, RequestKpis>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
@@ -94,15 +102,6 @@ pub struct ChannelKpis {
     pub conversations: i64,
     /// Conversations of this channel without an escalation / its conversations.
     pub self_service_rate: Option<f64>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ServiceKpis {
-    pub requests: i64,
-    /// Business hours, as [`Kpis::request_sla_met`].
-    pub sla_met: Option<f64>,
-    /// Calendar time, as [`Kpis::request_sla_met_calendar`].
-    pub sla_met_calendar: Option<f64>,
 }
 
 /// The commitments the SLA KPIs are judged against, for one client: its coverage (for the
@@ -154,7 +153,8 @@ impl SlaTerms {
 }
 
 /// Met (`Some(true)`), missed (`Some(false)`) or not yet judged (`None`: still open and not
-/// yet due) — a commitment done at `done` against `due`, seen at `now`.
+/// yet due) — a commitment done at `done` against `due`, seen at `now`. (Escalations; the
+/// requests' lifecycle is judged in [`requests`].)
 fn judged(done: Option<Millis>, due: Millis, now: Millis) -> Option<bool> {
     match done {
         Some(t) => Some(t <= due),
@@ -283,35 +283,18 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
             judged(x.first_response_at, due, now)
         })
         .collect();
-    let req_judged: Vec<bool> = facts
-        .requests
+    let request_surveys: Vec<_> = facts
+        .surveys
         .iter()
-        .filter_map(|r| judged(r.closed_at, r.due_at, now))
+        .filter(|s| s.request_reference.is_some())
         .collect();
-    let calendar_judgement = |r: &crate::store::RequestRow| {
-        terms
-            .calendar_due(&r.service_id, r.opened_at)
-            .and_then(|due| judged(r.closed_at, due, now))
-    };
-    let req_judged_calendar: Vec<bool> = facts
-        .requests
-        .iter()
-        .filter_map(calendar_judgement)
-        .collect();
-    let mut by_service: BTreeMap<String, ServiceKpis> = BTreeMap::new();
-    let mut service_judged: BTreeMap<&str, (Vec<bool>, Vec<bool>)> = BTreeMap::new();
-    for r in &facts.requests {
-        by_service.entry(r.service_id.clone()).or_default().requests += 1;
-        let e = service_judged.entry(r.service_id.as_str()).or_default();
-        e.0.extend(judged(r.closed_at, r.due_at, now));
-        e.1.extend(calendar_judgement(r));
-    }
-    for (service, (business, calendar)) in service_judged {
-        if let Some(k) = by_service.get_mut(service) {
-            k.sla_met = share(&business);
-            k.sla_met_calendar = share(&calendar);
-        }
-    }
+    let request_kpis = requests::request_kpis(
+        &facts.requests.iter().collect::<Vec<_>>(),
+        &request_surveys,
+        terms,
+        now,
+    );
+    let by_service = requests::by_service(&facts.requests, &facts.surveys, terms, now);
 
     let scores: Vec<i64> = facts
         .surveys
@@ -394,9 +377,10 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
         first_response_minutes_avg: mean(&first_response),
         resolution_minutes_avg: mean(&resolution),
         escalation_sla_met: share(&esc_judged),
-        request_sla_met: share(&req_judged),
+        request_sla_met: request_kpis.sla_met,
         escalation_sla_met_calendar: share(&esc_judged_calendar),
-        request_sla_met_calendar: share(&req_judged_calendar),
+        request_sla_met_calendar: request_kpis.sla_met_calendar,
+        requests: request_kpis,
         csat_avg: mean(&scores.iter().map(|s| *s as f64).collect::<Vec<_>>()),
         csat_distribution: distribution,
         survey_response_rate: ratio(answered_surveys, facts.surveys.len()),
