@@ -308,7 +308,7 @@ async fn staff_work_a_request_from_the_queue_and_the_client_hears_of_it() {
             &server,
             "s-ann",
             &Value::Null,
-            "Barclays, 20-00-00 12345678",
+            "Barclays <b onmouseover=alert(3)>20-00-00</b> 12345678",
         )
         .await;
         assert!(
@@ -320,6 +320,10 @@ async fn staff_work_a_request_from_the_queue_and_the_client_hears_of_it() {
         assert!(
             page.contains("Barclays"),
             "[{name}] the answer is on the timeline"
+        );
+        assert!(
+            !page.contains("<b onmouseover") && page.contains("&lt;b onmouseover"),
+            "[{name}] as text, not markup"
         );
 
         // Completed with a note (Ann is told, and asked for a score).
