@@ -653,7 +653,7 @@ async fn the_queue_puts_overdue_work_first_and_filters_by_where_requests_stand()
                 ..QueueQuery::default()
             })
             .await,
-            [done.clone()]
+            [done]
         );
         assert_eq!(
             by(QueueQuery {
