@@ -335,6 +335,25 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Make `change` as `who` (within their clients) and show the request after it.
+async fn act(
+    app: &AppState,
+    who: &Principal,
+    reference: &str,
+    change: Change,
+) -> Result<RequestDetail, ApiError> {
+    let done = requests::change(
+        &app.chat,
+        &app.web.outlets,
+        reference,
+        change,
+        &who.client_scope(),
+        Utc::now(),
+    )
+    .await?;
+    Ok(detail(app, &done.request, &done.events, Some(done.relayed)))
+}
+
 fn bounded_text(name: &str, v: &Option<String>, max: usize) -> Result<(), ApiError> {
     match v {
         Some(t) if t.chars().count() > max => Err(ApiError::Unprocessable(format!(
@@ -389,21 +408,7 @@ pub async fn update(
         source: Some(RequestSource::Api),
         idempotency_key: idempotency_key(&headers)?,
     };
-    let done = requests::change(
-        &app.chat,
-        &app.web.outlets,
-        &reference,
-        change,
-        &who.client_scope(),
-        Utc::now(),
-    )
-    .await?;
-    Ok(Json(detail(
-        &app,
-        &done.request,
-        &done.events,
-        Some(done.relayed),
-    )))
+    Ok(Json(act(&app, &who, &reference, change).await?))
 }
 
 /// A note on a request's timeline (the client is not told).
@@ -444,17 +449,8 @@ pub async fn add_event(
         idempotency_key: idempotency_key(&headers)?,
         ..Change::default()
     };
-    let done = requests::change(
-        &app.chat,
-        &app.web.outlets,
-        &reference,
-        change,
-        &who.client_scope(),
-        Utc::now(),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(detail(&app, &done.request, &done.events, None)),
-    ))
+    let mut done = act(&app, &who, &reference, change).await?;
+    // A note tells nobody: there is no delivery to report.
+    done.relayed = None;
+    Ok((StatusCode::CREATED, Json(done)))
 }
