@@ -316,6 +316,7 @@ async fn kpis_on_a_hand_built_dataset() {
                     off_hours: false,
                     manager_email: None,
                     pings: vec![],
+                    draft: None,
                 }],
             ),
             // Tue 24 Nov 07:30 (first coverage hour): person 0 asks about passwords again.
@@ -389,6 +390,7 @@ async fn kpis_on_a_hand_built_dataset() {
                     escalation_id: esc,
                     action,
                     by: "Priya Shah".into(),
+                    verdict: None,
                 }],
                 now: at,
             };

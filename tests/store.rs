@@ -182,6 +182,7 @@ async fn story(name: &str, store: &dyn Store) {
                         payload: "{\"a\":1}".into(),
                     },
                 ],
+                draft: None,
             },
             Record::Survey {
                 cause: "self_service".into(),
@@ -509,6 +510,86 @@ async fn ledger_rows_and_request_events_are_immutable() {
             (1, None),
             "[{name}]"
         );
+    }
+}
+
+/// The roll-out's run-time modes and their audit trail: one event per real change, in the
+/// transaction that sets the mode, and the trail as immutable as the ledger.
+#[tokio::test]
+async fn rollout_changes_are_set_and_audited_once_and_the_trail_is_immutable() {
+    for (name, store, data) in common::backends("rollout_audit").await {
+        assert!(store.rollout_modes().await.unwrap().is_empty(), "[{name}]");
+        let set = |web: &str, telegram: &str| {
+            vec![
+                ("web".to_string(), "live".to_string(), web.to_string()),
+                (
+                    "telegram".to_string(),
+                    "live".to_string(),
+                    telegram.to_string(),
+                ),
+            ]
+        };
+        // web live → shadow is a change; telegram live → live is not.
+        let audit = store
+            .set_rollout("ACME", &set("shadow", "live"), "ada", 10)
+            .await
+            .unwrap();
+        assert_eq!(audit.len(), 1, "[{name}] {audit:?}");
+        assert_eq!(
+            (
+                audit[0].actor.as_str(),
+                audit[0].action.as_str(),
+                audit[0].subject.as_str()
+            ),
+            ("ada", "rollout.set", "client:ACME")
+        );
+        let modes = store.rollout_modes().await.unwrap();
+        assert_eq!(modes.len(), 1, "[{name}] {modes:?}");
+        assert_eq!(
+            (
+                modes[0].channel.as_str(),
+                modes[0].mode.as_str(),
+                modes[0].updated_by.as_str()
+            ),
+            ("web", "shadow", "ada")
+        );
+        // Set again by someone else: the row follows, a second event is written.
+        let changes = vec![("web".to_string(), "shadow".to_string(), "off".to_string())];
+        store
+            .set_rollout("ACME", &changes, "operator", 20)
+            .await
+            .unwrap();
+        let modes = store.rollout_modes().await.unwrap();
+        assert_eq!((modes[0].mode.as_str(), modes[0].updated_at), ("off", 20));
+        let trail = store.audit_events("client:ACME", 10).await.unwrap();
+        assert_eq!(trail.len(), 2, "[{name}]");
+        assert_eq!(trail[0].actor, "operator", "newest first");
+        assert!(
+            store
+                .audit_events("client:GLOBEX", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // A mode the schema does not know is refused by the database, and nothing is written.
+        let bad = vec![("web".to_string(), "off".to_string(), "sideways".to_string())];
+        assert!(
+            store.set_rollout("ACME", &bad, "ada", 30).await.is_err(),
+            "[{name}]"
+        );
+        assert_eq!(
+            store.audit_events("client:ACME", 10).await.unwrap().len(),
+            2
+        );
+        for sql in [
+            "UPDATE audit_events SET actor = 'someone else'",
+            "DELETE FROM audit_events",
+        ] {
+            let err = raw_sql(&data, sql)
+                .await
+                .expect_err(&format!("[{name}] {sql} must be refused"));
+            assert!(err.to_string().contains("immutable"), "[{name}] {err}");
+        }
     }
 }
 

@@ -92,6 +92,8 @@ pub enum Permission {
     ManageUsers,
     /// Content reload.
     Reload,
+    /// Switch the bot's roll-out mode for a client's channel (admins only).
+    ManageRollout,
     /// Prometheus metrics (totals across clients).
     Metrics,
 }

@@ -14,5 +14,6 @@ pub mod period;
 pub mod queue;
 pub mod renewals;
 pub mod report;
+pub mod rollout;
 pub mod statement;
 pub mod users;

@@ -532,7 +532,6 @@ impl TelegramOutlet {
     }
 
     fn ping_body(chat_id: i64, ping: &serde_json::Value) -> serde_json::Value {
-        let id = ping["escalation_id"].as_i64().unwrap_or_default();
         let mut text = String::new();
         for (i, line) in crate::policy::ping::text_lines(ping).iter().enumerate() {
             if i == 0 {
@@ -547,16 +546,14 @@ impl TelegramOutlet {
             "text": text.chars().take(4000).collect::<String>(),
             "parse_mode": "HTML",
             "link_preview_options": {"is_disabled": true},
-            "reply_markup": {"inline_keyboard": [[
-                {"text": "Acknowledge", "callback_data": format!("esc:ack:{id}")},
-                {"text": "Resolve", "callback_data": format!("esc:resolve:{id}")},
-            ]]},
         });
-        if !crate::policy::ping::is_escalation(ping)
-            && let Some(o) = body.as_object_mut()
-        {
-            // Alerts have nothing to acknowledge.
-            o.remove("reply_markup");
+        let buttons = crate::policy::ping::buttons(ping);
+        // Alerts have nothing to acknowledge: no keyboard.
+        if !buttons.is_empty() {
+            body["reply_markup"] = serde_json::json!({"inline_keyboard": [buttons
+                .iter()
+                .map(|(label, data)| serde_json::json!({"text": label, "callback_data": data}))
+                .collect::<Vec<_>>()]});
         }
         body
     }

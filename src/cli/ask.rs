@@ -34,6 +34,7 @@ pub fn run(config: &Config, a: Args) -> anyhow::Result<()> {
             ..Default::default()
         },
         now: chrono::Utc::now(),
+        gate: crate::dialogue::Gate::Live,
     };
     let step = crate::dialogue::step(Default::default(), &event, &k, &config.dialogue);
     if a.json {

@@ -19,6 +19,8 @@ pub(super) struct Cx<'a> {
     pub(super) confidence: f32,
     pub(super) outcome: Outcome,
     pub(super) off_hours: bool,
+    /// The message was understood afresh (see `Step::fresh`).
+    pub(super) fresh: bool,
 }
 
 impl<'a> Cx<'a> {

@@ -54,6 +54,7 @@ pub(super) fn escalate_about(
         priority,
         request_reference,
         due_at: due,
+        draft: None,
     });
     cx.effects.push(Effect::Recharge {
         interaction: "escalation".into(),

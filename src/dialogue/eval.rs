@@ -206,6 +206,7 @@ pub fn first_response(k: &Knowledge, settings: &DialogueSettings, text: &str) ->
         channel: "web".into(),
         user: UserContext::default(),
         now: weekday_morning(),
+        gate: super::Gate::Live,
     };
     let s = step(State::default(), &event, k, settings);
     match s.state {

@@ -21,6 +21,7 @@ pub mod forms;
 mod outbox;
 mod progress;
 mod request;
+mod rollout;
 pub mod service;
 mod status;
 mod step;
@@ -164,8 +165,49 @@ pub struct ManagerEvent {
     pub action: crate::domain::EscalationAction,
     /// The manager's display name, as the client will see it.
     pub manager: String,
-    /// The reply text (for `Reply`).
+    /// The reply text (for `Reply`); the edited draft (for `Approve`).
     pub text: Option<String>,
+    /// The escalation's draft (shadow mode), for `Approve`.
+    pub draft: Option<Box<Draft>>,
+}
+
+/// How far the bot runs a client's turn: the roll-out mode of the client on this channel, as
+/// the service resolved it (the back office's run-time setting, else the client file's).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Gate {
+    #[default]
+    Live,
+    Off,
+    Shadow,
+    /// Answer these intents, and the intents of these domains (article categories, service
+    /// teams); shadow the rest — unless the conversation is in the pilot's live share.
+    Pilot {
+        intents: Vec<String>,
+        domains: Vec<String>,
+        whole_conversation: bool,
+    },
+}
+
+/// What the bot would have said to a client's message in shadow mode: held back, carried by
+/// the escalation to the account manager, and said when they approve it.
+///
+/// Approving it unchanged has the bot take the message now, as it would have live (so a form
+/// it starts, a request it opens or a survey it asks is dated now, not when it was drafted);
+/// if that answer is no longer the draft (the content or the conversation moved on), the
+/// draft's words are sent as they are and the conversation stays where it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    /// The client's message: the text, or a button's payload when `pressed`.
+    pub question: String,
+    #[serde(default)]
+    pub pressed: bool,
+    pub intent: Option<String>,
+    pub confidence: f32,
+    /// What the bot's answer was (answered, clarify, prompt, …).
+    pub outcome: Outcome,
+    pub replies: Vec<Reply>,
+    /// The conversation's state when the draft was written.
+    pub from: State,
 }
 
 /// A request of the user's, as the dialogue needs to talk about it.
@@ -196,6 +238,8 @@ pub struct Event {
     pub channel: String,
     pub user: UserContext,
     pub now: DateTime<Utc>,
+    /// The roll-out mode for this client and channel.
+    pub gate: Gate,
 }
 
 /// A candidate offered by "did you mean" (`suggest`) or a clarification (`clarify`).
@@ -256,6 +300,8 @@ pub enum Effect {
         /// The request this escalation is about (`REFERENCE_PLACEHOLDER` for the one opened now).
         request_reference: Option<String>,
         due_at: DateTime<Utc>,
+        /// Shadow mode: the bot's draft, for the manager to approve, edit or replace.
+        draft: Option<Box<Draft>>,
     },
     SendSurvey {
         cause: String,
@@ -297,4 +343,7 @@ pub struct Step {
     pub outcome: Outcome,
     /// The message arrived outside the client's coverage hours.
     pub off_hours: bool,
+    /// The message was understood afresh (a new question or a menu press), not taken as the
+    /// answer to what the conversation had asked: what a roll-out mode holds back.
+    pub fresh: bool,
 }

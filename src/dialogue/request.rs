@@ -391,6 +391,7 @@ fn open_request(cx: &mut Cx, service: &Service, form: Form) -> State {
             priority: Priority::Urgent,
             request_reference: Some(REFERENCE_PLACEHOLDER.into()),
             due_at: esc_due,
+            draft: None,
         });
         cx.effects.push(Effect::Recharge {
             interaction: "escalation".into(),

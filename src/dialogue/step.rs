@@ -12,7 +12,7 @@ use super::words::{is_urgent, pick};
 use super::{
     CollectionOutcome, Effect, Event, Input, ManagerEvent, Outcome, Priority, State, Step,
 };
-use super::{acts, answer, escalate, progress, request, status, survey};
+use super::{acts, answer, escalate, progress, request, rollout, status, survey};
 use crate::config::DialogueSettings;
 use crate::domain::EscalationAction;
 use crate::engine::{Classification, Decision};
@@ -20,7 +20,22 @@ use crate::knowledge::{Action, Knowledge};
 use crate::policy::calendar::in_coverage;
 
 /// One turn of the dialogue. Pure: the same state, event and knowledge give the same step.
+///
+/// A client's message is answered as if the bot were live, and the roll-out's gate then
+/// decides what of that answer the client gets (all of it, a holding reply while their
+/// account manager reviews it as a draft, or the SSO's contacts).
 pub fn step(state: State, event: &Event, k: &Knowledge, settings: &DialogueSettings) -> Step {
+    let client_speaks = matches!(event.input, Input::Text(_) | Input::Button(_));
+    if !client_speaks || event.gate == super::Gate::Live {
+        return run(state, event, k, settings);
+    }
+    let from = state.clone();
+    let live = run(state, event, k, settings);
+    rollout::gate(from, live, event, k)
+}
+
+/// The turn as the live bot takes it.
+fn run(state: State, event: &Event, k: &Knowledge, settings: &DialogueSettings) -> Step {
     let coverage = k.coverage_for(event.user.client.as_deref(), None);
     let mut cx = Cx {
         event,
@@ -32,6 +47,7 @@ pub fn step(state: State, event: &Event, k: &Knowledge, settings: &DialogueSetti
         confidence: 0.0,
         outcome: Outcome::Answered,
         off_hours: !in_coverage(coverage, event.now),
+        fresh: false,
     };
     // Not the client speaking: news from their manager or about their request, which never
     // expires or answers what the client was doing.
@@ -49,6 +65,7 @@ pub fn step(state: State, event: &Event, k: &Knowledge, settings: &DialogueSetti
             confidence: 1.0,
             outcome: cx.outcome,
             off_hours: cx.off_hours,
+            fresh: false,
         };
     }
     let state = expire(state, &mut cx);
@@ -113,6 +130,7 @@ pub fn step(state: State, event: &Event, k: &Knowledge, settings: &DialogueSetti
         confidence: cx.confidence,
         outcome: cx.outcome,
         off_hours: cx.off_hours,
+        fresh: cx.fresh,
     }
 }
 
@@ -194,6 +212,7 @@ fn on_button(cx: &mut Cx, payload: &str, fallbacks: u8) -> State {
 }
 
 fn on_idle(cx: &mut Cx, fallbacks: u8) -> State {
+    cx.fresh = matches!(cx.event.input, Input::Text(_) | Input::Button(_));
     match &cx.event.input {
         Input::Button(p) => {
             let p = p.clone();
@@ -244,6 +263,7 @@ fn on_manager(state: State, m: &ManagerEvent, cx: &mut Cx) -> State {
             cx.outcome = Outcome::ManagerResolved;
             next
         }
+        A::Approve => rollout::approve(state, m, cx),
     }
 }
 

@@ -80,6 +80,7 @@ pub(super) fn on_survey(cx: &mut Cx, cause: &str, expires_at: DateTime<Utc>) -> 
                 priority: Priority::Normal,
                 request_reference: None,
                 due_at: due,
+                draft: None,
             });
             text = format!(
                 "Sorry we fell short. I've asked {who}, your account manager, to follow up with you."

@@ -45,6 +45,42 @@ pub struct TranscriptFailure {
     pub message: String,
 }
 
+/// `@rollout live|off|shadow` or `@rollout pilot intents=a,b domains=IT share=yes`.
+fn parse_gate(value: &str) -> Result<super::Gate, String> {
+    let mut words = value.split_whitespace();
+    Ok(match words.next().unwrap_or_default() {
+        "live" => super::Gate::Live,
+        "off" => super::Gate::Off,
+        "shadow" => super::Gate::Shadow,
+        "pilot" => {
+            let (mut intents, mut domains, mut whole_conversation) = (vec![], vec![], false);
+            for w in words {
+                let list = |v: &str| v.split(',').map(str::to_string).collect::<Vec<_>>();
+                match w.split_once('=') {
+                    Some(("intents", v)) => intents = list(v),
+                    Some(("domains", v)) => domains = list(v),
+                    Some(("whole", v)) => whole_conversation = v == "yes",
+                    _ => {
+                        return Err(format!(
+                            "@rollout pilot: unknown {w:?} (intents=, domains=, whole=yes)"
+                        ));
+                    }
+                }
+            }
+            super::Gate::Pilot {
+                intents,
+                domains,
+                whole_conversation,
+            }
+        }
+        other => {
+            return Err(format!(
+                "@rollout: live, off, shadow or pilot, not {other:?}"
+            ));
+        }
+    })
+}
+
 fn effect_name(e: &Effect) -> &'static str {
     match e {
         Effect::OpenRequest { .. } => "open_request",
@@ -102,6 +138,7 @@ pub fn run(
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| fail(0, e.to_string()))?;
     let mut channel = "web".to_string();
+    let mut gate = super::Gate::Live;
     let mut state = State::default();
     let mut last: Option<Step> = None;
     let mut next_reference = 1001;
@@ -125,6 +162,9 @@ pub fn run(
                     now = DateTime::parse_from_rfc3339(value)
                         .map(|t| t.with_timezone(&Utc))
                         .map_err(|e| fail(line_no, format!("@now: {e}")))?;
+                }
+                "rollout" => {
+                    gate = parse_gate(value).map_err(|e| fail(line_no, e))?;
                 }
                 "advance" => {
                     now += parse_duration(value).ok_or_else(|| {
@@ -173,6 +213,7 @@ pub fn run(
                 channel: channel.clone(),
                 user: user.clone(),
                 now,
+                gate: gate.clone(),
             };
             let mut result = step(state.clone(), &event, k, settings);
             // Play the service's part for the following turns.
@@ -299,6 +340,12 @@ pub fn run(
                 }),
                 "priority" => step.effects.iter().any(|e| {
                     matches!(e, Effect::Escalate { priority, .. } if priority.as_str() == value)
+                }),
+                // The turn's escalation carries the bot's draft (shadow mode), whose replies
+                // contain this text.
+                "draft" => step.effects.iter().any(|e| {
+                    matches!(e, Effect::Escalate { draft: Some(d), .. }
+                        if d.replies.iter().any(|r| r.text.to_lowercase().contains(&value.to_lowercase())))
                 }),
                 other => return Err(fail(line_no, format!("unknown check = {other}"))),
             };

@@ -26,6 +26,8 @@ pub enum EscalationAction {
     Acknowledge,
     Reply,
     Resolve,
+    /// Send the bot's draft (shadow mode), as written or edited; it answers the escalation.
+    Approve,
 }
 
 impl EscalationAction {
@@ -34,6 +36,7 @@ impl EscalationAction {
             Self::Acknowledge => "acknowledge",
             Self::Reply => "reply",
             Self::Resolve => "resolve",
+            Self::Approve => "approve",
         }
     }
 }

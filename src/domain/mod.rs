@@ -33,9 +33,11 @@ mod escalation;
 mod message;
 mod outcome;
 mod request;
+mod rollout;
 pub mod time;
 
 pub use escalation::{EscalationAction, Priority};
 pub use message::{Button, Channel, Reply};
 pub use outcome::{CollectionOutcome, GapKind, Outcome};
 pub use request::{RequestEventKind, RequestSource, RequestStatus};
+pub use rollout::{DraftVerdict, RolloutMode};

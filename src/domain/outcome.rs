@@ -26,6 +26,13 @@ pub enum Outcome {
     /// A service request's progress told to the client, or the client's answer to a question
     /// about it (not a query for the bot).
     RequestUpdate,
+    /// Roll-out in shadow mode: the client got a holding reply and their account manager the
+    /// bot's draft.
+    Shadowed,
+    /// Roll-out off: the client was told how to reach the SSO's people.
+    RolloutOff,
+    /// The account manager sent the bot's draft, as written or edited (not a client query).
+    DraftSent,
 }
 
 words!(Outcome {
@@ -43,6 +50,9 @@ words!(Outcome {
     ManagerAcknowledged => "manager_acknowledged",
     ManagerResolved => "manager_resolved",
     RequestUpdate => "request_update",
+    Shadowed => "shadowed",
+    RolloutOff => "rollout_off",
+    DraftSent => "draft_sent",
 });
 
 /// How collecting a service's SPA inputs ended (the client's side of the SPA).

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::EscalationError;
 use super::relay::Courier;
 use crate::dialogue::service::{ChatService, Inbound, Outbound, current};
-use crate::dialogue::{Input, ManagerEvent};
+use crate::dialogue::{Draft, Input, ManagerEvent};
 use crate::domain::EscalationAction;
 use crate::outlet::Outlets;
 
@@ -86,7 +86,33 @@ pub async fn act(
             }
             Some(t)
         }
+        // An edited draft: the manager's text instead of the bot's (blank: as written).
+        EscalationAction::Approve => match text.map(|t| t.trim().to_string()) {
+            Some(t) if t.chars().count() > MAX_REPLY_CHARS => {
+                return Err(EscalationError::Invalid(format!(
+                    "an edited draft is at most {MAX_REPLY_CHARS} characters"
+                )));
+            }
+            Some(t) if !t.is_empty() => Some(t),
+            _ => None,
+        },
         _ => None,
+    };
+    // The bot's draft, for a shadow-mode escalation: approved, or replaced by a reply.
+    let draft = match &e.draft {
+        Some(json) => Some(Box::new(serde_json::from_str::<Draft>(json).map_err(
+            |err| {
+                EscalationError::Invalid(format!(
+                    "escalation {escalation_id}'s draft is unreadable: {err}"
+                ))
+            },
+        )?)),
+        None if action == EscalationAction::Approve => {
+            return Err(EscalationError::Conflict(format!(
+                "escalation {escalation_id} carries no draft to approve (only a shadow-mode escalation does)"
+            )));
+        }
+        None => None,
     };
     if e.status == "resolved" {
         return Err(EscalationError::Conflict(format!(
@@ -112,6 +138,7 @@ pub async fn act(
                 action,
                 manager: name,
                 text,
+                draft,
             }),
             // A retried API call with the same key is answered from the log, not relayed twice.
             channel_message_id: idempotency_key
@@ -193,8 +220,9 @@ pub async fn act_and_relay(
     Ok(done)
 }
 
-/// A manager's command as typed in a chat (`/reply 12 text`, `/ack 12`, `/resolve 12`, with an
-/// optional `@botname` after the command) or pressed on a ping's button (`esc:ack:12`).
+/// A manager's command as typed in a chat (`/reply 12 text`, `/ack 12`, `/resolve 12`,
+/// `/approve 12 [edited text]`, with an optional `@botname` after the command) or pressed on a
+/// ping's button (`esc:ack:12`, `esc:approve:12`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChatCommand {
     Act {
@@ -206,7 +234,7 @@ pub enum ChatCommand {
     Usage,
 }
 
-pub const USAGE: &str = "Usage: /reply ID text · /ack ID · /resolve ID";
+pub const USAGE: &str = "Usage: /reply ID text · /ack ID · /resolve ID · /approve ID [edited text]";
 
 /// `None` when the text is not a manager command at all.
 pub fn parse_command(text: &str) -> Option<ChatCommand> {
@@ -217,6 +245,7 @@ pub fn parse_command(text: &str) -> Option<ChatCommand> {
         "reply" => EscalationAction::Reply,
         "ack" => EscalationAction::Acknowledge,
         "resolve" => EscalationAction::Resolve,
+        "approve" => EscalationAction::Approve,
         _ => return None,
     };
     let Some(escalation_id) = parts.next().and_then(|i| i.trim().parse::<i64>().ok()) else {
@@ -236,6 +265,7 @@ pub fn parse_button(data: &str) -> Option<ChatCommand> {
     let action = match action {
         "ack" => EscalationAction::Acknowledge,
         "resolve" => EscalationAction::Resolve,
+        "approve" => EscalationAction::Approve,
         _ => return Some(ChatCommand::Usage),
     };
     Some(match id.parse::<i64>() {
@@ -348,6 +378,22 @@ mod tests {
             })
         );
         assert_eq!(parse_button("survey:4"), None);
+        assert_eq!(
+            parse_button("esc:approve:9"),
+            Some(ChatCommand::Act {
+                action: EscalationAction::Approve,
+                escalation_id: 9,
+                text: None
+            })
+        );
+        assert_eq!(
+            parse_command("/approve 9 Use the self-service portal at id.example"),
+            Some(ChatCommand::Act {
+                action: EscalationAction::Approve,
+                escalation_id: 9,
+                text: Some("Use the self-service portal at id.example".into())
+            })
+        );
         assert_eq!(ping_id("🚨 URGENT escalation #42 from Acme"), Some(42));
         assert_eq!(ping_id("**Escalation \\#42 from Acme**"), Some(42));
         assert_eq!(ping_id("hello"), None);

@@ -29,6 +29,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/escalations/{id}/ack", post(ack))
         .route("/api/v1/escalations/{id}/reply", post(reply))
         .route("/api/v1/escalations/{id}/resolve", post(resolve))
+        .route("/api/v1/escalations/{id}/approve", post(approve))
 }
 
 impl From<EscalationError> for ApiError {
@@ -177,6 +178,35 @@ async fn resolve(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     run(&app, &headers, id, EscalationAction::Resolve, None).await
+}
+
+/// `{"text": "..."}` to send an edited draft; no body (or no text) sends it as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// Send a shadow-mode escalation's draft to the client: as written, or edited. 409 when the
+/// escalation carries no draft or is already answered.
+async fn approve(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: ApproveBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ApproveBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => ApiError::Unprocessable(format!(
+                "approve body: {e} (expected {{\"text\": \"...\"}})"
+            )),
+            _ => ApiError::BadRequest(format!("approve body is not JSON: {e}")),
+        })?
+    };
+    run(&app, &headers, id, EscalationAction::Approve, body.text).await
 }
 
 async fn run(

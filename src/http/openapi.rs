@@ -83,6 +83,8 @@ impl Modify for Security {
         super::backoffice::api::tokens,
         super::backoffice::api::create_token,
         super::backoffice::api::revoke_token,
+        super::backoffice::rollout::show,
+        super::backoffice::rollout::change,
         super::requests::list,
         super::requests::show,
         super::requests::update,

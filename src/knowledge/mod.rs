@@ -535,6 +535,40 @@ fn assemble(loader: &mut load::Loader, root: &Path, mut config: EngineConfig) ->
         intents.insert(i.name.clone(), i);
     }
 
+    // A pilot names intents that exist, and domains some article or service is in.
+    for c in clients.values() {
+        let file = find_file_for(&loader.raw.texts, &format!("code = \"{}\"", c.code))
+            .unwrap_or_else(|| root.join("knowledge-base/clients"));
+        for i in &c.rollout.pilot.intents {
+            if !intents.contains_key(i) {
+                loader.err_at(
+                    &file,
+                    i,
+                    format!(
+                        "client {}: rollout.pilot_intents names an unknown intent {i:?}",
+                        c.code
+                    ),
+                );
+            }
+        }
+        for d in &c.rollout.pilot.domains {
+            let known = articles
+                .values()
+                .any(|a| a.category.eq_ignore_ascii_case(d))
+                || services.values().any(|s| s.team.eq_ignore_ascii_case(d));
+            if !known {
+                loader.err_at(
+                    &file,
+                    d,
+                    format!(
+                        "client {}: rollout.pilot_domains names {d:?}, which is no article category or service team",
+                        c.code
+                    ),
+                );
+            }
+        }
+    }
+
     // The same example in two intents makes the engine guess.
     let mut seen: HashMap<String, (String, PathBuf)> = HashMap::new();
     for intent in intents.values() {

@@ -334,6 +334,35 @@ pub struct Client {
     pub spa: Spa,
     pub rates: BTreeMap<String, f64>,
     pub managers: Vec<Manager>,
+    /// How far the bot is switched on for this client, per channel (the client file's
+    /// `[rollout]`; the back office can override a channel's mode at run time).
+    pub rollout: ClientRollout,
+}
+
+/// The client file's `[rollout]`: a mode per channel (absent: live) and what a pilot covers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ClientRollout {
+    pub modes: BTreeMap<String, crate::domain::RolloutMode>,
+    pub pilot: PilotScope,
+}
+
+impl ClientRollout {
+    /// The mode the client file gives a channel.
+    pub fn mode(&self, channel: &str) -> crate::domain::RolloutMode {
+        self.modes.get(channel).copied().unwrap_or_default()
+    }
+}
+
+/// What the bot answers itself in pilot mode; everything else is shadowed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PilotScope {
+    /// Intent names the bot answers.
+    pub intents: Vec<String>,
+    /// Article categories or service teams ("IT", "Procurement") the bot answers.
+    pub domains: Vec<String>,
+    /// Percent of conversations (chosen by a stable hash of the conversation) the bot runs
+    /// whole, whatever they ask.
+    pub share: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

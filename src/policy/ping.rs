@@ -82,13 +82,55 @@ pub fn compose(k: &Knowledge, cx: &PingContext<'_>) -> Value {
         "off_hours": e.off_hours,
         "manager": manager,
         "transcript": cx.transcript.iter().map(|(from, text)| json!({"from": from, "text": text})).collect::<Vec<_>>(),
+        "draft": draft_json(e),
         "actions": {
+            "approve": e.draft.as_ref().map(|_| format!("POST /api/v1/escalations/{id}/approve")),
             "acknowledge": format!("POST /api/v1/escalations/{id}/ack"),
             "reply": format!("POST /api/v1/escalations/{id}/reply"),
             "resolve": format!("POST /api/v1/escalations/{id}/resolve"),
             "chat": format!("/reply {id} <text> · /ack {id} · /resolve {id}"),
         },
     })
+}
+
+/// A shadow-mode escalation's draft as the manager reads it: what the bot understood, how sure
+/// it was, and what it would have said.
+fn draft_json(e: &EscalationRow) -> Value {
+    // Read as JSON (the dialogue's `Draft`): the policy layer does not import the dialogue.
+    let Some(draft) = e
+        .draft
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+    else {
+        return Value::Null;
+    };
+    let replies = draft["replies"].as_array().cloned().unwrap_or_default();
+    json!({
+        "question": draft["question"],
+        "intent": draft["intent"],
+        "confidence": draft["confidence"],
+        "outcome": draft["outcome"],
+        "text": replies.iter().filter_map(|r| r["text"].as_str()).collect::<Vec<_>>().join("\n\n"),
+        "buttons": replies.iter()
+            .flat_map(|r| r["buttons"].as_array().cloned().unwrap_or_default())
+            .filter_map(|b| b["label"].as_str().map(str::to_string))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// A ping's buttons as (label, data): Approve first when it carries a draft; none for an alert.
+pub fn buttons(ping: &Value) -> Vec<(&'static str, String)> {
+    if !is_escalation(ping) {
+        return Vec::new();
+    }
+    let id = ping["escalation_id"].as_i64().unwrap_or_default();
+    let mut out = Vec::new();
+    if ping["draft"].is_object() {
+        out.push(("Approve draft", format!("esc:approve:{id}")));
+    }
+    out.push(("Acknowledge", format!("esc:ack:{id}")));
+    out.push(("Resolve", format!("esc:resolve:{id}")));
+    out
 }
 
 /// The ping as lines of plain text for a chat message (each channel escapes them its own way).
@@ -151,6 +193,24 @@ pub fn text_lines(ping: &Value) -> Vec<String> {
             let text: String = s(&t["text"]).chars().take(300).collect();
             lines.push(format!("  {}: {}", s(&t["from"]), text.replace('\n', " ")));
         }
+    }
+    if let Some(d) = ping["draft"].as_object() {
+        let confidence = d.get("confidence").and_then(Value::as_f64).unwrap_or(0.0);
+        lines.push(format!(
+            "Bot's draft (shadow mode; {}, {:.0}% sure) — the client has not seen it:",
+            d.get("intent")
+                .and_then(Value::as_str)
+                .unwrap_or("no intent"),
+            confidence * 100.0
+        ));
+        let text = d.get("text").and_then(Value::as_str).unwrap_or_default();
+        for line in text.chars().take(1500).collect::<String>().lines() {
+            lines.push(format!("  | {line}"));
+        }
+        lines.push(format!(
+            "Approve: /approve {id} · edit: /approve {id} <your text> · or answer yourself: /reply {id} <text>"
+        ));
+        return lines;
     }
     lines.push(format!(
         "Reply to this message or: /reply {id} <text> · /ack {id} · /resolve {id}"

@@ -192,13 +192,17 @@ pub enum Record {
         /// The manager pinged first (the client's primary), by email.
         manager_email: Option<String>,
         pings: Vec<NewPing>,
+        /// The bot's draft, for a shadow-mode escalation (JSON, see `dialogue::Draft`).
+        draft: Option<String>,
     },
-    /// An account manager acted on an escalation: `acknowledge`, `reply` or `resolve`. Replies
-    /// and resolutions imply acknowledgement; the first of each time is kept for the KPIs.
+    /// An account manager acted on an escalation: `acknowledge`, `reply`, `resolve` or
+    /// `approve`. Each implies acknowledgement; the first of each time is kept for the KPIs.
     EscalationAction {
         escalation_id: i64,
         action: EscalationAction,
         by: String,
+        /// What became of the escalation's draft (shadow mode); it answers the escalation.
+        verdict: Option<crate::domain::DraftVerdict>,
     },
     Survey {
         cause: String,

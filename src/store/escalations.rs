@@ -27,6 +27,12 @@ pub struct EscalationRow {
     pub first_response_at: Option<Millis>,
     pub resolved_at: Option<Millis>,
     pub off_hours: bool,
+    /// The bot's draft (shadow mode) as JSON: see `dialogue::Draft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<String>,
+    /// What the manager did with the draft: approved, edited or replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_verdict: Option<String>,
 }
 
 pub use crate::domain::EscalationAction;

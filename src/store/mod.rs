@@ -30,6 +30,7 @@ mod insight;
 mod outbox;
 mod postgres;
 mod requests;
+mod rollout;
 mod sql;
 mod sqlite;
 mod writes;
@@ -53,6 +54,7 @@ pub use postgres::PgStore;
 pub use requests::{
     NewRequestEvent, RequestEventRow, RequestFilter, RequestRow, RequestUpdate, Requests,
 };
+pub use rollout::{AuditRow, RolloutRow, Rollouts};
 pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseUrl;
@@ -137,6 +139,7 @@ pub trait Store:
     + ChannelState
     + Insight
     + Requests
+    + Rollouts
     + 'static
 {
 }
@@ -150,6 +153,7 @@ impl<T> Store for T where
         + ChannelState
         + Insight
         + Requests
+        + Rollouts
         + 'static
 {
 }

@@ -279,13 +279,15 @@ async fn write_record<E: Exec + ?Sized>(
             off_hours,
             manager_email,
             pings,
+            draft,
         } => {
             let escalation_id = tx
                 .fetch_i64(
                     "INSERT INTO escalations (conversation_id, person_id, client_code, request_reference,
-                        reason, priority, status, level, created_at, due_at, next_ping_at, off_hours, manager_id)
+                        reason, priority, status, level, created_at, due_at, next_ping_at, off_hours, manager_id,
+                        draft)
                      VALUES ($1, $2, $3, $4, $5, $6, 'open', 0, $7, $8, $9, $10,
-                        (SELECT id FROM account_managers WHERE client_code = $3 AND email = $11))
+                        (SELECT id FROM account_managers WHERE client_code = $3 AND email = $11), $12)
                      RETURNING id",
                     args![
                         &turn.conversation_id,
@@ -298,7 +300,8 @@ async fn write_record<E: Exec + ?Sized>(
                         *due_at,
                         *next_ping_at,
                         *off_hours,
-                        manager_email
+                        manager_email,
+                        draft
                     ],
                 )
                 .await?
@@ -325,9 +328,25 @@ async fn write_record<E: Exec + ?Sized>(
             escalation_id,
             action,
             by,
+            verdict,
         } => {
             // Every action acknowledges (a reply or resolution is seen to), and stops the
-            // re-ping ladder; the first time of each stays for the KPIs.
+            // re-ping ladder; the first time of each stays for the KPIs. A draft's verdict
+            // (the first one stands) answers a shadow-mode escalation whole: it resolves it.
+            if let Some(verdict) = verdict {
+                tx.execute(
+                    "UPDATE escalations SET status = 'resolved',
+                        acknowledged_at = COALESCE(acknowledged_at, $2),
+                        acknowledged_by = COALESCE(acknowledged_by, $3),
+                        first_response_at = COALESCE(first_response_at, $2),
+                        resolved_at = COALESCE(resolved_at, $2), next_ping_at = NULL,
+                        draft_verdict = COALESCE(draft_verdict, $4)
+                     WHERE id = $1",
+                    args![*escalation_id, turn.now, by, verdict.as_str()],
+                )
+                .await?;
+                return Ok(());
+            }
             let sql = match action {
                 EscalationAction::Acknowledge => {
                     "UPDATE escalations SET
@@ -344,7 +363,7 @@ async fn write_record<E: Exec + ?Sized>(
                         first_response_at = COALESCE(first_response_at, $2), next_ping_at = NULL
                      WHERE id = $1"
                 }
-                EscalationAction::Resolve => {
+                EscalationAction::Resolve | EscalationAction::Approve => {
                     "UPDATE escalations SET status = 'resolved',
                         acknowledged_at = COALESCE(acknowledged_at, $2),
                         acknowledged_by = COALESCE(acknowledged_by, $3),

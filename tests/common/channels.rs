@@ -58,6 +58,25 @@ impl Hooks {
             .map(|(_, b)| b.clone())
             .collect()
     }
+
+    /// Wait up to `secs` for `found` to see what it looks for.
+    pub async fn until<T>(&self, what: &str, secs: u64, found: impl Fn(&Hooks) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Some(v) = found(self) {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_millis(100),
+                self.changed.notified(),
+            )
+            .await;
+        }
+    }
 }
 
 async fn hook(

@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Datelike, TimeZone, Timelike, Utc};
 use serde::Serialize;
 
-use crate::domain::{CollectionOutcome, Outcome};
+use crate::domain::{CollectionOutcome, DraftVerdict, Outcome};
 use crate::knowledge::{Coverage, Knowledge, Turnaround};
 use crate::policy::calendar::in_coverage;
-use crate::store::{MessageRow, Millis, PeriodFacts};
+use crate::store::{EscalationRow, MessageRow, Millis, PeriodFacts};
 pub use requests::RequestKpis;
 
 /// Outcomes that resolve a contact at the bot: an answer given, a request opened.
@@ -30,10 +30,19 @@ pub struct Kpis {
     pub volume: i64,
     /// Distinct conversations with at least one inbound client message.
     pub conversations: i64,
-    /// Conversations without an escalation / conversations (containment).
+    /// Conversations the bot ran (not shadowed, not off) without an escalation / the
+    /// conversations the bot ran (containment).
     pub self_service_rate: Option<f64>,
-    /// Conversations with an escalation / conversations.
+    /// Conversations the bot ran with an escalation / the conversations the bot ran.
     pub escalation_rate: Option<f64>,
+    /// Conversations with a message held back for the account manager (roll-out in shadow or
+    /// pilot mode): answered by a person, so apart from the self-service figures.
+    pub shadowed_conversations: i64,
+    /// Conversations with a message answered "not available here yet" (roll-out off).
+    pub rollout_off_conversations: i64,
+    /// The bot's drafts in shadow mode and what the managers did with them: the evidence for
+    /// going live. Escalation figures above leave these escalations out.
+    pub drafts: DraftCounts,
     /// Resolved contacts (answered or request opened) whose conversation was not escalated and
     /// whose person did not come back about the same intent within 72 h / resolved contacts.
     pub first_contact_resolution: Option<f64>,
@@ -100,8 +109,43 @@ pub struct Kpis {
 pub struct ChannelKpis {
     pub volume: i64,
     pub conversations: i64,
-    /// Conversations of this channel without an escalation / its conversations.
+    /// Conversations of this channel the bot ran without an escalation / those it ran.
     pub self_service_rate: Option<f64>,
+    pub shadowed_conversations: i64,
+    pub drafts: DraftCounts,
+}
+
+/// Shadow-mode drafts: written, and approved unchanged, edited or replaced by the manager's
+/// own answer (the rest are still pending).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DraftCounts {
+    pub written: i64,
+    pub approved: i64,
+    pub edited: i64,
+    pub replaced: i64,
+    pub pending: i64,
+    /// Approved unchanged / drafts with a verdict.
+    pub approved_rate: Option<f64>,
+}
+
+impl DraftCounts {
+    fn count<'a>(escalations: impl Iterator<Item = &'a EscalationRow>) -> Self {
+        let mut d = DraftCounts::default();
+        for e in escalations.filter(|e| e.draft.is_some()) {
+            d.written += 1;
+            match e.draft_verdict.as_deref().and_then(DraftVerdict::parse) {
+                Some(DraftVerdict::Approved) => d.approved += 1,
+                Some(DraftVerdict::Edited) => d.edited += 1,
+                Some(DraftVerdict::Replaced) => d.replaced += 1,
+                None => d.pending += 1,
+            }
+        }
+        d.approved_rate = ratio(
+            d.approved as usize,
+            (d.approved + d.edited + d.replaced) as usize,
+        );
+        d
+    }
 }
 
 /// The commitments the SLA KPIs are judged against, for one client: its coverage (for the
@@ -210,6 +254,7 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
                         | Outcome::ManagerAcknowledged
                         | Outcome::ManagerResolved
                         | Outcome::RequestUpdate
+                        | Outcome::DraftSent
                 )
             )
         })
@@ -217,15 +262,34 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
     let volume = inbound.len();
     let conversations: BTreeSet<&str> =
         inbound.iter().map(|m| m.conversation_id.as_str()).collect();
-    let escalated: BTreeSet<&str> = facts
+    // Roll-out: conversations a person answered (shadow) or the bot turned away (off) are
+    // counted apart; the self-service figures are of the conversations the bot ran.
+    let apart_of = |o: Outcome| -> BTreeSet<&str> {
+        inbound
+            .iter()
+            .filter(|m| outcome_of(m) == Some(o))
+            .map(|m| m.conversation_id.as_str())
+            .collect()
+    };
+    let shadowed = apart_of(Outcome::Shadowed);
+    let turned_away = apart_of(Outcome::RolloutOff);
+    let ran: BTreeSet<&str> = conversations
+        .iter()
+        .filter(|c| !shadowed.contains(*c) && !turned_away.contains(*c))
+        .copied()
+        .collect();
+    let drafts = DraftCounts::count(facts.escalations.iter());
+    let live_escalations: Vec<EscalationRow> = facts
         .escalations
+        .iter()
+        .filter(|e| e.draft.is_none())
+        .cloned()
+        .collect();
+    let escalated: BTreeSet<&str> = live_escalations
         .iter()
         .map(|e| e.conversation_id.as_str())
         .collect();
-    let escalated_conversations = conversations
-        .iter()
-        .filter(|c| escalated.contains(*c))
-        .count();
+    let escalated_conversations = ran.iter().filter(|c| escalated.contains(*c)).count();
 
     // First-contact resolution.
     let resolved: Vec<_> = inbound
@@ -259,7 +323,7 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
         .collect();
     latencies.sort_by(f64::total_cmp);
 
-    let e = &facts.escalations;
+    let e = &live_escalations;
     let ack: Vec<f64> = e
         .iter()
         .filter_map(|x| x.acknowledged_at.map(|t| minutes(x.created_at, t)))
@@ -327,11 +391,24 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
             .or_default()
             .insert(m.conversation_id.as_str());
     }
+    let channel_of: BTreeMap<&str, &str> = inbound
+        .iter()
+        .map(|m| (m.conversation_id.as_str(), m.channel.as_str()))
+        .collect();
     for (channel, convs) in channel_conversations {
         if let Some(k) = by_channel.get_mut(channel) {
             k.conversations = convs.len() as i64;
-            let contained = convs.iter().filter(|c| !escalated.contains(*c)).count();
-            k.self_service_rate = ratio(contained, convs.len());
+            let ran_here: Vec<_> = convs.iter().filter(|c| ran.contains(*c)).collect();
+            let contained = ran_here.iter().filter(|c| !escalated.contains(**c)).count();
+            k.self_service_rate = ratio(contained, ran_here.len());
+            k.shadowed_conversations =
+                convs.iter().filter(|c| shadowed.contains(*c)).count() as i64;
+            k.drafts = DraftCounts::count(
+                facts
+                    .escalations
+                    .iter()
+                    .filter(|e| channel_of.get(e.conversation_id.as_str()) == Some(&channel)),
+            );
         }
     }
 
@@ -364,11 +441,11 @@ pub fn compute(facts: &PeriodFacts, terms: &SlaTerms, now: Millis) -> Kpis {
     Kpis {
         volume: volume as i64,
         conversations: conversations.len() as i64,
-        self_service_rate: ratio(
-            conversations.len() - escalated_conversations,
-            conversations.len(),
-        ),
-        escalation_rate: ratio(escalated_conversations, conversations.len()),
+        self_service_rate: ratio(ran.len() - escalated_conversations, ran.len()),
+        escalation_rate: ratio(escalated_conversations, ran.len()),
+        shadowed_conversations: shadowed.len() as i64,
+        rollout_off_conversations: turned_away.len() as i64,
+        drafts,
         first_contact_resolution: ratio(first_contact, resolved.len()),
         fallback_rate: ratio(fallbacks, volume),
         response_ms_p50: percentile(&latencies, 50.0),
@@ -508,6 +585,8 @@ mod tests {
             first_response_at: Some(at(30, 9).timestamp_millis()),
             resolved_at: None,
             off_hours: false,
+            draft: None,
+            draft_verdict: None,
         };
         assert_eq!(esc.due_at, at(30, 11).timestamp_millis());
         let facts = PeriodFacts {

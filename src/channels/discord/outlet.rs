@@ -114,7 +114,6 @@ fn escape_discord(s: &str) -> String {
 }
 
 fn ping_body(ping: &serde_json::Value) -> serde_json::Value {
-    let id = ping["escalation_id"].as_i64().unwrap_or_default();
     let mut content = String::new();
     for (i, line) in crate::policy::ping::text_lines(ping).iter().enumerate() {
         if i == 0 {
@@ -127,15 +126,19 @@ fn ping_body(ping: &serde_json::Value) -> serde_json::Value {
     let mut body = serde_json::json!({
         "content": content.chars().take(2000).collect::<String>(),
         "allowed_mentions": {"parse": []},
-        "components": [{"type": 1, "components": [
-            {"type": 2, "style": 1, "label": "Acknowledge", "custom_id": format!("esc:ack:{id}")},
-            {"type": 2, "style": 3, "label": "Resolve", "custom_id": format!("esc:resolve:{id}")},
-        ]}],
     });
-    if !crate::policy::ping::is_escalation(ping)
-        && let Some(o) = body.as_object_mut()
-    {
-        o.remove("components");
+    let buttons = crate::policy::ping::buttons(ping);
+    if !buttons.is_empty() {
+        // Discord's button styles: 1 primary (blue), 3 success (green).
+        body["components"] = serde_json::json!([{"type": 1, "components": buttons
+            .iter()
+            .map(|(label, data)| serde_json::json!({
+                "type": 2,
+                "style": if data.starts_with("esc:ack:") { 1 } else { 3 },
+                "label": label,
+                "custom_id": data,
+            }))
+            .collect::<Vec<_>>()}]);
     }
     body
 }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod pages;
 pub mod queue;
+pub mod rollout;
 
 use std::sync::Arc;
 
@@ -35,4 +36,5 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/admin/gaps", get(pages::gaps))
         .route("/admin/users", get(pages::users))
         .merge(api::router())
+        .merge(rollout::router())
 }

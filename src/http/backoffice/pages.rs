@@ -314,6 +314,52 @@ pub async fn client(
         })
         .collect();
     let period_mode = q.from.as_deref().is_some_and(|f| !f.trim().is_empty());
+    // The roll-out: each channel's mode, and the period's drafts on it (shadow and pilot).
+    let ro = super::rollout::read(&app, &code).await?;
+    let rollout_rows: Vec<_> = ro
+        .channels
+        .iter()
+        .map(|ch| {
+            let d = kp
+                .by_channel
+                .get(&ch.channel)
+                .map(|k| k.drafts.clone())
+                .unwrap_or_default();
+            context! {
+                channel => ch.channel.clone(),
+                mode => ch.mode.as_str(),
+                set_in => if ch.set_in == "back_office" {
+                    format!("back office ({})", ch.updated_by.clone().unwrap_or_default())
+                } else {
+                    "client file".to_string()
+                },
+                written => d.written,
+                approved => d.approved,
+                edited => d.edited,
+                replaced => d.replaced,
+                pending => d.pending,
+                approved_rate => pct(d.approved_rate),
+            }
+        })
+        .collect();
+    let rollout_changes: Vec<_> = ro
+        .changes
+        .iter()
+        .map(|a| {
+            let d: serde_json::Value = serde_json::from_str(&a.detail).unwrap_or_default();
+            format!(
+                "{} — {}: {} {} → {}",
+                crate::policy::calendar::format_local(
+                    c.timezone,
+                    crate::domain::time::from_millis(a.at)
+                ),
+                a.actor,
+                d["channel"].as_str().unwrap_or_default(),
+                d["from"].as_str().unwrap_or_default(),
+                d["to"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
     Ok(render(
         "client.html",
         context! {
@@ -344,6 +390,12 @@ pub async fn client(
                 daily_svg => svg(bars_svg("Contacts per day", &series, &marked)),
                 heatmap_svg => svg(heatmap_svg(&kp.heatmap)),
                 csat_svg => svg(distribution_svg(&kp.csat_distribution)),
+                rollout => rollout_rows,
+                rollout_changes,
+                rollout_modes => ["live", "pilot", "shadow", "off"],
+                may_set_rollout => who.may(Permission::ManageRollout),
+                shadowed => kp.shadowed_conversations,
+                turned_away => kp.rollout_off_conversations,
             }
         },
     )?
@@ -405,9 +457,11 @@ pub async fn act_on_escalation(
         "ack" => EscalationAction::Acknowledge,
         "reply" => EscalationAction::Reply,
         "resolve" => EscalationAction::Resolve,
+        // The text box edits the draft; left empty, the draft goes as written.
+        "approve" => EscalationAction::Approve,
         other => {
             return Err(ApiError::Unprocessable(format!(
-                "unknown action {other:?}: ack, reply or resolve"
+                "unknown action {other:?}: ack, reply, resolve or approve"
             )));
         }
     };
@@ -424,6 +478,18 @@ pub async fn act_on_escalation(
     )
     .await?;
     Ok(axum::response::Redirect::to("/admin/escalations").into_response())
+}
+
+/// A shadow-mode escalation's draft as the page shows it: what the bot understood and would
+/// have said.
+fn draft_view(e: &crate::store::EscalationRow) -> Option<Value> {
+    let d: crate::dialogue::Draft = serde_json::from_str(e.draft.as_deref()?).ok()?;
+    Some(context! {
+        question => d.question,
+        intent => d.intent.unwrap_or_else(|| "no intent".into()),
+        confidence => format!("{:.0}%", d.confidence * 100.0),
+        text => d.replies.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join("\n\n"),
+    })
 }
 
 pub async fn escalations(
@@ -455,6 +521,8 @@ pub async fn escalations(
                     (_, at) => when(at),
                 },
                 resolved => when(e.resolved_at),
+                draft => draft_view(e),
+                verdict => e.draft_verdict.clone(),
             }
         })
         .collect();

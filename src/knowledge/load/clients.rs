@@ -77,6 +77,7 @@ impl Loader {
                 format!("client {} has no primary account manager", raw.code),
             );
         }
+        let rollout = self.rollout(file, raw.rollout);
         self.raw.clients.push(Client {
             code: raw.code,
             name: raw.name,
@@ -90,7 +91,51 @@ impl Loader {
             },
             rates,
             managers,
+            rollout,
         });
+    }
+
+    /// `[rollout]`: each mode a known word; the pilot's share a percentage. The pilot's intents
+    /// are checked against the intents once everything is loaded (`check_rollouts`).
+    fn rollout(&mut self, file: &Path, raw: RawRollout) -> ClientRollout {
+        let mut modes = BTreeMap::new();
+        for (channel, word) in [
+            ("web", raw.web),
+            ("telegram", raw.telegram),
+            ("discord", raw.discord),
+        ] {
+            let Some(word) = word else { continue };
+            match crate::domain::RolloutMode::parse(&word) {
+                Some(mode) => {
+                    modes.insert(channel.to_string(), mode);
+                }
+                None => self.err_at(
+                    file,
+                    &format!("{channel} ="),
+                    format!(
+                        "rollout.{channel} is \"off\", \"shadow\", \"pilot\" or \"live\", not {word:?}"
+                    ),
+                ),
+            }
+        }
+        if raw.pilot_share > 100 {
+            self.err_at(
+                file,
+                "pilot_share",
+                format!(
+                    "rollout.pilot_share is a percentage (0-100), not {}",
+                    raw.pilot_share
+                ),
+            );
+        }
+        ClientRollout {
+            modes,
+            pilot: PilotScope {
+                intents: raw.pilot_intents,
+                domains: raw.pilot_domains,
+                share: raw.pilot_share.min(100),
+            },
+        }
     }
 
     pub fn load_process(&mut self, file: &Path) {

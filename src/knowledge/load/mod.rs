@@ -265,6 +265,23 @@ struct RawClient {
     rates: BTreeMap<String, RawRate>,
     #[serde(default)]
     manager: Vec<RawManager>,
+    #[serde(default)]
+    rollout: RawRollout,
+}
+
+/// `[rollout]` in a client file: `web = "shadow"`, `telegram = "pilot"`, … and the pilot's scope.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRollout {
+    web: Option<String>,
+    telegram: Option<String>,
+    discord: Option<String>,
+    #[serde(default)]
+    pilot_intents: Vec<String>,
+    #[serde(default)]
+    pilot_domains: Vec<String>,
+    #[serde(default)]
+    pilot_share: u8,
 }
 
 #[derive(Deserialize)]

@@ -9,10 +9,7 @@ macro_rules! impl_escalations {
                 id: i64,
             ) -> $crate::store::StoreResult<Option<$crate::store::EscalationRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
-                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, acknowledged_by,
-                            first_response_at, resolved_at, off_hours
-                     FROM escalations WHERE id = $1",
+                    $crate::store::sql::select_escalations!(" FROM escalations WHERE id = $1"),
                 )
                 .bind(id)
                 .fetch_optional(&self.writer)
@@ -25,10 +22,7 @@ macro_rules! impl_escalations {
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::EscalationRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
-                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, acknowledged_by,
-                            first_response_at, resolved_at, off_hours
-                     FROM escalations WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
+                    $crate::store::sql::select_escalations!(" FROM escalations WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"),
                 )
                 .bind(status)
                 .bind(limit)
@@ -41,10 +35,7 @@ macro_rules! impl_escalations {
                 conversation_id: &str,
             ) -> $crate::store::StoreResult<Vec<$crate::store::EscalationRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
-                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, acknowledged_by,
-                            first_response_at, resolved_at, off_hours
-                     FROM escalations WHERE conversation_id = $1 ORDER BY id",
+                    $crate::store::sql::select_escalations!(" FROM escalations WHERE conversation_id = $1 ORDER BY id"),
                 )
                 .bind(conversation_id)
                 .fetch_all(&self.reader)
@@ -57,11 +48,8 @@ macro_rules! impl_escalations {
                 limit: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::EscalationRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
-                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, acknowledged_by,
-                            first_response_at, resolved_at, off_hours
-                     FROM escalations WHERE status = 'open' AND next_ping_at IS NOT NULL AND next_ping_at <= $1
-                     ORDER BY next_ping_at, id LIMIT $2",
+                    $crate::store::sql::select_escalations!(" FROM escalations WHERE status = 'open' AND next_ping_at IS NOT NULL AND next_ping_at <= $1
+                     ORDER BY next_ping_at, id LIMIT $2"),
                 )
                 .bind(now)
                 .bind(limit)

@@ -19,10 +19,7 @@ macro_rules! impl_insight {
                 .fetch_all(&self.reader)
                 .await?;
                 let escalations = sqlx::query_as(
-                    "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
-                            level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, acknowledged_by,
-                            first_response_at, resolved_at, off_hours
-                     FROM escalations WHERE client_code = $1 AND created_at >= $2 AND created_at < $3 ORDER BY id",
+                    $crate::store::sql::select_escalations!(" FROM escalations WHERE client_code = $1 AND created_at >= $2 AND created_at < $3 ORDER BY id"),
                 )
                 .bind(client_code).bind(from).bind(to)
                 .fetch_all(&self.reader)

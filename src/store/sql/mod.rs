@@ -23,6 +23,7 @@ pub(super) mod escalations;
 pub(super) mod insight;
 pub(super) mod outbox;
 pub(super) mod requests;
+pub(super) mod rollout;
 
 pub(crate) use conversations::TURN_CONTEXT;
 
@@ -42,6 +43,20 @@ macro_rules! select_requests {
 
 pub(crate) use select_requests;
 
+/// `SELECT <every column of EscalationRow>` followed by the rest of the statement.
+macro_rules! select_escalations {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, conversation_id, person_id, client_code, request_reference, reason, priority, status,
+                    level, manager_id, created_at, due_at, next_ping_at, acknowledged_at, acknowledged_by,
+                    first_response_at, resolved_at, off_hours, draft, draft_verdict",
+            $rest
+        )
+    };
+}
+
+pub(crate) use select_escalations;
+
 macro_rules! impl_sql_store {
     // `$skip_locked`: the row-locking clause of the outbox claim (see `outbox.rs`).
     ($store:ty, $conn:ty, $backend:expr, $skip_locked:literal) => {
@@ -53,6 +68,7 @@ macro_rules! impl_sql_store {
         $crate::store::sql::channel_state::impl_channel_state!($store);
         $crate::store::sql::insight::impl_insight!($store);
         $crate::store::sql::requests::impl_requests!($store, $conn);
+        $crate::store::sql::rollout::impl_rollouts!($store);
     };
 }
 
