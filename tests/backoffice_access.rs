@@ -167,6 +167,15 @@ async fn every_role_sees_exactly_what_the_matrix_says() {
             ("/api/v1/admin/users".into(), [true, false, false, false]),
             ("/api/v1/admin/tokens".into(), [true, true, true, true]),
             ("/metrics".into(), [true, true, false, false]),
+            // The roll-out is read as the client's KPIs are.
+            (
+                "/api/v1/admin/clients/ACME/rollout".into(),
+                [true, true, true, false],
+            ),
+            (
+                "/api/v1/admin/clients/GLOBEX/rollout".into(),
+                [true, true, false, true],
+            ),
         ];
         let users = [
             "ada.admin",
@@ -174,12 +183,15 @@ async fn every_role_sees_exactly_what_the_matrix_says() {
             "priya.shah@northwind.example",
             "gail.globex",
         ];
+        // Sign-ins are rate-limited: each user's session and token are kept for the checks below.
+        let mut signed_in = Vec::new();
         for (i, user) in users.iter().enumerate() {
             let cookie = login(&server, user, PASSWORD)
                 .await
                 .unwrap_or_else(|| panic!("[{name}] {user} signs in"));
             let token = token_for(&server, &cookie).await;
             assert!(token.starts_with("fdt_"));
+            signed_in.push((cookie.clone(), token.clone()));
             for auth in [Auth::Cookie(cookie.clone()), Auth::Bearer(token.clone())] {
                 for (path, allowed) in &matrix {
                     let (status, body) = get(&server, path, &auth).await;
@@ -211,6 +223,55 @@ async fn every_role_sees_exactly_what_the_matrix_says() {
                 "[{name}] forged token on {path}: {status}"
             );
         }
+        // Only an admin switches a roll-out mode: by API token, and by the client page's form
+        // (the session cookie, from our own page).
+        for (i, (user, (cookie, token))) in users.iter().zip(&signed_in).enumerate() {
+            let r = http()
+                .put(format!("{}/api/v1/admin/clients/ACME/rollout", server.url))
+                .bearer_auth(token)
+                .json(&serde_json::json!({"discord": "shadow"}))
+                .send()
+                .await
+                .unwrap();
+            let want = if i == 0 {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(r.status(), want, "[{name}] {user} PUT rollout");
+            let r = http()
+                .post(format!("{}/admin/clients/ACME/rollout", server.url))
+                .header(reqwest::header::COOKIE, format!("fd_session={cookie}"))
+                .form(&[("web", "off"), ("telegram", "live"), ("discord", "shadow")])
+                .send()
+                .await
+                .unwrap();
+            let want = if i == 0 {
+                StatusCode::SEE_OTHER
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(r.status(), want, "[{name}] {user} rollout form");
+        }
+        let admin = signed_in[0].0.clone();
+        let (_, page) = get(&server, "/admin/clients/ACME", &Auth::Cookie(admin.clone())).await;
+        assert!(
+            page.contains(r#"<option value="off" selected>off</option>"#),
+            "[{name}] the page shows web off"
+        );
+        assert!(page.contains("back office (ada.admin)"), "[{name}]");
+        let (_, body) = get(
+            &server,
+            "/api/v1/admin/clients/ACME/rollout",
+            &Auth::Cookie(admin),
+        )
+        .await;
+        let rollout: Value = serde_json::from_str(&body).unwrap();
+        // discord live → shadow (API), web live → off (form): two audited changes, by ada.
+        let changes = rollout["changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 2, "[{name}] {rollout}");
+        assert!(changes.iter().all(|c| c["actor"] == "ada.admin"));
+
         // Scopes filter lists, not only single pages.
         let cookie = login(&server, "priya.shah@northwind.example", PASSWORD)
             .await
