@@ -108,7 +108,7 @@ pub(crate) fn num(v: Option<f64>, unit: &str) -> String {
 /// The SSO's side of the SPA as (label, value) rows: what the monthly report's table and the
 /// back office's client page both show, from this one list so the two never disagree.
 pub(crate) fn sso_rows(k: &Kpis) -> Vec<(&'static str, String)> {
-    vec![
+    let mut rows = vec![
         ("Contacts (messages)", k.volume.to_string()),
         ("Conversations", k.conversations.to_string()),
         ("Self-service (containment)", pct(k.self_service_rate)),
@@ -170,7 +170,30 @@ pub(crate) fn sso_rows(k: &Kpis) -> Vec<(&'static str, String)> {
         ),
         ("CSAT (1–5)", num(k.csat_avg, "")),
         ("Survey response rate", pct(k.survey_response_rate)),
-    ]
+    ];
+    // A phased roll-out's months: what the managers did with the bot's drafts (shown only
+    // when the bot was not live for the whole month).
+    if k.drafts.written > 0 || k.shadowed_conversations > 0 || k.rollout_off_conversations > 0 {
+        rows.push((
+            "Conversations shadowed / turned away (roll-out; not self-service)",
+            format!(
+                "{} / {}",
+                k.shadowed_conversations, k.rollout_off_conversations
+            ),
+        ));
+        rows.push((
+            "Bot drafts approved unchanged / edited / replaced / pending",
+            format!(
+                "{} / {} / {} / {} ({} approved unchanged)",
+                k.drafts.approved,
+                k.drafts.edited,
+                k.drafts.replaced,
+                k.drafts.pending,
+                pct(k.drafts.approved_rate)
+            ),
+        ));
+    }
+    rows
 }
 
 /// The client's side of the SPA (the inputs it owes), as [`sso_rows`].

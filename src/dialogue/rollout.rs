@@ -16,9 +16,8 @@
 //! the manager's already.
 
 use super::cx::Cx;
-use super::{
-    Draft, Effect, Event, Gate, Input, ManagerEvent, Outcome, Priority, State, Step, step,
-};
+use super::{Draft, Effect, Event, Gate, Input, ManagerEvent, Outcome, Priority, State, Step};
+use crate::config::DialogueSettings;
 use crate::knowledge::{Action, Knowledge};
 use crate::policy::calendar::format_local;
 
@@ -178,11 +177,15 @@ fn due_at(event: &Event, k: &Knowledge) -> chrono::DateTime<chrono::Utc> {
     )
 }
 
+/// How the live bot takes a turn (`step.rs`'s, passed in: the dispatch imports this module,
+/// not the other way round).
+pub(super) type Live = fn(State, &Event, &Knowledge, &DialogueSettings) -> Step;
+
 /// The manager approved the escalation's draft: edited, their text; unchanged, the bot takes
 /// the client's message now as it would live — when that still is the draft — else the
 /// draft's words as written. Charges nothing more (the shadowed message was charged) and
 /// finds no gap the draft did not.
-pub(super) fn approve(state: State, m: &ManagerEvent, cx: &mut Cx) -> State {
+pub(super) fn approve(state: State, m: &ManagerEvent, cx: &mut Cx, live: Live) -> State {
     cx.outcome = Outcome::DraftSent;
     if let Some(text) = &m.text {
         cx.say(text.clone());
@@ -202,7 +205,7 @@ pub(super) fn approve(state: State, m: &ManagerEvent, cx: &mut Cx) -> State {
             gate: Gate::Live,
             ..cx.event.clone()
         };
-        let now = step(state.clone(), &event, cx.k, cx.settings);
+        let now = live(state.clone(), &event, cx.k, cx.settings);
         let same = now.replies.len() == draft.replies.len()
             && now
                 .replies
@@ -221,4 +224,166 @@ pub(super) fn approve(state: State, m: &ManagerEvent, cx: &mut Cx) -> State {
     }
     cx.replies.extend(draft.replies.iter().cloned());
     state
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::dialogue::step;
+    use crate::domain::EscalationAction;
+
+    fn knowledge() -> Knowledge {
+        Knowledge::load(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            crate::engine::EngineConfig::default(),
+        )
+        .unwrap()
+    }
+
+    fn at(t: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc)
+    }
+
+    fn event(input: Input, gate: Gate, now: &str) -> Event {
+        Event {
+            input,
+            channel: "web".into(),
+            user: crate::dialogue::UserContext {
+                name: Some("Ann Lee".into()),
+                client: Some("ACME".into()),
+                ..Default::default()
+            },
+            now: at(now),
+            gate,
+        }
+    }
+
+    /// The draft of "how do I reset my password", and the shadowed step that carries it.
+    fn shadowed(k: &Knowledge) -> (Step, Draft) {
+        let s = step(
+            State::default(),
+            &event(
+                Input::Text("how do I reset my password".into()),
+                Gate::Shadow,
+                "2026-11-24T10:00:00Z",
+            ),
+            k,
+            &DialogueSettings::default(),
+        );
+        let draft = s
+            .effects
+            .iter()
+            .find_map(|e| match e {
+                Effect::Escalate { draft: Some(d), .. } => Some((**d).clone()),
+                _ => None,
+            })
+            .expect("a draft");
+        (s, draft)
+    }
+
+    fn approval(draft: &Draft, text: Option<&str>) -> Event {
+        event(
+            Input::Manager(ManagerEvent {
+                escalation_id: 1,
+                action: EscalationAction::Approve,
+                manager: "Priya Shah".into(),
+                text: text.map(str::to_string),
+                draft: Some(Box::new(draft.clone())),
+            }),
+            Gate::Live,
+            // Two hours later: the approved answer is dated now, not when it was drafted.
+            "2026-11-24T12:00:00Z",
+        )
+    }
+
+    #[test]
+    fn approved_unchanged_the_bot_answers_now_as_it_would_live_without_charging_again() {
+        let k = knowledge();
+        let (held, draft) = shadowed(&k);
+        assert_eq!(held.state, State::default(), "nothing moves while held");
+        let sent = step(
+            held.state,
+            &approval(&draft, None),
+            &k,
+            &DialogueSettings::default(),
+        );
+        assert_eq!(sent.outcome, Outcome::DraftSent);
+        let texts: Vec<_> = sent.replies.iter().map(|r| r.text.clone()).collect();
+        let drafted: Vec<_> = draft.replies.iter().map(|r| r.text.clone()).collect();
+        assert_eq!(texts, drafted);
+        match sent.state {
+            State::AwaitingAnswerFeedback { since, .. } => {
+                assert_eq!(since, at("2026-11-24T12:00:00Z"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            !sent
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::Recharge { .. })),
+            "the shadowed question was charged once: {:?}",
+            sent.effects
+        );
+    }
+
+    #[test]
+    fn approved_after_the_conversation_moved_on_the_drafts_words_go_and_nothing_moves() {
+        let k = knowledge();
+        let (_, draft) = shadowed(&k);
+        let elsewhere = State::OfferingEscalation {
+            reason: "fallback".into(),
+            since: at("2026-11-24T11:00:00Z"),
+        };
+        let sent = step(
+            elsewhere.clone(),
+            &approval(&draft, None),
+            &k,
+            &DialogueSettings::default(),
+        );
+        assert_eq!(sent.state, elsewhere);
+        assert_eq!(sent.replies, draft.replies);
+        assert!(sent.effects.is_empty());
+    }
+
+    #[test]
+    fn an_edited_draft_sends_the_managers_words() {
+        let k = knowledge();
+        let (held, draft) = shadowed(&k);
+        let sent = step(
+            held.state.clone(),
+            &approval(&draft, Some("Use id.example/reset, then call 4444.")),
+            &k,
+            &DialogueSettings::default(),
+        );
+        assert_eq!(sent.replies.len(), 1);
+        assert_eq!(
+            sent.replies[0].text,
+            "Use id.example/reset, then call 4444."
+        );
+        assert_eq!(sent.state, held.state);
+    }
+
+    #[test]
+    fn a_pilot_share_runs_the_whole_conversation_live() {
+        let k = knowledge();
+        let gate = Gate::Pilot {
+            intents: vec![],
+            domains: vec![],
+            whole_conversation: true,
+        };
+        let s = step(
+            State::default(),
+            &event(
+                Input::Text("how do I claim expenses".into()),
+                gate,
+                "2026-11-24T10:00:00Z",
+            ),
+            &k,
+            &DialogueSettings::default(),
+        );
+        assert_eq!(s.outcome, Outcome::Answered);
+    }
 }

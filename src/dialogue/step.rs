@@ -263,7 +263,7 @@ fn on_manager(state: State, m: &ManagerEvent, cx: &mut Cx) -> State {
             cx.outcome = Outcome::ManagerResolved;
             next
         }
-        A::Approve => rollout::approve(state, m, cx),
+        A::Approve => rollout::approve(state, m, cx, run),
     }
 }
 
