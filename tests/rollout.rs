@@ -236,7 +236,7 @@ async fn shadow_mode_on_the_web_holds_the_answer_until_the_manager_approves_it()
         for (body, want) in [
             (json!({"web": "sideways"}), 422),
             (json!({"fax": "live"}), 422),
-            (json!({}), 422),
+            (json!({"web": "shadow", "fax": "live"}), 422),
             // ACME's client file names no pilot.
             (json!({"web": "pilot"}), 422),
         ] {
@@ -258,6 +258,9 @@ async fn shadow_mode_on_the_web_holds_the_answer_until_the_manager_approves_it()
         )
         .await;
         assert_eq!(status, 404);
+        // Nothing asked changes nothing.
+        let same = set_rollout(&c, json!({})).await;
+        assert_eq!(mode_of(&same, "web"), "live");
         let (_, now) = admin(&c, "GET", "/api/v1/admin/clients/ACME/rollout", None).await;
         assert_eq!(mode_of(&now, "web"), "live");
         assert_eq!(now["changes"].as_array().unwrap().len(), 2, "{now}");

@@ -21,8 +21,6 @@ pub enum RolloutError {
     UnknownChannel(String),
     #[error("unknown mode {mode:?} for {channel}: off, shadow, pilot or live")]
     UnknownMode { channel: String, mode: String },
-    #[error("no channel given: send e.g. {{\"web\": \"shadow\"}}")]
-    Empty,
     #[error(
         "{0} cannot be set to pilot: the client file names no pilot (rollout.pilot_intents, pilot_domains or pilot_share)"
     )]
@@ -96,7 +94,7 @@ pub fn rollout(
 }
 
 /// A change as asked (`{"web": "shadow", "telegram": "pilot"}`), checked whole: one bad
-/// channel or mode refuses all of it. Pilot needs a pilot scope in the client file (else
+/// channel or mode refuses all of it; nothing asked changes nothing. Pilot needs a pilot scope in the client file (else
 /// "pilot" would shadow everything and look like a broken shadow mode).
 pub fn changes(
     k: &Knowledge,
@@ -107,9 +105,6 @@ pub fn changes(
         .clients
         .get(client)
         .ok_or_else(|| RolloutError::UnknownClient(client.to_string()))?;
-    if asked.is_empty() {
-        return Err(RolloutError::Empty);
-    }
     let mut out = Vec::new();
     for (channel, word) in asked {
         if !CHANNELS.contains(&channel.as_str()) {

@@ -18,8 +18,11 @@ const ROLLOUT_REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
 
 type RolloutModes = std::collections::HashMap<(String, String), RolloutMode>;
 
+/// The modes as last read, and when.
+type Snapshot = Option<(Instant, Arc<RolloutModes>)>;
+
 #[derive(Clone, Default)]
-pub(super) struct RolloutCache(Arc<std::sync::Mutex<Option<(Instant, Arc<RolloutModes>)>>>);
+pub(super) struct RolloutCache(Arc<std::sync::Mutex<Snapshot>>);
 
 impl RolloutCache {
     fn fresh(&self) -> Option<Arc<RolloutModes>> {

@@ -18,6 +18,7 @@ use super::auth::{ApiUser, PageUser, require};
 use crate::backoffice::access::{Permission, Principal};
 use crate::backoffice::rollout::{self, Rollout, RolloutError};
 use crate::dialogue::service::current;
+use crate::domain::RolloutMode;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -37,6 +38,28 @@ impl From<RolloutError> for ApiError {
             RolloutError::UnknownClient(c) => ApiError::NotFound(format!("unknown client {c}")),
             other => ApiError::Unprocessable(other.to_string()),
         }
+    }
+}
+
+/// `PUT …/rollout`'s body: the channels to set (the others keep their mode).
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutChange {
+    pub web: Option<RolloutMode>,
+    pub telegram: Option<RolloutMode>,
+    pub discord: Option<RolloutMode>,
+}
+
+impl RolloutChange {
+    fn asked(&self) -> BTreeMap<String, String> {
+        [
+            ("web", self.web),
+            ("telegram", self.telegram),
+            ("discord", self.discord),
+        ]
+        .into_iter()
+        .filter_map(|(ch, m)| m.map(|m| (ch.to_string(), m.as_str().to_string())))
+        .collect()
     }
 }
 
@@ -70,10 +93,11 @@ pub async fn show(
 
 /// Set modes for some of a client's channels: `{"web": "shadow", "telegram": "pilot"}` (off,
 /// shadow, pilot or live; channels not named keep theirs). Refused whole on any bad channel or
-/// mode. Every channel whose mode changes leaves an audit event.
+/// mode (422), or on `pilot` for a client whose file names no pilot (422). Every channel whose
+/// mode changes leaves an audit event.
 #[utoipa::path(put, path = "/api/v1/admin/clients/{code}/rollout", tag = "back office",
     params(("code" = String, Path, description = "Client code")),
-    request_body(content = BTreeMap<String, String>, description = "channel → mode"),
+    request_body = RolloutChange,
     responses((status = 200, body = Rollout), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
@@ -82,9 +106,9 @@ pub async fn change(
     State(app): State<Arc<AppState>>,
     ApiUser(who): ApiUser,
     ApiPath(code): ApiPath<String>,
-    ApiJson(asked): ApiJson<BTreeMap<String, String>>,
+    ApiJson(asked): ApiJson<RolloutChange>,
 ) -> Result<Json<Rollout>, ApiError> {
-    apply(&app, &who, &code, &asked).await?;
+    apply(&app, &who, &code, &asked.asked()).await?;
     Ok(Json(read(&app, &code).await?))
 }
 
