@@ -370,9 +370,9 @@ fn reply_texts(responses: &[&Response], skipped: &mut Vec<Skipped>) -> Vec<Strin
     };
     match responses {
         [] => Vec::new(),
-        [one] => usable(one, skipped),
+        [one] => usable(*one, skipped),
         many => {
-            let parts: Vec<String> = many.iter().filter_map(|r| usable(r, skipped).into_iter().next()).collect();
+            let parts: Vec<String> = many.iter().filter_map(|r| usable(*r, skipped).into_iter().next()).collect();
             if parts.is_empty() { Vec::new() } else { vec![parts.join("\n\n")] }
         }
     }

@@ -258,11 +258,22 @@ impl FileReader<'_> {
         if name_text.is_empty() {
             return Err(self.invalid(name.line, format!("`{kind}:` needs a name")));
         }
+        let loc = self.at(name.line);
+        if kind == "lookup"
+            && let Some(file) = item.get("examples").and_then(Node::as_str)
+            && !file.trim_start().starts_with('-')
+        {
+            self.project.skip(
+                loc,
+                format!("lookup {name_text}"),
+                "a lookup table kept in a separate file is not read; list its values in the YAML",
+            );
+            return Ok(());
+        }
         let examples = match item.get("examples") {
             Some(e) => self.examples(e)?,
             None => Vec::new(),
         };
-        let loc = self.at(name.line);
         match kind {
             "intent" => {
                 let hints = item.get("metadata").and_then(|m| {
@@ -285,17 +296,11 @@ impl FileReader<'_> {
                 patterns: examples.into_iter().map(|e| (e.text, e.line)).collect(),
                 loc,
             }),
-            "lookup" => {
-                if item.get("examples").and_then(Node::as_str).is_some_and(|s| !s.trim_start().starts_with('-')) {
-                    self.project.skip(loc, format!("lookup {name_text}"), "a lookup table in a separate file is not read; list its values in the YAML");
-                } else {
-                    self.project.lookups.push(Lookup {
-                        name: name_text,
-                        values: examples.into_iter().map(|e| e.text).collect(),
-                        loc,
-                    })
-                }
-            }
+            "lookup" => self.project.lookups.push(Lookup {
+                name: name_text,
+                values: examples.into_iter().map(|e| e.text).collect(),
+                loc,
+            }),
             other => self.project.skip(
                 loc,
                 format!("nlu item {other:?}"),
@@ -394,7 +399,7 @@ impl FileReader<'_> {
 
     /// A story or rule: a pairing when it only answers intents with responses; else skipped.
     fn story(&mut self, kind: &str, item: &Node) {
-        let singular = kind.trim_end_matches('s');
+        let singular = if kind == "stories" { "story" } else { "rule" };
         let name = item.get(singular).and_then(Node::as_str).unwrap_or_default().to_string();
         let loc = self.at(item.get(singular).map_or(item.line, |n| n.line));
         match pairing(item) {
