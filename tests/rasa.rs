@@ -175,7 +175,7 @@ fn check_passes_on_the_imported_content_and_serve_answers_from_it() {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(at) = line.split("listening: http://").nth(1) {
-                let _ = tx.send(at.trim_end_matches('/').to_string());
+                let _ = tx.send(at.split(['/', ' ']).next().unwrap_or_default().to_string());
             }
             eprintln!("server: {line}");
         }

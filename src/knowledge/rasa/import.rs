@@ -178,6 +178,24 @@ pub fn to_content(p: &Project, organisation: &str, today: chrono::NaiveDate) -> 
             examples: d.examples.len(),
         });
     }
+    let answered: BTreeSet<&str> = out
+        .intents
+        .iter()
+        .filter(|i| i.action != "out_of_scope")
+        .flat_map(|i| i.rasa.iter().map(String::as_str))
+        .collect();
+    for pair in &p.pairings {
+        if !pair.intents.iter().any(|i| answered.contains(i.as_str())) {
+            out.skipped.push(Skipped {
+                loc: pair.loc.clone(),
+                what: pair.what.clone(),
+                reason: format!(
+                    "answers {}: out of scope (Frontdoor's fallback has its own reply) or not imported",
+                    pair.intents.join(", ")
+                ),
+            });
+        }
+    }
     for r in &p.responses {
         if !used_responses.contains(r.name.as_str()) {
             out.skipped.push(Skipped {

@@ -153,6 +153,8 @@ pub struct Variation {
 /// `or:` of intents) followed only by `action: utter_…` steps.
 #[derive(Clone, Debug, Default)]
 pub struct Pairing {
+    /// `story "name"` or `rule "name"`.
+    pub what: String,
     pub intents: Vec<String>,
     pub responses: Vec<String>,
     pub loc: Loc,

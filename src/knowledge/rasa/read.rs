@@ -404,6 +404,7 @@ impl FileReader<'_> {
         let loc = self.at(item.get(singular).map_or(item.line, |n| n.line));
         match pairing(item) {
             Some((intents, responses)) => self.project.pairings.push(Pairing {
+                what: format!("{singular} {name:?}"),
                 intents,
                 responses,
                 loc,
