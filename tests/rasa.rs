@@ -81,9 +81,17 @@ fn the_helpdesk_project_imports_every_intent_and_says_what_it_left_out() {
 
     let nlu = std::fs::read_to_string(helpdesk().join("data/nlu.yml")).expect("nlu.yml");
     let rasa = intents_in(&nlu);
-    assert_eq!(rasa.len(), 14, "the fixture's intents, counted from its YAML");
+    assert_eq!(
+        rasa.len(),
+        14,
+        "the fixture's intents, counted from its YAML"
+    );
     let k = common::load_content(&out_dir);
-    assert_eq!(k.intents.len(), rasa.len(), "one Frontdoor intent per Rasa intent");
+    assert_eq!(
+        k.intents.len(),
+        rasa.len(),
+        "one Frontdoor intent per Rasa intent"
+    );
     let skipped_duplicates = printed.matches("one example belongs to one intent").count();
     let mut imported_examples = 0;
     for (name, count) in &rasa {
@@ -103,7 +111,10 @@ fn the_helpdesk_project_imports_every_intent_and_says_what_it_left_out() {
     // Annotations are stripped to their text; the inline synonyms become a vocabulary group
     // with the declared `synonym: high`.
     let inform = &k.intents["inform"].examples;
-    assert!(inform.contains(&"it should be a low priority".to_string()), "{inform:?}");
+    assert!(
+        inform.contains(&"it should be a low priority".to_string()),
+        "{inform:?}"
+    );
     assert!(!inform.iter().any(|e| e.contains('[') || e.contains('{')));
     // What answers what: a story "intent then utter_…" gives the reply; out_of_scope is ours.
     assert_eq!(
@@ -115,7 +126,10 @@ fn the_helpdesk_project_imports_every_intent_and_says_what_it_left_out() {
             .replies
             .contains(&"I am a bot, powered by Rasa.".to_string())
     );
-    assert_eq!(k.intents["open_incident"].action, frontdoor::knowledge::Action::Help);
+    assert_eq!(
+        k.intents["open_incident"].action,
+        frontdoor::knowledge::Action::Help
+    );
 
     // Left out, at the line where each thing is written in the Rasa files.
     let domain = std::fs::read_to_string(helpdesk().join("domain.yml")).expect("domain.yml");
@@ -133,7 +147,9 @@ fn the_helpdesk_project_imports_every_intent_and_says_what_it_left_out() {
     for expected in [
         format!("domain.yml:{form_line}: form open_incident_form: a form is a Frontdoor service"),
         format!("domain.yml:{slot_line}: slot caller_id:"),
-        format!("stories.yml:{story_line}: story \"open incident form interrupted\": a multi-turn flow"),
+        format!(
+            "stories.yml:{story_line}: story \"open incident form interrupted\": a multi-turn flow"
+        ),
         "action action_open_incident: custom action code".to_string(),
         "response utter_ask_email: answers no imported intent".to_string(),
     ] {
@@ -152,13 +168,24 @@ fn check_passes_on_the_imported_content_and_serve_answers_from_it() {
 
     let check = frontdoor(&["--content", path(&out_dir), "check"], tmp.path());
     assert!(check.status.success(), "check failed on the import");
-    assert!(stdout(&check).lines().last().is_some_and(|l| l.starts_with("ok:")));
+    assert!(
+        stdout(&check)
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("ok:"))
+    );
 
     // The real server on that content answers a question with the imported reply.
     let data = tmp.path().join("data");
     let mut child = common::KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_frontdoor"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--content", path(&out_dir)])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--content",
+                path(&out_dir),
+            ])
             .args(["--data-dir", path(&data)])
             .current_dir(tmp.path())
             .env_clear()
@@ -243,7 +270,11 @@ fn load_yaml(file: &Path) -> Yaml {
 
 fn keys(y: &Yaml) -> BTreeSet<String> {
     y.as_hash()
-        .map(|h| h.keys().filter_map(|k| k.as_str().map(str::to_string)).collect())
+        .map(|h| {
+            h.keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -256,7 +287,13 @@ fn the_export_has_rasa_shape_and_imports_back_with_the_same_intents() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let rasa_dir = tmp.path().join("rasa");
     let run = frontdoor(
-        &["--content", path(&common::repo_root()), "export-rasa", "--out", path(&rasa_dir)],
+        &[
+            "--content",
+            path(&common::repo_root()),
+            "export-rasa",
+            "--out",
+            path(&rasa_dir),
+        ],
         tmp.path(),
     );
     assert!(run.status.success());
@@ -276,7 +313,9 @@ fn the_export_has_rasa_shape_and_imports_back_with_the_same_intents() {
         let examples = item["examples"].as_str().expect("an examples block");
         assert!(!examples.trim().is_empty(), "{kind} with no examples");
         for line in examples.lines() {
-            let text = line.strip_prefix("- ").unwrap_or_else(|| panic!("{line:?}"));
+            let text = line
+                .strip_prefix("- ")
+                .unwrap_or_else(|| panic!("{line:?}"));
             assert!(!text.trim().is_empty(), "an empty example");
         }
         if kind == "intent" {
@@ -291,7 +330,10 @@ fn the_export_has_rasa_shape_and_imports_back_with_the_same_intents() {
         .iter()
         .map(|i| i.as_str().expect("intent name").to_string())
         .collect();
-    assert_eq!(domain_intents, nlu_intents, "the domain lists exactly the trained intents");
+    assert_eq!(
+        domain_intents, nlu_intents,
+        "the domain lists exactly the trained intents"
+    );
     let responses = domain["responses"].as_hash().expect("responses");
     for (name, variations) in responses {
         assert!(name.as_str().is_some_and(|n| n.starts_with("utter_")));
@@ -309,7 +351,10 @@ fn the_export_has_rasa_shape_and_imports_back_with_the_same_intents() {
 
     // Back in: the same intents with the same numbers of examples.
     let back = tmp.path().join("back");
-    assert!(import(&rasa_dir, &back).status.success(), "import of the export");
+    assert!(
+        import(&rasa_dir, &back).status.success(),
+        "import of the export"
+    );
     let shipped = common::shipped();
     let again = common::load_content(&back);
     for (name, intent) in &shipped.intents {
@@ -317,7 +362,11 @@ fn the_export_has_rasa_shape_and_imports_back_with_the_same_intents() {
             .intents
             .get(name)
             .unwrap_or_else(|| panic!("intent {name} did not come back"));
-        assert_eq!(got.examples.len(), intent.examples.len(), "examples of {name}");
+        assert_eq!(
+            got.examples.len(),
+            intent.examples.len(),
+            "examples of {name}"
+        );
         if let frontdoor::knowledge::Action::Article(a) = &intent.action {
             assert_eq!(again.articles[a].title, shipped.articles[a].title);
             assert_eq!(again.articles[a].body, shipped.articles[a].body);
@@ -351,8 +400,17 @@ fn malformed_yaml_is_an_error_at_its_file_and_line() {
     let run = import(&project, &tmp.path().join("out2"));
     assert!(!run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
-    assert!(err.contains(&format!("{}:6: an example line starts with `- `", nlu.display())), "{err}");
-    assert!(!tmp.path().join("out2").exists(), "nothing written on an error");
+    assert!(
+        err.contains(&format!(
+            "{}:6: an example line starts with `- `",
+            nlu.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        !tmp.path().join("out2").exists(),
+        "nothing written on an error"
+    );
 }
 
 /// A project laid out differently from the demo: Rasa 2.x, NLU split over `data/nlu/*.yml`,
@@ -421,8 +479,14 @@ nlu:
     assert_eq!(k.articles["faq-ask-card-fees"].questions.len(), 3);
     let transfer = &k.intents["transfer_money"];
     assert_eq!(transfer.rules, vec![r"(?i)\btransfer\b".to_string()]);
-    assert!(transfer.examples.contains(&"send 50 pounds to Sam".to_string()));
-    assert!(printed.contains("faq/ask_opening_hours -> faq-ask-opening-hours (article, 3 examples)"));
+    assert!(
+        transfer
+            .examples
+            .contains(&"send 50 pounds to Sam".to_string())
+    );
+    assert!(
+        printed.contains("faq/ask_opening_hours -> faq-ask-opening-hours (article, 3 examples)")
+    );
     assert!(printed.contains("nlu/transfers.yml:4: intent transfer_money: metadata"));
     assert!(printed.contains("nlu/faq.yml:11: example metadata"));
     let check = frontdoor(&["--content", path(&out_dir), "check"], tmp.path());

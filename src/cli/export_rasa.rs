@@ -17,8 +17,8 @@ pub struct Args {
 
 pub fn run(config: &Config, a: Args) -> anyhow::Result<()> {
     let engine_config = crate::app::engine_config(&config.engine);
-    let k = Knowledge::load(&config.content_dir, engine_config)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let k =
+        Knowledge::load(&config.content_dir, engine_config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (project, left_out) = rasa::export::from_knowledge(&k);
     let written = rasa::write_project(&a.out, &project)?;
     let examples: usize = project.intents.iter().map(|i| i.examples.len()).sum();

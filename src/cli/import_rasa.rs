@@ -29,18 +29,17 @@ pub struct Args {
 }
 
 pub fn run(config: &Config, a: Args) -> anyhow::Result<()> {
-    if a
-        .out
+    if a.out
         .read_dir()
         .is_ok_and(|mut entries| entries.next().is_some())
     {
-        bail!(
-            "{} is not empty: import into a new folder",
-            a.out.display()
-        );
+        bail!("{} is not empty: import into a new folder", a.out.display());
     }
     let project = rasa::read(&a.path)?;
-    let organisation = a.organisation.clone().unwrap_or_else(|| folder_name(&a.path));
+    let organisation = a
+        .organisation
+        .clone()
+        .unwrap_or_else(|| folder_name(&a.path));
     let today = chrono::Utc::now().date_naive();
     let mut imported = rasa::import::to_content(&project, &organisation, today);
     for (rel, text) in &imported.files {

@@ -111,7 +111,8 @@ pub fn from_knowledge(k: &Knowledge) -> (Project, Vec<Skipped>) {
             left_out.push(Skipped {
                 loc,
                 what: "off-topic vocabulary group".into(),
-                reason: "Rasa has no counterpart (words that mark questions we don't handle)".into(),
+                reason: "Rasa has no counterpart (words that mark questions we don't handle)"
+                    .into(),
             });
             continue;
         }
@@ -199,7 +200,14 @@ mod tests {
         ] {
             assert_eq!(python_compatible(ok), Ok(()), "{ok}");
         }
-        for bad in [r"\p{L}+", r"x(?i)y", r"(?U)a+", r"[[:alpha:]]", r"(?<n>a)", r"a\z"] {
+        for bad in [
+            r"\p{L}+",
+            r"x(?i)y",
+            r"(?U)a+",
+            r"[[:alpha:]]",
+            r"(?<n>a)",
+            r"a\z",
+        ] {
             assert!(python_compatible(bad).is_err(), "{bad}");
         }
     }

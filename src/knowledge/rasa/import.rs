@@ -128,23 +128,45 @@ pub fn to_content(p: &Project, organisation: &str, today: chrono::NaiveDate) -> 
             .collect();
         let replies = reply_texts(&responses, &mut out.skipped);
         let first = &d.rasa[0];
-        let as_article = !d.out_of_scope
-            && !replies.is_empty()
-            && (d.retrieval || action == "article");
+        let as_article =
+            !d.out_of_scope && !replies.is_empty() && (d.retrieval || action == "article");
         let name = unique(
-            if as_article { slug(first) } else { intent_name(first) },
+            if as_article {
+                slug(first)
+            } else {
+                intent_name(first)
+            },
             &mut taken,
         );
         if !d.out_of_scope && &name != first {
-            out.notes.push(note(&d.loc, first, format!("renamed {name:?} (Frontdoor names are lower-case letters, digits{})", if as_article { " and dashes" } else { ", '_', '-' and '.'" })));
+            out.notes.push(note(
+                &d.loc,
+                first,
+                format!(
+                    "renamed {name:?} (Frontdoor names are lower-case letters, digits{})",
+                    if as_article {
+                        " and dashes"
+                    } else {
+                        ", '_', '-' and '.'"
+                    }
+                ),
+            ));
         }
         let (kind, intent) = if d.out_of_scope {
             ("out_of_scope", Some(plain(&name, "out_of_scope", &d)))
         } else if as_article {
             used_responses.extend(responses.iter().map(|r| r.name.as_str()));
-            out.files.push(article(&name, &d, &replies, organisation, today));
+            out.files
+                .push(article(&name, &d, &replies, organisation, today));
             if replies.len() > 1 {
-                out.notes.push(note(&d.loc, first, format!("{} response variations: the article's body is the first", replies.len())));
+                out.notes.push(note(
+                    &d.loc,
+                    first,
+                    format!(
+                        "{} response variations: the article's body is the first",
+                        replies.len()
+                    ),
+                ));
             }
             let pin = (!d.rules.is_empty()).then(|| IntentOut {
                 article: Some(name.clone()),
@@ -156,7 +178,13 @@ pub fn to_content(p: &Project, organisation: &str, today: chrono::NaiveDate) -> 
             used_responses.extend(responses.iter().map(|r| r.name.as_str()));
             let keep = matches!(action, "greeting" | "thanks" | "goodbye" | "help");
             let kind = if keep { action } else { "smalltalk" };
-            (kind, Some(IntentOut { replies: replies.clone(), ..plain(&name, kind, &d) }))
+            (
+                kind,
+                Some(IntentOut {
+                    replies: replies.clone(),
+                    ..plain(&name, kind, &d)
+                }),
+            )
         } else {
             let kind = match action {
                 "status" | "escalate" | "feedback" | "help" => action,
@@ -209,10 +237,16 @@ pub fn to_content(p: &Project, organisation: &str, today: chrono::NaiveDate) -> 
         PathBuf::from("intents/imported.toml"),
         format!(
             "# Imported from Rasa by `frontdoor import-rasa` (see rasa-import-report.txt).\n\n{}",
-            toml::to_string_pretty(&IntentFile { intent: intents_toml }).unwrap_or_default()
+            toml::to_string_pretty(&IntentFile {
+                intent: intents_toml
+            })
+            .unwrap_or_default()
         ),
     ));
-    out.files.push((PathBuf::from("knowledge-base/sso.toml"), sso_toml(organisation)));
+    out.files.push((
+        PathBuf::from("knowledge-base/sso.toml"),
+        sso_toml(organisation),
+    ));
     out.groups = groups(p, &mut out.skipped);
     out.skipped.sort();
     out
@@ -272,19 +306,33 @@ fn drafts(p: &Project, out: &mut Imported) -> Vec<Draft> {
     let mut oos: Option<usize> = None;
     for i in &p.intents {
         let out_of_scope = is_out_of_scope_name(&i.name)
-            || i.frontdoor.as_ref().is_some_and(|h| h.action == "out_of_scope");
+            || i.frontdoor
+                .as_ref()
+                .is_some_and(|h| h.action == "out_of_scope");
         let mut examples = Vec::new();
         for e in &i.examples {
             let key = e.text.trim().to_lowercase();
             if key.is_empty() {
-                out.skipped.push(Skipped { loc: Loc { file: i.loc.file.clone(), line: e.line }, what: format!("an example of {}", i.name), reason: "empty".into() });
+                out.skipped.push(Skipped {
+                    loc: Loc {
+                        file: i.loc.file.clone(),
+                        line: e.line,
+                    },
+                    what: format!("an example of {}", i.name),
+                    reason: "empty".into(),
+                });
                 continue;
             }
             match owner.get(&key) {
                 Some(other) if other != &i.name => out.skipped.push(Skipped {
-                    loc: Loc { file: i.loc.file.clone(), line: e.line },
+                    loc: Loc {
+                        file: i.loc.file.clone(),
+                        line: e.line,
+                    },
                     what: format!("example {:?} of {}", e.text, i.name),
-                    reason: format!("also an example of {other}: one example belongs to one intent"),
+                    reason: format!(
+                        "also an example of {other}: one example belongs to one intent"
+                    ),
                 }),
                 _ => {
                     owner.insert(key, i.name.clone());
@@ -293,7 +341,11 @@ fn drafts(p: &Project, out: &mut Imported) -> Vec<Draft> {
             }
         }
         if examples.is_empty() {
-            out.skipped.push(Skipped { loc: i.loc.clone(), what: format!("intent {}", i.name), reason: "no examples".into() });
+            out.skipped.push(Skipped {
+                loc: i.loc.clone(),
+                what: format!("intent {}", i.name),
+                reason: "no examples".into(),
+            });
             continue;
         }
         let rules = rules_for(p, &i.name, &mut out.skipped);
@@ -319,7 +371,11 @@ fn drafts(p: &Project, out: &mut Imported) -> Vec<Draft> {
     let with_data: BTreeSet<&str> = p.intents.iter().map(|i| i.name.as_str()).collect();
     for (name, loc) in &p.domain_intents {
         if !with_data.contains(name.as_str()) {
-            out.skipped.push(Skipped { loc: loc.clone(), what: format!("intent {name}"), reason: "in the domain but has no training examples".into() });
+            out.skipped.push(Skipped {
+                loc: loc.clone(),
+                what: format!("intent {name}"),
+                reason: "in the domain but has no training examples".into(),
+            });
         }
     }
     for r in &p.regexes {
@@ -338,9 +394,15 @@ fn rules_for(p: &Project, intent: &str, skipped: &mut Vec<Skipped>) -> Vec<Strin
             match regex::Regex::new(pattern) {
                 Ok(_) => rules.push(pattern.clone()),
                 Err(e) => skipped.push(Skipped {
-                    loc: Loc { file: r.loc.file.clone(), line: *line },
+                    loc: Loc {
+                        file: r.loc.file.clone(),
+                        line: *line,
+                    },
                     what: format!("regex {} pattern {pattern:?}", r.name),
-                    reason: format!("does not compile in Rust's regex: {}", e.to_string().lines().last().unwrap_or_default()),
+                    reason: format!(
+                        "does not compile in Rust's regex: {}",
+                        e.to_string().lines().last().unwrap_or_default()
+                    ),
                 }),
             }
         }
@@ -354,13 +416,15 @@ fn answers(p: &Project) -> HashMap<&str, Vec<&str>> {
     let mut map: HashMap<&str, Vec<&str>> = HashMap::new();
     for pair in &p.pairings {
         for i in &pair.intents {
-            map.entry(i.as_str()).or_insert_with(|| pair.responses.iter().map(String::as_str).collect());
+            map.entry(i.as_str())
+                .or_insert_with(|| pair.responses.iter().map(String::as_str).collect());
         }
     }
     for i in p.intents.iter().filter(|i| i.is_retrieval()) {
         let own = format!("utter_{}", i.name);
         if let Some(r) = p.response(&own) {
-            map.entry(i.name.as_str()).or_insert_with(|| vec![r.name.as_str()]);
+            map.entry(i.name.as_str())
+                .or_insert_with(|| vec![r.name.as_str()]);
         }
     }
     map
@@ -372,16 +436,31 @@ fn reply_texts(responses: &[&Response], skipped: &mut Vec<Skipped>) -> Vec<Strin
     let usable = |r: &Response, skipped: &mut Vec<Skipped>| -> Vec<String> {
         let mut texts = Vec::new();
         for v in &r.variations {
-            let at = Loc { file: r.loc.file.clone(), line: v.line };
+            let at = Loc {
+                file: r.loc.file.clone(),
+                line: v.line,
+            };
             match &v.text {
-                Some(t) if has_placeholder(t) => skipped.push(Skipped { loc: at, what: format!("response {} variation", r.name), reason: "fills slots ({slot}); Frontdoor replies have no slots".into() }),
+                Some(t) if has_placeholder(t) => skipped.push(Skipped {
+                    loc: at,
+                    what: format!("response {} variation", r.name),
+                    reason: "fills slots ({slot}); Frontdoor replies have no slots".into(),
+                }),
                 Some(t) if !t.trim().is_empty() => {
                     texts.push(t.trim().to_string());
                     if !v.extras.is_empty() {
-                        skipped.push(Skipped { loc: at, what: format!("response {} {}", r.name, v.extras.join(", ")), reason: "only the text of a response is imported".into() });
+                        skipped.push(Skipped {
+                            loc: at,
+                            what: format!("response {} {}", r.name, v.extras.join(", ")),
+                            reason: "only the text of a response is imported".into(),
+                        });
                     }
                 }
-                _ => skipped.push(Skipped { loc: at, what: format!("response {} variation", r.name), reason: "has no text".into() }),
+                _ => skipped.push(Skipped {
+                    loc: at,
+                    what: format!("response {} variation", r.name),
+                    reason: "has no text".into(),
+                }),
             }
         }
         texts
@@ -390,8 +469,15 @@ fn reply_texts(responses: &[&Response], skipped: &mut Vec<Skipped>) -> Vec<Strin
         [] => Vec::new(),
         [one] => usable(*one, skipped),
         many => {
-            let parts: Vec<String> = many.iter().filter_map(|r| usable(*r, skipped).into_iter().next()).collect();
-            if parts.is_empty() { Vec::new() } else { vec![parts.join("\n\n")] }
+            let parts: Vec<String> = many
+                .iter()
+                .filter_map(|r| usable(*r, skipped).into_iter().next())
+                .collect();
+            if parts.is_empty() {
+                Vec::new()
+            } else {
+                vec![parts.join("\n\n")]
+            }
         }
     }
 }
@@ -402,7 +488,9 @@ fn has_placeholder(text: &str) -> bool {
         let after = &rest[open + 1..];
         if let Some(close) = after.find('}')
             && !after[..close].is_empty()
-            && after[..close].chars().all(|c| c.is_alphanumeric() || c == '_')
+            && after[..close]
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_')
         {
             return true;
         }
@@ -411,13 +499,27 @@ fn has_placeholder(text: &str) -> bool {
     false
 }
 
-fn article(id: &str, d: &Draft, replies: &[String], organisation: &str, today: chrono::NaiveDate) -> (PathBuf, String) {
+fn article(
+    id: &str,
+    d: &Draft,
+    replies: &[String],
+    organisation: &str,
+    today: chrono::NaiveDate,
+) -> (PathBuf, String) {
     use chrono::Datelike;
     let hints = d.hints.clone().unwrap_or_default();
     let first = &d.rasa[0];
     let group = first.split('/').next().unwrap_or(first);
-    let category = hints.category.unwrap_or_else(|| if d.retrieval { group.to_string() } else { "Imported".into() });
-    let title = hints.title.unwrap_or_else(|| humanise(first.rsplit('/').next().unwrap_or(first)));
+    let category = hints.category.unwrap_or_else(|| {
+        if d.retrieval {
+            group.to_string()
+        } else {
+            "Imported".into()
+        }
+    });
+    let title = hints
+        .title
+        .unwrap_or_else(|| humanise(first.rsplit('/').next().unwrap_or(first)));
     let front = FrontMatter {
         id: id.to_string(),
         title,
@@ -435,10 +537,17 @@ fn article(id: &str, d: &Draft, replies: &[String], organisation: &str, today: c
         owner: hints.owner.unwrap_or_else(|| organisation.to_string()),
         visibility: "all".into(),
     };
-    let folder = match slug(&category) { s if s.is_empty() => "imported".to_string(), s => s };
+    let folder = match slug(&category) {
+        s if s.is_empty() => "imported".to_string(),
+        s => s,
+    };
     (
         PathBuf::from(format!("knowledge-base/{folder}/{id}.md")),
-        format!("+++\n{}+++\n{}\n", toml::to_string_pretty(&front).unwrap_or_default(), replies[0]),
+        format!(
+            "+++\n{}+++\n{}\n",
+            toml::to_string_pretty(&front).unwrap_or_default(),
+            replies[0]
+        ),
     )
 }
 
@@ -447,22 +556,44 @@ fn article(id: &str, d: &Draft, replies: &[String], organisation: &str, today: c
 fn groups(p: &Project, skipped: &mut Vec<Skipped>) -> Vec<Group> {
     let mut raw: Vec<Group> = Vec::new();
     let mut by_canonical: BTreeMap<String, usize> = BTreeMap::new();
-    let mut add = |raw: &mut Vec<Group>, canonical: &str, terms: &[String], note: String, loc: &Loc| {
-        let at = *by_canonical.entry(canonical.to_lowercase()).or_insert_with(|| {
-            raw.push(Group { terms: vec![canonical.to_string()], note, loc: loc.clone() });
-            raw.len() - 1
-        });
-        raw[at].terms.extend(terms.iter().cloned());
-    };
+    let mut add =
+        |raw: &mut Vec<Group>, canonical: &str, terms: &[String], note: String, loc: &Loc| {
+            let at = *by_canonical
+                .entry(canonical.to_lowercase())
+                .or_insert_with(|| {
+                    raw.push(Group {
+                        terms: vec![canonical.to_string()],
+                        note,
+                        loc: loc.clone(),
+                    });
+                    raw.len() - 1
+                });
+            raw[at].terms.extend(terms.iter().cloned());
+        };
     for s in &p.synonyms {
-        add(&mut raw, &s.canonical, &s.terms, format!("Rasa synonym {:?} ({})", s.canonical, s.loc), &s.loc);
+        add(
+            &mut raw,
+            &s.canonical,
+            &s.terms,
+            format!("Rasa synonym {:?} ({})", s.canonical, s.loc),
+            &s.loc,
+        );
     }
     for i in &p.intents {
         for e in &i.examples {
             for a in &e.entities {
                 if let Some(v) = &a.value {
-                    let loc = Loc { file: i.loc.file.clone(), line: e.line };
-                    add(&mut raw, v, std::slice::from_ref(&a.text), format!("Rasa synonym {v:?} ({loc})"), &loc);
+                    let loc = Loc {
+                        file: i.loc.file.clone(),
+                        line: e.line,
+                    };
+                    add(
+                        &mut raw,
+                        v,
+                        std::slice::from_ref(&a.text),
+                        format!("Rasa synonym {v:?} ({loc})"),
+                        &loc,
+                    );
                 }
             }
         }
@@ -472,7 +603,11 @@ fn groups(p: &Project, skipped: &mut Vec<Skipped>) -> Vec<Group> {
             skipped.push(Skipped { loc: l.loc.clone(), what: format!("lookup {}", l.name), reason: format!("{} values: more than {MAX_LOOKUP_TERMS} is a gazetteer, not words for one thing", l.values.len()) });
             continue;
         }
-        raw.push(Group { terms: l.values.clone(), note: format!("Rasa lookup table {:?} ({})", l.name, l.loc), loc: l.loc.clone() });
+        raw.push(Group {
+            terms: l.values.clone(),
+            note: format!("Rasa lookup table {:?} ({})", l.name, l.loc),
+            loc: l.loc.clone(),
+        });
     }
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::new();
@@ -486,7 +621,11 @@ fn groups(p: &Project, skipped: &mut Vec<Skipped>) -> Vec<Group> {
             terms.push(t.trim().to_string());
         }
         if terms.len() < 2 {
-            skipped.push(Skipped { loc: g.loc.clone(), what: g.note.clone(), reason: "fewer than two distinct terms left (a term belongs to one group)".into() });
+            skipped.push(Skipped {
+                loc: g.loc.clone(),
+                what: g.note.clone(),
+                reason: "fewer than two distinct terms left (a term belongs to one group)".into(),
+            });
             continue;
         }
         g.terms = terms;
@@ -534,7 +673,11 @@ pub fn slug(s: &str) -> String {
 }
 
 fn unique(name: String, taken: &mut BTreeSet<String>) -> String {
-    let name = if name.is_empty() { "intent".to_string() } else { name };
+    let name = if name.is_empty() {
+        "intent".to_string()
+    } else {
+        name
+    };
     let mut candidate = name.clone();
     let mut n = 2;
     while !taken.insert(candidate.clone()) {

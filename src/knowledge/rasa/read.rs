@@ -14,7 +14,12 @@ use super::yaml::{self, Node};
 const SKIP_DIRS: &[&str] = &["models", "results", "node_modules", "venv", "__pycache__"];
 
 /// Files with channel and endpoint settings: they may hold secrets, so they are not even read.
-const SETTINGS_FILES: &[&str] = &["credentials.yml", "credentials.yaml", "endpoints.yml", "endpoints.yaml"];
+const SETTINGS_FILES: &[&str] = &[
+    "credentials.yml",
+    "credentials.yaml",
+    "endpoints.yml",
+    "endpoints.yaml",
+];
 
 /// Read a project folder or one file.
 pub fn read(path: &Path) -> Result<Project, RasaError> {
@@ -115,7 +120,8 @@ fn read_file(file: &Path, project: &mut Project) -> Result<(), RasaError> {
         return Err(RasaError::Yaml {
             file: file.to_path_buf(),
             line: root.line,
-            message: "a Rasa file is a mapping of keys (version, nlu, responses, stories, …)".into(),
+            message: "a Rasa file is a mapping of keys (version, nlu, responses, stories, …)"
+                .into(),
         });
     }
     let mut reader = FileReader { file, project };
@@ -400,7 +406,11 @@ impl FileReader<'_> {
     /// A story or rule: a pairing when it only answers intents with responses; else skipped.
     fn story(&mut self, kind: &str, item: &Node) {
         let singular = if kind == "stories" { "story" } else { "rule" };
-        let name = item.get(singular).and_then(Node::as_str).unwrap_or_default().to_string();
+        let name = item
+            .get(singular)
+            .and_then(Node::as_str)
+            .unwrap_or_default()
+            .to_string();
         let loc = self.at(item.get(singular).map_or(item.line, |n| n.line));
         match pairing(item) {
             Some((intents, responses)) => self.project.pairings.push(Pairing {
@@ -429,10 +439,16 @@ fn pairing(item: &Node) -> Option<(Vec<String>, Vec<String>)> {
         if step.entries().len() != 1 {
             return None; // entities or user text: a conditional answer
         }
-        step.get("intent").and_then(Node::as_str).map(str::to_string)
+        step.get("intent")
+            .and_then(Node::as_str)
+            .map(str::to_string)
     };
     let intents: Vec<String> = match first.get("or") {
-        Some(alternatives) => alternatives.items().iter().map(intent_of).collect::<Option<_>>()?,
+        Some(alternatives) => alternatives
+            .items()
+            .iter()
+            .map(intent_of)
+            .collect::<Option<_>>()?,
         None => vec![intent_of(first)?],
     };
     let responses: Vec<String> = rest
@@ -460,7 +476,9 @@ fn example(text: &str, line: usize) -> Example {
 fn entity_reason(name: &str) -> String {
     const BUILT_IN: &[&str] = &["email", "amount", "date", "invoice", "request"];
     if BUILT_IN.contains(&name) {
-        format!("Frontdoor extracts {name} from any message with its built-in `{name}` extractor; annotations are stripped to their text")
+        format!(
+            "Frontdoor extracts {name} from any message with its built-in `{name}` extractor; annotations are stripped to their text"
+        )
     } else {
         "an entity fills a slot; Frontdoor's inputs belong to services (none is created), so annotations are stripped to their text".into()
     }

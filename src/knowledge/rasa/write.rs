@@ -85,8 +85,16 @@ pub fn domain_yaml(p: &Project) -> String {
 
 fn metadata(out: &mut String, i: &NluIntent) {
     let Some(h) = &i.frontdoor else { return };
-    let _ = writeln!(out, "  metadata:\n    frontdoor:\n      action: {}", scalar(&h.action));
-    for (k, v) in [("title", &h.title), ("category", &h.category), ("owner", &h.owner)] {
+    let _ = writeln!(
+        out,
+        "  metadata:\n    frontdoor:\n      action: {}",
+        scalar(&h.action)
+    );
+    for (k, v) in [
+        ("title", &h.title),
+        ("category", &h.category),
+        ("owner", &h.owner),
+    ] {
         if let Some(v) = v {
             let _ = writeln!(out, "      {k}: {}", scalar(v));
         }
@@ -112,7 +120,10 @@ pub fn scalar(s: &str) -> String {
     const WORDS: &[&str] = &[
         "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~",
     ];
-    let plain = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let plain = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || " _./'-".contains(c))
         && !s.ends_with(' ')
@@ -128,7 +139,9 @@ pub fn scalar(s: &str) -> String {
 fn text_value(text: &str, indent: &str) -> String {
     let literal_ok = text.contains('\n')
         && !text.starts_with([' ', '\t', '\n'])
-        && !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+        && !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t');
     if !literal_ok {
         return scalar(text);
     }
@@ -175,7 +188,9 @@ mod tests {
         let doc = format!("r:\n  - text: {}\n", text_value(text, "      "));
         assert!(doc.contains("|-"), "{doc}");
         let root = yaml::parse(&doc).expect("valid").expect("doc");
-        let got = root.get("r").map(|r| r.items()[0].get("text").and_then(yaml::Node::as_str));
+        let got = root
+            .get("r")
+            .map(|r| r.items()[0].get("text").and_then(yaml::Node::as_str));
         assert_eq!(got, Some(Some(text)));
     }
 }

@@ -11,7 +11,10 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 pub enum Value {
     /// A scalar as written (YAML 1.2 core schema types are not resolved: Rasa's fields are
     /// strings, and `version: 3.1` must stay "3.1").
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -153,7 +156,8 @@ impl MarkedEventReceiver for Builder {
                 self.stack.push((Partial::Seq(Vec::new()), line, anchor));
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push((Partial::Map(Vec::new(), None), line, anchor));
+                self.stack
+                    .push((Partial::Map(Vec::new(), None), line, anchor));
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some((partial, line, anchor)) = self.stack.pop() {
@@ -191,7 +195,8 @@ mod tests {
 
     #[test]
     fn nodes_carry_their_lines_and_block_scalars_start_at_their_first_line() {
-        let text = "version: \"3.1\"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n    - hello\n";
+        let text =
+            "version: \"3.1\"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n    - hello\n";
         let root = parse(text).expect("valid").expect("not empty");
         assert_eq!(root.get("version").and_then(Node::as_str), Some("3.1"));
         let item = &root.get("nlu").expect("nlu").items()[0];
@@ -209,7 +214,9 @@ mod tests {
 
     #[test]
     fn aliases_repeat_their_anchor() {
-        let root = parse("a: &x [1, 2]\nb: *x\n").expect("valid").expect("not empty");
+        let root = parse("a: &x [1, 2]\nb: *x\n")
+            .expect("valid")
+            .expect("not empty");
         assert_eq!(root.get("b").map(|b| b.items().len()), Some(2));
     }
 
