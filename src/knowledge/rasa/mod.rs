@@ -13,6 +13,7 @@ pub mod export;
 pub mod import;
 pub mod model;
 mod read;
+pub mod vocabulary;
 pub mod write;
 pub mod yaml;
 
