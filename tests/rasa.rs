@@ -492,3 +492,20 @@ nlu:
     let check = frontdoor(&["--content", path(&out_dir), "check"], tmp.path());
     assert!(check.status.success());
 }
+
+/// One NLU file without its stories or domain: every intent still comes in, none has an answer
+/// to import (each is listed to review), and the organisation is named after the project.
+#[test]
+fn a_single_nlu_file_imports_on_its_own() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out_dir = tmp.path().join("content");
+    let nlu = helpdesk().join("data/nlu.yml");
+    let run = import(&nlu, &out_dir);
+    assert!(run.status.success());
+    let k = common::load_content(&out_dir);
+    let rasa = intents_in(&std::fs::read_to_string(&nlu).expect("nlu.yml"));
+    assert_eq!(k.intents.len(), rasa.len());
+    assert_eq!(k.organisation.name, "helpdesk-assistant");
+    let to_review = stdout(&run).matches("no response answers it").count();
+    assert_eq!(to_review, rasa.len() - 1, "all but out_of_scope");
+}

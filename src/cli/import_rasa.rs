@@ -106,14 +106,20 @@ fn verify(
     }
 }
 
+/// The project's folder name: the folder given, or for a file the folder above its `data/`
+/// (or `data/nlu/`) folders.
 fn folder_name(path: &Path) -> String {
-    let dir = if path.is_dir() {
-        Some(path)
-    } else {
-        path.parent()
-    };
-    dir.and_then(|d| std::fs::canonicalize(d).ok())
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().to_string()))
+    let mut dir = std::fs::canonicalize(path).ok();
+    if !path.is_dir() {
+        dir = dir.and_then(|d| d.parent().map(Path::to_path_buf));
+    }
+    while let Some(d) = dir
+        .clone()
+        .filter(|d| d.file_name().is_some_and(|n| n == "data" || n == "nlu"))
+    {
+        dir = d.parent().map(Path::to_path_buf);
+    }
+    dir.and_then(|d| d.file_name().map(|n| n.to_string_lossy().to_string()))
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "Imported assistant".into())
 }
