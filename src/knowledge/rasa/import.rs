@@ -426,11 +426,11 @@ fn reply_texts(responses: &[&Response], skipped: &mut Vec<Skipped>) -> Vec<Strin
     };
     match responses {
         [] => Vec::new(),
-        [one] => usable(*one, skipped),
+        [one] => usable(one, skipped),
         many => {
             let parts: Vec<String> = many
                 .iter()
-                .filter_map(|r| usable(*r, skipped).into_iter().next())
+                .filter_map(|r| usable(r, skipped).into_iter().next())
                 .collect();
             if parts.is_empty() {
                 Vec::new()
