@@ -10,6 +10,7 @@ use crate::engine::EngineConfig;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Labelled data: JSONL, or Rasa NLU YAML (.yml/.yaml file, or a Rasa project folder).
     #[arg(long, required_unless_present = "devset")]
     train: Option<PathBuf>,
     /// Measure the content (the configured content directory) through the real dialogue on
@@ -52,7 +53,15 @@ pub fn run(config: &Config, a: Args) -> anyhow::Result<()> {
     }
 }
 
+/// Labelled rows from JSONL (`{"text", "intent"}` per line) or Rasa NLU YAML (`.yml`/`.yaml`:
+/// a training data file or a project folder's files; `out_of_scope`/`nlu_fallback` are `oos`).
 fn read_rows(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let rasa = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"));
+    if rasa || path.is_dir() {
+        return Ok(crate::knowledge::rasa::labelled_rows(path)?);
+    }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     crate::engine::eval::load_jsonl(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))

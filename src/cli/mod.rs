@@ -10,7 +10,9 @@ mod config;
 mod demand;
 mod demo_data;
 mod eval;
+mod export_rasa;
 mod gaps;
+mod import_rasa;
 mod inbox;
 mod link_code;
 mod loadtest;
@@ -61,8 +63,9 @@ pub enum Command {
     Config(config::Args),
     /// Answer one question from the command line, without a server.
     Ask(ask::Args),
-    /// Measure the engine on a labelled JSONL dataset ({"text", "intent"}; "oos" = out of scope),
-    /// or the content through the dialogue on a development set (--devset).
+    /// Measure the engine on a labelled JSONL dataset ({"text", "intent"}; "oos" = out of scope)
+    /// or Rasa NLU YAML (.yml/.yaml; out_of_scope and nlu_fallback = out of scope), or the
+    /// content through the dialogue on a development set (--devset).
     Eval(eval::Args),
     /// Mint a signed web chat identity token (needs FRONTDOOR_IDENTITY_SECRET), for host pages
     /// and scripts.
@@ -103,6 +106,12 @@ pub enum Command {
     /// The content multiplied N times (generated in a temp dir), loaded and queried: load
     /// time and single-query p50/p99 at that size.
     BenchKb(bench_kb::Args),
+    /// Import a Rasa project (a folder with data/ and domain.yml, or one NLU file; Rasa 2.x/3.x
+    /// YAML) as a new content directory; what is not imported is listed with file:line and why.
+    ImportRasa(import_rasa::Args),
+    /// Export the content's intents, examples, vocabulary, rules and answers as a Rasa 3.x
+    /// project (data/nlu.yml, data/rules.yml, domain.yml).
+    ExportRasa(export_rasa::Args),
     /// Validate intents, the knowledge base and the request webhooks' templates; exits non-zero
     /// on errors.
     Check(check::Args),
@@ -155,6 +164,8 @@ pub fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Loadtest(a) => loadtest::run(&config, a),
         Command::BenchKb(a) => bench_kb::run(&config, a),
         Command::Check(a) => check::run(&config, a),
+        Command::ImportRasa(a) => import_rasa::run(&config, a),
+        Command::ExportRasa(a) => export_rasa::run(&config, a),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod check;
 pub mod live;
 mod load;
 pub mod model;
+pub mod rasa;
 pub mod render;
 pub mod scale;
 
