@@ -15,7 +15,8 @@
 //! - [`Access`]: back-office users, sessions and API tokens;
 //! - [`ChannelState`]: chat adapters' cursors and link codes;
 //! - [`Insight`]: the back office's reads and the `/metrics` totals;
-//! - [`Requests`]: service requests after they are opened (the queue, the case system's API).
+//! - [`Requests`]: service requests after they are opened (the queue, the case system's API);
+//! - [`Reviews`]: the monthly report's review by both sides (comments, actions agreed, marks).
 //!
 //! [`Store`] is their sum, implemented for every type that has all of them: `Arc<dyn Store>` is
 //! what the wiring holds and hands out.
@@ -30,6 +31,7 @@ mod insight;
 mod outbox;
 mod postgres;
 mod requests;
+mod reviews;
 mod sql;
 mod sqlite;
 mod writes;
@@ -53,6 +55,7 @@ pub use postgres::PgStore;
 pub use requests::{
     NewRequestEvent, RequestEventRow, RequestFilter, RequestRow, RequestUpdate, Requests,
 };
+pub use reviews::{NewReviewComment, ReviewCommentRow, ReviewMarkRow, Reviews};
 pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseUrl;
@@ -137,6 +140,7 @@ pub trait Store:
     + ChannelState
     + Insight
     + Requests
+    + Reviews
     + 'static
 {
 }
@@ -150,6 +154,7 @@ impl<T> Store for T where
         + ChannelState
         + Insight
         + Requests
+        + Reviews
         + 'static
 {
 }

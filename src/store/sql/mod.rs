@@ -23,6 +23,7 @@ pub(super) mod escalations;
 pub(super) mod insight;
 pub(super) mod outbox;
 pub(super) mod requests;
+pub(super) mod reviews;
 
 pub(crate) use conversations::TURN_CONTEXT;
 
@@ -53,6 +54,7 @@ macro_rules! impl_sql_store {
         $crate::store::sql::channel_state::impl_channel_state!($store);
         $crate::store::sql::insight::impl_insight!($store);
         $crate::store::sql::requests::impl_requests!($store, $conn);
+        $crate::store::sql::reviews::impl_reviews!($store);
     };
 }
 
