@@ -499,7 +499,7 @@ async fn the_report_page_forms_comment_and_mark_reviewed() {
                 &[
                     ("text", "Escalations at month end waited overnight"),
                     ("action_owner", "Priya"),
-                    ("action_due", &this),
+                    ("action_due", this.as_str()),
                 ],
             )
             .await;

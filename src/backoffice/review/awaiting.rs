@@ -82,11 +82,12 @@ pub async fn awaiting(
     for (c, months) in windows {
         let today = now.with_timezone(&c.timezone).date_naive();
         for m in months {
-            let made: Vec<Mark> = marks
+            let mut made: Vec<Mark> = marks
                 .iter()
                 .filter(|r| r.client_code == c.code && r.month == m)
                 .filter_map(mark)
                 .collect();
+            made.sort_by_key(|x| x.side);
             let missing = missing(&made);
             let Some((_, month_end)) = month_bounds(&m) else {
                 continue;

@@ -290,12 +290,14 @@ pub async fn review(
         .iter()
         .map(|r| comment(c, r, now))
         .collect();
-    let marks: Vec<Mark> = store
+    let mut marks: Vec<Mark> = store
         .review_marks(client, month)
         .await?
         .iter()
         .filter_map(mark)
         .collect();
+    // The SSO's side first, as the report reads.
+    marks.sort_by_key(|m| m.side);
     let missing = missing(&marks);
     Ok(Review {
         client: client.to_string(),
