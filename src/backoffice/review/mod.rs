@@ -26,7 +26,7 @@ pub mod awaiting;
 pub mod reminders;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::access::{Principal, Role};
 use super::period::month_bounds;
@@ -312,7 +312,7 @@ pub async fn review(
 }
 
 /// What a comment says: its text and, for an action agreed, who owns it and by when.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CommentRequest {
     pub text: String,
     /// Makes the comment an action agreed: who does it (a name or an email).
