@@ -1,6 +1,6 @@
 //! One shutdown handle for the whole server, the mini-redis way: `serve` creates one
 //! [`Trigger`] and gives each background task (HTTP server, outbox worker, content watcher,
-//! Telegram polling, Discord gateway, renewal alerts) its own clone of [`Shutdown`]. When the
+//! Telegram polling, Discord gateway, renewal alerts, review reminders) its own clone of [`Shutdown`]. When the
 //! trigger fires, or is dropped because `serve` is leaving, every clone sees it.
 //!
 //! A `watch` channel rather than a `broadcast`: a task that subscribes (or looks) after the

@@ -654,3 +654,149 @@ async fn concurrent_turns_on_one_conversation_serialise() {
         assert!(outcomes.contains(&TurnOutcome::Conflict), "{name}");
     }
 }
+
+/// The monthly report's review: comments in order with their actions, one mark per side that
+/// a second mark does not move, marks listed from a month on, an action closed once.
+async fn reviews_story(name: &str, store: &dyn Store) {
+    use frontdoor::store::{NewReviewComment, ReviewMarkRow};
+    let comment =
+        |author: &str, side: &str, body: &str, action: Option<(&str, &str)>| NewReviewComment {
+            client_code: "ACME".into(),
+            month: "2026-10".into(),
+            author: author.into(),
+            role: if side == "sso" {
+                "account_manager".into()
+            } else {
+                "client_lead".into()
+            },
+            side: side.into(),
+            body: body.into(),
+            action: action.map(|(o, d)| (o.to_string(), d.to_string())),
+        };
+    let first = store
+        .add_review_comment(
+            &comment("priya@sso", "sso", "Containment dipped in week 3", None),
+            100,
+        )
+        .await
+        .unwrap();
+    let action = store
+        .add_review_comment(
+            &comment(
+                "dana@acme",
+                "client",
+                "We will send complete POs",
+                Some(("Dana", "2026-11")),
+            ),
+            200,
+        )
+        .await
+        .unwrap();
+    assert!(action.id > first.id, "{name}");
+    assert_eq!(first.action_owner, None, "{name}");
+    assert_eq!(
+        (action.action_owner.as_deref(), action.action_due.as_deref()),
+        (Some("Dana"), Some("2026-11")),
+        "{name}"
+    );
+    // Another month's and another client's comments stay apart.
+    let mut other = comment("priya@sso", "sso", "November note", None);
+    other.month = "2026-11".into();
+    store.add_review_comment(&other, 300).await.unwrap();
+    let listed = store.review_comments("ACME", "2026-10").await.unwrap();
+    assert_eq!(listed, vec![first.clone(), action.clone()], "{name}");
+    assert!(
+        store
+            .review_comments("GLOBEX", "2026-10")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mark = |side: &str, by: &str, at: i64| ReviewMarkRow {
+        client_code: "ACME".into(),
+        month: "2026-10".into(),
+        side: side.into(),
+        marked_by: by.into(),
+        role: "account_manager".into(),
+        marked_at: at,
+    };
+    let (stands, new) = store
+        .mark_reviewed(&mark("sso", "priya@sso", 400))
+        .await
+        .unwrap();
+    assert!(new, "{name}");
+    assert_eq!(stands, mark("sso", "priya@sso", 400));
+    // Marking again (even by someone else, later) is idempotent: the first mark stands.
+    let (stands, new) = store
+        .mark_reviewed(&mark("sso", "sam@sso", 500))
+        .await
+        .unwrap();
+    assert!(!new, "{name}");
+    assert_eq!(stands, mark("sso", "priya@sso", 400), "{name}");
+    assert_eq!(
+        store.review_marks("ACME", "2026-10").await.unwrap(),
+        vec![mark("sso", "priya@sso", 400)],
+        "{name}"
+    );
+    store
+        .mark_reviewed(&mark("client", "dana@acme", 600))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.review_marks("ACME", "2026-10").await.unwrap().len(),
+        2
+    );
+    assert_eq!(store.review_marks_since("2026-10").await.unwrap().len(), 2);
+    assert!(
+        store
+            .review_marks_since("2026-11")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // An action is closed once; a comment that is no action, or another report's, is not one.
+    let closed = store
+        .close_review_action("ACME", "2026-10", action.id, "priya@sso", 700)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (closed.action_done_at, closed.action_done_by.as_deref()),
+        (Some(700), Some("priya@sso")),
+        "{name}"
+    );
+    let again = store
+        .close_review_action("ACME", "2026-10", action.id, "dana@acme", 800)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.action_done_at,
+        Some(700),
+        "{name}: the first close stands"
+    );
+    for (client, month, id) in [
+        ("ACME", "2026-10", first.id),
+        ("ACME", "2026-11", action.id),
+        ("GLOBEX", "2026-10", action.id),
+    ] {
+        assert_eq!(
+            store
+                .close_review_action(client, month, id, "x", 900)
+                .await
+                .unwrap(),
+            None,
+            "{name}: {client} {month} {id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn report_reviews_on_every_backend() {
+    for (name, store, _dir) in common::backends("report_reviews").await {
+        reviews_story(name, store.as_ref()).await;
+        eprintln!("review story passed on {name}");
+    }
+}

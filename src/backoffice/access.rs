@@ -6,6 +6,8 @@
 //! |---------------------------------|-------|----------|-----------------|-------------|
 //! | overview (all clients in scope) | all   | all      | their clients   | their client|
 //! | client page, report, statement  | all   | all      | their clients   | their client|
+//! | comment on a report's review    | all   | all      | their clients   | their client|
+//! | mark a report reviewed (side)   | –     | sso side | sso side        | client side |
 //! | knowledge gaps                  | all   | all      | their clients   | –           |
 //! | escalations queue               | all   | all      | their clients   | –           |
 //! | requests queue, request page    | all   | all      | their clients   | their client|
@@ -18,6 +20,8 @@
 //! (gaps) nor the SSO's internal queue (escalations). They follow their client's service
 //! requests (the queue and each request's timeline) but do not move them: that is the SSO's
 //! work. A request of a client outside the caller's scope is "not found", not "forbidden".
+//! The monthly report's review is two-sided (`review/mod.rs`): each side comments and marks its
+//! own side, for the clients it sees; admins comment but sign off for nobody.
 
 use std::fmt;
 
@@ -80,6 +84,9 @@ impl Role {
 pub enum Permission {
     /// Reports, KPIs and statements of the clients in scope.
     ReadReports,
+    /// Comment on the monthly reports of the clients in scope and mark one's own side reviewed
+    /// (which side: `review::Side::marked_by`).
+    ReviewReports,
     /// Knowledge gaps (raw queries) of the clients in scope.
     ReadGaps,
     /// The escalations queue of the clients in scope.
@@ -145,6 +152,7 @@ impl Principal {
                 | (
                     Role::SsoLead,
                     ReadReports
+                        | ReviewReports
                         | ReadGaps
                         | ReadEscalations
                         | Metrics
@@ -153,9 +161,14 @@ impl Principal {
                 )
                 | (
                     Role::AccountManager,
-                    ReadReports | ReadGaps | ReadEscalations | ReadRequests | ActOnRequests
+                    ReadReports
+                        | ReviewReports
+                        | ReadGaps
+                        | ReadEscalations
+                        | ReadRequests
+                        | ActOnRequests
                 )
-                | (Role::ClientLead, ReadReports | ReadRequests)
+                | (Role::ClientLead, ReadReports | ReviewReports | ReadRequests)
         )
     }
 

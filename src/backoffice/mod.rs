@@ -1,6 +1,6 @@
 //! The back office: what SSO leads, account managers and client leads read from the store —
 //! KPIs of both sides of the SPA, monthly reports, recharge statements, the escalations queue,
-//! knowledge gaps, demand spikes, SPA renewal alerts — and who may read what (`access`). Periods
+//! knowledge gaps, demand spikes, SPA renewal alerts, the monthly report's review by both sides — and who may read what (`access`). Periods
 //! are counted in the client's local days (`period`). The demo data that fills it is written
 //! by the simulation's demo (`simulation::demo`).
 
@@ -15,5 +15,6 @@ pub mod queue;
 pub mod renewals;
 pub mod report;
 pub mod rollout;
+pub mod review;
 pub mod statement;
 pub mod users;

@@ -1,5 +1,7 @@
 //! The monthly report an account manager reviews with the client: the KPIs of both sides of
 //! the SPA and the recharge statement, as JSON or as a printable HTML page (inline SVG, no CDN).
+//! A report read on its own ([`monthly_reviewed`]) also reads out the previous month's review:
+//! what each side said, and the actions agreed with where they stand now.
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -7,9 +9,10 @@ use serde::Serialize;
 use super::charts::esc;
 use super::kpi::{Kpis, SlaTerms, compute};
 use super::period::{MAX_PERIOD_DAYS, local_midnight};
+use super::review::{Review, ReviewError, previous_month, review};
 use super::statement::{Statement, StatementError, month_range, statement};
 use crate::knowledge::Knowledge;
-use crate::store::Insight;
+use crate::store::{Insight, Store};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MonthlyReport {
@@ -18,6 +21,33 @@ pub struct MonthlyReport {
     pub month: String,
     pub kpis: Kpis,
     pub statement: Statement,
+    /// "Review of <previous month>": its comments, actions agreed (status as of now) and marks.
+    /// Absent where the report is one of many (the overview).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_of_previous_month: Option<Review>,
+}
+
+/// The report with the previous month's review read out: what the report pages, the API and
+/// `frontdoor report` show.
+pub async fn monthly_reviewed(
+    store: &dyn Store,
+    k: &Knowledge,
+    client: &str,
+    month: &str,
+    now: i64,
+) -> Result<MonthlyReport, StatementError> {
+    let mut report = monthly(store, k, client, month, now).await?;
+    let previous =
+        previous_month(month).ok_or_else(|| StatementError::BadMonth(month.to_string()))?;
+    report.review_of_previous_month = Some(
+        review(store, k, client, &previous, now)
+            .await
+            .map_err(|e| match e {
+                ReviewError::Store(s) => StatementError::Store(s),
+                other => StatementError::BadPeriod(other.to_string()),
+            })?,
+    );
+    Ok(report)
 }
 
 pub async fn monthly(
@@ -41,6 +71,7 @@ pub async fn monthly(
         month: month.to_string(),
         kpis,
         statement,
+        review_of_previous_month: None,
     })
 }
 
@@ -428,6 +459,9 @@ impl MonthlyReport {
             format!("total {}", self.statement.currency),
             super::statement::money(self.statement.total_minor),
         ));
+        if let Some(r) = &self.review_of_previous_month {
+            rows.extend(review_csv_rows(r));
+        }
         let mut out = String::from("client,month,section,metric,value\n");
         for (section, metric, value) in rows {
             out.push_str(&format!(
@@ -489,7 +523,7 @@ impl MonthlyReport {
              <h2>What the client provided</h2><table>{cl}</table>\n\
              <h2>Requests by service</h2><table><tr>{service_head}</tr>{services}</table>\n\
              <h2>Demand</h2><table>{demand}</table>{svg}\n\
-             <h2>Recharge</h2>{statement_table}\n</body></html>\n",
+             <h2>Recharge</h2>{statement_table}\n{review}</body></html>\n",
             client = esc(&self.client),
             name = esc(&self.client_name),
             month = esc(&self.month),
@@ -497,6 +531,132 @@ impl MonthlyReport {
             cl = table(&client_rows),
             demand = table(&demand_rows),
             svg = heatmap_svg(&k.heatmap),
+            review = self
+                .review_of_previous_month
+                .as_ref()
+                .map(review_html)
+                .unwrap_or_default(),
         )
     }
+}
+
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The previous month's review as `section,metric,value` rows: whether it was reviewed, each
+/// side's mark, each comment, each action agreed with its status.
+fn review_csv_rows(r: &Review) -> Vec<(&'static str, String, String)> {
+    let mut rows = vec![
+        ("review", "month reviewed".to_string(), r.month.clone()),
+        ("review", "reviewed".to_string(), r.reviewed.to_string()),
+    ];
+    for m in &r.marks {
+        rows.push((
+            "review",
+            format!("marked {}", m.side.as_str()),
+            format!("{} ({}) {}", m.by, m.role, stamp(m.at)),
+        ));
+    }
+    for c in &r.comments {
+        rows.push((
+            "review",
+            format!(
+                "comment {} {} {} ({}) {}",
+                c.id,
+                c.side.as_str(),
+                c.author,
+                c.role,
+                stamp(c.at)
+            ),
+            c.text.clone(),
+        ));
+    }
+    for (c, a) in r.actions() {
+        rows.push((
+            "review_action",
+            format!(
+                "{} owner {} due {} {}",
+                c.id,
+                a.owner,
+                a.due,
+                a.status.as_str()
+            ),
+            c.text.clone(),
+        ));
+    }
+    rows
+}
+
+/// "Review of <month>": the comments and the actions agreed, as the report's last section.
+fn review_html(r: &Review) -> String {
+    let marks = if r.marks.is_empty() {
+        "Not marked reviewed by either side.".to_string()
+    } else {
+        r.marks
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} side marked reviewed by {} ({}) on {}",
+                    if m.side == super::review::Side::Sso {
+                        "SSO"
+                    } else {
+                        "Client"
+                    },
+                    esc(&m.by),
+                    esc(&m.role),
+                    stamp(m.at)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+            + if r.reviewed {
+                "."
+            } else {
+                "; the other side has not marked it."
+            }
+    };
+    let comments: String = r
+        .comments
+        .iter()
+        .map(|c| {
+            format!(
+                "<tr><td>{}</td><td>{} <span class=muted>{} · {}</span></td><td style=\"white-space:pre-wrap\">{}</td></tr>",
+                stamp(c.at),
+                esc(&c.author),
+                esc(&c.role),
+                c.side.as_str(),
+                esc(&c.text)
+            )
+        })
+        .collect();
+    let actions: String = r
+        .actions()
+        .map(|(c, a)| {
+            format!(
+                "<tr><td style=\"white-space:pre-wrap\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&c.text),
+                esc(&a.owner),
+                esc(&a.due),
+                a.status.as_str()
+            )
+        })
+        .collect();
+    format!(
+        "<section id=review-of-previous><h2>Review of {month}</h2><p>{marks}</p>\n\
+         <h3>Comments</h3>{comments}\n<h3>Actions agreed</h3>{actions}\n</section>\n",
+        month = esc(&r.month),
+        comments = if comments.is_empty() {
+            "<p>No comments were made.</p>".to_string()
+        } else {
+            format!("<table><tr><th>When</th><th>Who</th><th>Comment</th></tr>{comments}</table>")
+        },
+        actions = if actions.is_empty() {
+            "<p>No actions were agreed.</p>".to_string()
+        } else {
+            format!(
+                "<table><tr><th>Action</th><th>Owner</th><th>Due</th><th>Status</th></tr>{actions}</table>"
+            )
+        },
+    )
 }

@@ -18,6 +18,7 @@ mod link_code;
 mod loadtest;
 mod renewals;
 mod report;
+mod reviews;
 mod serve;
 mod statement;
 mod telegram_webhook;
@@ -86,6 +87,10 @@ pub enum Command {
     /// --notify queues one alert per SPA and renewal to the client's account manager (the
     /// outbox worker of `frontdoor serve` delivers it; `serve` also checks daily by itself).
     Renewals(renewals::Args),
+    /// Monthly reports awaiting review by the SSO or the client (the last three ended months);
+    /// --notify queues one reminder per report to the account manager once it is
+    /// `review_reminder_days` past its month's end (`serve` also checks hourly by itself).
+    Reviews(reviews::Args),
     /// Fill an empty database with realistic demo traffic, played through the real dialogue
     /// (no ping is sent), so the back office has numbers to show.
     DemoData(demo_data::Args),
@@ -156,6 +161,7 @@ pub fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Gaps(a) => block_on(gaps::run(config, a)),
         Command::Demand(a) => block_on(demand::run(config, a)),
         Command::Renewals(a) => block_on(renewals::run(config, a)),
+        Command::Reviews(a) => block_on(reviews::run(config, a)),
         Command::DemoData(a) => block_on(demo_data::run(config, a)),
         Command::Inbox(a) => multi_thread(inbox::run(config, a)),
         Command::TelegramWebhook(_) => block_on(telegram_webhook::run(config)),

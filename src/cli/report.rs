@@ -1,5 +1,5 @@
-//! `frontdoor report`: a client's monthly report (KPIs of both sides of the SPA and the
-//! recharge statement).
+//! `frontdoor report`: a client's monthly report (KPIs of both sides of the SPA, the
+//! recharge statement, and the review of the month before).
 
 use std::path::PathBuf;
 
@@ -27,7 +27,8 @@ pub async fn run(config: Config, a: Args) -> anyhow::Result<()> {
     let k = crate::app::load_knowledge(&config.content_dir, &config.engine)?;
     let now = chrono::Utc::now().timestamp_millis();
     let r =
-        crate::backoffice::report::monthly(store.as_ref(), &k, &a.client, &a.month, now).await?;
+        crate::backoffice::report::monthly_reviewed(store.as_ref(), &k, &a.client, &a.month, now)
+            .await?;
     let text = match a.format.as_str() {
         "json" => serde_json::to_string_pretty(&r)?,
         "html" => r.to_html(),

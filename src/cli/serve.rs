@@ -40,6 +40,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         state.chat.outbox_wake.clone(),
         shutdown.clone().signalled(),
     ));
+    // Monthly report reviews: the account manager is reminded once of a report left
+    // unreviewed; checked at start and hourly.
+    tokio::spawn(crate::backoffice::review::reminders::run_hourly(
+        state.chat.store.clone(),
+        state.chat.knowledge.clone(),
+        state.chat.outbox_wake.clone(),
+        shutdown.clone(),
+    ));
     if config.reload_interval_secs > 0 {
         tokio::spawn(state.live_knowledge().watch(
             Duration::from_secs(config.reload_interval_secs),

@@ -78,6 +78,11 @@ impl Modify for Security {
         super::backoffice::api::grouped_gaps,
         super::backoffice::api::export_gap,
         super::backoffice::api::renewals,
+        super::backoffice::reviews::awaiting_reviews,
+        super::backoffice::reviews::show,
+        super::backoffice::reviews::comment,
+        super::backoffice::reviews::reviewed,
+        super::backoffice::reviews::action_done,
         super::backoffice::api::users,
         super::backoffice::api::create_user,
         super::backoffice::api::tokens,
@@ -93,7 +98,7 @@ impl Modify for Security {
     modifiers(&Security),
     tags(
         (name = "chat", description = "The web chat"),
-        (name = "back office", description = "KPIs, reports, statements, escalations, knowledge gaps"),
+        (name = "back office", description = "KPIs, reports and their reviews, statements, escalations, knowledge gaps"),
         (name = "access", description = "Users and API tokens"),
         (name = "requests", description = "Service requests, for the SSO's case system"),
     )

@@ -278,6 +278,7 @@ fn default_organisation() -> Organisation {
         urgent_response_hours: 1,
         client_response_hours: 16,
         reopen_window_days: 14,
+        review_reminder_days: 5,
     }
 }
 

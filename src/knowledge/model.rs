@@ -140,6 +140,9 @@ pub struct Organisation {
     pub client_response_hours: u32,
     /// Days after completion within which a request may be reopened.
     pub reopen_window_days: u32,
+    /// Days after a month ends before its report, not yet reviewed by both sides, reminds the
+    /// account manager (`backoffice::review::reminders`).
+    pub review_reminder_days: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -15,7 +15,8 @@
 //! - [`Access`]: back-office users, sessions and API tokens;
 //! - [`ChannelState`]: chat adapters' cursors and link codes;
 //! - [`Insight`]: the back office's reads and the `/metrics` totals;
-//! - [`Requests`]: service requests after they are opened (the queue, the case system's API).
+//! - [`Requests`]: service requests after they are opened (the queue, the case system's API);
+//! - [`Reviews`]: the monthly report's review by both sides (comments, actions agreed, marks).
 //!
 //! [`Store`] is their sum, implemented for every type that has all of them: `Arc<dyn Store>` is
 //! what the wiring holds and hands out.
@@ -31,6 +32,7 @@ mod outbox;
 mod postgres;
 mod requests;
 mod rollout;
+mod reviews;
 mod sql;
 mod sqlite;
 mod writes;
@@ -55,6 +57,7 @@ pub use requests::{
     NewRequestEvent, RequestEventRow, RequestFilter, RequestRow, RequestUpdate, Requests,
 };
 pub use rollout::{AuditRow, RolloutRow, Rollouts};
+pub use reviews::{NewReviewComment, ReviewCommentRow, ReviewMarkRow, Reviews};
 pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseUrl;
@@ -140,6 +143,7 @@ pub trait Store:
     + Insight
     + Requests
     + Rollouts
+    + Reviews
     + 'static
 {
 }
@@ -154,6 +158,7 @@ impl<T> Store for T where
         + Insight
         + Requests
         + Rollouts
+        + Reviews
         + 'static
 {
 }

@@ -21,7 +21,7 @@ use crate::backoffice::access::{
 use crate::backoffice::dashboard::{self, ClientSummary, this_month};
 use crate::backoffice::demand::{Demand, DemandError, SpikeSettings, demand};
 use crate::backoffice::gaps::{GapError, GapReport};
-use crate::backoffice::report::{MonthlyReport, PeriodReport, monthly, period};
+use crate::backoffice::report::{MonthlyReport, PeriodReport, monthly_reviewed, period};
 use crate::backoffice::statement::{Statement, StatementError, statement};
 use crate::backoffice::users::{self, NewUserError, UserRequest};
 use crate::dialogue::service::{current, millis};
@@ -193,7 +193,8 @@ pub async fn clients(
     ))
 }
 
-/// One client's monthly report: KPIs of both sides of the SPA and the recharge statement.
+/// One client's monthly report: KPIs of both sides of the SPA, the recharge statement, and the
+/// review of the month before (its comments and actions agreed, with their status now).
 #[utoipa::path(get, path = "/api/v1/admin/clients/{code}/report", tag = "back office",
     params(("code" = String, Path, description = "client code"), MonthQuery),
     responses((status = 200, body = MonthlyReport), (status = 400, body = ErrorBody),
@@ -210,7 +211,7 @@ pub async fn report(
     let month = q.month.unwrap_or_else(|| this_month(now));
     let k = current(&app.chat.knowledge);
     Ok(Json(
-        monthly(app.chat.store.as_ref(), &k, &code, &month, now).await?,
+        monthly_reviewed(app.chat.store.as_ref(), &k, &code, &month, now).await?,
     ))
 }
 

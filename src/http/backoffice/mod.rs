@@ -6,6 +6,8 @@ pub mod auth;
 pub mod pages;
 pub mod queue;
 pub mod rollout;
+pub mod review_pages;
+pub mod reviews;
 
 use std::sync::Arc;
 
@@ -22,7 +24,6 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/admin/login", get(pages::login_page).post(auth::login))
         .route("/admin/logout", post(auth::logout))
         .route("/admin/clients/{code}", get(pages::client))
-        .route("/admin/clients/{code}/report", get(pages::report))
         .route("/admin/escalations", get(pages::escalations))
         .route(
             "/admin/escalations/{id}/act",
@@ -35,6 +36,8 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/admin/gaps", get(pages::gaps))
         .route("/admin/users", get(pages::users))
+        .merge(review_pages::router())
         .merge(api::router())
         .merge(rollout::router())
+        .merge(reviews::router())
 }

@@ -1,5 +1,6 @@
-//! The server-rendered dashboard under `/admin`: overview, per-client page, printable monthly
-//! report, escalations queue, knowledge gaps, users (the requests queue is in `queue`). Templates are minijinja files compiled into
+//! The server-rendered dashboard under `/admin`: overview, per-client page, escalations queue,
+//! knowledge gaps, users (the requests queue is in `queue`, the report page and its review in
+//! `review_pages`). Templates are minijinja files compiled into
 //! the binary (autoescaped as HTML); charts are SVG strings from `backoffice::charts`, the only
 //! values marked safe.
 
@@ -44,6 +45,11 @@ fn env() -> &'static Environment<'static> {
             ("users.html", include_str!("templates/users.html")),
             ("requests.html", include_str!("templates/requests.html")),
             ("request.html", include_str!("templates/request.html")),
+            ("reviews.html", include_str!("templates/reviews.html")),
+            (
+                "review_panel.html",
+                include_str!("templates/review_panel.html"),
+            ),
         ] {
             // The templates are part of the binary; a syntax error is caught by the page tests.
             if let Err(e) = env.add_template(name, source) {
@@ -91,6 +97,7 @@ pub(super) fn frame(who: &Principal, page: &str) -> Value {
         may_escalations => who.may(Permission::ReadEscalations),
         may_gaps => who.may(Permission::ReadGaps),
         may_users => who.may(Permission::ManageUsers),
+        may_reviews => who.may(Permission::ReadReports),
     }
 }
 
@@ -400,21 +407,6 @@ pub async fn client(
         },
     )?
     .into_response())
-}
-
-/// The printable monthly report (the one an account manager reviews with the client).
-pub async fn report(
-    State(app): State<Arc<AppState>>,
-    PageUser(who): PageUser,
-    ApiPath(code): ApiPath<String>,
-    ApiQuery(q): ApiQuery<MonthQuery>,
-) -> Result<Response, ApiError> {
-    check_client(&who, &code)?;
-    let now = now();
-    let month = q.month.unwrap_or_else(|| this_month(now));
-    let k = current(&app.chat.knowledge);
-    let report = monthly(app.chat.store.as_ref(), &k, &code, &month, now).await?;
-    Ok(Html(report.to_html()).into_response())
 }
 
 #[derive(Debug, Deserialize)]

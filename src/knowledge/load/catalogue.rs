@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// A reminder later than this would land after the next month's report: too late to matter.
+const MAX_REVIEW_REMINDER_DAYS: u32 = 28;
+
 impl Loader {
     pub fn load_organisation(&mut self, file: &Path) {
         let Some(text) = self.read(file) else { return };
@@ -32,6 +35,16 @@ impl Loader {
             return;
         };
         let rates = self.rates(file, raw.rates);
+        if !(1..=MAX_REVIEW_REMINDER_DAYS).contains(&raw.review_reminder_days) {
+            self.err_at(
+                file,
+                "review_reminder_days",
+                format!(
+                    "review_reminder_days must be between 1 and {MAX_REVIEW_REMINDER_DAYS} (days after a month ends), not {}",
+                    raw.review_reminder_days
+                ),
+            );
+        }
         self.raw.organisation = Some(Organisation {
             short_name: raw.short_name.unwrap_or_else(|| raw.name.clone()),
             name: raw.name,
@@ -43,6 +56,7 @@ impl Loader {
             urgent_response_hours: raw.urgent_response_hours,
             client_response_hours: raw.client_response_hours,
             reopen_window_days: raw.reopen_window_days,
+            review_reminder_days: raw.review_reminder_days,
         });
     }
 

@@ -88,6 +88,9 @@ struct RawOrganisation {
     /// How long after completion a client may reopen a request (days).
     #[serde(default = "fourteen")]
     reopen_window_days: u32,
+    /// Days after a month ends before an unreviewed monthly report reminds the account manager.
+    #[serde(default = "five")]
+    review_reminder_days: u32,
 }
 
 /// A rate card entry: a price, or (for `completed_request` only) prices by service id with an
@@ -105,6 +108,10 @@ fn sixteen() -> u32 {
 
 fn fourteen() -> u32 {
     14
+}
+
+fn five() -> u32 {
+    5
 }
 
 fn four() -> u32 {

@@ -24,6 +24,7 @@ pub(super) mod insight;
 pub(super) mod outbox;
 pub(super) mod requests;
 pub(super) mod rollout;
+pub(super) mod reviews;
 
 pub(crate) use conversations::TURN_CONTEXT;
 
@@ -69,6 +70,7 @@ macro_rules! impl_sql_store {
         $crate::store::sql::insight::impl_insight!($store);
         $crate::store::sql::requests::impl_requests!($store, $conn);
         $crate::store::sql::rollout::impl_rollouts!($store);
+        $crate::store::sql::reviews::impl_reviews!($store);
     };
 }
 
