@@ -90,6 +90,8 @@ pub enum Permission {
     ActOnRequests,
     /// Users: list and create.
     ManageUsers,
+    /// Announcements to every client's staff: create, list with counts, end early.
+    ManageAnnouncements,
     /// Content reload.
     Reload,
     /// Prometheus metrics (totals across clients).
@@ -148,6 +150,7 @@ impl Principal {
                         | Metrics
                         | ReadRequests
                         | ActOnRequests
+                        | ManageAnnouncements
                 )
                 | (
                     Role::AccountManager,

@@ -177,6 +177,30 @@ impl ChatService {
 
     /// [`handle`](Self::handle), committing `attached` with the turn: a request's change
     /// computed by the lifecycle before the turn that tells the client about it.
+    /// The running announcements about an article that reach this user (their client, this
+    /// channel), for an answer to mention.
+    async fn notices(
+        &self,
+        channel: &str,
+        client: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<super::Notice>, ServiceError> {
+        Ok(self
+            .store
+            .active_announcements(millis(now))
+            .await?
+            .into_iter()
+            .filter(|a| a.reaches_client(client) && a.channel_list().iter().any(|c| c == channel))
+            .filter_map(|a| {
+                Some(super::Notice {
+                    article_id: a.article_id?,
+                    title: a.title,
+                    text: a.body,
+                })
+            })
+            .collect())
+    }
+
     pub async fn handle_with(
         &self,
         inbound: Inbound,
@@ -251,6 +275,9 @@ impl ChatService {
                 })
                 .collect(),
             surveyed_recently,
+            notices: self
+                .notices(&inbound.channel, person.client_code.as_deref(), now)
+                .await?,
         };
         let event = Event {
             input: inbound.input.clone(),

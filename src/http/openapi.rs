@@ -83,6 +83,11 @@ impl Modify for Security {
         super::backoffice::api::tokens,
         super::backoffice::api::create_token,
         super::backoffice::api::revoke_token,
+        super::backoffice::announcements::create,
+        super::backoffice::announcements::list,
+        super::backoffice::announcements::show,
+        super::backoffice::announcements::end,
+        super::announcements::active,
         super::requests::list,
         super::requests::show,
         super::requests::update,
@@ -94,6 +99,7 @@ impl Modify for Security {
         (name = "back office", description = "KPIs, reports, statements, escalations, knowledge gaps"),
         (name = "access", description = "Users and API tokens"),
         (name = "requests", description = "Service requests, for the SSO's case system"),
+        (name = "announcements", description = "Announcements to the clients' staff: web banner, Telegram, Discord"),
     )
 )]
 pub struct ApiDoc;

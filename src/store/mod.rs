@@ -15,12 +15,14 @@
 //! - [`Access`]: back-office users, sessions and API tokens;
 //! - [`ChannelState`]: chat adapters' cursors and link codes;
 //! - [`Insight`]: the back office's reads and the `/metrics` totals;
-//! - [`Requests`]: service requests after they are opened (the queue, the case system's API).
+//! - [`Requests`]: service requests after they are opened (the queue, the case system's API);
+//! - [`Announcements`]: announcements to clients' staff and their per-recipient deliveries.
 //!
 //! [`Store`] is their sum, implemented for every type that has all of them: `Arc<dyn Store>` is
 //! what the wiring holds and hands out.
 
 mod access;
+mod announcements;
 mod channel_state;
 mod conversations;
 mod database;
@@ -40,6 +42,10 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use access::{Access, ApiTokenRow, NewUser, UserRow};
+pub use announcements::{
+    AnnouncementRow, Announcements, AudienceMember, DeliveryCounts, DeliveryRow, DeliveryStatus,
+    NewAnnouncement, NewDelivery, OUTBOX_KIND as ANNOUNCEMENT_OUTBOX_KIND, Pacing,
+};
 pub use channel_state::ChannelState;
 pub use conversations::{
     ConversationRow, Conversations, IdentityClaim, InputCollectionRow, MessageRow, NewMessage,
@@ -137,6 +143,7 @@ pub trait Store:
     + ChannelState
     + Insight
     + Requests
+    + Announcements
     + 'static
 {
 }
@@ -150,6 +157,7 @@ impl<T> Store for T where
         + ChannelState
         + Insight
         + Requests
+        + Announcements
         + 'static
 {
 }

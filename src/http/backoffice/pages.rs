@@ -42,6 +42,10 @@ fn env() -> &'static Environment<'static> {
             ),
             ("gaps.html", include_str!("templates/gaps.html")),
             ("users.html", include_str!("templates/users.html")),
+            (
+                "announcements.html",
+                include_str!("templates/announcements.html"),
+            ),
             ("requests.html", include_str!("templates/requests.html")),
             ("request.html", include_str!("templates/request.html")),
         ] {
@@ -91,6 +95,7 @@ pub(super) fn frame(who: &Principal, page: &str) -> Value {
         may_escalations => who.may(Permission::ReadEscalations),
         may_gaps => who.may(Permission::ReadGaps),
         may_users => who.may(Permission::ManageUsers),
+        may_announce => who.may(Permission::ManageAnnouncements),
     }
 }
 
