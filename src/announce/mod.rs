@@ -121,15 +121,15 @@ pub fn validate(
         return bad(format!("unknown article {a:?}"));
     }
     let starts_at = r.starts_at.unwrap_or(now);
+    if r.ends_at <= now {
+        return bad(format!("ends_at {} is in the past", r.ends_at.to_rfc3339()));
+    }
     if r.ends_at <= starts_at {
         return bad(format!(
             "ends_at {} is not after starts_at {}",
             r.ends_at.to_rfc3339(),
             starts_at.to_rfc3339()
         ));
-    }
-    if r.ends_at <= now {
-        return bad(format!("ends_at {} is in the past", r.ends_at.to_rfc3339()));
     }
     Ok(NewAnnouncement {
         title,

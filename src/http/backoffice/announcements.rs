@@ -247,10 +247,10 @@ async fn render_page(
     let announcements: Vec<Value> = views(app.chat.store.as_ref(), Utc::now())
         .await?
         .iter()
-        .map(Value::from_serialize)
+        .map(|a| Value::from(minijinja::value::Serde(a)))
         .collect();
-    let clients: Vec<&String> = k.clients.keys().collect();
-    let articles: Vec<&String> = k.articles.keys().collect();
+    let clients: Vec<String> = k.clients.keys().cloned().collect();
+    let articles: Vec<String> = k.articles.keys().cloned().collect();
     let (status, message) = error.unwrap_or((StatusCode::OK, String::new()));
     let html = render(
         "announcements.html",
