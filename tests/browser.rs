@@ -637,11 +637,17 @@ async fn announcement_banner_in_a_real_browser() {
         created_by: "ada".into(),
     };
     let payroll = store
-        .create_announcement(&announce("Payroll cut-off moves to the 20th", "ACME", "web"), now)
+        .create_announcement(
+            &announce("Payroll cut-off moves to the 20th", "ACME", "web"),
+            now,
+        )
         .await
         .unwrap();
     let vpn = store
-        .create_announcement(&announce("VPN maintenance Saturday 06:00", "ACME", "web"), now)
+        .create_announcement(
+            &announce("VPN maintenance Saturday 06:00", "ACME", "web"),
+            now,
+        )
         .await
         .unwrap();
     for other in [
@@ -656,7 +662,12 @@ async fn announcement_banner_in_a_real_browser() {
         .new_page(format!("{}/", server.url))
         .await
         .expect("open demo page");
-    wait_for(&page, "document.querySelector('#fd-launcher')", "the launcher").await;
+    wait_for(
+        &page,
+        "document.querySelector('#fd-launcher')",
+        "the launcher",
+    )
+    .await;
     page.find_element("#fd-launcher")
         .await
         .expect("launcher")
@@ -671,10 +682,22 @@ async fn announcement_banner_in_a_real_browser() {
     )
     .await;
     let shown = text_of(&page, banner).await;
-    assert!(shown.contains("Payroll cut-off moves to the 20th"), "{shown}");
-    assert!(shown.contains("VPN maintenance Saturday 06:00: details for the staff."), "{shown}");
-    assert!(!shown.contains("GLOBEX office move"), "another client's: {shown}");
-    assert!(!shown.contains("Telegram-only"), "not a web announcement: {shown}");
+    assert!(
+        shown.contains("Payroll cut-off moves to the 20th"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("VPN maintenance Saturday 06:00: details for the staff."),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("GLOBEX office move"),
+        "another client's: {shown}"
+    );
+    assert!(
+        !shown.contains("Telegram-only"),
+        "not a web announcement: {shown}"
+    );
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
     std::fs::create_dir_all(&shots).expect("screenshot dir");
     page.save_screenshot(
@@ -685,13 +708,20 @@ async fn announcement_banner_in_a_real_browser() {
     .expect("screenshot");
 
     // Dismissed: gone now, and after a reload of the page.
-    page.find_element(&format!(".fd-announcement[data-id='{payroll}'] .fd-announcement-dismiss"))
-        .await
-        .expect("the payroll banner's dismiss button")
-        .click()
-        .await
-        .expect("dismiss");
-    wait_for(&page, "document.querySelectorAll('.fd-announcement').length === 1", "one banner left").await;
+    page.find_element(&format!(
+        ".fd-announcement[data-id='{payroll}'] .fd-announcement-dismiss"
+    ))
+    .await
+    .expect("the payroll banner's dismiss button")
+    .click()
+    .await
+    .expect("dismiss");
+    wait_for(
+        &page,
+        "document.querySelectorAll('.fd-announcement').length === 1",
+        "one banner left",
+    )
+    .await;
     page.reload().await.expect("reload");
     wait_for(
         &page,
@@ -703,7 +733,12 @@ async fn announcement_banner_in_a_real_browser() {
     assert!(!text_of(&page, banner).await.contains("Payroll"));
 
     // Ended: after the end nothing is shown (the panel asks again when it opens).
-    assert!(store.end_announcement(vpn, chrono::Utc::now().timestamp_millis()).await.unwrap());
+    assert!(
+        store
+            .end_announcement(vpn, chrono::Utc::now().timestamp_millis())
+            .await
+            .unwrap()
+    );
     page.reload().await.expect("reload");
     wait_for(
         &page,
@@ -712,12 +747,13 @@ async fn announcement_banner_in_a_real_browser() {
     )
     .await;
     assert_eq!(count(&page, ".fd-announcement").await, 0);
-    assert!(page
-        .evaluate("document.querySelector('#fd-announcements').hidden")
-        .await
-        .expect("evaluate")
-        .into_value::<bool>()
-        .expect("a bool"));
+    assert!(
+        page.evaluate("document.querySelector('#fd-announcements').hidden")
+            .await
+            .expect("evaluate")
+            .into_value::<bool>()
+            .expect("a bool")
+    );
 
     browser.close().await.expect("close browser");
     let _ = browser.wait().await;

@@ -176,7 +176,12 @@ impl Fanout {
 /// What becomes of one member: skipped if they unsubscribed; queued now if urgent or their
 /// client is in coverage; else waiting for the next window (skipped if that opens after the
 /// announcement ends).
-fn delivery(a: &AnnouncementRow, m: &AudienceMember, k: &Knowledge, now: DateTime<Utc>) -> NewDelivery {
+fn delivery(
+    a: &AnnouncementRow,
+    m: &AudienceMember,
+    k: &Knowledge,
+    now: DateTime<Utc>,
+) -> NewDelivery {
     let coverage = k.coverage_for(Some(&m.client_code), None);
     let (status, due) = if m.opted_out {
         (DeliveryStatus::Unsubscribed, now)

@@ -99,7 +99,9 @@ pub fn validate(
         }
     }
     if r.channels.is_empty() {
-        return bad(format!("channels is empty; name at least one of {CHANNELS:?}"));
+        return bad(format!(
+            "channels is empty; name at least one of {CHANNELS:?}"
+        ));
     }
     let mut channels = Vec::new();
     for c in r.channels.iter().map(|c| c.trim()) {
@@ -203,10 +205,7 @@ impl AnnouncementView {
 pub fn message_text(a: &AnnouncementRow, k: &Knowledge, channel: &str) -> String {
     let mut text = format!("📢 **{}**\n\n{}", a.title, a.body);
     if let Some(article) = a.article_id.as_deref().and_then(|id| k.articles.get(id)) {
-        text.push_str(&format!(
-            "\n\nMore: ask me about \"{}\".",
-            article.title
-        ));
+        text.push_str(&format!("\n\nMore: ask me about \"{}\".", article.title));
     }
     text.push_str(match channel {
         "telegram" => "\n\nTo stop announcements, send /unsubscribe.",
@@ -247,10 +246,40 @@ mod tests {
             other => panic!("expected a reason, got {other:?}"),
         };
         assert!(validate(request(), &k, "ada", now).is_ok());
-        assert_eq!(reason(AnnouncementRequest { text: " ".into(), ..request() }), "text is empty");
-        assert!(reason(AnnouncementRequest { clients: vec!["NOPE".into()], ..request() }).contains("unknown client \"NOPE\""));
-        assert!(reason(AnnouncementRequest { channels: vec!["fax".into()], ..request() }).contains("unknown channel \"fax\""));
-        assert!(reason(AnnouncementRequest { article_id: Some("no-such".into()), ..request() }).contains("unknown article"));
-        assert!(reason(AnnouncementRequest { starts_at: Some(now + chrono::Duration::days(2)), ..request() }).contains("is not after starts_at"));
+        assert_eq!(
+            reason(AnnouncementRequest {
+                text: " ".into(),
+                ..request()
+            }),
+            "text is empty"
+        );
+        assert!(
+            reason(AnnouncementRequest {
+                clients: vec!["NOPE".into()],
+                ..request()
+            })
+            .contains("unknown client \"NOPE\"")
+        );
+        assert!(
+            reason(AnnouncementRequest {
+                channels: vec!["fax".into()],
+                ..request()
+            })
+            .contains("unknown channel \"fax\"")
+        );
+        assert!(
+            reason(AnnouncementRequest {
+                article_id: Some("no-such".into()),
+                ..request()
+            })
+            .contains("unknown article")
+        );
+        assert!(
+            reason(AnnouncementRequest {
+                starts_at: Some(now + chrono::Duration::days(2)),
+                ..request()
+            })
+            .contains("is not after starts_at")
+        );
     }
 }

@@ -336,9 +336,7 @@ impl TelegramAdapter {
                             Utc::now().timestamp_millis(),
                         )
                         .await?;
-                    return self
-                        .say(msg.chat.id, subscription_said(subscribed))
-                        .await;
+                    return self.say(msg.chat.id, subscription_said(subscribed)).await;
                 }
                 (other, _) => match command_text(other) {
                     Some(t) => t.to_string(),

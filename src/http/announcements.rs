@@ -81,9 +81,13 @@ fn visitor_client(
     headers: &HeaderMap,
     named: Option<String>,
 ) -> Result<Option<String>, ApiError> {
-    let named = named.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+    let named = named
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
     if named.as_ref().is_some_and(|c| c.chars().count() > 64) {
-        return Err(ApiError::BadRequest("client is longer than 64 characters".into()));
+        return Err(ApiError::BadRequest(
+            "client is longer than 64 characters".into(),
+        ));
     }
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -93,11 +97,14 @@ fn visitor_client(
     let secret = app.web.identity_secret.as_ref();
     match (token, secret) {
         (Some(token), Some(secret)) => {
-            let claims = identity::verify(token, secret.expose().as_bytes(), Utc::now().timestamp())
-                .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+            let claims =
+                identity::verify(token, secret.expose().as_bytes(), Utc::now().timestamp())
+                    .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
             Ok(claims.client)
         }
-        (Some(_), None) => Err(ApiError::Unauthorized(TokenError::NotConfigured.to_string())),
+        (Some(_), None) => Err(ApiError::Unauthorized(
+            TokenError::NotConfigured.to_string(),
+        )),
         (None, Some(_)) if named.is_some() => Err(ApiError::Unauthorized(
             "a signed identity token is required to name a client on this server".into(),
         )),

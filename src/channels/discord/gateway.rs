@@ -243,9 +243,7 @@ impl EventHandler for Handler {
         // announcements stop or start again for this account.
         let word = text.trim_start_matches('/').to_lowercase();
         if matches!(word.as_str(), "unsubscribe" | "subscribe") {
-            let said = self
-                .subscription(&msg.author, word == "subscribe")
-                .await;
+            let said = self.subscription(&msg.author, word == "subscribe").await;
             if let Err(e) = send_reply(&ctx, msg.channel_id, &Reply::text(said)).await {
                 tracing::warn!(error = %e, "discord send failed");
             }

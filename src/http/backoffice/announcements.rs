@@ -45,7 +45,11 @@ impl From<AnnounceError> for ApiError {
     }
 }
 
-async fn view(store: &dyn Store, id: i64, now: DateTime<Utc>) -> Result<AnnouncementView, ApiError> {
+async fn view(
+    store: &dyn Store,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<AnnouncementView, ApiError> {
     let a = store
         .announcement(id)
         .await?
