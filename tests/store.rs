@@ -774,10 +774,7 @@ async fn announcement_story(name: &str, store: &dyn Store) {
             .is_empty(),
         "{name}: once"
     );
-    let rows = store
-        .outbox_by_key_prefix(&format!("announce:1:"))
-        .await
-        .unwrap();
+    let rows = store.outbox_by_key_prefix("announce:1:").await.unwrap();
     let due: Vec<i64> = rows.iter().map(|r| r.next_attempt_at).collect();
     assert_eq!(due, vec![400, 435], "{name}: 35 ms apart");
     let counts = store.delivery_counts(id).await.unwrap();
