@@ -171,9 +171,14 @@
     ui.close = el('button', { id: 'fd-close', class: 'fd-close', type: 'button', 'aria-label': 'Close chat' },
       [icon('M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z')]);
 
+    // Running announcements of the SSO for this visitor's client (filled by loadAnnouncements).
+    ui.announcements = el('div', {
+      id: 'fd-announcements', class: 'fd-announcements', role: 'region', 'aria-label': 'Announcements', hidden: true,
+    });
+
     ui.panel = el('div', {
       id: 'fd-panel', class: 'fd-panel', role: 'dialog', 'aria-label': cfg.title, hidden: true,
-    }, [header, ui.log, ui.status, ui.form, ui.close]);
+    }, [header, ui.announcements, ui.log, ui.status, ui.form, ui.close]);
 
     ui.root = el('div', { id: 'frontdoor-widget', class: 'fd-root' }, [ui.launcher, ui.panel]);
   }
@@ -229,6 +234,7 @@
       ui.launcher.setAttribute('aria-expanded', 'true');
       ui.badge.hidden = true;
       store.set('open', '1');
+      loadAnnouncements(); // an announcement may have started or ended since the page loaded
       scrollToEnd();
       if (!sock.started) { sock.started = true; connect(); } // the socket starts on first open
     }
@@ -244,6 +250,51 @@
     ui.launcher.setAttribute('aria-expanded', 'false');
     store.set('open', '0');
     if (opts.restoreFocus || focusWasInside) ui.launcher.focus();
+  }
+
+  /* ---------- announcements ---------- */
+
+  // Ids the visitor dismissed in this browser; a dismissed announcement stays hidden.
+  function dismissedAnnouncements() {
+    try { return JSON.parse(store.get('dismissed-announcements') || '[]'); } catch (_) { return []; }
+  }
+
+  async function loadAnnouncements() {
+    const url = new URL(cfg.base + '/api/v1/announcements');
+    const headers = { Accept: 'application/json' };
+    if (cfg.token) headers.Authorization = 'Bearer ' + cfg.token;
+    else if (cfg.client) url.searchParams.set('client', cfg.client);
+    let list;
+    try {
+      const res = await fetch(url, { headers });
+      if (!res.ok) return; // no banner rather than an error: the chat itself still works
+      list = await res.json();
+    } catch (_) {
+      return;
+    }
+    renderAnnouncements(Array.isArray(list) ? list : []);
+  }
+
+  function renderAnnouncements(list) {
+    const dismissed = dismissedAnnouncements();
+    const shown = list.filter((a) => !dismissed.includes(a.id));
+    ui.announcements.replaceChildren(...shown.map((a) => {
+      const dismiss = el('button', {
+        class: 'fd-announcement-dismiss', type: 'button', 'aria-label': 'Dismiss announcement: ' + a.title,
+      }, [icon('M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z')]);
+      const node = el('div', {
+        class: 'fd-announcement' + (a.urgent ? ' fd-urgent' : ''), 'data-id': a.id,
+      }, [el('strong', { class: 'fd-announcement-title', text: a.title }),
+        el('p', { class: 'fd-announcement-text', text: a.text }), dismiss]);
+      dismiss.addEventListener('click', () => {
+        store.set('dismissed-announcements', JSON.stringify([...dismissedAnnouncements(), a.id].slice(-50)));
+        node.remove();
+        ui.announcements.hidden = !ui.announcements.children.length;
+      });
+      return node;
+    }));
+    ui.announcements.hidden = !shown.length;
+    ui.announcements.dataset.loaded = String(Date.now()); // when the list was last fetched
   }
 
   /* ---------- rendering ---------- */
@@ -608,6 +659,7 @@
     bindEvents();
     document.body.appendChild(ui.root);
     if (state.conversation) loadHistory(false);
+    loadAnnouncements();
     const remembered = store.get('open');
     if (remembered === '1' || (remembered == null && cfg.startOpen)) open({ focus: false });
     return true;

@@ -11,6 +11,7 @@
 //!   pings go, to whom at each rung of the ladder, what they say, when the next one is due.
 //! - `dialogue`: the pure state machine (`step`) and the service that commits each turn.
 //! - `escalation`: above the dialogue: the outbox worker, ping delivery, managers' actions.
+//! - `announce`: announcements to clients' staff: validation, the fan-out to chat users.
 //! - `requests`: above the dialogue: moving a service request (back office, case-system API)
 //!   and telling the client, through a turn and the outbox.
 //! - `store`: the one seam between SQLite and PostgreSQL.
@@ -26,6 +27,7 @@
 //! - `simulation`: simulated users: the demo data (`frontdoor demo-data`) and what the load test's
 //!   users say.
 
+pub mod announce;
 pub mod app;
 pub mod backoffice;
 pub mod channels;

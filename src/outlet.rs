@@ -199,6 +199,11 @@ pub struct RelayRoute {
     pub channel: String,
     pub conversation_id: String,
     pub session_key: String,
+    /// Deliver to this address on the channel instead of the conversation (an announcement
+    /// goes to the user's private chat or Discord DM, not into the group the conversation
+    /// may be in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 impl RelayRoute {
@@ -210,13 +215,25 @@ impl RelayRoute {
             channel: channel.into(),
             conversation_id: conversation_id.into(),
             session_key: session_key.into(),
+            address: None,
         }
     }
 
+    /// The same conversation's user, reached at `address` (see [`RelayRoute::address`]).
+    pub fn to_address(mut self, address: impl Into<String>) -> Self {
+        self.address = Some(address.into());
+        self
+    }
+
     pub fn recipient(&self) -> Recipient {
-        Recipient::Conversation {
-            conversation_id: self.conversation_id.clone(),
-            session_key: self.session_key.clone(),
+        match &self.address {
+            Some(address) => Recipient::Address {
+                address: address.clone(),
+            },
+            None => Recipient::Conversation {
+                conversation_id: self.conversation_id.clone(),
+                session_key: self.session_key.clone(),
+            },
         }
     }
 

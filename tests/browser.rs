@@ -607,3 +607,156 @@ async fn dashboard_in_a_real_browser() {
     driver.abort();
     server.stop().await;
 }
+
+/// The widget's banner: while an announcement for the visitor's client runs, the panel shows
+/// it (the demo page's visitor is ACME's); another client's, a chat-only one, and one that has
+/// ended are not shown; a dismissed one stays dismissed in this browser.
+#[tokio::test]
+async fn announcement_banner_in_a_real_browser() {
+    let Some(chromium) = common::chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(
+        frontdoor::store::SqliteStore::open(&dir.path().join("frontdoor.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let server = TestServer::start(store.clone()).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let announce = |title: &str, client: &str, channel: &str| frontdoor::store::NewAnnouncement {
+        title: title.into(),
+        body: format!("{title}: details for the staff."),
+        clients: vec![client.into()],
+        channels: vec![channel.into()],
+        active_days: None,
+        article_id: None,
+        urgent: false,
+        starts_at: now - 60_000,
+        ends_at: now + 3_600_000,
+        created_by: "ada".into(),
+    };
+    let payroll = store
+        .create_announcement(
+            &announce("Payroll cut-off moves to the 20th", "ACME", "web"),
+            now,
+        )
+        .await
+        .unwrap();
+    let vpn = store
+        .create_announcement(
+            &announce("VPN maintenance Saturday 06:00", "ACME", "web"),
+            now,
+        )
+        .await
+        .unwrap();
+    for other in [
+        announce("GLOBEX office move", "GLOBEX", "web"),
+        announce("Telegram-only notice", "ACME", "telegram"),
+    ] {
+        store.create_announcement(&other, now).await.unwrap();
+    }
+    let profile = tempfile::tempdir().expect("profile dir");
+    let (mut browser, driver) = launch(chromium, profile.path()).await;
+    let page = browser
+        .new_page(format!("{}/", server.url))
+        .await
+        .expect("open demo page");
+    wait_for(
+        &page,
+        "document.querySelector('#fd-launcher')",
+        "the launcher",
+    )
+    .await;
+    page.find_element("#fd-launcher")
+        .await
+        .expect("launcher")
+        .click()
+        .await
+        .expect("click launcher");
+    let banner = "#fd-announcements";
+    wait_for(
+        &page,
+        "document.querySelectorAll('#fd-announcements .fd-announcement').length === 2 && !document.querySelector('#fd-announcements').hidden",
+        "ACME's two banners",
+    )
+    .await;
+    let shown = text_of(&page, banner).await;
+    assert!(
+        shown.contains("Payroll cut-off moves to the 20th"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("VPN maintenance Saturday 06:00: details for the staff."),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("GLOBEX office move"),
+        "another client's: {shown}"
+    );
+    assert!(
+        !shown.contains("Telegram-only"),
+        "not a web announcement: {shown}"
+    );
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    page.save_screenshot(
+        ScreenshotParams::builder().build(),
+        shots.join("widget-announcements.png"),
+    )
+    .await
+    .expect("screenshot");
+
+    // Dismissed: gone now, and after a reload of the page.
+    page.find_element(&format!(
+        ".fd-announcement[data-id='{payroll}'] .fd-announcement-dismiss"
+    ))
+    .await
+    .expect("the payroll banner's dismiss button")
+    .click()
+    .await
+    .expect("dismiss");
+    wait_for(
+        &page,
+        "document.querySelectorAll('.fd-announcement').length === 1",
+        "one banner left",
+    )
+    .await;
+    page.reload().await.expect("reload");
+    wait_for(
+        &page,
+        "document.querySelector('#fd-announcements') && document.querySelector('#fd-announcements').dataset.loaded",
+        "the banners after the reload",
+    )
+    .await;
+    assert_eq!(count(&page, ".fd-announcement").await, 1);
+    assert!(!text_of(&page, banner).await.contains("Payroll"));
+
+    // Ended: after the end nothing is shown (the panel asks again when it opens).
+    assert!(
+        store
+            .end_announcement(vpn, chrono::Utc::now().timestamp_millis())
+            .await
+            .unwrap()
+    );
+    page.reload().await.expect("reload");
+    wait_for(
+        &page,
+        "document.querySelector('#fd-announcements') && document.querySelector('#fd-announcements').dataset.loaded",
+        "the banners after the end",
+    )
+    .await;
+    assert_eq!(count(&page, ".fd-announcement").await, 0);
+    assert!(
+        page.evaluate("document.querySelector('#fd-announcements').hidden")
+            .await
+            .expect("evaluate")
+            .into_value::<bool>()
+            .expect("a bool")
+    );
+
+    browser.close().await.expect("close browser");
+    let _ = browser.wait().await;
+    driver.abort();
+    server.stop().await;
+}

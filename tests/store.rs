@@ -4,8 +4,9 @@
 mod common;
 
 use frontdoor::store::{
-    ClientRecord, IdentityClaim, ManagerRecord, NewMessage, NewPing, NewRequestEvent, Record,
-    RequestFilter, RequestUpdate, Store, StoreError, Turn, TurnOutcome,
+    ClientRecord, DeliveryCounts, DeliveryStatus, IdentityClaim, ManagerRecord, NewAnnouncement,
+    NewDelivery, NewMessage, NewPing, NewRequestEvent, OutboxFinish, Pacing, Record, RequestFilter,
+    RequestUpdate, Store, StoreError, Turn, TurnOutcome,
 };
 
 fn claim(id: &str, client: Option<&str>) -> IdentityClaim {
@@ -798,5 +799,343 @@ async fn report_reviews_on_every_backend() {
     for (name, store, _dir) in common::backends("report_reviews").await {
         reviews_story(name, store.as_ref()).await;
         eprintln!("review story passed on {name}");
+/// A chat account on `channel` with a person in `client` (or none) and a conversation
+/// `session` last used at `at`.
+async fn chat_user(
+    store: &dyn Store,
+    channel: &str,
+    id: &str,
+    client: Option<&str>,
+    session: &str,
+    at: i64,
+) {
+    let person = store
+        .resolve_person(
+            &IdentityClaim {
+                channel: channel.into(),
+                external_id: id.into(),
+                display_name: Some(format!("user {id}")),
+                client_code: client.map(str::to_string),
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    store
+        .open_conversation(
+            channel,
+            session,
+            Some(&person),
+            &format!("conv-{channel}-{session}"),
+            "{}",
+            at,
+        )
+        .await
+        .unwrap();
+}
+
+fn delivery(channel: &str, recipient: &str, status: DeliveryStatus, due_at: i64) -> NewDelivery {
+    NewDelivery {
+        channel: channel.into(),
+        recipient: recipient.into(),
+        client_code: "ACME".into(),
+        status,
+        due_at,
+        outbox_key: format!("announce:1:{channel}:{recipient}"),
+        route: format!(
+            "{{\"type\":\"conversation\",\"channel\":\"{channel}\",\"conversation_id\":\"c\",\"session_key\":\"{recipient}\"}}"
+        ),
+        payload: "{}".into(),
+    }
+}
+
+async fn announcement_story(name: &str, store: &dyn Store) {
+    for code in ["ACME", "GLOBEX"] {
+        store
+            .upsert_client(
+                &ClientRecord {
+                    code: code.into(),
+                    name: code.into(),
+                    timezone: "UTC".into(),
+                    spa: "{}".into(),
+                },
+                &[],
+                1,
+            )
+            .await
+            .unwrap();
+    }
+    // Ann is linked to ACME and talks in a private chat and a group; Bob is GLOBEX's; Cy never
+    // linked; Dee is ACME's on Discord.
+    chat_user(store, "telegram", "11", Some("ACME"), "11", 100).await;
+    chat_user(store, "telegram", "11", Some("ACME"), "-500:11", 300).await;
+    chat_user(store, "telegram", "22", Some("GLOBEX"), "22", 100).await;
+    chat_user(store, "telegram", "33", None, "33", 100).await;
+    chat_user(store, "discord", "44", Some("ACME"), "7044", 100).await;
+
+    let id = store
+        .create_announcement(
+            &NewAnnouncement {
+                title: "VPN maintenance".into(),
+                body: "Saturday 06:00-08:00".into(),
+                clients: vec!["ACME".into()],
+                channels: vec!["telegram".into(), "discord".into(), "web".into()],
+                active_days: None,
+                article_id: Some("it-vpn".into()),
+                urgent: false,
+                starts_at: 0,
+                ends_at: 10_000,
+                created_by: "ada".into(),
+            },
+            50,
+        )
+        .await
+        .unwrap();
+    let a = store.announcement(id).await.unwrap().unwrap();
+    assert_eq!(
+        (a.client_list(), a.urgent, a.article_id.as_deref()),
+        (vec!["ACME".to_string()], false, Some("it-vpn")),
+        "{name}"
+    );
+    assert!(
+        a.reaches_client(Some("ACME"))
+            && !a.reaches_client(Some("GLOBEX"))
+            && !a.reaches_client(None),
+        "{name}"
+    );
+    assert_eq!(
+        store.active_announcements(100).await.unwrap().len(),
+        1,
+        "{name}"
+    );
+    assert!(
+        store.active_announcements(10_000).await.unwrap().is_empty(),
+        "{name}: over at its end"
+    );
+
+    // Two replicas: one holds the lease until it lapses.
+    assert_eq!(
+        store
+            .claim_announcements("w1", 100, 200)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "{name}"
+    );
+    assert!(
+        store
+            .claim_announcements("w2", 150, 250)
+            .await
+            .unwrap()
+            .is_empty(),
+        "{name}: leased to w1"
+    );
+    assert_eq!(
+        store
+            .claim_announcements("w1", 160, 260)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "{name}: w1 renews"
+    );
+    assert_eq!(
+        store
+            .claim_announcements("w2", 300, 400)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "{name}: lapsed"
+    );
+
+    // The audience: linked accounts once each, with their latest conversation.
+    let tg = store.audience("telegram", i64::MIN).await.unwrap();
+    let who: Vec<(&str, &str, &str)> = tg
+        .iter()
+        .map(|m| {
+            (
+                m.recipient.as_str(),
+                m.client_code.as_str(),
+                m.session_key.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        vec![("11", "ACME", "-500:11"), ("22", "GLOBEX", "22")],
+        "{name}"
+    );
+    assert!(
+        store
+            .audience("telegram", 200)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.recipient == "11"),
+        "{name}: seen since 200"
+    );
+
+    // Recorded once: a second round adds nothing; queued rows get paced outbox slots.
+    let pacing = Pacing::from([("telegram".to_string(), 35)]);
+    let first = vec![
+        delivery("telegram", "11", DeliveryStatus::Queued, 400),
+        delivery("telegram", "12", DeliveryStatus::Queued, 400),
+        delivery("telegram", "13", DeliveryStatus::Waiting, 900),
+        delivery("discord", "44", DeliveryStatus::Waiting, 900),
+    ];
+    let new = store
+        .record_deliveries(id, &first, &pacing, 400)
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 4, "{name}");
+    assert!(
+        store
+            .record_deliveries(id, &first, &pacing, 410)
+            .await
+            .unwrap()
+            .is_empty(),
+        "{name}: once"
+    );
+    let rows = store.outbox_by_key_prefix("announce:1:").await.unwrap();
+    let due: Vec<i64> = rows.iter().map(|r| r.next_attempt_at).collect();
+    assert_eq!(due, vec![400, 435], "{name}: 35 ms apart");
+    let counts = store.delivery_counts(id).await.unwrap();
+    assert_eq!(
+        (counts.queued, counts.waiting_for_coverage),
+        (2, 2),
+        "{name}"
+    );
+
+    // Unsubscribing skips what waits; subscribing again is remembered too.
+    assert!(
+        store
+            .set_announcement_subscription("telegram", "13", false, 500)
+            .await
+            .unwrap(),
+        "{name}"
+    );
+    assert!(
+        !store
+            .set_announcement_subscription("telegram", "13", false, 501)
+            .await
+            .unwrap(),
+        "{name}: already"
+    );
+    assert!(
+        store
+            .audience("telegram", i64::MIN)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| !m.opted_out),
+        "{name}: 13 has no account here"
+    );
+    assert!(
+        store
+            .set_announcement_subscription("telegram", "22", false, 500)
+            .await
+            .unwrap(),
+        "{name}"
+    );
+    assert!(
+        store
+            .audience("telegram", i64::MIN)
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.recipient == "22" && m.opted_out),
+        "{name}"
+    );
+    assert!(
+        store
+            .set_announcement_subscription("telegram", "22", true, 502)
+            .await
+            .unwrap(),
+        "{name}"
+    );
+
+    // The coverage window opens: the waiting Discord delivery is queued, once.
+    assert_eq!(
+        store.release_waiting(800, &pacing, 10).await.unwrap(),
+        0,
+        "{name}: not yet"
+    );
+    assert_eq!(
+        store.release_waiting(900, &pacing, 10).await.unwrap(),
+        1,
+        "{name}"
+    );
+    assert_eq!(
+        store.release_waiting(901, &pacing, 10).await.unwrap(),
+        0,
+        "{name}: once"
+    );
+
+    // One sent: the counts follow the outbox.
+    let claimed = store
+        .claim_outbox("sender", 1_000, 2_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3, "{name}");
+    store
+        .finish_outbox(claimed[0].id, "sender", &OutboxFinish::Delivered, 1_000)
+        .await
+        .unwrap();
+    store
+        .finish_outbox(
+            claimed[1].id,
+            "sender",
+            &OutboxFinish::Failed {
+                error: "blocked".into(),
+                failover: None,
+            },
+            1_000,
+        )
+        .await
+        .unwrap();
+    let counts = store.delivery_counts(id).await.unwrap();
+    assert_eq!(
+        counts,
+        DeliveryCounts {
+            queued: 1,
+            sent: 1,
+            failed: 1,
+            waiting_for_coverage: 0,
+            unsubscribed_skipped: 1,
+            expired: 0
+        },
+        "{name}"
+    );
+    assert_eq!(store.deliveries(id).await.unwrap().len(), 4, "{name}");
+
+    // Ended early: gone from the running ones, not ended twice.
+    assert!(store.end_announcement(id, 2_000).await.unwrap(), "{name}");
+    assert!(!store.end_announcement(id, 2_001).await.unwrap(), "{name}");
+    assert!(
+        store.active_announcements(2_500).await.unwrap().is_empty(),
+        "{name}"
+    );
+    assert!(
+        store
+            .claim_announcements("w3", 2_500, 3_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "{name}"
+    );
+    assert_eq!(
+        store.announcements(10).await.unwrap()[0].ended_early_at,
+        Some(2_000),
+        "{name}"
+    );
+}
+
+#[tokio::test]
+async fn announcements_are_recorded_once_on_every_backend() {
+    for (name, store, _dir) in common::backends("announcement_story").await {
+        announcement_story(name, store.as_ref()).await;
+        eprintln!("announcement story passed on {name}");
     }
 }

@@ -178,7 +178,18 @@ async fn telegram_conversation_through_the_real_client() {
         .iter()
         .map(|c| c["command"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["start", "help", "status", "human", "feedback"]);
+    assert_eq!(
+        names,
+        [
+            "start",
+            "help",
+            "status",
+            "human",
+            "feedback",
+            "unsubscribe",
+            "subscribe"
+        ]
+    );
 
     // A question gets the article, as Telegram HTML, with Yes/No buttons.
     fake.push(text_update(2, "how do I reset my password"));

@@ -97,6 +97,8 @@ pub enum Permission {
     ActOnRequests,
     /// Users: list and create.
     ManageUsers,
+    /// Announcements to every client's staff: create, list with counts, end early.
+    ManageAnnouncements,
     /// Content reload.
     Reload,
     /// Switch the bot's roll-out mode for a client's channel (admins only).
@@ -158,6 +160,7 @@ impl Principal {
                         | Metrics
                         | ReadRequests
                         | ActOnRequests
+                        | ManageAnnouncements
                 )
                 | (
                     Role::AccountManager,

@@ -72,6 +72,8 @@ fn commands() -> Vec<BotCommand> {
         BotCommand::new("status", "Your open requests"),
         BotCommand::new("human", "Talk to your account manager"),
         BotCommand::new("feedback", "Give feedback"),
+        BotCommand::new("unsubscribe", "Stop announcements"),
+        BotCommand::new("subscribe", "Get announcements again"),
     ]
 }
 
@@ -83,6 +85,15 @@ fn command_text(cmd: &str) -> Option<&'static str> {
         "human" => Some("I want to talk to a human"),
         "feedback" => Some("I want to give feedback"),
         _ => None,
+    }
+}
+
+/// The answer to /unsubscribe and /subscribe.
+fn subscription_said(subscribed: bool) -> &'static str {
+    if subscribed {
+        "You will get the SSO's announcements here again. Send /unsubscribe to stop them."
+    } else {
+        "You will get no more announcements here. Send /subscribe to get them again; you can still ask me anything."
     }
 }
 
@@ -313,6 +324,19 @@ impl TelegramAdapter {
                                 .await;
                         }
                     }
+                }
+                (want @ ("unsubscribe" | "subscribe"), _) => {
+                    let subscribed = want == "subscribe";
+                    self.chat
+                        .store
+                        .set_announcement_subscription(
+                            "telegram",
+                            &user.id.0.to_string(),
+                            subscribed,
+                            Utc::now().timestamp_millis(),
+                        )
+                        .await?;
+                    return self.say(msg.chat.id, subscription_said(subscribed)).await;
                 }
                 (other, _) => match command_text(other) {
                     Some(t) => t.to_string(),

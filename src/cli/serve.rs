@@ -48,6 +48,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         state.chat.outbox_wake.clone(),
         shutdown.clone(),
     ));
+    // Announcements: running ones fanned out to linked Telegram and Discord users, within
+    // their clients' coverage hours; the outbox worker sends them.
+    let fanout = tokio::spawn(
+        crate::announce::fanout::Fanout::new(
+            state.chat.store.clone(),
+            state.chat.knowledge.clone(),
+            state.chat.outbox_wake.clone(),
+        )
+        .run(shutdown.clone()),
+    );
     if config.reload_interval_secs > 0 {
         tokio::spawn(state.live_knowledge().watch(
             Duration::from_secs(config.reload_interval_secs),
@@ -64,6 +74,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     crate::http::run(listener, state, shutdown.signalled()).await?;
     // Let a delivery in flight finish and record its result.
     let _ = worker.await;
+    let _ = fanout.await;
     if let Some(t) = telegram {
         let _ = t.await;
     }

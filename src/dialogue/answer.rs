@@ -219,7 +219,13 @@ pub(super) fn answer_article(
         return State::default();
     };
     cx.outcome = Outcome::Answered;
-    cx.say(format!("**{}**\n\n{}", article.title, article.body));
+    let mut text = format!("**{}**\n\n{}", article.title, article.body);
+    // What the SSO announced about this topic and is still running (a changed cut-off date,
+    // planned downtime) belongs next to the standing guidance.
+    for n in cx.event.user.notices.iter().filter(|n| n.article_id == id) {
+        text.push_str(&format!("\n\nAnnouncement: **{}** {}", n.title, n.text));
+    }
+    cx.say(text);
     let mut buttons = vec![Button::new("Yes", "yes"), Button::new("No", "no")];
     // The article's topic has a service this user can open: one tap starts its form (the
     // `service:` button, which works from any state).

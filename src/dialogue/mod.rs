@@ -230,6 +230,17 @@ pub struct UserContext {
     pub requests: Vec<RequestSummary>,
     /// A survey was sent to them within the survey period.
     pub surveyed_recently: bool,
+    /// Announcements running now for their client on this channel that are about an article:
+    /// an answer from that article mentions them. Read by the service, passed in as data.
+    pub notices: Vec<Notice>,
+}
+
+/// A running announcement about a knowledge-base article.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Notice {
+    pub article_id: String,
+    pub title: String,
+    pub text: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -180,6 +180,30 @@ impl ChatService {
         self.handle_with(inbound, Vec::new()).await
     }
 
+    /// The running announcements about an article that reach this user (their client, this
+    /// channel), for an answer to mention.
+    async fn notices(
+        &self,
+        channel: &str,
+        client: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<super::Notice>, ServiceError> {
+        Ok(self
+            .store
+            .active_announcements(millis(now))
+            .await?
+            .into_iter()
+            .filter(|a| a.reaches_client(client) && a.channel_list().iter().any(|c| c == channel))
+            .filter_map(|a| {
+                Some(super::Notice {
+                    article_id: a.article_id?,
+                    title: a.title,
+                    text: a.body,
+                })
+            })
+            .collect())
+    }
+
     /// [`handle`](Self::handle), committing `attached` with the turn: a request's change
     /// computed by the lifecycle before the turn that tells the client about it.
     pub async fn handle_with(
@@ -256,6 +280,9 @@ impl ChatService {
                 })
                 .collect(),
             surveyed_recently,
+            notices: self
+                .notices(&inbound.channel, person.client_code.as_deref(), now)
+                .await?,
         };
         // Only a client's own message passes the roll-out's gate.
         let gate = match inbound.input {

@@ -1,6 +1,7 @@
 //! The HTTP surface: web chat API, health. Each module exposes `router()`; `run` serves them.
 
 mod admin;
+mod announcements;
 mod assets;
 pub mod backoffice;
 mod chat;
@@ -152,6 +153,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(chat::router())
+        .merge(announcements::router())
         .merge(ws::router())
         .merge(assets::router())
         .merge(admin::router())

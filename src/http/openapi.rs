@@ -90,6 +90,11 @@ impl Modify for Security {
         super::backoffice::api::revoke_token,
         super::backoffice::rollout::show,
         super::backoffice::rollout::change,
+        super::backoffice::announcements::create,
+        super::backoffice::announcements::list,
+        super::backoffice::announcements::show,
+        super::backoffice::announcements::end,
+        super::announcements::active,
         super::requests::list,
         super::requests::show,
         super::requests::update,
@@ -101,6 +106,7 @@ impl Modify for Security {
         (name = "back office", description = "KPIs, reports and their reviews, statements, escalations, knowledge gaps"),
         (name = "access", description = "Users and API tokens"),
         (name = "requests", description = "Service requests, for the SSO's case system"),
+        (name = "announcements", description = "Announcements to the clients' staff: web banner, Telegram, Discord"),
     )
 )]
 pub struct ApiDoc;

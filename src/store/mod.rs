@@ -17,11 +17,13 @@
 //! - [`Insight`]: the back office's reads and the `/metrics` totals;
 //! - [`Requests`]: service requests after they are opened (the queue, the case system's API);
 //! - [`Reviews`]: the monthly report's review by both sides (comments, actions agreed, marks).
+//! - [`Announcements`]: announcements to clients' staff and their per-recipient deliveries.
 //!
 //! [`Store`] is their sum, implemented for every type that has all of them: `Arc<dyn Store>` is
 //! what the wiring holds and hands out.
 
 mod access;
+mod announcements;
 mod channel_state;
 mod conversations;
 mod database;
@@ -43,6 +45,10 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use access::{Access, ApiTokenRow, NewUser, UserRow};
+pub use announcements::{
+    AnnouncementRow, Announcements, AudienceMember, DeliveryCounts, DeliveryRow, DeliveryStatus,
+    NewAnnouncement, NewDelivery, OUTBOX_KIND as ANNOUNCEMENT_OUTBOX_KIND, Pacing,
+};
 pub use channel_state::ChannelState;
 pub use conversations::{
     ConversationRow, Conversations, IdentityClaim, InputCollectionRow, MessageRow, NewMessage,
@@ -144,6 +150,7 @@ pub trait Store:
     + Requests
     + Rollouts
     + Reviews
+    + Announcements
     + 'static
 {
 }
@@ -159,6 +166,7 @@ impl<T> Store for T where
         + Requests
         + Rollouts
         + Reviews
+        + Announcements
         + 'static
 {
 }

@@ -91,6 +91,28 @@ impl Handler {
         }
     }
 
+    /// Record an unsubscribe or subscribe; what to tell the user.
+    async fn subscription(&self, user: &User, subscribed: bool) -> String {
+        let done = self
+            .chat
+            .store
+            .set_announcement_subscription(
+                "discord",
+                &user.id.get().to_string(),
+                subscribed,
+                Utc::now().timestamp_millis(),
+            )
+            .await;
+        match (done, subscribed) {
+            (Err(e), _) => {
+                tracing::error!(error = %e, "announcement subscription not saved");
+                "Sorry, I could not save that just now; please try again in a minute.".into()
+            }
+            (Ok(_), true) => "You will get the SSO's announcements here again. Send \"unsubscribe\" to stop them.".into(),
+            (Ok(_), false) => "You will get no more announcements here. Send \"subscribe\" to get them again; you can still ask me anything.".into(),
+        }
+    }
+
     async fn send(&self, ctx: &Context, channel: ChannelId, out: &Outbound) {
         for reply in &out.replies {
             if let Err(e) = send_reply(ctx, channel, reply).await {
@@ -215,6 +237,16 @@ impl EventHandler for Handler {
         if let Some(command) = command {
             let said = self.manager_action(&msg.author, command).await;
             self.send(&ctx, msg.channel_id, &said).await;
+            return;
+        }
+        // "unsubscribe" / "subscribe" (a word, as Discord has no per-bot command prefix):
+        // announcements stop or start again for this account.
+        let word = text.trim_start_matches('/').to_lowercase();
+        if matches!(word.as_str(), "unsubscribe" | "subscribe") {
+            let said = self.subscription(&msg.author, word == "subscribe").await;
+            if let Err(e) = send_reply(&ctx, msg.channel_id, &Reply::text(said)).await {
+                tracing::warn!(error = %e, "discord send failed");
+            }
             return;
         }
         let inbound = Inbound {

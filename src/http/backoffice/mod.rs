@@ -1,6 +1,7 @@
 //! The back office over HTTP: the `/admin` dashboard (server-rendered), its JSON API under
 //! `/api/v1/admin`, sign-in, and the OpenAPI document. Reads go through `crate::backoffice`.
 
+pub mod announcements;
 pub mod api;
 pub mod auth;
 pub mod pages;
@@ -40,4 +41,5 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(api::router())
         .merge(rollout::router())
         .merge(reviews::router())
+        .merge(announcements::router())
 }

@@ -43,6 +43,10 @@ fn env() -> &'static Environment<'static> {
             ),
             ("gaps.html", include_str!("templates/gaps.html")),
             ("users.html", include_str!("templates/users.html")),
+            (
+                "announcements.html",
+                include_str!("templates/announcements.html"),
+            ),
             ("requests.html", include_str!("templates/requests.html")),
             ("request.html", include_str!("templates/request.html")),
             ("reviews.html", include_str!("templates/reviews.html")),
@@ -98,6 +102,7 @@ pub(super) fn frame(who: &Principal, page: &str) -> Value {
         may_gaps => who.may(Permission::ReadGaps),
         may_users => who.may(Permission::ManageUsers),
         may_reviews => who.may(Permission::ReadReports),
+        may_announce => who.may(Permission::ManageAnnouncements),
     }
 }
 

@@ -16,6 +16,7 @@
 //! One file per role trait; `impl_sql_store!` implements them all for a backend.
 
 pub(super) mod access;
+pub(super) mod announcements;
 pub(super) mod channel_state;
 pub(super) mod conversations;
 pub(super) mod database;
@@ -71,6 +72,7 @@ macro_rules! impl_sql_store {
         $crate::store::sql::requests::impl_requests!($store, $conn);
         $crate::store::sql::rollout::impl_rollouts!($store);
         $crate::store::sql::reviews::impl_reviews!($store);
+        $crate::store::sql::announcements::impl_announcements!($store);
     };
 }
 
