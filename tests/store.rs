@@ -799,6 +799,9 @@ async fn report_reviews_on_every_backend() {
     for (name, store, _dir) in common::backends("report_reviews").await {
         reviews_story(name, store.as_ref()).await;
         eprintln!("review story passed on {name}");
+    }
+}
+
 /// A chat account on `channel` with a person in `client` (or none) and a conversation
 /// `session` last used at `at`.
 async fn chat_user(

@@ -13,6 +13,7 @@ use super::{
 use crate::config::{DialogueSettings, EscalationSettings};
 use crate::domain::{DraftVerdict, EscalationAction};
 
+mod notices;
 mod rollout;
 // `millis` is public here too: the HTTP layer has long taken it from the service.
 use crate::domain::time::from_millis;
@@ -178,30 +179,6 @@ impl ChatService {
 
     pub async fn handle(&self, inbound: Inbound) -> Result<Outbound, ServiceError> {
         self.handle_with(inbound, Vec::new()).await
-    }
-
-    /// The running announcements about an article that reach this user (their client, this
-    /// channel), for an answer to mention.
-    async fn notices(
-        &self,
-        channel: &str,
-        client: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<super::Notice>, ServiceError> {
-        Ok(self
-            .store
-            .active_announcements(millis(now))
-            .await?
-            .into_iter()
-            .filter(|a| a.reaches_client(client) && a.channel_list().iter().any(|c| c == channel))
-            .filter_map(|a| {
-                Some(super::Notice {
-                    article_id: a.article_id?,
-                    title: a.title,
-                    text: a.body,
-                })
-            })
-            .collect())
     }
 
     /// [`handle`](Self::handle), committing `attached` with the turn: a request's change
