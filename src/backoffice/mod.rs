@@ -14,7 +14,7 @@ pub mod period;
 pub mod queue;
 pub mod renewals;
 pub mod report;
-pub mod rollout;
 pub mod review;
+pub mod rollout;
 pub mod statement;
 pub mod users;

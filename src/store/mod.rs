@@ -33,8 +33,8 @@ mod insight;
 mod outbox;
 mod postgres;
 mod requests;
-mod rollout;
 mod reviews;
+mod rollout;
 mod sql;
 mod sqlite;
 mod writes;
@@ -62,8 +62,8 @@ pub use postgres::PgStore;
 pub use requests::{
     NewRequestEvent, RequestEventRow, RequestFilter, RequestRow, RequestUpdate, Requests,
 };
-pub use rollout::{AuditRow, RolloutRow, Rollouts};
 pub use reviews::{NewReviewComment, ReviewCommentRow, ReviewMarkRow, Reviews};
+pub use rollout::{AuditRow, RolloutRow, Rollouts};
 pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseUrl;

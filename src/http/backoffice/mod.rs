@@ -6,9 +6,9 @@ pub mod api;
 pub mod auth;
 pub mod pages;
 pub mod queue;
-pub mod rollout;
 pub mod review_pages;
 pub mod reviews;
+pub mod rollout;
 
 use std::sync::Arc;
 

@@ -24,8 +24,8 @@ pub(super) mod escalations;
 pub(super) mod insight;
 pub(super) mod outbox;
 pub(super) mod requests;
-pub(super) mod rollout;
 pub(super) mod reviews;
+pub(super) mod rollout;
 
 pub(crate) use conversations::TURN_CONTEXT;
 
