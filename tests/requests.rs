@@ -7,7 +7,6 @@
 
 mod common;
 
-use common::ADMIN_TOKEN;
 use common::channels::{self, ACME_GUILD_CHANNEL, Channels, Options, web_say, web_socket};
 use common::fake_telegram;
 use serde_json::{Value, json};
@@ -39,24 +38,7 @@ async fn api(
     body: Option<Value>,
     key: Option<&str>,
 ) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let url = format!("{}{path}", c.server.url);
-    let mut req = match method {
-        "GET" => client.get(url),
-        "PATCH" => client.patch(url),
-        "POST" => client.post(url),
-        other => panic!("{other}"),
-    }
-    .bearer_auth(ADMIN_TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    channels::operator_call(c, method, path, body, key).await
 }
 
 async fn move_to(c: &Channels, reference: &str, body: Value, key: Option<&str>) -> Value {

@@ -7,7 +7,6 @@
 
 mod common;
 
-use common::ADMIN_TOKEN;
 use common::channels::{
     self, Channels, Options, PRIYA_DISCORD, PRIYA_EMAIL, PRIYA_TELEGRAM, api_act, manager_token,
     web_say,
@@ -21,21 +20,7 @@ const ARTICLE: &str = "Reset a forgotten or expired password";
 
 /// The operator's call to the back-office API: (status, body).
 async fn admin(c: &Channels, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let url = format!("{}{path}", c.server.url);
-    let mut req = match method {
-        "GET" => client.get(url),
-        "PUT" => client.put(url),
-        "POST" => client.post(url),
-        other => panic!("{other}"),
-    }
-    .bearer_auth(ADMIN_TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    channels::operator_call(c, method, path, body, None).await
 }
 
 async fn set_rollout(c: &Channels, body: Value) -> Value {

@@ -482,3 +482,26 @@ pub fn discord_guild_message(id: &str, user: (&str, &str), text: &str) -> Value 
     m["mentions"] = json!([fake_discord::user(fake_discord::BOT_ID, "frontdoor", true)]);
     m
 }
+
+/// A call with the operator token (the case system, the operator's scripts): (status, body).
+pub async fn operator_call(
+    c: &Channels,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    idempotency_key: Option<&str>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", c.server.url))
+        .bearer_auth(super::ADMIN_TOKEN);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    if let Some(k) = idempotency_key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
