@@ -90,6 +90,7 @@ pub struct ChatService {
     pub request_hooks: Arc<Vec<RequestHook>>,
     sessions: SessionLocks,
     rollouts: rollout::RolloutCache,
+    notices: notices::NoticeCache,
 }
 
 /// One async lock per live session, so turns of one conversation run one after the other in
@@ -159,6 +160,7 @@ impl ChatService {
             request_hooks: Arc::new(Vec::new()),
             sessions: SessionLocks::default(),
             rollouts: rollout::RolloutCache::default(),
+            notices: notices::NoticeCache::default(),
         }
     }
 

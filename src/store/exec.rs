@@ -1,8 +1,9 @@
 //! The seam the hot path's write jobs (`writes.rs`) are written against, so each is
 //! written once for two very different executors:
 //!
-//! - PostgreSQL: an sqlx connection inside the job's transaction (async, a network round trip
-//!   per statement);
+//! - PostgreSQL: a pipelined tokio-postgres connection of the group commit
+//!   (`postgres/pipe.rs`): statements the job does not read the answer of ([`Exec::queue`]) go
+//!   out without waiting, so a turn costs three round trips;
 //! - SQLite: a `rusqlite` connection owned by the group-commit writer thread (`sqlite.rs`).
 //!   Its futures are ready at once — the statement ran before the future was made — so the
 //!   thread drives a job with `block_on` and never parks. sqlx-sqlite would hand every
@@ -14,8 +15,6 @@
 //! for SQL that mentions `$2` before `$1`.
 
 use futures::future::{BoxFuture, FutureExt, ready};
-use sqlx::Arguments;
-use sqlx::postgres::{PgArguments, PgConnection, PgRow};
 
 use super::{ConversationRow, Person, StoreError, StoreResult};
 
@@ -78,6 +77,16 @@ pub trait Exec: Send {
         sql: &'static str,
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<u64>>;
+    /// Run a statement whose outcome the job does not look at. A pipelining executor sends it
+    /// and goes on: its error, if any, surfaces when the job's savepoint is settled. The job
+    /// must not depend on its effect being visible before the next statement it sends.
+    fn queue<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        self.execute(sql, args).map(|r| r.map(|_| ())).boxed()
+    }
     /// The first column of the first row as an integer (`RETURNING id`, counters), if any row.
     fn fetch_i64<'a>(
         &'a mut self,
@@ -98,74 +107,12 @@ pub trait Exec: Send {
     ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>>;
 }
 
-/// The arguments as PostgreSQL's, in order (`$N` is the N-th there).
-fn pg_args(args: &[Arg<'_>]) -> StoreResult<PgArguments> {
-    let mut out = PgArguments::default();
-    for a in args {
-        match *a {
-            Arg::Int(v) => out.add(v),
-            Arg::Real(v) => out.add(v),
-            Arg::Text(v) => out.add(v.map(str::to_owned)),
-            Arg::Bool(v) => out.add(v),
-        }
-        .map_err(sqlx::Error::Encode)?;
-    }
-    Ok(out)
-}
-
-/// The first row as `T`, if any.
-fn pg_fetch<'a, T>(
-    conn: &'a mut PgConnection,
-    sql: &'static str,
-    args: &'a [Arg<'a>],
-) -> BoxFuture<'a, StoreResult<Option<T>>>
-where
-    T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'a,
-{
-    async move {
-        let q = sqlx::query_as_with::<_, T, _>(sql, pg_args(args)?);
-        Ok(q.fetch_optional(&mut *conn).await?)
-    }
-    .boxed()
-}
-
-impl Exec for PgConnection {
-    fn execute<'a>(
-        &'a mut self,
-        sql: &'static str,
-        args: &'a [Arg<'a>],
-    ) -> BoxFuture<'a, StoreResult<u64>> {
-        async move {
-            let q = sqlx::query_with(sql, pg_args(args)?);
-            Ok(q.execute(&mut *self).await?.rows_affected())
-        }
-        .boxed()
-    }
-
-    fn fetch_i64<'a>(
-        &'a mut self,
-        sql: &'static str,
-        args: &'a [Arg<'a>],
-    ) -> BoxFuture<'a, StoreResult<Option<i64>>> {
-        pg_fetch::<(i64,)>(self, sql, args)
-            .map(|r| r.map(|row| row.map(|(v,)| v)))
-            .boxed()
-    }
-
-    fn fetch_person<'a>(
-        &'a mut self,
-        sql: &'static str,
-        args: &'a [Arg<'a>],
-    ) -> BoxFuture<'a, StoreResult<Option<Person>>> {
-        pg_fetch(self, sql, args)
-    }
-
-    fn fetch_conversation<'a>(
-        &'a mut self,
-        sql: &'static str,
-        args: &'a [Arg<'a>],
-    ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>> {
-        pg_fetch(self, sql, args)
+/// A caller's copy of its group commit's failure (each caller gets its own error value).
+pub(super) fn batch_error(e: &StoreError) -> StoreError {
+    if e.is_unavailable() {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Invalid(format!("write batch failed: {e}"))
     }
 }
 

@@ -76,6 +76,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// From the PostgreSQL group-commit writers' connections (`postgres/pipe.rs`).
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
@@ -119,6 +122,18 @@ impl StoreError {
                     | rusqlite::ErrorCode::SystemIoFailure
                     | rusqlite::ErrorCode::CannotOpen
             ),
+            // The PostgreSQL writers' connections: closed or never made (I/O), or the server
+            // says so (the codes above).
+            StoreError::Postgres(e) => match e.code() {
+                Some(code) => {
+                    let code = code.code();
+                    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+                }
+                None => {
+                    e.is_closed()
+                        || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+                }
+            },
             _ => false,
         }
     }

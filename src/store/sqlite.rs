@@ -26,6 +26,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::oneshot;
 
+use super::exec::batch_error;
 use super::{Backend, StoreError, StoreResult, sql::impl_sql_store};
 
 pub struct SqliteStore {
@@ -121,15 +122,6 @@ fn run_batch(
     }
     exec(conn, "COMMIT")?;
     Ok(())
-}
-
-/// The caller's copy of a batch failure (each caller gets its own error value).
-fn batch_error(e: &StoreError) -> StoreError {
-    if e.is_unavailable() {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Invalid(format!("write batch failed: {e}"))
-    }
 }
 
 impl SqliteStore {

@@ -1,7 +1,10 @@
 //! The hot path's write jobs — a turn, a new person or conversation, a request number — written
-//! once against [`Exec`] and run inside a transaction by each backend's `run_write` (one
-//! transaction per job on PostgreSQL; a savepoint in a group commit on SQLite). Each returns its
-//! value and whether to keep what it wrote.
+//! once against [`Exec`] and run by each backend's group commit (`sqlite.rs`: one after another,
+//! each in a savepoint; `postgres/group_commit.rs`: side by side in one pipelined transaction).
+//! Each returns its value and whether to keep what it wrote. A job that keeps nothing must
+//! leave nothing (PostgreSQL runs it without a savepoint), and a job may run more than once
+//! (PostgreSQL re-runs a failed batch's jobs one by one): its effects come only from its
+//! statements.
 
 use super::exec::{Exec, args};
 use super::{
@@ -34,7 +37,7 @@ pub async fn resolve_person<E: Exec + ?Sized>(
             if claim.display_name.is_some() {
                 p.display_name = claim.display_name.clone();
             }
-            tx.execute(
+            tx.queue(
                 "UPDATE people SET last_seen_at = $1, client_code = $2, display_name = $3 WHERE id = $4",
                 args![now, &p.client_code, &p.display_name, p.id],
             )
@@ -50,7 +53,7 @@ pub async fn resolve_person<E: Exec + ?Sized>(
                 )
                 .await?
                 .ok_or_else(|| StoreError::Invalid("INSERT … RETURNING gave no row".into()))?;
-            tx.execute(
+            tx.queue(
                 "INSERT INTO identities (channel, external_id, person_id, created_at)
                  VALUES ($1, $2, $3, $4)",
                 args![&claim.channel, &claim.external_id, id, now],
@@ -79,7 +82,7 @@ pub async fn open_conversation<E: Exec + ?Sized>(
     tx: &mut E,
     c: &ConversationRow,
 ) -> StoreResult<(ConversationRow, bool)> {
-    tx.execute(
+    tx.queue(
         "INSERT INTO conversations
             (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)
@@ -164,10 +167,14 @@ pub async fn commit_turn<E: Exec + ?Sized>(
         )
         .await?;
     if updated == 0 {
+        // Another turn won the race. Keeping nothing means leaving nothing: the PostgreSQL
+        // group commit runs jobs side by side without savepoints (`postgres/group_commit.rs`).
+        tx.queue("DELETE FROM messages WHERE id = $1", args![inbound_id])
+            .await?;
         return Ok((TurnOutcome::Conflict, false));
     }
     for out in &turn.outbound {
-        tx.execute(
+        tx.queue(
             "INSERT INTO messages (conversation_id, direction, channel, reply_to, person_id,
                 client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
              VALUES ($1, 'out', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -232,7 +239,7 @@ async fn write_record<E: Exec + ?Sized>(
                 )
                 .await?
                 .ok_or_else(|| StoreError::Invalid("INSERT … RETURNING gave no row".into()))?;
-            tx.execute(
+            tx.queue(
                 "INSERT INTO request_events (request_id, kind, to_status, actor, source, created_at)
                  VALUES ($1, 'created', 'open', 'client', 'chat', $2)",
                 args![id, turn.now],
@@ -251,7 +258,7 @@ async fn write_record<E: Exec + ?Sized>(
             missing_inputs,
             request_reference,
         } => {
-            tx.execute(
+            tx.queue(
                 "INSERT INTO input_collections (conversation_id, client_code, service_id, started_at,
                     ended_at, outcome, complete_first_attempt, reprompts, missing_inputs, request_reference)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -308,7 +315,7 @@ async fn write_record<E: Exec + ?Sized>(
                 .ok_or_else(|| StoreError::Invalid("INSERT … RETURNING gave no row".into()))?;
             for (n, ping) in pings.iter().enumerate() {
                 let key = format!("escalation-{escalation_id}-ping-0-{n}");
-                tx.execute(
+                tx.queue(
                     "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
                         attempts, next_attempt_at, created_at)
                      VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
@@ -334,7 +341,7 @@ async fn write_record<E: Exec + ?Sized>(
             // re-ping ladder; the first time of each stays for the KPIs. A draft's verdict
             // (the first one stands) answers a shadow-mode escalation whole: it resolves it.
             if let Some(verdict) = verdict {
-                tx.execute(
+                tx.queue(
                     "UPDATE escalations SET status = 'resolved',
                         acknowledged_at = COALESCE(acknowledged_at, $2),
                         acknowledged_by = COALESCE(acknowledged_by, $3),
@@ -372,14 +379,14 @@ async fn write_record<E: Exec + ?Sized>(
                      WHERE id = $1"
                 }
             };
-            tx.execute(sql, args![*escalation_id, turn.now, by]).await?;
+            tx.queue(sql, args![*escalation_id, turn.now, by]).await?;
         }
         Record::Survey {
             cause,
             expires_at,
             request_reference,
         } => {
-            tx.execute(
+            tx.queue(
                 "INSERT INTO surveys (conversation_id, person_id, client_code, cause, sent_at, expires_at,
                     request_reference)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -401,7 +408,7 @@ async fn write_record<E: Exec + ?Sized>(
         Record::SurveyAnswer { score, comment } => {
             // The answer belongs to the conversation's latest survey; a comment that follows a
             // score keeps the score.
-            tx.execute(
+            tx.queue(
                 "UPDATE surveys SET answered_at = $1, score = COALESCE($2, score),
                     comment = COALESCE($3, comment)
                  WHERE id = (SELECT MAX(id) FROM surveys WHERE conversation_id = $4)",
@@ -415,7 +422,7 @@ async fn write_record<E: Exec + ?Sized>(
             intent,
             confidence,
         } => {
-            tx.execute(
+            tx.queue(
                 "INSERT INTO knowledge_gaps (conversation_id, message_id, client_code, kind, text,
                     intent, confidence, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -442,7 +449,7 @@ async fn write_record<E: Exec + ?Sized>(
         } => {
             // Anonymous visitors have no client to recharge.
             if let Some(client) = &turn.client_code {
-                tx.execute(
+                tx.queue(
                     "INSERT INTO recharge_ledger (client_code, interaction_type, quantity,
                         conversation_id, reference, created_at)
                      VALUES ($1, $2, 1, $3, $4, $5)",
@@ -468,7 +475,7 @@ async fn insert_outbox<E: Exec + ?Sized>(
     ping: &NewPing,
     now: Millis,
 ) -> StoreResult<()> {
-    tx.execute(
+    tx.queue(
         "INSERT INTO outbox (idempotency_key, kind, escalation_id, route, payload, status,
             attempts, next_attempt_at, created_at)
          VALUES ($1, $2, NULL, $3, $4, 'pending', 0, $5, $5)
@@ -523,7 +530,7 @@ pub async fn update_request<E: Exec + ?Sized>(
         )));
     }
     for e in &u.events {
-        tx.execute(
+        tx.queue(
             "INSERT INTO request_events (request_id, kind, from_status, to_status, actor, source,
                 note, idempotency_key, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

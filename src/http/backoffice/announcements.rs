@@ -81,6 +81,7 @@ async fn create_one(
         .store
         .create_announcement(&new, millis(now))
         .await?;
+    app.chat.announcements_changed();
     tracing::info!(announcement = id, by = %who.username, clients = ?new.clients, channels = ?new.channels, urgent = new.urgent, "announcement created");
     Ok(id)
 }
@@ -147,6 +148,7 @@ async fn end_one(app: &AppState, who: &Principal, id: i64) -> Result<(), ApiErro
             a.id
         )));
     }
+    app.chat.announcements_changed();
     tracing::info!(announcement = id, by = %who.username, "announcement ended early");
     Ok(())
 }

@@ -43,10 +43,14 @@ macro_rules! impl_conversations {
                 claim: &$crate::store::IdentityClaim,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<$crate::store::Person> {
-                let claim = claim.clone();
-                self.run_write(move |tx: &mut $conn| Box::pin(async move {
-                    $crate::store::writes::resolve_person(tx, &claim, now).await
-                })).await
+                // Shared, not moved: a job may run more than once (PostgreSQL's group commit).
+                let claim = std::sync::Arc::new(claim.clone());
+                self.run_write(move |tx: &mut $conn| {
+                    let claim = std::sync::Arc::clone(&claim);
+                    Box::pin(async move {
+                        $crate::store::writes::resolve_person(tx, &claim, now).await
+                    })
+                }).await
             }
 
             async fn open_conversation(
@@ -79,9 +83,13 @@ macro_rules! impl_conversations {
                     created_at: now,
                     updated_at: now,
                 };
-                self.run_write(move |tx: &mut $conn| Box::pin(async move {
-                    $crate::store::writes::open_conversation(tx, &new).await
-                })).await
+                let new = std::sync::Arc::new(new);
+                self.run_write(move |tx: &mut $conn| {
+                    let new = std::sync::Arc::clone(&new);
+                    Box::pin(async move {
+                        $crate::store::writes::open_conversation(tx, &new).await
+                    })
+                }).await
             }
 
             async fn conversation(
@@ -185,10 +193,13 @@ macro_rules! impl_conversations {
                 &self,
                 turn: &$crate::store::Turn,
             ) -> $crate::store::StoreResult<$crate::store::TurnOutcome> {
-                let turn = turn.clone();
-                self.run_write(move |tx: &mut $conn| Box::pin(async move {
-                    $crate::store::writes::commit_turn(tx, &turn).await
-                })).await
+                let turn = std::sync::Arc::new(turn.clone());
+                self.run_write(move |tx: &mut $conn| {
+                    let turn = std::sync::Arc::clone(&turn);
+                    Box::pin(async move {
+                        $crate::store::writes::commit_turn(tx, &turn).await
+                    })
+                }).await
             }
 
             async fn requests_of_person(

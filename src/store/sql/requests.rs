@@ -86,8 +86,9 @@ macro_rules! impl_requests {
                 &self,
                 update: &$crate::store::RequestUpdate,
             ) -> $crate::store::StoreResult<()> {
-                let update = update.clone();
+                let update = std::sync::Arc::new(update.clone());
                 self.run_write(move |tx: &mut $conn| {
+                    let update = std::sync::Arc::clone(&update);
                     Box::pin(async move {
                         $crate::store::writes::update_request_job(tx, &update).await
                     })

@@ -1,0 +1,281 @@
+//! Group commit on PostgreSQL: the hot path's write jobs of concurrent requests share one
+//! transaction and one commit per flush.
+//!
+//! A few writer tasks each own a pipelined connection ([`Connection`]). A writer takes every job
+//! waiting (up to [`MAX_BATCH`]), sends `BEGIN`, runs the jobs **side by side** on the one
+//! connection, commits once and only then answers each caller: a 200 still means the message
+//! and everything its turn wrote are durable (`synchronous_commit` is left as the server has
+//! it, on by default). While one writer waits for PostgreSQL, the next gathers the jobs that
+//! arrived meanwhile, so batches grow with the load and an idle server answers a lone job at
+//! once.
+//!
+//! Side by side, the jobs' statements interleave in the pipeline: every job's first statement
+//! goes out in one write, then every job's second, and so on, so a batch of a hundred turns
+//! costs about the round trips of one. Savepoints cannot isolate interleaved jobs (they nest),
+//! so isolation rests on two rules instead:
+//! - a job that keeps nothing (a duplicate message, a lost version race, a stale request) has
+//!   written nothing that stays — `writes.rs` undoes its own write where it made one;
+//! - any error fails the whole transaction (PostgreSQL refuses everything after it), so the
+//!   writer rolls it back and runs that batch's jobs again **one by one**, each in its own
+//!   transaction: the job at fault gets its error, the others their result. Jobs are therefore
+//!   re-runnable (`Fn`), and nobody is answered before the transaction holding their writes
+//!   has committed.
+//!
+//! A writer whose connection is lost reconnects on its next batch; the jobs of a batch that
+//! cannot run are answered "unavailable" (503 + `Retry-After`), never "done".
+
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use futures::future::{BoxFuture, join_all};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::pipe::{Connection, Pipe, Target};
+use crate::store::exec::batch_error;
+use crate::store::{StoreError, StoreResult};
+
+/// At most this many jobs share a transaction.
+const MAX_BATCH: usize = 256;
+/// Jobs waiting beyond this are refused (503) rather than queued without bound.
+const QUEUE: usize = 4096;
+
+/// What running a job once came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ran {
+    /// Its writes are to be committed.
+    Keep,
+    /// It keeps nothing and left nothing behind (a duplicate, a conflict, a stale request).
+    Clean,
+    /// An error: the transaction is spoilt.
+    Failed,
+}
+
+/// A queued write job: runnable more than once (see the module doc), answered once.
+trait Job: Send + Sync {
+    fn run<'c>(&'c self, pipe: &'c mut Pipe) -> BoxFuture<'c, Ran>;
+    /// Answer the caller: `committed` is the fate of the transaction that ran it last.
+    fn deliver(self: Box<Self>, committed: Result<(), &StoreError>);
+}
+
+struct Typed<T, F> {
+    f: F,
+    /// The last run's result.
+    result: StdMutex<Option<StoreResult<(T, bool)>>>,
+    done: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Job for Typed<T, F>
+where
+    T: Send + 'static,
+    F: for<'c> Fn(&'c mut Pipe) -> BoxFuture<'c, StoreResult<(T, bool)>> + Send + Sync + 'static,
+{
+    fn run<'c>(&'c self, pipe: &'c mut Pipe) -> BoxFuture<'c, Ran> {
+        Box::pin(async move {
+            let r = (self.f)(pipe).await;
+            // The statements it sent ahead must have worked too.
+            let r = match (r, pipe.settle().await) {
+                (Ok(v), Ok(())) => Ok(v),
+                (Ok(_), Err(e)) | (Err(e), _) => Err(e),
+            };
+            let ran = match &r {
+                Ok((_, true)) => Ran::Keep,
+                Ok((_, false)) | Err(StoreError::Stale(_)) => Ran::Clean,
+                Err(_) => Ran::Failed,
+            };
+            if let Ok(mut slot) = self.result.lock() {
+                *slot = Some(r);
+            }
+            ran
+        })
+    }
+
+    fn deliver(self: Box<Self>, committed: Result<(), &StoreError>) {
+        let Typed { result, done, .. } = *self;
+        let result = result.into_inner().ok().flatten();
+        let answer = match (result, committed) {
+            (None, _) => Err(StoreError::Unavailable("the write job did not run".into())),
+            // Its own error, or nothing kept: as it is, whatever the batch did.
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok((value, false))), _) => Ok(value),
+            (Some(Ok((value, true))), Ok(())) => Ok(value),
+            (Some(Ok((_, true))), Err(e)) => Err(batch_error(e)),
+        };
+        let _ = done.send(answer);
+    }
+}
+
+/// The callers' side: queue a job, get its value once its transaction has committed.
+pub struct GroupCommit {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl GroupCommit {
+    /// Start `writers` writer tasks. The first connection is made here, so a wrong URL fails at
+    /// start rather than on the first message.
+    pub async fn start(target: Target, writers: usize) -> StoreResult<Self> {
+        let first = target.connect().await?;
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut first = Some(first);
+        for _ in 0..writers.max(1) {
+            tokio::spawn(writer(target.clone(), first.take(), Arc::clone(&rx)));
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Queue a write job for the next group commit; its value once the batch is durable. `f`
+    /// may run more than once (see the module doc); only the last run's writes are kept.
+    pub async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut Pipe) -> BoxFuture<'c, StoreResult<(T, bool)>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let (done, answer) = oneshot::channel::<StoreResult<T>>();
+        let job = Box::new(Typed {
+            f,
+            result: StdMutex::new(None),
+            done,
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                StoreError::Unavailable("the PostgreSQL writers' queue is full".into())
+            }
+            mpsc::error::TrySendError::Closed(_) => {
+                StoreError::Unavailable("the PostgreSQL writers have stopped".into())
+            }
+        })?;
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the PostgreSQL write batch failed; see the log".into())
+        })?
+    }
+}
+
+/// One writer: gathers a batch, (re)connects when needed, runs it.
+async fn writer(
+    target: Target,
+    mut conn: Option<Arc<Connection>>,
+    rx: Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        {
+            // Holding the receiver while waiting: the other writers queue behind it, and the
+            // first free writer takes whatever arrived while the others were busy.
+            let mut rx = rx.lock().await;
+            if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return; // the store is gone
+            }
+        }
+        if conn.as_ref().is_none_or(|c| c.is_closed()) {
+            conn = match tokio::time::timeout(Duration::from_secs(3), target.connect()).await {
+                Ok(Ok(c)) => Some(c),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "PostgreSQL writer cannot connect");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!("PostgreSQL writer: connecting timed out");
+                    None
+                }
+            };
+        }
+        tracing::trace!(jobs = batch.len(), "PostgreSQL write batch");
+        match &conn {
+            Some(c) => run_batch(c, std::mem::take(&mut batch)).await,
+            None => {
+                let e = StoreError::Unavailable("PostgreSQL is unreachable".into());
+                for job in batch.drain(..) {
+                    job.deliver(Err(&e));
+                }
+            }
+        }
+    }
+}
+
+/// Run a batch side by side in one transaction; if anything failed, one by one.
+async fn run_batch(conn: &Arc<Connection>, batch: Vec<Box<dyn Job>>) {
+    if batch.len() > 1 {
+        match side_by_side(conn, &batch).await {
+            Ok(()) => {
+                for job in batch {
+                    job.deliver(Ok(()));
+                }
+                return;
+            }
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, jobs = batch.len(), "PostgreSQL write batch failed");
+                for job in batch {
+                    job.deliver(Err(&e));
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, jobs = batch.len(),
+                    "PostgreSQL write batch failed; running its jobs one by one");
+            }
+        }
+    }
+    for job in batch {
+        let committed = one_by_one(conn, job.as_ref()).await;
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "PostgreSQL write job failed");
+        }
+        job.deliver(committed.as_ref().map(|_| ()));
+    }
+}
+
+/// Every job at once in one transaction; committed only when every job kept its writes or left
+/// nothing behind.
+async fn side_by_side(conn: &Arc<Connection>, batch: &[Box<dyn Job>]) -> StoreResult<()> {
+    let mut control = Pipe::new(conn);
+    control.send("BEGIN", &[]).await?;
+    let runs = join_all(batch.iter().map(|job| async move {
+        let mut pipe = Pipe::new(conn);
+        job.run(&mut pipe).await
+    }))
+    .await;
+    let begun = control.settle().await;
+    let result = if let Err(e) = begun {
+        Err(e)
+    } else if runs.contains(&Ran::Failed) {
+        Err(StoreError::Invalid("a write job failed".into()))
+    } else {
+        control.send("COMMIT", &[]).await?;
+        control.settle().await
+    };
+    if result.is_err() {
+        end(conn, "ROLLBACK").await;
+    }
+    result
+}
+
+/// One job in a transaction of its own.
+async fn one_by_one(conn: &Arc<Connection>, job: &dyn Job) -> StoreResult<()> {
+    let mut control = Pipe::new(conn);
+    control.send("BEGIN", &[]).await?;
+    let mut pipe = Pipe::new(conn);
+    let ran = job.run(&mut pipe).await;
+    control.settle().await?;
+    match ran {
+        Ran::Keep => {
+            control.send("COMMIT", &[]).await?;
+            control.settle().await
+        }
+        // Its answer is its own error or outcome; nothing of it stays.
+        Ran::Clean | Ran::Failed => {
+            end(conn, "ROLLBACK").await;
+            Ok(())
+        }
+    }
+}
+
+/// End a transaction that is not to be committed, leaving the connection clean for the next.
+async fn end(conn: &Arc<Connection>, sql: &'static str) {
+    let mut control = Pipe::new(conn);
+    if control.send(sql, &[]).await.is_ok() {
+        let _ = control.settle().await;
+    }
+}

@@ -1,0 +1,166 @@
+//! PostgreSQL backend: for several replicas sharing one database.
+//!
+//! Reads and the writes off the hot path go through an sqlx pool. The hot path's writes (a
+//! turn, a new person or conversation, a request number: the jobs of `writes.rs`) go to the
+//! group commit (`group_commit.rs`) over pipelined connections (`pipe.rs`).
+
+mod group_commit;
+mod pipe;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use self::group_commit::GroupCommit;
+pub(crate) use self::pipe::Pipe;
+use self::pipe::{Connection, Target};
+use super::{Backend, StoreError, StoreResult, sql::impl_sql_store};
+
+/// Group-commit writers per replica: while one waits for PostgreSQL, the next gathers a batch.
+/// `FRONTDOOR_PG_WRITERS` overrides it (1–64).
+fn writers() -> usize {
+    std::env::var("FRONTDOOR_PG_WRITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(2)
+}
+
+pub struct PgStore {
+    writer: PgPool,
+    /// The same pool as `writer`: PostgreSQL handles concurrent writers itself.
+    reader: PgPool,
+    group_commit: GroupCommit,
+    /// The hot path's one read, pipelined (see `HotReader`).
+    hot: HotReader,
+}
+
+/// A pipelined connection for the turn's context read, reconnected when lost: concurrent
+/// turns' reads share its round trips instead of taking a pool connection each.
+struct HotReader {
+    target: Target,
+    conn: tokio::sync::Mutex<Option<std::sync::Arc<Connection>>>,
+}
+
+impl HotReader {
+    async fn get(&self) -> StoreResult<std::sync::Arc<Connection>> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        let c = tokio::time::timeout(Duration::from_secs(3), self.target.connect())
+            .await
+            .map_err(|_| StoreError::Unavailable("connecting to PostgreSQL timed out".into()))??;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+}
+
+/// The writers' connection settings from the URL the pool was given.
+fn target(url: &str, search_path: Option<String>) -> StoreResult<Target> {
+    let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+        StoreError::Invalid(format!(
+            "the PostgreSQL URL is not one the group-commit writers understand: {e}"
+        ))
+    })?;
+    // Fail fast when the database is down: callers answer 503 instead of hanging.
+    config.connect_timeout(Duration::from_secs(3));
+    config.application_name("frontdoor-writer");
+    Ok(Target {
+        config,
+        search_path,
+    })
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            // Fail fast when the database is down: callers answer 503 instead of hanging.
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self {
+            reader: pool.clone(),
+            writer: pool,
+            group_commit: GroupCommit::start(target(url, None)?, writers()).await?,
+            hot: HotReader {
+                target: target(url, None)?,
+                conn: Default::default(),
+            },
+        })
+    }
+
+    /// Connect to a fresh schema (tests): creates it, sets it as the search path, migrates.
+    pub async fn connect_isolated(url: &str, schema: &str) -> StoreResult<Self> {
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(super::StoreError::Invalid(format!(
+                "bad schema name {schema:?}"
+            )));
+        }
+        let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}"
+        )))
+        .execute(&admin)
+        .await?;
+        admin.close().await;
+        let search_path = format!("SET search_path TO {schema}");
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(3))
+            .after_connect(move |conn, _| {
+                let sql = search_path.clone();
+                Box::pin(async move {
+                    sqlx::Executor::execute(&mut *conn, sqlx::AssertSqlSafe(sql)).await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self {
+            reader: pool.clone(),
+            writer: pool,
+            group_commit: GroupCommit::start(target(url, Some(schema.to_string()))?, writers())
+                .await?,
+            hot: HotReader {
+                target: target(url, Some(schema.to_string()))?,
+                conn: Default::default(),
+            },
+        })
+    }
+}
+
+impl PgStore {
+    /// Queue a write job for the next group commit; its value once the batch is durable. The
+    /// job may run more than once (see `group_commit.rs`).
+    async fn run_write<T, F>(&self, job: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut Pipe) -> BoxFuture<'c, StoreResult<(T, bool)>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.group_commit.run(job).await
+    }
+}
+
+impl PgStore {
+    async fn turn_context_row(
+        &self,
+        channel: &str,
+        session_key: &str,
+    ) -> StoreResult<Option<super::TurnContextRow>> {
+        pipe::turn_context(&self.hot.get().await?, channel, session_key).await
+    }
+}
+
+impl_sql_store!(PgStore, Pipe, Backend::Postgres, "FOR UPDATE SKIP LOCKED");

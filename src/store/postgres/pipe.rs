@@ -1,0 +1,327 @@
+//! A PostgreSQL connection that pipelines a write job's statements (`tokio-postgres`).
+//!
+//! Most of a turn's statements — its replies, its records, the savepoint around it — are ones
+//! whose answers the job never looks at. Through sqlx each was a round trip: send, wait for the
+//! server, wake up, send the next. Here [`Exec::queue`] sends such a statement at once and
+//! collects its answer later ([`Pipe::settle`]); PostgreSQL runs the statements in the order
+//! sent, so the job still reads like a sequence. A turn is then three round trips however many
+//! replies and records it has, and under load most of them are shared with the batch's other
+//! jobs (see `group_commit.rs`). sqlx has no pipelining; tokio-postgres pipelines every request
+//! that is sent before the previous one is answered.
+//!
+//! Statements are prepared once per connection with the parameter types of their arguments
+//! (`prepare_typed`), so PostgreSQL coerces as it does for sqlx's typed parameters.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures::future::{BoxFuture, FutureExt};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Row, Statement};
+
+use crate::store::exec::{Arg, Exec};
+use crate::store::{ConversationRow, Person, StoreError, StoreResult};
+
+/// A statement sent and not yet answered.
+type Sent = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send>>;
+
+/// How to open a pipelined connection (the URL, and the schema for isolated tests).
+#[derive(Clone)]
+pub struct Target {
+    pub config: tokio_postgres::Config,
+    pub search_path: Option<String>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The config may hold a password.
+        f.debug_struct("Target")
+            .field("search_path", &self.search_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Target {
+    pub async fn connect(&self) -> StoreResult<Arc<Connection>> {
+        let (client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "PostgreSQL pipelined connection ended");
+            }
+        });
+        if let Some(schema) = &self.search_path {
+            client
+                .batch_execute(&format!("SET search_path TO {schema}"))
+                .await?;
+        }
+        Ok(Connection::new(client))
+    }
+}
+
+/// One connection, shared by the jobs of a batch running side by side.
+pub struct Connection {
+    client: Client,
+    /// Prepared statements by (SQL text's address and length, argument types).
+    statements: Mutex<HashMap<(usize, usize, u64), Statement>>,
+}
+
+impl Connection {
+    pub fn new(client: Client) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            statements: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
+/// A job's view of the connection: its statements sent and not yet answered.
+pub struct Pipe {
+    conn: Arc<Connection>,
+    sent: Vec<Sent>,
+}
+
+/// An argument owned by a statement in flight.
+enum Owned {
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Text(Option<String>),
+    Bool(bool),
+}
+
+impl Owned {
+    fn of(a: &Arg<'_>) -> Self {
+        match *a {
+            Arg::Int(v) => Owned::Int(v),
+            Arg::Real(v) => Owned::Real(v),
+            Arg::Text(v) => Owned::Text(v.map(str::to_owned)),
+            Arg::Bool(v) => Owned::Bool(v),
+        }
+    }
+
+    fn sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Owned::Int(v) => v,
+            Owned::Real(v) => v,
+            Owned::Text(v) => v,
+            Owned::Bool(v) => v,
+        }
+    }
+}
+
+fn borrowed<'a>(a: &'a Arg<'a>) -> &'a (dyn ToSql + Sync) {
+    match a {
+        Arg::Int(v) => v,
+        Arg::Real(v) => v,
+        Arg::Text(v) => v,
+        Arg::Bool(v) => v,
+    }
+}
+
+fn pg_type(a: &Arg<'_>) -> (Type, u64) {
+    match a {
+        Arg::Int(_) => (Type::INT8, 0),
+        Arg::Real(_) => (Type::FLOAT8, 1),
+        Arg::Text(_) => (Type::TEXT, 2),
+        Arg::Bool(_) => (Type::BOOL, 3),
+    }
+}
+
+impl Pipe {
+    pub fn new(conn: &Arc<Connection>) -> Self {
+        Self {
+            conn: Arc::clone(conn),
+            sent: Vec::new(),
+        }
+    }
+
+    /// The prepared statement for `sql` with these arguments' types (prepared on first use:
+    /// one round trip per statement per connection).
+    async fn statement(&mut self, sql: &'static str, args: &[Arg<'_>]) -> StoreResult<Statement> {
+        if args.len() > 32 {
+            return Err(StoreError::Invalid(format!(
+                "{} arguments; at most 32 are supported",
+                args.len()
+            )));
+        }
+        let mut signature = 0u64;
+        let mut types = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let (t, code) = pg_type(a);
+            signature |= code << (2 * i);
+            types.push(t);
+        }
+        let key = (sql.as_ptr() as usize, sql.len(), signature);
+        let cached = self
+            .conn
+            .statements
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned());
+        if let Some(s) = cached {
+            return Ok(s);
+        }
+        // Two jobs may prepare the same statement at once; both work, one is kept.
+        let s = self.conn.client.prepare_typed(sql, &types).await?;
+        if let Ok(mut m) = self.conn.statements.lock() {
+            m.insert(key, s.clone());
+        }
+        Ok(s)
+    }
+
+    /// Send `sql` now; its answer is collected by [`settle`](Self::settle).
+    pub async fn send(&mut self, sql: &'static str, args: &[Arg<'_>]) -> StoreResult<()> {
+        let statement = self.statement(sql, args).await?;
+        let owned: Vec<Owned> = args.iter().map(Owned::of).collect();
+        let conn = Arc::clone(&self.conn);
+        let mut fut: Sent = Box::pin(async move {
+            let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(Owned::sql).collect();
+            conn.client.execute(&statement, &refs).await
+        });
+        // tokio-postgres sends a request when its future is first polled; poll once here so it
+        // goes out now, ahead of whatever the job sends next.
+        let waker = futures::task::noop_waker_ref();
+        match fut.as_mut().poll(&mut Context::from_waker(waker)) {
+            Poll::Ready(r) => self.sent.push(Box::pin(futures::future::ready(r))),
+            Poll::Pending => self.sent.push(fut),
+        }
+        Ok(())
+    }
+
+    /// Wait for every statement sent; the first error, if any (after an error PostgreSQL
+    /// refuses the rest of the transaction, so later errors only repeat it).
+    pub async fn settle(&mut self) -> StoreResult<()> {
+        let mut first = None;
+        for fut in self.sent.drain(..) {
+            if let Err(e) = fut.await {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), |e| Err(e.into()))
+    }
+
+    /// Run `sql` and wait for its rows.
+    async fn rows(&mut self, sql: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        let statement = self.statement(sql, args).await?;
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(borrowed).collect();
+        Ok(self.conn.client.query(&statement, &refs).await?)
+    }
+}
+
+fn person(r: &Row) -> Result<Person, tokio_postgres::Error> {
+    Ok(Person {
+        id: r.try_get(0)?,
+        client_code: r.try_get(1)?,
+        display_name: r.try_get(2)?,
+        created_at: r.try_get(3)?,
+        last_seen_at: r.try_get(4)?,
+    })
+}
+
+fn conversation(r: &Row) -> Result<ConversationRow, tokio_postgres::Error> {
+    Ok(ConversationRow {
+        id: r.try_get(0)?,
+        channel: r.try_get(1)?,
+        session_key: r.try_get(2)?,
+        person_id: r.try_get(3)?,
+        client_code: r.try_get(4)?,
+        state: r.try_get(5)?,
+        version: r.try_get(6)?,
+        created_at: r.try_get(7)?,
+        updated_at: r.try_get(8)?,
+    })
+}
+
+impl Exec for Pipe {
+    fn execute<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        async move {
+            let statement = self.statement(sql, args).await?;
+            let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(borrowed).collect();
+            Ok(self.conn.client.execute(&statement, &refs).await?)
+        }
+        .boxed()
+    }
+
+    fn queue<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        self.send(sql, args).boxed()
+    }
+
+    fn fetch_i64<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<i64>>> {
+        async move {
+            let rows = self.rows(sql, args).await?;
+            Ok(rows.first().map(|r| r.try_get(0)).transpose()?)
+        }
+        .boxed()
+    }
+
+    fn fetch_person<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<Person>>> {
+        async move {
+            let rows = self.rows(sql, args).await?;
+            Ok(rows.first().map(person).transpose()?)
+        }
+        .boxed()
+    }
+
+    fn fetch_conversation<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>> {
+        async move {
+            let rows = self.rows(sql, args).await?;
+            Ok(rows.first().map(conversation).transpose()?)
+        }
+        .boxed()
+    }
+}
+
+/// The hot path's one read (`TurnContextRow`'s columns in order) on a shared pipelined
+/// connection: concurrent turns' reads go out together instead of a pool connection each.
+pub async fn turn_context(
+    conn: &Arc<Connection>,
+    channel: &str,
+    session_key: &str,
+) -> StoreResult<Option<crate::store::TurnContextRow>> {
+    let mut pipe = Pipe::new(conn);
+    let rows = pipe
+        .rows(
+            crate::store::sql::TURN_CONTEXT,
+            &[Arg::Text(Some(channel)), Arg::Text(Some(session_key))],
+        )
+        .await?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(crate::store::TurnContextRow {
+        conversation: conversation(r)?,
+        p_id: r.try_get(9)?,
+        p_client_code: r.try_get(10)?,
+        p_display_name: r.try_get(11)?,
+        p_created_at: r.try_get(12)?,
+        p_last_seen_at: r.try_get(13)?,
+        request_count: r.try_get(14)?,
+        last_survey_at: r.try_get(15)?,
+    }))
+}
