@@ -1142,3 +1142,159 @@ async fn announcements_are_recorded_once_on_every_backend() {
         eprintln!("announcement story passed on {name}");
     }
 }
+
+/// PostgreSQL's group commit: the write jobs that queue while the writers are busy share one
+/// transaction; a job that fails there costs the others nothing (the batch is run again job by
+/// job), and a lost version race and a duplicate message leave nothing behind.
+#[tokio::test]
+async fn postgres_group_commit_shares_a_transaction_and_isolates_a_failing_job() {
+    let Some(url) = common::postgres_url("postgres_group_commit") else {
+        return;
+    };
+    let schema = common::unique_schema("group_commit");
+    let store: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(common::postgres_store(&url, &schema).await);
+    let p = store.resolve_person(&claim("u", None), 1).await.unwrap();
+    let conversations: Vec<String> = (0..2)
+        .map(|i| format!("block-{i}"))
+        .chain((0..20).map(|i| format!("good-{i}")))
+        .chain(["race".to_string()])
+        .collect();
+    for (i, c) in conversations.iter().enumerate() {
+        store
+            .open_conversation("web", &format!("s{i}"), Some(&p), c, "{}", 1)
+            .await
+            .unwrap();
+    }
+    let turn = |conversation: &str, version: i64, message_id: &str| Turn {
+        conversation_id: conversation.into(),
+        expected_version: version,
+        new_state: "{\"state\":\"idle\"}".into(),
+        channel: "web".into(),
+        person_id: Some(p.id),
+        client_code: None,
+        off_hours: false,
+        inbound: msg(&format!("question {message_id}"), Some(message_id)),
+        outbound: vec![msg(&format!("answer {message_id}"), None)],
+        records: vec![],
+        now: 2,
+    };
+    // A message seen before, for the duplicate below.
+    assert!(matches!(
+        store.commit_turn(&turn("race", 0, "seen")).await.unwrap(),
+        TurnOutcome::Committed { .. }
+    ));
+
+    // Both writers get a turn whose conversation row this test holds locked, so they wait.
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    let mut hold = admin.begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT 1 FROM {schema}.conversations WHERE id IN ('block-0', 'block-1') FOR UPDATE"
+    )))
+    .execute(&mut *hold)
+    .await
+    .unwrap();
+    let writers_waiting = format!(
+        "SELECT COUNT(*) FROM pg_stat_activity
+         WHERE application_name = 'frontdoor-writer:{schema}' AND wait_event_type = 'Lock'"
+    );
+    // One at a time, so each writer takes one (a writer takes every job waiting).
+    let mut blocked = Vec::new();
+    for i in 0..2 {
+        let (store, t) = (
+            store.clone(),
+            turn(&format!("block-{i}"), 0, &format!("b{i}")),
+        );
+        blocked.push(tokio::spawn(async move { store.commit_turn(&t).await }));
+        common::wait::until_async(
+            "a writer waiting for the held rows",
+            std::time::Duration::from_secs(20),
+            || async {
+                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(writers_waiting.clone()))
+                    .fetch_one(&admin)
+                    .await
+                    .unwrap();
+                (n == i + 1).then_some(())
+            },
+        )
+        .await;
+    }
+
+    // Meanwhile 23 turns queue: 20 good ones, one for a conversation that does not exist (a
+    // foreign-key error), one that lost the version race, one whose message was seen before.
+    let before = store.write_counts();
+    let mut queued = Vec::new();
+    let mut jobs = (0..20)
+        .map(|i| turn(&format!("good-{i}"), 0, &format!("g{i}")))
+        .collect::<Vec<_>>();
+    jobs.push(turn("no-such-conversation", 0, "bad"));
+    jobs.push(turn("race", 0, "late"));
+    jobs.push(turn("good-0", 0, "seen"));
+    for t in jobs {
+        let store = store.clone();
+        queued.push(tokio::spawn(async move { store.commit_turn(&t).await }));
+    }
+    // Let every one of them reach the queue before the writers are set free.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    hold.commit().await.unwrap();
+
+    for b in blocked {
+        assert!(matches!(
+            b.await.unwrap().unwrap(),
+            TurnOutcome::Committed { .. }
+        ));
+    }
+    let mut outcomes = Vec::new();
+    for q in queued {
+        outcomes.push(q.await.unwrap());
+    }
+    let committed = outcomes[..20]
+        .iter()
+        .filter(|o| matches!(o, Ok(TurnOutcome::Committed { .. })))
+        .count();
+    assert_eq!(committed, 20, "every good turn commits: {outcomes:?}");
+    assert!(outcomes[20].is_err(), "the bad turn gets its error");
+    assert_eq!(outcomes[21].as_ref().ok(), Some(&TurnOutcome::Conflict));
+    assert_eq!(outcomes[22].as_ref().ok(), Some(&TurnOutcome::Duplicate));
+
+    // One transaction for all 23, which failed whole and was run again job by job.
+    let after = store.write_counts();
+    assert_eq!(after.jobs - before.jobs, 23, "{before:?} → {after:?}");
+    assert_eq!(after.batches - before.batches, 1, "{before:?} → {after:?}");
+    assert_eq!(after.reruns - before.reruns, 1, "{before:?} → {after:?}");
+
+    // What stayed: each good turn once with its reply; nothing of the other three.
+    let count = |sql: String| {
+        let admin = admin.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&admin)
+                .await
+                .unwrap();
+            n
+        }
+    };
+    let messages =
+        |like: &str| format!("SELECT COUNT(*) FROM {schema}.messages WHERE text LIKE '{like}'");
+    assert_eq!(count(messages("question g%")).await, 20);
+    assert_eq!(count(messages("answer g%")).await, 20);
+    assert_eq!(count(messages("% bad")).await, 0);
+    assert_eq!(
+        count(messages("% late")).await,
+        0,
+        "the lost race left nothing"
+    );
+    assert_eq!(count(messages("question seen")).await, 1);
+    assert_eq!(
+        count(format!(
+            "SELECT COUNT(*) FROM {schema}.conversations WHERE id LIKE 'good-%' AND version = 1"
+        ))
+        .await,
+        20
+    );
+    admin.close().await;
+}

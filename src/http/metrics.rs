@@ -1,6 +1,6 @@
 //! `GET /metrics` in the Prometheus text format: messages by outcome, bot latency histogram,
 //! outbox backlog and escalations by status. Totals come from the store, so every replica
-//! reports the same counters. Guarded like the operations endpoints (admin token, or an admin/SSO lead's API token).
+//! reports the same counters; the group commit's are this replica's own. Guarded like the operations endpoints (admin token, or an admin/SSO lead's API token).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -96,6 +96,29 @@ async fn metrics(
             "frontdoor_escalations{{status=\"{}\"}} {n}",
             label(status)
         );
+    }
+    // This replica's own counters (the ones above are the store's, the same on every replica).
+    let w = app.chat.store.write_counts();
+    for (name, help, n) in [
+        (
+            "frontdoor_store_write_batches_total",
+            "Group-commit transactions of this replica.",
+            w.batches,
+        ),
+        (
+            "frontdoor_store_write_jobs_total",
+            "Write jobs (turns, new people and conversations, request numbers) of this replica.",
+            w.jobs,
+        ),
+        (
+            "frontdoor_store_write_reruns_total",
+            "Batches that failed whole and were run again job by job (PostgreSQL).",
+            w.reruns,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let _ = writeln!(out, "{name} {n}");
     }
     Ok((
         [(

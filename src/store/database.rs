@@ -24,10 +24,24 @@ pub struct ManagerRecord {
     pub routes: String,
 }
 
+/// The hot path's writes as the group commit ran them, in this process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteCounts {
+    /// Transactions committed or tried, each holding one or more jobs.
+    pub batches: u64,
+    /// Write jobs run (a turn, a new person or conversation, a request number, a request's change).
+    pub jobs: u64,
+    /// Batches that failed as a whole and whose jobs were run again one by one (PostgreSQL).
+    pub reruns: u64,
+}
+
 /// Called by the wiring (`app`: seeding at start-up) and the health endpoints.
 #[async_trait]
 pub trait Database: Send + Sync {
     fn backend(&self) -> Backend;
+
+    /// This replica's group-commit counters since it started (for `/metrics` and tests).
+    fn write_counts(&self) -> WriteCounts;
 
     async fn ping(&self) -> StoreResult<()>;
 

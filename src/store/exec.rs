@@ -107,6 +107,34 @@ pub trait Exec: Send {
     ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>>;
 }
 
+/// The group commit's counters, bumped by the writer (see [`super::WriteCounts`]).
+#[derive(Debug, Default)]
+pub(super) struct WriteStats {
+    batches: std::sync::atomic::AtomicU64,
+    jobs: std::sync::atomic::AtomicU64,
+    reruns: std::sync::atomic::AtomicU64,
+}
+
+impl WriteStats {
+    pub(super) fn batch(&self, jobs: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.batches.fetch_add(1, Relaxed);
+        self.jobs.fetch_add(jobs as u64, Relaxed);
+    }
+    pub(super) fn rerun(&self) {
+        self.reruns
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub(super) fn counts(&self) -> super::WriteCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        super::WriteCounts {
+            batches: self.batches.load(Relaxed),
+            jobs: self.jobs.load(Relaxed),
+            reruns: self.reruns.load(Relaxed),
+        }
+    }
+}
+
 /// A caller's copy of its group commit's failure (each caller gets its own error value).
 pub(super) fn batch_error(e: &StoreError) -> StoreError {
     if e.is_unavailable() {

@@ -54,7 +54,7 @@ pub use conversations::{
     ConversationRow, Conversations, IdentityClaim, InputCollectionRow, MessageRow, NewMessage,
     Person, Record, SurveyRow, Turn, TurnContext, TurnContextRow, TurnOutcome,
 };
-pub use database::{ClientRecord, Database, ManagerRecord};
+pub use database::{ClientRecord, Database, ManagerRecord, WriteCounts};
 pub use escalations::{EscalationAction, EscalationRow, Escalations};
 pub use insight::{GapFact, GapRow, Insight, LATENCY_BUCKETS_US, LedgerRow, PeriodFacts, Totals};
 pub use outbox::{NewPing, Outbox, OutboxFinish, OutboxRow};

@@ -16,8 +16,8 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -26,7 +26,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::oneshot;
 
-use super::exec::batch_error;
+use super::exec::{WriteStats, batch_error};
 use super::{Backend, StoreError, StoreResult, sql::impl_sql_store};
 
 pub struct SqliteStore {
@@ -44,6 +44,7 @@ pub struct SqliteStore {
     /// a connection, never during a query.
     inline_readers: Mutex<Vec<rusqlite::Connection>>,
     path: PathBuf,
+    write_stats: Arc<WriteStats>,
 }
 
 /// Idle inline readers kept (about one per runtime thread).
@@ -61,7 +62,7 @@ const MAX_BATCH: usize = 1024;
 /// The writer thread: batches until every sender (the store) is gone. A thread of its own with
 /// a synchronous connection: each statement is a plain function call, where an async driver
 /// would hand it to another thread and back.
-fn group_commit(mut conn: rusqlite::Connection, rx: Receiver<Job>) {
+fn group_commit(mut conn: rusqlite::Connection, rx: Receiver<Job>, stats: Arc<WriteStats>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut delivers = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
@@ -72,6 +73,7 @@ fn group_commit(mut conn: rusqlite::Connection, rx: Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        stats.batch(batch.len());
         let result = run_batch(&mut conn, &mut batch, &mut delivers);
         if result.is_err() && !conn.is_autocommit() {
             // Leave the connection clean for the next batch; the error is what callers get.
@@ -265,9 +267,11 @@ impl SqliteStore {
             .await?;
         let conn = open_writer(path)?;
         let (jobs, rx) = sync_channel(4 * MAX_BATCH);
+        let write_stats = Arc::new(WriteStats::default());
+        let stats = write_stats.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || group_commit(conn, rx))
+            .spawn(move || group_commit(conn, rx, stats))
             .map_err(|e| StoreError::Invalid(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Self {
             writer,
@@ -275,6 +279,7 @@ impl SqliteStore {
             jobs,
             inline_readers: Mutex::new(Vec::new()),
             path: path.to_path_buf(),
+            write_stats,
         })
     }
 }

@@ -31,7 +31,7 @@ use futures::future::{BoxFuture, join_all};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::pipe::{Connection, Pipe, Target};
-use crate::store::exec::batch_error;
+use crate::store::exec::{WriteStats, batch_error};
 use crate::store::{StoreError, StoreResult};
 
 /// At most this many jobs share a transaction.
@@ -112,13 +112,22 @@ pub struct GroupCommit {
 impl GroupCommit {
     /// Start `writers` writer tasks. The first connection is made here, so a wrong URL fails at
     /// start rather than on the first message.
-    pub async fn start(target: Target, writers: usize) -> StoreResult<Self> {
+    pub async fn start(
+        target: Target,
+        writers: usize,
+        stats: Arc<WriteStats>,
+    ) -> StoreResult<Self> {
         let first = target.connect().await?;
         let (jobs, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let mut first = Some(first);
         for _ in 0..writers.max(1) {
-            tokio::spawn(writer(target.clone(), first.take(), Arc::clone(&rx)));
+            tokio::spawn(writer(
+                target.clone(),
+                first.take(),
+                Arc::clone(&rx),
+                stats.clone(),
+            ));
         }
         Ok(Self { jobs })
     }
@@ -158,6 +167,7 @@ async fn writer(
     target: Target,
     mut conn: Option<Arc<Connection>>,
     rx: Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>,
+    stats: Arc<WriteStats>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -184,7 +194,10 @@ async fn writer(
         }
         tracing::trace!(jobs = batch.len(), "PostgreSQL write batch");
         match &conn {
-            Some(c) => run_batch(c, std::mem::take(&mut batch)).await,
+            Some(c) => {
+                stats.batch(batch.len());
+                run_batch(c, std::mem::take(&mut batch), &stats).await
+            }
             None => {
                 let e = StoreError::Unavailable("PostgreSQL is unreachable".into());
                 for job in batch.drain(..) {
@@ -196,7 +209,7 @@ async fn writer(
 }
 
 /// Run a batch side by side in one transaction; if anything failed, one by one.
-async fn run_batch(conn: &Arc<Connection>, batch: Vec<Box<dyn Job>>) {
+async fn run_batch(conn: &Arc<Connection>, batch: Vec<Box<dyn Job>>, stats: &WriteStats) {
     if batch.len() > 1 {
         match side_by_side(conn, &batch).await {
             Ok(()) => {
@@ -213,6 +226,7 @@ async fn run_batch(conn: &Arc<Connection>, batch: Vec<Box<dyn Job>>) {
                 return;
             }
             Err(e) => {
+                stats.rerun();
                 tracing::warn!(error = %e, jobs = batch.len(),
                     "PostgreSQL write batch failed; running its jobs one by one");
             }

@@ -16,6 +16,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use self::group_commit::GroupCommit;
 pub(crate) use self::pipe::Pipe;
 use self::pipe::{Connection, Target};
+use super::exec::WriteStats;
 use super::{Backend, StoreError, StoreResult, sql::impl_sql_store};
 
 /// Group-commit writers per replica: while one waits for PostgreSQL, the next gathers a batch.
@@ -35,6 +36,7 @@ pub struct PgStore {
     group_commit: GroupCommit,
     /// The hot path's one read, pipelined (see `HotReader`).
     hot: HotReader,
+    write_stats: std::sync::Arc<WriteStats>,
 }
 
 /// A pipelined connection for the turn's context read, reconnected when lost: concurrent
@@ -67,7 +69,11 @@ fn target(url: &str, search_path: Option<String>) -> StoreResult<Target> {
     })?;
     // Fail fast when the database is down: callers answer 503 instead of hanging.
     config.connect_timeout(Duration::from_secs(3));
-    config.application_name("frontdoor-writer");
+    // Named with the schema, so a test can tell its own writers apart in pg_stat_activity.
+    config.application_name(&match &search_path {
+        Some(schema) => format!("frontdoor-writer:{schema}"),
+        None => "frontdoor-writer".to_string(),
+    });
     Ok(Target {
         config,
         search_path,
@@ -83,14 +89,16 @@ impl PgStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let stats = std::sync::Arc::new(WriteStats::default());
         Ok(Self {
             reader: pool.clone(),
             writer: pool,
-            group_commit: GroupCommit::start(target(url, None)?, writers()).await?,
+            group_commit: GroupCommit::start(target(url, None)?, writers(), stats.clone()).await?,
             hot: HotReader {
                 target: target(url, None)?,
                 conn: Default::default(),
             },
+            write_stats: stats,
         })
     }
 
@@ -125,15 +133,21 @@ impl PgStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let stats = std::sync::Arc::new(WriteStats::default());
         Ok(Self {
             reader: pool.clone(),
             writer: pool,
-            group_commit: GroupCommit::start(target(url, Some(schema.to_string()))?, writers())
-                .await?,
+            group_commit: GroupCommit::start(
+                target(url, Some(schema.to_string()))?,
+                writers(),
+                stats.clone(),
+            )
+            .await?,
             hot: HotReader {
                 target: target(url, Some(schema.to_string()))?,
                 conn: Default::default(),
             },
+            write_stats: stats,
         })
     }
 }

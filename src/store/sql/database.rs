@@ -8,6 +8,10 @@ macro_rules! impl_database {
                 $backend
             }
 
+            fn write_counts(&self) -> $crate::store::WriteCounts {
+                self.write_stats.counts()
+            }
+
             async fn ping(&self) -> $crate::store::StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.reader).await?;
                 Ok(())
