@@ -5,13 +5,16 @@
 #   cargo build --release --bins --examples
 #   scripts/perf.sh [RUNS]            # default 3 runs; medians at the end
 #
-# Per run: the bare axum echo server (examples/echo_server.rs) at saturation, then Frontdoor on a
-# fresh SQLite file at saturation and open loop at 1,000 msg/s, then the same on PostgreSQL when
-# FRONTDOOR_TEST_POSTGRES_URL is set (a scratch database is created and dropped). Rate limits
-# are lifted by scripts/loadtest.toml (the generator talks from one IP).
+# Per run, side by side on the same machine: the bare axum echo server (examples/echo_server.rs),
+# Frontdoor on a fresh SQLite file, and Frontdoor on PostgreSQL when FRONTDOOR_TEST_POSTGRES_URL
+# is set (a scratch database is created and dropped; loopback, so `sslmode=disable` for both
+# drivers). Each is measured by our generator (`frontdoor loadtest`) at saturation and open loop
+# at 1,000 msg/s, and by wrk (Debian's `wrk`, when installed: 2 threads, 64 connections,
+# scripts/wrk-chat.lua: a new session every four messages, ten everyday questions). Rate limits
+# are lifted by scripts/loadtest.toml (the generators talk from one IP).
 #
 # Knobs (environment): SESSIONS (closed loop users, 128), DURATION (s, 10), RATE (1000),
-# OPEN_SESSIONS (open loop users, 200), WS_SHARE (0.2).
+# OPEN_SESSIONS (open loop users, 200), WS_SHARE (0.2), WRK_DURATION (s, 8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +24,9 @@ DURATION=${DURATION:-10}
 RATE=${RATE:-1000}
 OPEN_SESSIONS=${OPEN_SESSIONS:-200}
 WS_SHARE=${WS_SHARE:-0.2}
+WRK_DURATION=${WRK_DURATION:-8}
+WRK=$(command -v wrk || true)
+[ -n "$WRK" ] || echo "wrk is not installed (apt-get install wrk): its figures are left out" >&2
 PROFILE=${PROFILE:-release}
 BIN=target/$PROFILE/frontdoor
 ECHO=target/$PROFILE/examples/echo_server
@@ -60,6 +66,15 @@ load() { # label, url, extra args...
     | tee -a "$WORK/all.jsonl"
 }
 
+wrk_load() { # label, url
+  [ -n "$WRK" ] || return 0
+  local label=$1 url=$2
+  "$WRK" -t2 -c64 -d"${WRK_DURATION}s" -s scripts/wrk-chat.lua "$url" > "$WORK/$label.wrk"
+  grep '^WRKJSON ' "$WORK/$label.wrk" | sed 's/^WRKJSON //' \
+    | jq -c --arg l "$label" '{run: $l, throughput: (.throughput|floor), p50, p95: null, p99, errors: (.non2xx + .socket_errors)}' \
+    | tee -a "$WORK/all.jsonl"
+}
+
 frontdoor() { # backend label, database url, port
   local b=$1 db=$2 port=$3
   start "frontdoor-$b" \
@@ -67,6 +82,7 @@ frontdoor() { # backend label, database url, port
     serve --listen "127.0.0.1:$port"
   load "$b-saturation" "http://127.0.0.1:$port" --sessions "$SESSIONS"
   load "$b-open$RATE" "http://127.0.0.1:$port" --sessions "$OPEN_SESSIONS" --rate "$RATE"
+  wrk_load "$b-wrk" "http://127.0.0.1:$port"
   stop
 }
 
@@ -75,6 +91,7 @@ for run in $(seq 1 "$RUNS"); do
   start echo "$ECHO" 127.0.0.1:18090
   load "echo-saturation" "http://127.0.0.1:18090" --sessions "$SESSIONS"
   load "echo-open$RATE" "http://127.0.0.1:18090" --sessions "$OPEN_SESSIONS" --rate "$RATE"
+  wrk_load "echo-wrk" "http://127.0.0.1:18090"
   stop
   rm -f "$WORK"/sqlite.db*
   frontdoor sqlite "sqlite://$WORK/sqlite.db" 18091
@@ -83,17 +100,19 @@ for run in $(seq 1 "$RUNS"); do
     dbname="frontdoor_perf_$$_$run"
     psql "$FRONTDOOR_TEST_POSTGRES_URL" -qc "CREATE DATABASE $dbname" >/dev/null
     DBS+=("$dbname")
-    frontdoor postgres "$base/$dbname" 18092
+    frontdoor postgres "$base/$dbname?sslmode=disable" 18092
     psql "$FRONTDOOR_TEST_POSTGRES_URL" -qc "DROP DATABASE $dbname WITH (FORCE)" >/dev/null
   fi
 done
 
-echo "== medians of $RUNS runs (msg/s; latency ms), ratio to the echo ceiling at saturation"
+echo "== medians of $RUNS runs (msg/s; latency ms); ratio to the same generator's echo ceiling"
 jq -s -r '
   def median: sort | if length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
   group_by(.run) | map({run: .[0].run, n: length,
     throughput: (map(.throughput)|median), p50: (map(.p50)|median), p95: (map(.p95)|median),
     p99: (map(.p99)|median), errors: (map(.errors)|add)})
-  | (map(select(.run == "echo-saturation"))[0].throughput) as $echo
-  | .[] | "\(.run): \(.throughput) msg/s (\((.throughput * 100 / $echo)|floor)% of echo)  p50 \(.p50)  p95 \(.p95)  p99 \(.p99)  errors \(.errors)  [\(.n) runs]"
+  | (map({key: .run, value: .throughput}) | from_entries) as $t
+  | .[] | (.run | sub("^[a-z]+-"; "")) as $kind
+  | "\(.run): \(.throughput) msg/s (\((.throughput * 100 / $t["echo-" + $kind])|floor)% of echo)  p50 \(.p50)  p95 \(.p95)  p99 \(.p99)  errors \(.errors)  [\(.n) runs]"
 ' "$WORK/all.jsonl"
+if [ -n "${PERF_KEEP:-}" ]; then cp "$WORK/all.jsonl" "$PERF_KEEP"; fi

@@ -210,7 +210,9 @@ impl ChatService {
         let known = context
             .as_ref()
             .filter(|c| c.person.as_ref().is_some_and(|p| p.id == person.id))
-            .map(|c| (c.request_count, c.last_survey_at));
+            .map(|c| (c.request_count, c.last_survey_at))
+            // Someone this very message brought in has no requests or surveys yet.
+            .or((person.created_at == millis(now)).then_some((0, None)));
         let conversation = match context.map(|c| c.conversation) {
             Some(c) => c,
             None => {

@@ -67,6 +67,13 @@ fn target(url: &str, search_path: Option<String>) -> StoreResult<Target> {
             "the PostgreSQL URL is not one the group-commit writers understand: {e}"
         ))
     })?;
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        return Err(StoreError::Invalid(
+            "sslmode=require: the group-commit writers' connections do not speak TLS yet; reach \
+             PostgreSQL over a private network or a Unix socket (sslmode=prefer or disable)"
+                .into(),
+        ));
+    }
     // Fail fast when the database is down: callers answer 503 instead of hanging.
     config.connect_timeout(Duration::from_secs(3));
     // Named with the schema, so a test can tell its own writers apart in pg_stat_activity.

@@ -62,16 +62,8 @@ macro_rules! impl_conversations {
                 initial_state: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<$crate::store::ConversationRow> {
-                if let Some(row) = sqlx::query_as::<_, $crate::store::ConversationRow>(
-                    $crate::store::writes::CONVERSATION_BY_SESSION,
-                )
-                .bind(channel)
-                .bind(session_key)
-                .fetch_optional(&self.reader)
-                .await?
-                {
-                    return Ok(row);
-                }
+                // No read first: the caller asks only when the turn's context found none, and
+                // the job returns the session's conversation whoever made it.
                 let new = $crate::store::ConversationRow {
                     id: new_id.to_string(),
                     channel: channel.to_string(),
