@@ -13,7 +13,7 @@
 //! - Whatever fails — a refused connection, an answer cut by the kill, a 503 — is sent again
 //!   with the same `message_id` (update, `Idempotency-Key`) to the other replica, as a client,
 //!   a load balancer or Telegram does.
-//! - At a third of the run replica 1 is killed (once requests are in flight on it), is down
+//! - At a third of the run replica 1 is killed (once 3 requests are in flight to it), is down
 //!   for 3 s while replica 0 takes everything, and restarts on the same database; at two thirds
 //!   the same happens to replica 0.
 //!
@@ -43,7 +43,7 @@ use common::fake_telegram::{FakeTelegram, text_update};
 use common::serve::Served;
 use common::wait::{until, until_async};
 use common::webhook::{Hit, Webhook};
-use frontdoor::store::{ChannelState, Conversations, Escalations, PgStore};
+use frontdoor::store::{ChannelState, Conversations, Escalations, PgStore, SurveyRow};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::time::Instant;
@@ -649,16 +649,15 @@ async fn two_replicas_under_load_each_killed_once_lose_and_double_nothing() {
     // Replica 1 killed at a third of the run, replica 0 at two thirds, each with requests in
     // flight, each down for 3 s (the other takes everything) and then back on the database.
     let mut killed = BTreeSet::new();
-    let mut next_process = 2;
     for (round, victim) in [(1u32, 1usize), (2, 0)] {
         tokio::time::sleep_until(started + traffic() * round / 3).await;
         let slot = &replicas[victim];
         let in_flight = until(
-            "requests in flight to kill",
-            Duration::from_secs(30),
+            "three requests in flight to the replica to kill",
+            Duration::from_secs(60),
             || {
                 let n = slot.in_flight.load(Ordering::SeqCst);
-                (n > 0).then_some(n)
+                (n >= 3).then_some(n)
             },
         )
         .await;
@@ -675,8 +674,8 @@ async fn two_replicas_under_load_each_killed_once_lose_and_double_nothing() {
         // The fault injected: the replica stays down for 3 s.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let l = launch.clone();
-        let n = next_process;
-        next_process += 1;
+        // Processes 0 and 1 were the first two; the restarts are 2 and 3.
+        let n = round as usize + 1;
         let restarted = tokio::task::spawn_blocking(move || l.start(n))
             .await
             .unwrap();
@@ -818,13 +817,12 @@ async fn every_form_survey_and_escalation_is_whole(
     let mut forms = 0;
     let mut escalations = 0;
     for c in conversations {
-        let surveys: Vec<(String, Option<i64>, Option<String>, Option<i64>)> = sqlx::query_as(
-            "SELECT cause, score, comment, answered_at FROM surveys WHERE conversation_id = $1",
-        )
-        .bind(&c.id)
-        .fetch_all(db)
-        .await
-        .unwrap();
+        let surveys: Vec<SurveyRow> =
+            sqlx::query_as("SELECT * FROM surveys WHERE conversation_id = $1")
+                .bind(&c.id)
+                .fetch_all(db)
+                .await
+                .unwrap();
         let requests: Vec<String> =
             sqlx::query_scalar("SELECT reference FROM service_requests WHERE conversation_id = $1")
                 .bind(&c.id)
@@ -835,17 +833,17 @@ async fn every_form_survey_and_escalation_is_whole(
         match &c.story {
             Story::Faq => {
                 assert_eq!(surveys.len(), 1, "{}: {surveys:?}", c.id);
-                let (cause, score, comment, answered) = &surveys[0];
+                let s = &surveys[0];
                 assert_eq!(
-                    (cause.as_str(), *score, comment),
-                    ("self_service", Some(5), &None)
+                    (s.cause.as_str(), s.score, s.comment.as_deref()),
+                    ("self_service", Some(5), None)
                 );
-                assert!(answered.is_some());
+                assert!(s.answered_at.is_some());
                 assert!(requests.is_empty() && escalated.is_empty(), "{}", c.id);
             }
             Story::Form { vendor, reference } => {
                 forms += 1;
-                assert_eq!(requests, [reference.clone()], "{}", c.id);
+                assert_eq!(requests, std::slice::from_ref(reference), "{}", c.id);
                 let r = store
                     .request_by_reference(reference)
                     .await
@@ -866,12 +864,12 @@ async fn every_form_survey_and_escalation_is_whole(
                     (*id, "resolved")
                 );
                 assert_eq!(surveys.len(), 1, "{}: {surveys:?}", c.id);
-                let (cause, score, said, answered) = &surveys[0];
+                let s = &surveys[0];
                 assert_eq!(
-                    (cause.as_str(), *score, said.as_deref()),
+                    (s.cause.as_str(), s.score, s.comment.as_deref()),
                     ("escalation_resolved", Some(4), Some(comment.as_str()))
                 );
-                assert!(answered.is_some());
+                assert!(s.answered_at.is_some());
                 assert!(requests.is_empty(), "{}", c.id);
             }
         }
@@ -938,6 +936,7 @@ async fn the_telegram_chat_is_whole(
         .collect();
     let sent: Vec<String> = ann.updates.iter().map(i64::to_string).collect();
     assert_eq!(ids, sent, "each update processed once, in order");
+    let reference = regex::Regex::new(r"REQ-\d+").unwrap();
     for (vendor, submit) in &ann.forms {
         let turn = inbound
             .iter()
@@ -954,19 +953,17 @@ async fn the_telegram_chat_is_whole(
             .map(|m| m.text.clone())
             .collect::<Vec<_>>()
             .join("\n");
-        let reference = regex::Regex::new(r"REQ-\d+")
-            .unwrap()
+        let reference = reference
             .find(&reply)
             .unwrap_or_else(|| panic!("a reference answering update {submit}: {reply}"))
-            .as_str()
-            .to_string();
+            .as_str();
         let r = store
-            .request_by_reference(&reference)
+            .request_by_reference(reference)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(r.conversation_id, conversation.id);
-        vendor.check(&r.inputs, &reference);
+        vendor.check(&r.inputs, reference);
     }
     let (requests,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM service_requests WHERE conversation_id = $1")
