@@ -8,50 +8,26 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::serve::Served;
 use frontdoor::store::{Conversations, Escalations, Insight, Outbox, SqliteStore};
 use serde_json::{Value, json};
 
-/// The real binary, its stderr drained by a thread (which finds the address it listens on).
-struct Server {
-    child: common::KillOnDrop,
-    url: String,
-}
-
-fn start(data: &Path, content: &Path, config: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_frontdoor"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--content")
-        .arg(content)
-        .arg("--config")
-        .arg(config)
-        .env_clear()
-        .env("FRONTDOOR_LOG", "info,sqlx=warn,tower_http=warn")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start frontdoor serve");
-    let url = common::wait::url_from_log(
-        child.stderr.take().expect("stderr"),
-        "listening: ",
-        |line| {
-            if line.contains("ERROR") || line.contains("panicked") {
-                eprintln!("server: {line}");
-            }
-        },
-    );
-    Server {
-        child: common::KillOnDrop(child),
-        url,
-    }
+fn start(data: &Path, content: &Path, config: &Path) -> Served {
+    let args = [
+        OsStr::new("--data-dir"),
+        data.as_os_str(),
+        OsStr::new("--content"),
+        content.as_os_str(),
+        OsStr::new("--config"),
+        config.as_os_str(),
+    ];
+    common::serve::serve("server", &args, &[])
 }
 
 /// A message that got a 200.
@@ -210,8 +186,7 @@ async fn kill_9_mid_load_loses_nothing_that_was_answered() {
         next.await;
     }
     killed.store(true, Ordering::SeqCst);
-    server.child.kill().expect("kill -9");
-    server.child.wait().unwrap();
+    server.kill_9();
     for u in users {
         u.await.expect("user task");
     }
@@ -282,12 +257,7 @@ async fn kill_9_mid_load_loses_nothing_that_was_answered() {
     )
     .await;
     // A graceful stop lets the worker record the last delivery; then every ping is delivered.
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(server.child.wait().unwrap().success());
+    server.stop();
     for &id in &stored {
         let outbox = store.outbox_of_escalation(id).await.unwrap();
         assert!(!outbox.is_empty(), "escalation {id} has no ping");

@@ -624,6 +624,52 @@ async fn a_managers_reply_reaches_the_open_widget_and_resolving_asks_for_the_sur
     }
 }
 
+/// A manager's call whose answer was lost (a replica killed after committing it, a cut
+/// connection) is sent again with its `Idempotency-Key`: it gets the first call's answer from
+/// the log, not a 409 because the escalation is resolved by now, and nothing is relayed twice.
+#[tokio::test]
+async fn a_retried_resolve_is_answered_from_the_log() {
+    for (name, store, _dir) in common::backends("esc_retried_resolve").await {
+        let s = setup(store.clone()).await;
+        let (conversation, id) = escalate(&s, "retried-resolve").await;
+        let resolve = |key: &'static str| {
+            let url = format!("{}/api/v1/escalations/{id}/resolve", s.server.url);
+            async move {
+                let r = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(manager_token("priya.shah@northwind.example"))
+                    .header("Idempotency-Key", key)
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let (status, first) = resolve("resolve-once").await;
+        assert_eq!(
+            (status, &first["status"], &first["duplicate"]),
+            (200, &json!("resolved"), &json!(false)),
+            "[{name}] {first}"
+        );
+        let (status, again) = resolve("resolve-once").await;
+        assert_eq!(
+            (status, &again["status"], &again["duplicate"]),
+            (200, &json!("resolved"), &json!(true)),
+            "[{name}] the retry is answered from the log: {again}"
+        );
+        assert_eq!(again["replies"], first["replies"], "[{name}]");
+        let relays = store
+            .outbox_by_key_prefix(&format!("escalation-{id}-relay-{conversation}-"))
+            .await
+            .unwrap();
+        assert_eq!(relays.len(), 1, "[{name}] relayed once: {relays:?}");
+        // Another call (another key) is a new action on a resolved escalation.
+        let (status, other) = resolve("resolve-twice").await;
+        assert_eq!(status, 409, "[{name}] {other}");
+        s.server.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn only_the_clients_own_managers_may_act() {
     let (_, store, _dir) = common::backends("esc_authz").await.remove(0);

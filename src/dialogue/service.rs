@@ -501,7 +501,7 @@ impl ChatService {
     }
 
     /// The stored answer to a message processed before.
-    async fn replay(
+    pub(crate) async fn replay(
         &self,
         channel: &str,
         channel_message_id: &str,

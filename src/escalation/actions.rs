@@ -114,6 +114,28 @@ pub async fn act(
         }
         None => None,
     };
+    let conversation = store
+        .conversation(&e.conversation_id)
+        .await?
+        .ok_or_else(|| EscalationError::Invalid("the escalation's conversation is gone".into()))?;
+    // A retried call with the same key is answered from the log, not relayed twice. Looked up
+    // before the status checks: the first call may have resolved the escalation and then lost
+    // its answer (a replica killed, a connection cut), and its retry is owed that answer, not
+    // a 409.
+    let message_id =
+        idempotency_key.map(|key| format!("manager:{escalation_id}:{}:{key}", action.as_str()));
+    if let Some(id) = &message_id
+        && let Some(outbound) = chat.replay(&conversation.channel, id).await?
+    {
+        return Ok(ActionResult {
+            escalation_id,
+            status: e.status,
+            channel: conversation.channel,
+            session_key: conversation.session_key,
+            outbound,
+            relayed: false,
+        });
+    }
     if e.status == "resolved" {
         return Err(EscalationError::Conflict(format!(
             "escalation {escalation_id} is already resolved"
@@ -124,10 +146,6 @@ pub async fn act(
             "escalation {escalation_id} is already acknowledged"
         )));
     }
-    let conversation = store
-        .conversation(&e.conversation_id)
-        .await?
-        .ok_or_else(|| EscalationError::Invalid("the escalation's conversation is gone".into()))?;
     let outbound = chat
         .handle(Inbound {
             channel: conversation.channel.clone(),
@@ -140,9 +158,9 @@ pub async fn act(
                 text,
                 draft,
             }),
-            // A retried API call with the same key is answered from the log, not relayed twice.
-            channel_message_id: idempotency_key
-                .map(|key| format!("manager:{escalation_id}:{}:{key}", action.as_str())),
+            // Two calls with one key racing: the commit takes one, the other is answered
+            // from the log.
+            channel_message_id: message_id,
             now,
         })
         .await?;

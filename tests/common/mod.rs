@@ -9,6 +9,7 @@ pub mod fake_discord;
 pub mod fake_telegram;
 pub mod identity;
 pub mod outbox;
+pub mod serve;
 pub mod wait;
 pub mod webhook;
 
