@@ -60,20 +60,67 @@ impl HotReader {
     }
 }
 
-/// The writers' connection settings from the URL the pool was given.
-fn target(url: &str, search_path: Option<String>) -> StoreResult<Target> {
-    let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+/// URL parameters both drivers read alike (tokio-postgres refuses any other).
+const SHARED_PARAMETERS: &[&str] = &[
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+    "sslmode",
+    "host",
+    "hostaddr",
+    "port",
+    "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "target_session_attrs",
+    "channel_binding",
+];
+
+/// The pipelined connections' settings from the URL the pool was given. sqlx's own parameters
+/// are translated (`options[name]=value` is `-c name=value`) or left out (its statement cache,
+/// TLS files: the pipelined connections do not use TLS).
+fn pipelined_config(url: &str) -> StoreResult<tokio_postgres::Config> {
+    let bad = |e: String| {
         StoreError::Invalid(format!(
             "the PostgreSQL URL is not one the group-commit writers understand: {e}"
         ))
-    })?;
-    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-        return Err(StoreError::Invalid(
-            "sslmode=require: the group-commit writers' connections do not speak TLS yet; reach \
-             PostgreSQL over a private network or a Unix socket (sslmode=prefer or disable)"
-                .into(),
-        ));
+    };
+    let mut u = reqwest::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    let pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+    let mut options = Vec::new();
+    u.set_query(None);
+    for (k, v) in &pairs {
+        if k == "sslmode" && (v == "require" || v.starts_with("verify")) {
+            return Err(StoreError::Invalid(format!(
+                "sslmode={v}: the group-commit writers' connections do not speak TLS yet; reach \
+                 PostgreSQL over a private network or a Unix socket (sslmode=prefer or disable)"
+            )));
+        }
+        if let Some(name) = k.strip_prefix("options[").and_then(|r| r.strip_suffix(']')) {
+            options.push(format!("-c {name}={v}"));
+        } else if SHARED_PARAMETERS.contains(&k.as_str()) {
+            u.query_pairs_mut().append_pair(k, v);
+        }
     }
+    let mut config =
+        tokio_postgres::Config::from_str(u.as_str()).map_err(|e| bad(e.to_string()))?;
+    if !options.is_empty() {
+        let all: Vec<String> = config
+            .get_options()
+            .map(str::to_string)
+            .into_iter()
+            .chain(options)
+            .collect();
+        config.options(all.join(" "));
+    }
+    Ok(config)
+}
+
+/// The writers' connection settings from the URL the pool was given.
+fn target(url: &str, search_path: Option<String>) -> StoreResult<Target> {
+    let mut config = pipelined_config(url)?;
     // Fail fast when the database is down: callers answer 503 instead of hanging.
     config.connect_timeout(Duration::from_secs(3));
     // Named with the schema, so a test can tell its own writers apart in pg_stat_activity.
@@ -185,3 +232,36 @@ impl PgStore {
 }
 
 impl_sql_store!(PgStore, Pipe, Backend::Postgres, "FOR UPDATE SKIP LOCKED");
+
+#[cfg(test)]
+mod tests {
+    use super::pipelined_config;
+
+    #[test]
+    fn the_pools_url_serves_the_pipelined_connections() {
+        let c = pipelined_config(
+            "postgres://app:secret@db.internal:6432/frontdoor?sslmode=disable&statement-cache-capacity=50&options[search_path]=t_1&application_name=x",
+        )
+        .unwrap();
+        assert_eq!(c.get_user(), Some("app"));
+        assert_eq!(c.get_password(), Some(&b"secret"[..]));
+        assert_eq!(c.get_dbname(), Some("frontdoor"));
+        assert_eq!(c.get_ports(), &[6432]);
+        assert_eq!(c.get_options(), Some("-c search_path=t_1"));
+        assert_eq!(c.get_application_name(), Some("x"));
+        // sqlx's own statement-cache setting is not tokio-postgres's business.
+        assert!(pipelined_config("postgres://u@h/d?statement-cache-capacity=5").is_ok());
+    }
+
+    #[test]
+    fn tls_that_the_writers_cannot_give_is_refused_with_the_reason() {
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let e = pipelined_config(&format!("postgres://u@h/d?sslmode={mode}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("do not speak TLS"), "{mode}: {e}");
+        }
+        assert!(pipelined_config("postgres://u@h/d?sslmode=prefer").is_ok());
+        assert!(pipelined_config("not a url").is_err());
+    }
+}
