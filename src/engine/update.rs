@@ -11,8 +11,8 @@
 //!   with its IDF over the build's texts; known features keep their IDF (an article moves a
 //!   feature's document count by a few out of the build's 236,582 texts at 100×);
 //! - replaces the changed intents' centroids and passage-sentence vectors;
-//! - retrains the changed intents from zero and teaches their confusers about them (see
-//!   [`LinearModel::retrain`]);
+//! - retrains the changed intents from zero, on their own texts and their confusers' (only the
+//!   changed intents' weights move; see [`LinearModel::retrain`]);
 //! - builds the rules, typo repair and vocabulary again (cheap).
 //!
 //! What a patch cannot bring back: a (feature, intent) weight an earlier cut to `max_postings`

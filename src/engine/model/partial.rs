@@ -1,6 +1,7 @@
 //! Retraining a few classes of a sampled model in place of training it again (see
 //! `Engine::update`): the changed classes from zero, on their own examples against their
-//! confusers, and the confusers' examples teaching the changed classes what they are not.
+//! confusers' trained weights, and on the confusers' examples, which teach them what they are
+//! not.
 
 use super::layout::FixedLayout;
 use super::sgd::FixedRun;
@@ -10,11 +11,12 @@ impl LinearModel {
     /// This model with the classes `fresh` says retrained. `vectors`, `labels` and
     /// `cand_lists` (sorted, the label included) are the examples to train on: those of the
     /// fresh classes, and examples of other classes that have a fresh class among their
-    /// candidates. A fresh class's weights start at zero, every other weight at its trained
-    /// value; an example of a fresh class moves the weights of all its candidates, an example
-    /// of another class only the fresh classes' ones (its own class was trained on all of its
-    /// confusers' examples, which this run does not see). Epochs, learning-rate schedule,
-    /// parts per epoch and the cut of the postings are those of a full build.
+    /// candidates. A fresh class's weights start at zero and only they move; every other
+    /// weight stays as trained and scores the softmax the fresh classes learn against. (When
+    /// the confusers' weights moved too, pushed down by the fresh class's examples with no
+    /// example of theirs to push back as in a full build, a changed article's near-copy lost
+    /// every one of its questions to it.) Epochs, learning-rate schedule, parts per epoch
+    /// and the cut of the postings are those of a full build.
     #[allow(clippy::too_many_arguments)]
     pub fn retrain(
         &self,
@@ -35,7 +37,7 @@ impl LinearModel {
                 }
             }
         }
-        let learns = |i: usize, c: u32| fresh(labels[i]) || fresh(c);
+        let learns = |_: usize, c: u32| fresh(c);
         let epochs = params.epochs.max(1);
         let total = (epochs * vectors.len()).max(1) as f32;
         let mut order: Vec<usize> = (0..vectors.len()).collect();
