@@ -9,6 +9,9 @@ use std::cell::RefCell;
 use super::parallel::par_chunks;
 use super::sparse::SparseVec;
 
+/// Writes feature f's (class, weight) entries into a buffer (see [`Postings::from_rows`]).
+pub type FillRow<'a> = dyn Fn(usize, &mut Vec<(u32, f32)>) + Sync + 'a;
+
 /// Inverted index: feature → (class, weight), impact-ordered and truncated.
 #[derive(Debug, Default, Clone)]
 pub struct Postings {
@@ -69,12 +72,7 @@ impl Postings {
 
     /// Build from rows written by `row(f, out)` into an empty buffer, each cut to its
     /// `max_len` strongest entries (at least `min_abs`) and sorted by class.
-    pub fn from_rows(
-        n: usize,
-        row: &(dyn Fn(usize, &mut Vec<(u32, f32)>) + Sync),
-        max_len: usize,
-        min_abs: f32,
-    ) -> Postings {
+    pub fn from_rows(n: usize, row: &FillRow<'_>, max_len: usize, min_abs: f32) -> Postings {
         let cut = |l: &mut Vec<(u32, f32)>| {
             l.retain(|&(_, w)| w.abs() >= min_abs && w.is_finite());
             if l.len() > max_len {

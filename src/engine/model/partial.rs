@@ -30,10 +30,10 @@ impl LinearModel {
         let layout = FixedLayout::build(vectors, cand_lists, n_features, self.n_classes);
         let mut w = vec![0.0f32; layout.cls.len()];
         for f in 0..n_features {
-            for s in layout.offs[f]..layout.offs[f + 1] {
-                let c = layout.cls[s];
+            let row = layout.offs[f]..layout.offs[f + 1];
+            for (x, &c) in w[row.clone()].iter_mut().zip(&layout.cls[row]) {
                 if !fresh(c) {
-                    w[s] = self.postings.weight(f as u32, c);
+                    *x = self.postings.weight(f as u32, c);
                 }
             }
         }
@@ -66,9 +66,9 @@ impl LinearModel {
         // Every laid-out pair is written back (a weight trained to zero replaces the old one).
         let mut entries = Vec::with_capacity(w.len());
         for f in 0..n_features {
-            for s in layout.offs[f]..layout.offs[f + 1] {
-                entries.push((f as u32, layout.cls[s], w[s]));
-            }
+            let row = layout.offs[f]..layout.offs[f + 1];
+            let cls = &layout.cls[row.clone()];
+            entries.extend(cls.iter().zip(&w[row]).map(|(&c, &x)| (f as u32, c, x)));
         }
         LinearModel {
             postings: self.postings.patch(
