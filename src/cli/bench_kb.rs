@@ -15,6 +15,9 @@ pub struct Args {
     queries: usize,
     #[arg(long)]
     json: bool,
+    /// Skip changing one article and timing the reload.
+    #[arg(long)]
+    no_reload: bool,
 }
 
 pub fn run(config: &Config, a: Args) -> anyhow::Result<()> {
@@ -24,24 +27,48 @@ pub fn run(config: &Config, a: Args) -> anyhow::Result<()> {
         a.scale,
         work.display()
     );
-    let r = crate::knowledge::scale::measure(&config.content_dir, &work, a.scale, a.queries);
+    let r = crate::knowledge::scale::measure(
+        &config.content_dir,
+        &work,
+        a.scale,
+        a.queries,
+        !a.no_reload,
+    );
     let _ = std::fs::remove_dir_all(&work);
     let r = r?;
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
+        let mb = |m: Option<f64>| m.map_or("unknown".to_string(), |m| format!("{m:.0} MB"));
         println!(
-            "{}x: {} articles, {} intents, loaded in {:.2} s; {} queries: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; top-1 {:.1}%",
+            "{}x: {} articles, {} intents, loaded in {:.2} s (peak RSS {}); {} queries: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; top-1 {:.1}%",
             r.scale,
             r.articles,
             r.intents,
             r.load_seconds,
+            mb(r.load_peak_rss_mb),
             r.queries,
             r.p50_us,
             r.p99_us,
             r.max_us,
             r.top1_accuracy * 100.0
         );
+        if let Some(re) = &r.reload {
+            println!(
+                "reload after one changed file ({}: added {:?}): {:.2} s, engine {:?}; the new question {}; top-1 {:.1}%; peak RSS {}",
+                re.article,
+                re.question,
+                re.seconds,
+                re.engine,
+                if re.answers_new_question {
+                    "is answered with it"
+                } else {
+                    "is NOT answered with it"
+                },
+                re.top1_accuracy * 100.0,
+                mb(re.peak_rss_mb)
+            );
+        }
     }
     Ok(())
 }

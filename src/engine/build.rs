@@ -41,9 +41,11 @@ impl Engine {
             scales,
             word_freq,
         } = corpus;
+        let n_docs = docs.len();
         let v = b.vectorise(&analyzer, docs, labels, &scales);
         let (centroids, model) = b.train(&shape, &v);
-        let (typo, knn, vocabulary) = b.lookups(&analyzer, &v, &word_freq, vocabulary);
+        let groups = vocabulary;
+        let (typo, knn, vocabulary) = b.lookups(&analyzer, &v, &word_freq, groups);
         let lexicon = config.lexicon.then(Lexicon::get);
         b.phases.done("vocabulary and lexicon");
         let oos_class = intents
@@ -59,7 +61,7 @@ impl Engine {
             examples: intents.iter().map(|d| d.examples.clone()).collect(),
             analyzer,
             stem_vocab: word_freq.keys().map(|w| stem::stem(w)).collect(),
-            vocab: word_freq.into_keys().collect(),
+            word_freq,
             typo,
             centroids,
             model,
@@ -72,13 +74,18 @@ impl Engine {
             features: v.features,
             similarity_knee: shape.similarity_knee,
             oos_class,
+            def_hashes: parallel::par_map(intents.len(), &|c| def_hash(&intents[c])),
+            sparse: shape.sparse,
+            n_docs,
+            extractors: extractors.to_vec(),
+            vocabulary_groups: groups.to_vec(),
             config,
         })
     }
 }
 
 /// The definitions and settings make sense: every error a content editor can cause is named.
-fn validate(intents: &[IntentDef], config: &EngineConfig) -> Result<(), EngineError> {
+pub(super) fn validate(intents: &[IntentDef], config: &EngineConfig) -> Result<(), EngineError> {
     if intents.is_empty() {
         return Err(EngineError::Empty);
     }
@@ -218,11 +225,8 @@ impl Build<'_> {
         // Analyse every example and passage sentence (on every core; in order).
         let mut texts: Vec<(u32, Cow<'_, str>, f32)> = Vec::new();
         for (c, def) in intents.iter().enumerate() {
-            for ex in &def.examples {
-                texts.push((c as u32, Cow::Borrowed(ex.as_str()), 1.0));
-            }
-            for sentence in def.passages.iter().flat_map(|p| split_sentences(p)) {
-                texts.push((c as u32, Cow::Owned(sentence), config.passage_weight));
+            for (text, w) in intent_texts(def, config.passage_weight) {
+                texts.push((c as u32, text, w));
             }
         }
         let analysed = parallel::par_chunks(texts.len(), &|range| {
@@ -353,43 +357,11 @@ impl Build<'_> {
         let n_classes = self.intents.len();
         let centroids = CentroidIndex::build(vectors, labels, features.len(), config.max_postings);
         phases.done("centroids");
-        let train = TrainParams {
-            loss: config.loss,
-            label_smoothing: config.label_smoothing,
-            lr_decay: config.lr_decay,
-            dropout: config.dropout,
-            min_steps: 20_000,
-            average: config.average,
-            ensemble: config.ensemble,
-            hinge_blend: config.hinge_blend,
-            blend_softmax_weight: config.blend_softmax_weight,
-            epochs: if sparse {
-                config.epochs.min(config.sparse_epochs)
-            } else {
-                config.epochs
-            },
-            learning_rate: config.learning_rate,
-            l2: config.l2,
-            seed: config.seed,
-            dense_max_classes: config.dense_max_classes,
-            candidates: config.train_candidates,
-            shards: config.train_shards.max(1),
-            max_postings: config.max_postings,
-            min_weight: config.min_weight,
-        };
+        let train = train_params(config, sparse);
         // Word-level features only: training candidates are retrieved with them (cheap), and
         // with many intents the model trains on them (character n-gram rows would span most
         // intents and dominate build time).
-        let word_level = |v: &SparseVec| {
-            let mut q = SparseVec::default();
-            for (k, &f) in v.ids.iter().enumerate() {
-                if features.blocks[f as usize] == index::BLOCK_WORD {
-                    q.ids.push(f);
-                    q.vals.push(v.vals[k]);
-                }
-            }
-            q
-        };
+        let word_level = |v: &SparseVec| word_level(features, v);
         let word_only: Vec<SparseVec>;
         let model_vectors = if sparse && chars {
             word_only = parallel::par_map(vectors.len(), &|i| word_level(&vectors[i]));
@@ -399,17 +371,7 @@ impl Build<'_> {
         };
         phases.done("word-level vectors");
         // The `train_candidates` intents whose (word-level) centroids are nearest to `q`.
-        let retrieve = |q: &SparseVec| -> Vec<u32> {
-            SCRATCH.with(|s| {
-                let mut s = s.borrow_mut();
-                s.prepare(n_classes);
-                s.accumulate(&centroids.postings, q);
-                s.top(config.train_candidates)
-                    .into_iter()
-                    .map(|(c, _)| c)
-                    .collect()
-            })
-        };
+        let retrieve = |q: &SparseVec| retrieve(&centroids, n_classes, config.train_candidates, q);
         // Passage sentences train against their intent's confusers, retrieved once per
         // intent with the sum of its passage sentences, rather than each sentence's own: on
         // the shipped content trained the sampled way (`dense_max_classes=50`), paraphrase
@@ -511,17 +473,7 @@ impl Build<'_> {
         let (features, vectors, labels) = (&v.features, &v.vectors, &v.labels);
         // Vocabulary words are repair targets too ("vacaton" → "vacation"), and are never
         // repaired themselves (see `analyze`).
-        let typo = if vocabulary.is_empty() {
-            TypoIndex::build(word_freq)
-        } else {
-            let mut with_vocabulary = word_freq.clone();
-            for g in vocabulary {
-                for t in g.terms.iter().flat_map(|t| normalize::tokenize(t)) {
-                    with_vocabulary.entry(t).or_insert(1);
-                }
-            }
-            TypoIndex::build(&with_vocabulary)
-        };
+        let typo = typo_index(word_freq, vocabulary);
         let knn = (config.knn_weight != 0.0).then(|| {
             let words_only = config.knn_words_only;
             let keep = |f: u32| !words_only || features.blocks[f as usize] == index::BLOCK_WORD;
@@ -534,32 +486,141 @@ impl Build<'_> {
             )
         });
         phases.done("typo and example index");
-        let class_of = |name: &str| {
-            intents
-                .iter()
-                .position(|d| d.name == name)
-                .map(|c| c as u32)
-        };
-        let features_of = |term: &str| {
-            let a = analyzer.analyze(term, None);
-            let mut raw = Vec::new();
-            analyzer.features(&a, &mut raw, None);
-            let mut ids: Vec<u32> = raw
-                .iter()
-                .filter(|f| f.block == index::BLOCK_WORD)
-                .filter_map(|f| features.ids.get(&f.hash).copied())
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        };
-        let vocabulary = if config.vocabulary_weight > 0.0 {
-            Vocabulary::compile(vocabulary, &class_of, &features_of)
-        } else {
-            Vocabulary::default()
-        };
+        let vocabulary = compile_vocabulary(analyzer, features, intents, vocabulary, config);
         (typo, knn, vocabulary)
     }
+}
+
+/// A hash of everything of an intent the build reads.
+pub(super) fn def_hash(d: &IntentDef) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&d.name, &d.examples, &d.rules, &d.passages).hash(&mut h);
+    h.finish()
+}
+
+/// An intent's training texts: its examples (weight 1), then its passages' sentences
+/// (`passage_weight`).
+pub(super) fn intent_texts(
+    def: &IntentDef,
+    passage_weight: f32,
+) -> impl Iterator<Item = (Cow<'_, str>, f32)> {
+    let examples = def
+        .examples
+        .iter()
+        .map(|e| (Cow::Borrowed(e.as_str()), 1.0));
+    let sentences = def
+        .passages
+        .iter()
+        .flat_map(|p| split_sentences(p))
+        .map(move |s| (Cow::Owned(s), passage_weight));
+    examples.chain(sentences)
+}
+
+/// The scoring model's training settings (`sparse`: above `dense_max_classes` intents).
+pub(super) fn train_params(config: &EngineConfig, sparse: bool) -> TrainParams {
+    TrainParams {
+        loss: config.loss,
+        label_smoothing: config.label_smoothing,
+        lr_decay: config.lr_decay,
+        dropout: config.dropout,
+        min_steps: 20_000,
+        average: config.average,
+        ensemble: config.ensemble,
+        hinge_blend: config.hinge_blend,
+        blend_softmax_weight: config.blend_softmax_weight,
+        epochs: if sparse {
+            config.epochs.min(config.sparse_epochs)
+        } else {
+            config.epochs
+        },
+        learning_rate: config.learning_rate,
+        l2: config.l2,
+        seed: config.seed,
+        dense_max_classes: config.dense_max_classes,
+        candidates: config.train_candidates,
+        shards: config.train_shards.max(1),
+        max_postings: config.max_postings,
+        min_weight: config.min_weight,
+    }
+}
+
+/// The word-level features of `v` (training candidates are retrieved with them).
+pub(super) fn word_level(features: &FeatureSpace, v: &SparseVec) -> SparseVec {
+    let mut q = SparseVec::default();
+    for (k, &f) in v.ids.iter().enumerate() {
+        if features.blocks[f as usize] == index::BLOCK_WORD {
+            q.ids.push(f);
+            q.vals.push(v.vals[k]);
+        }
+    }
+    q
+}
+
+/// The `k` intents whose centroids are nearest to `q`.
+pub(super) fn retrieve(
+    centroids: &CentroidIndex,
+    n_classes: usize,
+    k: usize,
+    q: &SparseVec,
+) -> Vec<u32> {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        s.prepare(n_classes);
+        s.accumulate(&centroids.postings, q);
+        s.top(k).into_iter().map(|(c, _)| c).collect()
+    })
+}
+
+/// Typo repair towards the training words and the vocabulary groups' words ("vacaton" →
+/// "vacation"; vocabulary words are never repaired themselves, see `analyze`).
+pub(super) fn typo_index(
+    word_freq: &HashMap<String, u32>,
+    vocabulary: &[VocabularyGroup],
+) -> TypoIndex {
+    if vocabulary.is_empty() {
+        return TypoIndex::build(word_freq);
+    }
+    let mut with_vocabulary = word_freq.clone();
+    for g in vocabulary {
+        for t in g.terms.iter().flat_map(|t| normalize::tokenize(t)) {
+            with_vocabulary.entry(t).or_insert(1);
+        }
+    }
+    TypoIndex::build(&with_vocabulary)
+}
+
+/// The content's vocabulary groups compiled against the feature space.
+pub(super) fn compile_vocabulary(
+    analyzer: &Analyzer,
+    features: &FeatureSpace,
+    intents: &[IntentDef],
+    vocabulary: &[VocabularyGroup],
+    config: &EngineConfig,
+) -> Vocabulary {
+    if config.vocabulary_weight <= 0.0 {
+        return Vocabulary::default();
+    }
+    let class_of = |name: &str| {
+        intents
+            .iter()
+            .position(|d| d.name == name)
+            .map(|c| c as u32)
+    };
+    let features_of = |term: &str| {
+        let a = analyzer.analyze(term, None);
+        let mut raw = Vec::new();
+        analyzer.features(&a, &mut raw, None);
+        let mut ids: Vec<u32> = raw
+            .iter()
+            .filter(|f| f.block == index::BLOCK_WORD)
+            .filter_map(|f| features.ids.get(&f.hash).copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    Vocabulary::compile(vocabulary, &class_of, &features_of)
 }
 
 /// Split descriptive text into sentence-like pieces: lines, and sentences

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::model;
 
 /// Engine settings. `Default` holds the values tuned on validation data.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EngineConfig {
     /// Below this confidence the answer is `Fallback`. 0.2 for the shipped content since the

@@ -215,6 +215,7 @@ pub type NamedFeatures = (Vec<RawFeature>, Vec<(u32, String)>);
 /// Tells whether a token is in the training vocabulary.
 pub type KnownFn<'a> = &'a dyn Fn(&str) -> bool;
 
+#[derive(Clone)]
 pub struct Analyzer {
     pub params: FeatureParams,
     pub synonyms: HashMap<String, String>,
@@ -427,7 +428,7 @@ fn cached_stem(t: &str) -> String {
 }
 
 /// Feature dictionary with IDF weights.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FeatureSpace {
     pub ids: HashMap<u64, u32, HashedKey>,
     pub names: Vec<String>,

@@ -61,6 +61,7 @@ pub mod sparse;
 pub mod stem;
 pub mod svm;
 pub mod typo;
+mod update;
 pub mod vocabulary;
 
 use std::borrow::Cow;
@@ -80,6 +81,7 @@ use rules::RuleSet;
 pub use rules::builtin_extractors;
 use sparse::SparseVec;
 use typo::TypoIndex;
+pub use update::{MAX_PATCHED, Updated};
 use vocabulary::Vocabulary;
 pub use vocabulary::{Expansion, VocabularyGroup};
 
@@ -99,7 +101,7 @@ pub struct IntentDef {
 }
 
 /// A regex with named groups whose captures are extracted from any text.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Extractor {
     pub name: String,
     pub pattern: String,
@@ -174,7 +176,8 @@ pub struct Engine {
     examples: Vec<Vec<String>>,
     analyzer: Analyzer,
     features: FeatureSpace,
-    vocab: HashSet<String>,
+    /// Every training token with its count (the domain's words; typo repair's targets).
+    word_freq: HashMap<String, u32>,
     /// Stems of the vocabulary: a token whose stem is known ("tried" when
     /// "try" was seen) is an inflection, not a typo.
     stem_vocab: HashSet<String>,
@@ -199,6 +202,14 @@ pub struct Engine {
     vocabulary: Vocabulary,
     /// General English, when `lexicon` is on.
     lexicon: Option<&'static Lexicon>,
+    /// What the engine was built from, for [`Engine::update`]: a hash of each intent's
+    /// definition, the extractors and vocabulary groups, whether the model is the sampled one,
+    /// and the number of analysed texts the IDF was computed over.
+    def_hashes: Vec<u64>,
+    extractors: Vec<Extractor>,
+    vocabulary_groups: Vec<VocabularyGroup>,
+    sparse: bool,
+    n_docs: usize,
 }
 
 impl std::fmt::Debug for Analyzer {

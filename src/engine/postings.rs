@@ -9,6 +9,9 @@ use std::cell::RefCell;
 use super::parallel::par_chunks;
 use super::sparse::SparseVec;
 
+/// Writes feature f's (class, weight) entries into a buffer (see [`Postings::from_rows`]).
+pub type FillRow<'a> = dyn Fn(usize, &mut Vec<(u32, f32)>) + Sync + 'a;
+
 /// Inverted index: feature → (class, weight), impact-ordered and truncated.
 #[derive(Debug, Default, Clone)]
 pub struct Postings {
@@ -59,12 +62,19 @@ impl Postings {
         max_len: usize,
         min_abs: f32,
     ) -> Postings {
-        let cut = |l: &[(u32, f32)]| -> Vec<(u32, f32)> {
-            let mut l: Vec<(u32, f32)> = l
-                .iter()
-                .copied()
-                .filter(|&(_, w)| w.abs() >= min_abs && w.is_finite())
-                .collect();
+        Self::from_rows(
+            n,
+            &|f, out| out.extend_from_slice(list(f)),
+            max_len,
+            min_abs,
+        )
+    }
+
+    /// Build from rows written by `row(f, out)` into an empty buffer, each cut to its
+    /// `max_len` strongest entries (at least `min_abs`) and sorted by class.
+    pub fn from_rows(n: usize, row: &FillRow<'_>, max_len: usize, min_abs: f32) -> Postings {
+        let cut = |l: &mut Vec<(u32, f32)>| {
+            l.retain(|&(_, w)| w.abs() >= min_abs && w.is_finite());
             if l.len() > max_len {
                 // the strongest `max_len` (ties to the lower class), in any order
                 let strongest = |a: &(u32, f32), b: &(u32, f32)| {
@@ -79,14 +89,16 @@ impl Postings {
             }
             // class order inside a posting gives sequential writes when dense
             l.sort_by_key(|&(c, _)| c);
-            l
         };
         let parts: Vec<(Vec<u32>, Vec<u32>, Vec<f32>)> = par_chunks(n, &|range| {
             let (mut lens, mut classes, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+            let mut l = Vec::new();
             for f in range {
-                let l = cut(list(f));
+                l.clear();
+                row(f, &mut l);
+                cut(&mut l);
                 lens.push(l.len() as u32);
-                for (c, w) in l {
+                for &(c, w) in &l {
                     classes.push(c);
                     weights.push(w);
                 }
@@ -109,6 +121,38 @@ impl Postings {
             p.weights.extend(weights);
         }
         p
+    }
+
+    /// These postings over `n_features` features with every entry of a class `dropped` says
+    /// is gone and `entries` ((feature, class, weight), sorted by feature then class) put in,
+    /// replacing the entry of the same (feature, class); each row cut again as in
+    /// [`Postings::from_lists`]. An entry an earlier cut dropped does not come back.
+    pub fn patch(
+        &self,
+        n_features: usize,
+        dropped: &(dyn Fn(u32) -> bool + Sync),
+        entries: &[(u32, u32, f32)],
+        max_len: usize,
+        min_abs: f32,
+    ) -> Postings {
+        let mut offs = vec![0usize; n_features + 1];
+        for &(f, _, _) in entries {
+            offs[f as usize + 1] += 1;
+        }
+        for f in 0..n_features {
+            offs[f + 1] += offs[f];
+        }
+        let row = |f: usize, out: &mut Vec<(u32, f32)>| {
+            let new = &entries[offs[f]..offs[f + 1]];
+            let (cs, ws) = self.get(f as u32);
+            for (&c, &w) in cs.iter().zip(ws) {
+                if !dropped(c) && new.binary_search_by_key(&c, |e| e.1).is_err() {
+                    out.push((c, w));
+                }
+            }
+            out.extend(new.iter().map(|&(_, c, w)| (c, w)));
+        };
+        Self::from_rows(n_features, &row, max_len, min_abs)
     }
 
     pub fn get(&self, f: u32) -> (&[u32], &[f32]) {
@@ -246,7 +290,7 @@ impl Scratch {
 }
 
 /// Centroid per class as an inverted index.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct CentroidIndex {
     pub postings: Postings,
 }
@@ -258,13 +302,24 @@ impl CentroidIndex {
         n_features: usize,
         max_postings: usize,
     ) -> CentroidIndex {
-        // Per class, sum its rows in a dense accumulator over features (touched ones listed),
-        // then emit that class's normalised centroid as (feature, class, weight) entries;
-        // classes on every core, entries joined in class order.
+        let entries = Self::entries(vectors, labels, n_features);
+        CentroidIndex {
+            postings: Postings::from_entries(n_features, &entries, max_postings, 0.0),
+        }
+    }
+
+    /// Each class's normalised centroid as (feature, class, weight) entries, in class order
+    /// then feature order. Per class, its rows are summed in a dense accumulator over features
+    /// (touched ones listed); classes on every core, entries joined in class order.
+    pub fn entries(
+        vectors: &[SparseVec],
+        labels: &[u32],
+        n_features: usize,
+    ) -> Vec<(u32, u32, f32)> {
         let mut by_class: Vec<usize> = (0..vectors.len()).collect();
         by_class.sort_by_key(|&i| labels[i]);
         let groups: Vec<&[usize]> = by_class.chunk_by(|&a, &b| labels[a] == labels[b]).collect();
-        let entries: Vec<(u32, u32, f32)> = par_chunks(groups.len(), &|range| {
+        par_chunks(groups.len(), &|range| {
             let mut acc = vec![0.0f32; n_features];
             let mut mark = vec![false; n_features];
             let mut touched: Vec<u32> = Vec::new();
@@ -297,10 +352,7 @@ impl CentroidIndex {
                 touched.clear();
             }
             out
-        });
-        CentroidIndex {
-            postings: Postings::from_entries(n_features, &entries, max_postings, 0.0),
-        }
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use super::*;
 impl Engine {
     pub(crate) fn analyze(&self, text: &str) -> index::Analysis {
         let known = |t: &str| {
-            self.vocab.contains(t)
+            self.word_freq.contains_key(t)
                 || self.vocabulary.tokens.contains(t)
                 || self.stem_vocab.contains(&stem::stem(t))
         };

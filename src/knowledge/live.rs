@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::engine::EngineConfig;
-use crate::knowledge::{ContentError, ContentErrors, Knowledge};
+use crate::knowledge::{ContentError, ContentErrors, EngineBuild, Knowledge};
 use crate::shutdown::Shutdown;
 use crate::store::{ClientRecord, ManagerRecord, Store, StoreError};
 
@@ -23,6 +23,8 @@ pub struct Reloaded {
     pub intents: usize,
     pub services: usize,
     pub clients: usize,
+    /// How the engine was made: built afresh, or the previous one patched or kept.
+    pub engine: EngineBuild,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,10 +49,13 @@ pub struct LiveKnowledge {
 
 impl LiveKnowledge {
     /// Reload the content; on success the new knowledge is live and its clients are seeded.
+    /// The engine is updated from the live one's: when only a few intents changed (one
+    /// article saved) they are patched in rather than every intent trained again.
     pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
         let dir = self.content_dir.clone();
         let engine = self.engine.clone();
-        let loaded = tokio::task::spawn_blocking(move || Knowledge::load(&dir, engine))
+        let live = self.current();
+        let loaded = tokio::task::spawn_blocking(move || live.reload(&dir, engine))
             .await
             .map_err(|e| {
                 ReloadError::Content(ContentErrors(vec![ContentError {
@@ -72,6 +77,7 @@ impl LiveKnowledge {
             intents: k.intents.len(),
             services: k.services.len(),
             clients: k.clients.len(),
+            engine: k.engine_build,
         };
         // A poisoned lock only means a reader panicked; the value is still a whole `Arc`.
         match self.shared.write() {
@@ -80,6 +86,14 @@ impl LiveKnowledge {
         }
         tracing::info!(?report, "knowledge reloaded");
         Ok(report)
+    }
+
+    /// The knowledge being answered with now.
+    pub fn current(&self) -> Arc<Knowledge> {
+        match self.shared.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Watch the content folder and reload on change, until `shutdown`.

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{ContentErrors, Knowledge};
+use super::{ContentErrors, EngineBuild, Knowledge};
 use crate::engine::EngineConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,35 @@ pub struct ScaleReport {
     pub max_us: f64,
     /// Queries whose answer was the article they were taken from.
     pub top1_accuracy: f64,
+    /// Peak resident memory of the process when the load was done (`VmHWM`; Linux only).
+    pub load_peak_rss_mb: Option<f64>,
+    /// One article's file changed (a question added) and the content reloaded, when asked for.
+    pub reload: Option<ReloadReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ReloadReport {
+    /// The article changed, and the question added to it.
+    pub article: String,
+    pub question: String,
+    /// Seconds to reload the content (every file read and checked, the engine updated).
+    pub seconds: f64,
+    /// How the engine was made (patched, or built afresh).
+    pub engine: EngineBuild,
+    /// The added question is answered with the changed article.
+    pub answers_new_question: bool,
+    /// Top-1 of the reloaded knowledge on the same queries.
+    pub top1_accuracy: f64,
+    /// Peak resident memory of the process after the reload (both knowledges were held).
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// The process's peak resident memory in MB, from `/proc/self/status` (None elsewhere).
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 /// A pronounceable code word for copy `n` ("bakodu"), so copies differ by a real token.
@@ -145,12 +174,14 @@ pub fn generate(src: &Path, dst: &Path, scale: usize) -> Result<Vec<(String, Str
     Ok(queries)
 }
 
-/// Generate into `work`, load, and time `max_queries` single queries.
+/// Generate into `work`, load, and time `max_queries` single queries; with `reload`, then
+/// change one article's file and time the reload.
 pub fn measure(
     src: &Path,
     work: &Path,
     scale: usize,
     max_queries: usize,
+    reload: bool,
 ) -> Result<ScaleReport, ScaleError> {
     let mut queries = generate(src, work, scale.max(1))?;
     // Flush the generated files first: otherwise the kernel writes thousands of new files back
@@ -161,6 +192,7 @@ pub fn measure(
     let started = Instant::now();
     let k = Knowledge::load(work, EngineConfig::default())?;
     let load_seconds = started.elapsed().as_secs_f64();
+    let load_peak_rss_mb = peak_rss_mb();
     // An even spread over the copies, the same every run.
     let step = (queries.len() / max_queries.max(1)).max(1);
     queries = queries
@@ -168,22 +200,17 @@ pub fn measure(
         .step_by(step)
         .take(max_queries)
         .collect();
-    let mut times = Vec::with_capacity(queries.len());
-    let mut right = 0usize;
-    for (q, id) in &queries {
-        let t = Instant::now();
-        let c = k.engine.classify(q);
-        times.push(t.elapsed().as_secs_f64() * 1e6);
-        if c.ranked.first().is_some_and(|r| &r.intent == id) {
-            right += 1;
-        }
-    }
-    times.sort_by(f64::total_cmp);
+    let (times, top1_accuracy) = ask(&k, &queries);
     let at = |p: f64| {
         times
             .get(((p * times.len() as f64).ceil() as usize).saturating_sub(1))
             .copied()
             .unwrap_or(0.0)
+    };
+    let reload = if reload {
+        Some(change_and_reload(&k, work, scale.max(1), &queries)?)
+    } else {
+        None
     };
     Ok(ScaleReport {
         scale,
@@ -194,8 +221,111 @@ pub fn measure(
         p50_us: at(0.50),
         p99_us: at(0.99),
         max_us: times.last().copied().unwrap_or(0.0),
-        top1_accuracy: right as f64 / times.len().max(1) as f64,
+        top1_accuracy,
+        load_peak_rss_mb,
+        reload,
     })
+}
+
+/// Each query's classification time (µs, sorted) and the share answered with its article.
+fn ask(k: &Knowledge, queries: &[(String, String)]) -> (Vec<f64>, f64) {
+    let mut times = Vec::with_capacity(queries.len());
+    let mut right = 0usize;
+    for (q, id) in queries {
+        let t = Instant::now();
+        let c = k.engine.classify(q);
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+        if c.ranked.first().is_some_and(|r| &r.intent == id) {
+            right += 1;
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let top1 = right as f64 / times.len().max(1) as f64;
+    (times, top1)
+}
+
+/// The question [`change_and_reload`] adds: words no article has, and the copy's code word.
+pub const NEW_QUESTION: &str = "how do I requisition a zorblat widget";
+
+/// Add a question to one article's file (a copy in the middle of the range), reload `k`'s
+/// content and ask it.
+fn change_and_reload(
+    k: &Knowledge,
+    work: &Path,
+    scale: usize,
+    queries: &[(String, String)],
+) -> Result<ReloadReport, ScaleError> {
+    let first = k
+        .articles
+        .values()
+        .find(|a| !a.questions.is_empty())
+        .ok_or_else(|| ScaleError::Article {
+            file: work.display().to_string(),
+            message: "no article with questions".into(),
+        })?;
+    let (article, question) = if scale > 1 {
+        let word = code_word(scale / 2);
+        (
+            format!("{}-{word}", first.id),
+            format!("{NEW_QUESTION} for the {word} unit"),
+        )
+    } else {
+        (first.id.clone(), NEW_QUESTION.to_string())
+    };
+    let file = k
+        .articles
+        .get(&article)
+        .map(|a| a.file.clone())
+        .unwrap_or_else(|| first.file.with_file_name(format!("{article}.md")));
+    add_question(&file, &question)?;
+    let _ = std::process::Command::new("sync").status();
+    let started = Instant::now();
+    let k2 = k.reload(work, EngineConfig::default())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak_rss_mb = peak_rss_mb();
+    let answers_new_question = k2
+        .engine
+        .classify(&question)
+        .ranked
+        .first()
+        .is_some_and(|r| r.intent == article);
+    let (_, top1_accuracy) = ask(&k2, queries);
+    Ok(ReloadReport {
+        article,
+        question,
+        seconds,
+        engine: k2.engine_build,
+        answers_new_question,
+        top1_accuracy,
+        peak_rss_mb,
+    })
+}
+
+/// Append `question` to the `questions` of the article in `file` (front matter between
+/// `+++` lines; the rest of the file as it was).
+pub fn add_question(file: &Path, question: &str) -> Result<(), ScaleError> {
+    let text = std::fs::read_to_string(file)?;
+    let bad = |message: &str| ScaleError::Article {
+        file: file.display().to_string(),
+        message: message.to_string(),
+    };
+    let rest = text
+        .strip_prefix("+++\n")
+        .ok_or_else(|| bad("no front matter"))?;
+    let end = rest
+        .find("\n+++")
+        .ok_or_else(|| bad("front matter not closed"))?;
+    let (front, body) = (&rest[..end + 1], &rest[end + 4..]);
+    let mut table: toml::Table = toml::from_str(front).map_err(|e| bad(&e.to_string()))?;
+    let questions = table
+        .entry("questions")
+        .or_insert_with(|| toml::Value::Array(Vec::new()));
+    if let toml::Value::Array(a) = questions {
+        a.push(question.into());
+    }
+    let front = toml::to_string(&table).map_err(|e| bad(&e.to_string()))?;
+    std::fs::write(file, format!("+++\n{front}+++{body}"))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -207,7 +337,7 @@ mod tests {
         let src = Path::new(env!("CARGO_MANIFEST_DIR"));
         let work = tempfile::tempdir().unwrap();
         let shipped = Knowledge::load(src, EngineConfig::default()).unwrap();
-        let r = measure(src, work.path(), 3, 300).unwrap();
+        let r = measure(src, work.path(), 3, 300, false).unwrap();
         assert_eq!(r.articles, 3 * shipped.articles.len());
         assert_eq!(
             r.intents,

@@ -161,9 +161,10 @@ impl FixedLayout {
         };
         let mut offs = Vec::with_capacity(n_features + 1);
         offs.push(0usize);
-        let mut cls: Vec<u32> = Vec::new();
+        // (sized once: growing by doubling held two copies of the largest array at once)
+        let mut cls: Vec<u32> = Vec::with_capacity(parts.iter().map(|p| p.cls.len()).sum());
         let mut direct = vec![Self::NONE; n_features];
-        let mut slots: Vec<u32> = Vec::new();
+        let mut slots: Vec<u32> = Vec::with_capacity(parts.iter().map(|p| p.slots.len()).sum());
         for part in parts {
             let base = cls.len();
             let rows = slots.len() / n_classes.max(1);

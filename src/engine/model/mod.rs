@@ -15,6 +15,7 @@ use super::sparse::SparseVec;
 use super::svm;
 
 mod layout;
+mod partial;
 mod sgd;
 
 use layout::FixedLayout;
@@ -146,6 +147,23 @@ impl LinearModel {
     ) -> LinearModel {
         // bagging over seeds: the average of linear models is a linear model
         let runs = params.ensemble.max(1);
+        if runs == 1 && svm.is_none() {
+            // One run: its weights cut straight into postings, without a list per feature.
+            let store = Self::train_store_in(
+                Layout::Fixed,
+                vectors,
+                labels,
+                n_classes,
+                n_features,
+                params,
+                candidates_of,
+            );
+            return LinearModel {
+                postings: store.into_postings(n_features, params.max_postings, params.min_weight),
+                n_classes,
+                bias: Vec::new(),
+            };
+        }
         let mut lists = Self::train_lists(
             vectors,
             labels,
@@ -218,6 +236,28 @@ impl LinearModel {
         params: &TrainParams,
         candidates_of: &(dyn Fn(usize) -> Vec<u32> + Sync),
     ) -> Vec<Vec<(u32, f32)>> {
+        Self::train_store_in(
+            layout,
+            vectors,
+            labels,
+            n_classes,
+            n_features,
+            params,
+            candidates_of,
+        )
+        .into_lists(n_features)
+    }
+
+    /// One training run, its weights left in their store.
+    fn train_store_in(
+        layout: Layout,
+        vectors: &[SparseVec],
+        labels: &[u32],
+        n_classes: usize,
+        n_features: usize,
+        params: &TrainParams,
+        candidates_of: &(dyn Fn(usize) -> Vec<u32> + Sync),
+    ) -> Store {
         let mut phases = super::Phases::start();
         let dense = n_classes <= params.dense_max_classes;
         let sampled = !dense && params.candidates > 0 && params.candidates < n_classes;
@@ -286,6 +326,7 @@ impl LinearModel {
         // it replaces L2 there): avg = w_T - u / (T - s0)
         let avg_start = params.epochs / 2 * vectors.len();
         let mut avg_u: Vec<f32> = Vec::new();
+        let mut copies: Vec<Vec<f32>> = Vec::new();
         for epoch in 0..params.epochs {
             rng.shuffle(&mut order);
             if let Store::Fixed { w, layout } = &mut store {
@@ -296,10 +337,11 @@ impl LinearModel {
                     cand_lists: &cand_lists,
                     params,
                     total,
+                    learns: None,
                 };
                 if params.shards > 1 {
                     let seed = params.seed.wrapping_add(0x2545_F491 * (epoch as u64 + 1));
-                    run.sharded_epoch(w, &order, t, params.shards, seed);
+                    run.sharded_epoch(w, &order, t, params.shards, seed, &mut copies);
                 } else {
                     run.steps(w, &order, t, &mut rng);
                 }
@@ -387,30 +429,55 @@ impl LinearModel {
                 *v -= u * inv;
             }
         }
-        match store {
-            Store::Dense { w, c: nc } => (0..n_features)
-                .map(|f| {
-                    w[f * nc..f * nc + nc]
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, v)| **v != 0.0)
-                        .map(|(c, &v)| (c as u32, v))
-                        .collect()
-                })
-                .collect(),
-            Store::Fixed { w, layout } => (0..n_features)
-                .map(|f| {
-                    let row = layout.offs[f]..layout.offs[f + 1];
+        store
+    }
+}
+
+impl Store {
+    /// Per-feature (class, weight) lists of the non-zero weights, sorted by class.
+    fn into_lists(self, n_features: usize) -> Vec<Vec<(u32, f32)>> {
+        let mut out = Vec::with_capacity(n_features);
+        let mut row = Vec::new();
+        for f in 0..n_features {
+            row.clear();
+            self.row(f, &mut row);
+            out.push(row.clone());
+        }
+        out
+    }
+
+    /// The weights as postings (as `Postings::from_lists` of [`Store::into_lists`], without
+    /// the lists: at 100× the knowledge base they were as large as the weights).
+    fn into_postings(mut self, n_features: usize, max_len: usize, min_abs: f32) -> Postings {
+        if let Store::Fixed { layout, .. } = &mut self {
+            // the cached slots are the layout's largest part, and training is over
+            layout.local = None;
+        }
+        Postings::from_rows(n_features, &|f, out| self.row(f, out), max_len, min_abs)
+    }
+
+    /// Feature f's non-zero weights, by class.
+    fn row(&self, f: usize, out: &mut Vec<(u32, f32)>) {
+        match self {
+            Store::Dense { w, c: nc } => out.extend(
+                w[f * nc..f * nc + nc]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != 0.0)
+                    .map(|(c, &v)| (c as u32, v)),
+            ),
+            Store::Fixed { w, layout } => {
+                let row = layout.offs[f]..layout.offs[f + 1];
+                out.extend(
                     layout.cls[row.clone()]
                         .iter()
                         .zip(&w[row])
                         .filter(|(_, v)| **v != 0.0)
-                        .map(|(&c, &v)| (c, v))
-                        .collect()
-                })
-                .collect(),
+                        .map(|(&c, &v)| (c, v)),
+                )
+            }
             #[cfg(test)]
-            Store::Sparse { rows } => rows,
+            Store::Sparse { rows } => out.extend_from_slice(&rows[f]),
         }
     }
 }

@@ -55,6 +55,9 @@ pub(super) struct FixedRun<'a> {
     pub(super) params: &'a TrainParams,
     /// Steps in the whole run (the learning rate falls linearly over them).
     pub(super) total: f32,
+    /// When given, example i's step moves only the weights of the classes `learns(i, c)`
+    /// allows (a partial retraining: see [`LinearModel::retrain`]); else every candidate's.
+    pub(super) learns: Option<&'a (dyn Fn(usize, u32) -> bool + Sync)>,
 }
 
 impl FixedRun<'_> {
@@ -83,7 +86,7 @@ impl FixedRun<'_> {
             loss_gradient(&mut scores, cands, self.labels[i], params);
             let decay = 1.0 - lr * params.l2;
             for (j, &g) in scores.iter().enumerate() {
-                if g.abs() < 1e-4 {
+                if g.abs() < 1e-4 || self.learns.is_some_and(|learns| !learns(i, cands[j])) {
                     continue;
                 }
                 for (k, &v) in x.vals.iter().enumerate() {
@@ -107,23 +110,30 @@ impl FixedRun<'_> {
         t0: usize,
         shards: usize,
         seed: u64,
+        copies: &mut Vec<Vec<f32>>,
     ) {
         let chunk = order.len().div_ceil(shards.max(1)).max(1);
+        let n_parts = order.len().div_ceil(chunk);
+        // The parts' copies are kept from epoch to epoch: fresh ones each epoch cost the
+        // kernel a zeroed page for every 4 KB of them.
+        copies.resize_with(n_parts, Vec::new);
         let base: &[f32] = w;
-        let parts: Vec<Vec<f32>> = run_scoped(
+        run_scoped(
             order
                 .chunks(chunk)
+                .zip(copies.iter_mut())
                 .enumerate()
-                .map(|(n, part)| {
+                .map(|(n, (part, mine))| {
                     move || {
-                        let mut mine = base.to_vec();
+                        mine.clear();
+                        mine.extend_from_slice(base);
                         let mut rng = Rng::new(seed.wrapping_add(0x9E37_79B9 * (n as u64 + 1)));
-                        self.steps(&mut mine, part, t0 + n * chunk, &mut rng);
-                        mine
+                        self.steps(mine, part, t0 + n * chunk, &mut rng);
                     }
                 })
                 .collect(),
         );
+        let parts = &copies[..n_parts];
         // w + Σ (part − w), in one pass
         let others = (parts.len() as f32) - 1.0;
         for (p, b) in w.iter_mut().enumerate() {

@@ -168,6 +168,7 @@ fn sharded_epochs_sum_the_changes_of_their_parts_and_still_learn() {
         cand_lists: &cand_lists,
         params: &p,
         total: 1500.0,
+        learns: None,
     };
     let order: Vec<usize> = (0..vectors.len()).rev().collect();
     let start: Vec<f32> = (0..layout.cls.len())
@@ -180,7 +181,7 @@ fn sharded_epochs_sum_the_changes_of_their_parts_and_still_learn() {
     let mut wb = start.clone();
     run.steps(&mut wb, b, 250, &mut Rng::new(1));
     let mut sharded = start.clone();
-    run.sharded_epoch(&mut sharded, &order, 0, 2, 9);
+    run.sharded_epoch(&mut sharded, &order, 0, 2, 9, &mut Vec::new());
     for p in 0..start.len() {
         let want = start[p] + (wa[p] - start[p]) + (wb[p] - start[p]);
         assert!((sharded[p] - want).abs() < 1e-6, "slot {p}");
@@ -188,7 +189,7 @@ fn sharded_epochs_sum_the_changes_of_their_parts_and_still_learn() {
     // and three sharded epochs from zero fit the training set
     let mut w = vec![0.0; layout.cls.len()];
     for e in 0..3 {
-        run.sharded_epoch(&mut w, &order, e * 500, 2, e as u64);
+        run.sharded_epoch(&mut w, &order, e * 500, 2, e as u64, &mut Vec::new());
     }
     let right = (0..vectors.len())
         .filter(|&i| {

@@ -464,6 +464,7 @@ fn svm_blend_keeps_fixture_answers_and_is_deterministic() {
 }
 mod expansion;
 mod properties;
+mod update;
 
 /// A small vocabulary for the fixture: an unknown word for a known one, a phrase, a group
 /// scoped to one intent, and an off-topic group.
