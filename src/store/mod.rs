@@ -104,12 +104,7 @@ impl StoreError {
                 | sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                    // 08xxx connection exception; 57P01-03 admin/crash shutdown, cannot connect
-                    // now; 53300 too many connections.
-                    code.starts_with("08")
-                        || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
-                }),
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| unavailable_code(&c)),
                 _ => false,
             },
             // The group-commit writer's own connection (`sqlite.rs`): busy or locked past the
@@ -125,10 +120,7 @@ impl StoreError {
             // The PostgreSQL writers' connections: closed or never made (I/O), or the server
             // says so (the codes above).
             StoreError::Postgres(e) => match e.code() {
-                Some(code) => {
-                    let code = code.code();
-                    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
-                }
+                Some(code) => unavailable_code(code.code()),
                 None => {
                     e.is_closed()
                         || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
@@ -137,6 +129,12 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// PostgreSQL's SQLSTATEs that mean "not now": 08xxx connection exception; 57P01-03 admin or
+/// crash shutdown, cannot connect now; 53300 too many connections.
+fn unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -261,7 +261,7 @@ async fn side_by_side(conn: &Arc<Connection>, batch: &[Box<dyn Job>]) -> StoreRe
         control.settle().await
     };
     if result.is_err() {
-        end(conn, "ROLLBACK").await;
+        rollback(conn).await;
     }
     result
 }
@@ -280,16 +280,17 @@ async fn one_by_one(conn: &Arc<Connection>, job: &dyn Job) -> StoreResult<()> {
         }
         // Its answer is its own error or outcome; nothing of it stays.
         Ran::Clean | Ran::Failed => {
-            end(conn, "ROLLBACK").await;
+            rollback(conn).await;
             Ok(())
         }
     }
 }
 
-/// End a transaction that is not to be committed, leaving the connection clean for the next.
-async fn end(conn: &Arc<Connection>, sql: &'static str) {
+/// Roll back a transaction that is not to be committed, leaving the connection clean for the
+/// next.
+async fn rollback(conn: &Arc<Connection>) {
     let mut control = Pipe::new(conn);
-    if control.send(sql, &[]).await.is_ok() {
+    if control.send("ROLLBACK", &[]).await.is_ok() {
         let _ = control.settle().await;
     }
 }

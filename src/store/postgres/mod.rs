@@ -144,12 +144,13 @@ impl PgStore {
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let stats = std::sync::Arc::new(WriteStats::default());
+        let target = target(url, None)?;
         Ok(Self {
             reader: pool.clone(),
             writer: pool,
-            group_commit: GroupCommit::start(target(url, None)?, writers(), stats.clone()).await?,
+            group_commit: GroupCommit::start(target.clone(), writers(), stats.clone()).await?,
             hot: HotReader {
-                target: target(url, None)?,
+                target,
                 conn: Default::default(),
             },
             write_stats: stats,
@@ -188,17 +189,13 @@ impl PgStore {
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let stats = std::sync::Arc::new(WriteStats::default());
+        let target = target(url, Some(schema.to_string()))?;
         Ok(Self {
             reader: pool.clone(),
             writer: pool,
-            group_commit: GroupCommit::start(
-                target(url, Some(schema.to_string()))?,
-                writers(),
-                stats.clone(),
-            )
-            .await?,
+            group_commit: GroupCommit::start(target.clone(), writers(), stats.clone()).await?,
             hot: HotReader {
-                target: target(url, Some(schema.to_string()))?,
+                target,
                 conn: Default::default(),
             },
             write_stats: stats,
