@@ -93,6 +93,7 @@ async fn statement_totals_equal_the_ledger_on_generated_data() {
                 new_state: "{}".into(),
                 channel: "web".into(),
                 person_id: None,
+                opening: Default::default(),
                 client_code: Some(client.into()),
                 off_hours: false,
                 inbound: NewMessage {
@@ -211,6 +212,7 @@ async fn kpis_on_a_hand_built_dataset() {
                 new_state: "{}".into(),
                 channel: "web".into(),
                 person_id: Some(person),
+                opening: Default::default(),
                 client_code: Some("ACME".into()),
                 off_hours: false,
                 inbound: NewMessage {
@@ -378,6 +380,7 @@ async fn kpis_on_a_hand_built_dataset() {
                 new_state: "{}".into(),
                 channel: "web".into(),
                 person_id: Some(people[2]),
+                opening: Default::default(),
                 client_code: Some("ACME".into()),
                 off_hours: false,
                 inbound: NewMessage {
@@ -528,6 +531,7 @@ async fn submitted(
         new_state: "{}".into(),
         channel: "web".into(),
         person_id: Some(person.id),
+        opening: Default::default(),
         client_code: Some("ACME".into()),
         off_hours: false,
         inbound: NewMessage {

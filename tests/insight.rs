@@ -56,6 +56,7 @@ impl Writer {
             new_state: "{}".into(),
             channel: "web".into(),
             person_id: None,
+            opening: Default::default(),
             client_code: Some(client.into()),
             off_hours: false,
             inbound: NewMessage {

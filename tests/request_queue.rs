@@ -461,6 +461,7 @@ async fn hand_built(
             new_state: "{}".into(),
             channel: "web".into(),
             person_id: None,
+            opening: Default::default(),
             client_code: client.map(str::to_string),
             off_hours: false,
             inbound: NewMessage {

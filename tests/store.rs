@@ -6,7 +6,7 @@ mod common;
 use frontdoor::store::{
     ClientRecord, DeliveryCounts, DeliveryStatus, IdentityClaim, ManagerRecord, NewAnnouncement,
     NewDelivery, NewMessage, NewPing, NewRequestEvent, OutboxFinish, Pacing, Record, RequestFilter,
-    RequestUpdate, Store, StoreError, Turn, TurnOutcome,
+    RequestUpdate, Store, StoreError, Turn, TurnOpening, TurnOutcome,
 };
 
 fn claim(id: &str, client: Option<&str>) -> IdentityClaim {
@@ -130,6 +130,7 @@ async fn story(name: &str, store: &dyn Store) {
         new_state: "{\"state\":\"idle\",\"fallbacks\":0}".into(),
         channel: "web".into(),
         person_id: Some(p1.id),
+        opening: Default::default(),
         client_code: Some("ACME".into()),
         off_hours: true,
         inbound: msg("how do I reset my password", Some("m-1")),
@@ -449,6 +450,7 @@ async fn ledger_rows_and_request_events_are_immutable() {
             new_state: "{}".into(),
             channel: "web".into(),
             person_id: Some(p.id),
+            opening: Default::default(),
             client_code: Some("ACME".into()),
             off_hours: false,
             inbound: msg("hi", None),
@@ -637,6 +639,7 @@ async fn concurrent_turns_on_one_conversation_serialise() {
             new_state: "{}".into(),
             channel: "web".into(),
             person_id: Some(p.id),
+            opening: Default::default(),
             client_code: None,
             off_hours: false,
             inbound: msg("x", Some(id)),
@@ -653,6 +656,126 @@ async fn concurrent_turns_on_one_conversation_serialise() {
             .count();
         assert_eq!(committed, 1, "{name}: {outcomes:?}");
         assert!(outcomes.contains(&TurnOutcome::Conflict), "{name}");
+    }
+}
+
+/// A session's first message, from someone the store has not met: the person, the conversation
+/// and the turn are one write job (one commit). Refused — another replica opened the session
+/// first, or the message was seen before — it leaves nothing, not even the person.
+#[tokio::test]
+async fn a_first_turn_opens_its_session_and_sender_or_leaves_nothing() {
+    for (name, store, _dir) in common::backends("turn_opening").await {
+        for code in ["ACME", "GLOBEX"] {
+            let client = ClientRecord {
+                code: code.into(),
+                name: code.into(),
+                timezone: "Europe/London".into(),
+                spa: "{}".into(),
+            };
+            store.upsert_client(&client, &[], 1).await.unwrap();
+        }
+        let first = |session: &str, conversation: &str, message: &str, who: IdentityClaim| Turn {
+            conversation_id: conversation.into(),
+            expected_version: 0,
+            new_state: r#"{"step":1}"#.into(),
+            channel: "web".into(),
+            person_id: None,
+            opening: TurnOpening {
+                session: Some(session.into()),
+                identity: Some(who.clone()),
+            },
+            client_code: who.client_code.clone(),
+            off_hours: false,
+            inbound: msg("hello", Some(message)),
+            outbound: vec![msg("hi, how can I help?", None)],
+            records: vec![],
+            now: 10,
+        };
+
+        let jobs = store.write_counts().jobs;
+        let outcome = store
+            .commit_turn(&first("s1", "c1", "m1", claim("ann", Some("ACME"))))
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, TurnOutcome::Committed { .. }),
+            "{name}: {outcome:?}"
+        );
+        assert_eq!(store.write_counts().jobs - jobs, 1, "{name}: one job");
+        let ann = store.person_by_identity("web", "ann").await.unwrap();
+        let ann = ann.unwrap_or_else(|| panic!("{name}: the turn creates its sender"));
+        assert_eq!(ann.client_code.as_deref(), Some("ACME"), "{name}");
+        assert_eq!((ann.created_at, ann.last_seen_at), (10, 10), "{name}");
+        let c = store
+            .conversation_by_session("web", "s1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.id.as_str(), c.version, c.person_id, c.state.as_str()),
+            ("c1", 1, Some(ann.id), r#"{"step":1}"#),
+            "{name}: born at version 1 with the turn's state"
+        );
+        let transcript = store.transcript("c1").await.unwrap();
+        assert_eq!(transcript.len(), 2, "{name}");
+        assert!(
+            transcript.iter().all(|m| m.person_id == Some(ann.id)),
+            "{name}"
+        );
+
+        // Another replica opened the same session a moment before: conflict, nothing stays.
+        let late = first("s1", "c2", "m2", claim("bob", None));
+        assert_eq!(
+            store.commit_turn(&late).await.unwrap(),
+            TurnOutcome::Conflict,
+            "{name}"
+        );
+        assert_eq!(
+            store.person_by_identity("web", "bob").await.unwrap(),
+            None,
+            "{name}"
+        );
+        assert_eq!(store.conversation("c2").await.unwrap(), None, "{name}");
+
+        // A message seen before, in a session of its own: a duplicate, nothing stays.
+        let again = first("s3", "c3", "m1", claim("cy", None));
+        assert_eq!(
+            store.commit_turn(&again).await.unwrap(),
+            TurnOutcome::Duplicate,
+            "{name}"
+        );
+        assert_eq!(
+            store.person_by_identity("web", "cy").await.unwrap(),
+            None,
+            "{name}"
+        );
+        assert_eq!(store.conversation("c3").await.unwrap(), None, "{name}");
+
+        // Ann again, under a new name and claiming another client: seen now, renamed, and her
+        // client kept (never silently changed).
+        let mut renamed = claim("ann", Some("GLOBEX"));
+        renamed.display_name = Some("Ann Lee-Smith".into());
+        let next = Turn {
+            expected_version: 1,
+            opening: TurnOpening {
+                session: None,
+                identity: Some(renamed),
+            },
+            inbound: msg("thanks", Some("m4")),
+            now: 20,
+            ..first("s1", "c1", "m4", claim("ann", None))
+        };
+        let outcome = store.commit_turn(&next).await.unwrap();
+        assert!(
+            matches!(outcome, TurnOutcome::Committed { .. }),
+            "{name}: {outcome:?}"
+        );
+        let ann = store.person(ann.id).await.unwrap().unwrap();
+        assert_eq!(ann.last_seen_at, 20, "{name}");
+        assert_eq!(ann.display_name.as_deref(), Some("Ann Lee-Smith"), "{name}");
+        assert_eq!(ann.client_code.as_deref(), Some("ACME"), "{name}");
+        let c = store.conversation("c1").await.unwrap().unwrap();
+        assert_eq!(c.version, 2, "{name}");
     }
 }
 
@@ -1172,6 +1295,7 @@ async fn postgres_group_commit_shares_a_transaction_and_isolates_a_failing_job()
         new_state: "{\"state\":\"idle\"}".into(),
         channel: "web".into(),
         person_id: Some(p.id),
+        opening: Default::default(),
         client_code: None,
         off_hours: false,
         inbound: msg(&format!("question {message_id}"), Some(message_id)),

@@ -15,6 +15,10 @@ use crate::domain::{DraftVerdict, EscalationAction};
 
 mod notices;
 mod rollout;
+mod sessions;
+mod speaker;
+
+use sessions::SessionLocks;
 // `millis` is public here too: the HTTP layer has long taken it from the service.
 use crate::domain::time::from_millis;
 pub use crate::domain::time::millis;
@@ -22,7 +26,10 @@ use crate::knowledge::Knowledge;
 use crate::outlet::{relay_key, request_relay_key};
 use crate::policy::ladder::{manager_at_level, next_ping_at, pings_for_level};
 use crate::policy::request_hook::{self, HookEvent, RequestHook};
-use crate::store::{IdentityClaim, NewMessage, Record, Store, StoreError, Turn, TurnOutcome};
+use crate::store::{
+    ConversationRow, IdentityClaim, NewMessage, Record, Store, StoreError, Turn, TurnOpening,
+    TurnOutcome,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -93,50 +100,6 @@ pub struct ChatService {
     notices: notices::NoticeCache,
 }
 
-/// One async lock per live session, so turns of one conversation run one after the other in
-/// this process (a user double-clicking, a channel redelivering). Across replicas the state's
-/// version check catches the rest. Entries are dropped when their last holder leaves, so the
-/// map only holds sessions with a turn in flight.
-#[derive(Clone, Default)]
-struct SessionLocks(
-    Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
-);
-
-struct SessionGuard {
-    key: String,
-    locks: SessionLocks,
-    lock: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl SessionLocks {
-    async fn lock(&self, key: String) -> SessionGuard {
-        let mutex = {
-            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(key.clone()).or_default().clone()
-        };
-        let guard = mutex.lock_owned().await;
-        SessionGuard {
-            key,
-            locks: self.clone(),
-            lock: Some(guard),
-        }
-    }
-}
-
-impl Drop for SessionGuard {
-    fn drop(&mut self) {
-        self.lock.take();
-        let mut map = self.locks.0.lock().unwrap_or_else(|p| p.into_inner());
-        // Only the map's own reference left: nobody holds or waits for this session.
-        if map
-            .get(&self.key)
-            .is_some_and(|m| Arc::strong_count(m) == 1)
-        {
-            map.remove(&self.key);
-        }
-    }
-}
-
 fn new_conversation_id() -> String {
     let bytes: [u8; 16] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -176,7 +139,7 @@ impl ChatService {
 
     /// Sessions with a turn in flight (for metrics and tests of the lock map's cleanup).
     pub fn sessions_in_flight(&self) -> usize {
-        self.sessions.0.lock().map(|m| m.len()).unwrap_or(0)
+        self.sessions.in_flight()
     }
 
     pub async fn handle(&self, inbound: Inbound) -> Result<Outbound, ServiceError> {
@@ -204,49 +167,61 @@ impl ChatService {
             .store
             .turn_context(&inbound.channel, &inbound.session_key)
             .await?;
-        let person = self.person(&inbound, &k, context.as_ref()).await?;
+        let speaker = speaker::speaker(
+            self.store.as_ref(),
+            &inbound.channel,
+            &inbound.session_key,
+            inbound.identity.as_ref(),
+            &k,
+            context.as_ref(),
+        )
+        .await?;
         // The context's request and survey facts are the person's when the message did not
-        // bring another identity; otherwise ask.
-        let known = context
-            .as_ref()
-            .filter(|c| c.person.as_ref().is_some_and(|p| p.id == person.id))
-            .map(|c| (c.request_count, c.last_survey_at))
-            // Someone this very message brought in has no requests or surveys yet.
-            .or((person.created_at == millis(now)).then_some((0, None)));
+        // bring another identity; someone this very message brings in has none; otherwise ask.
+        let known = match &speaker.stored {
+            None => Some((0, None)),
+            Some(p) => context
+                .as_ref()
+                .filter(|c| c.person.as_ref().is_some_and(|cp| cp.id == p.id))
+                .map(|c| (c.request_count, c.last_survey_at)),
+        };
+        // A session's first turn opens its conversation itself (`TurnOpening::session`).
+        let mut opening = context.is_none();
         let conversation = match context.map(|c| c.conversation) {
             Some(c) => c,
-            None => {
-                self.store
-                    .open_conversation(
-                        &inbound.channel,
-                        &inbound.session_key,
-                        Some(&person),
-                        &new_conversation_id(),
-                        &State::default().to_json(),
-                        millis(now),
-                    )
-                    .await?
-            }
+            None => ConversationRow {
+                id: new_conversation_id(),
+                channel: inbound.channel.clone(),
+                session_key: inbound.session_key.clone(),
+                person_id: speaker.id(),
+                client_code: speaker.client_code.clone(),
+                state: State::default().to_json(),
+                version: 0,
+                created_at: millis(now),
+                updated_at: millis(now),
+            },
         };
-        let requests = match known {
-            Some((0, _)) => Vec::new(),
-            _ => self.store.requests_of_person(person.id).await?,
+        let requests = match (known, speaker.id()) {
+            (Some((0, _)), _) | (_, None) => Vec::new(),
+            (_, Some(id)) => self.store.requests_of_person(id).await?,
         };
         let period = Duration::days(i64::from(self.settings.survey_period_days));
-        let surveyed_recently = match known {
-            Some((_, last)) => last.is_some_and(|t| from_millis(t) > now - period),
-            None => self
+        let surveyed_recently = match (known, speaker.id()) {
+            (Some((_, last)), _) => last.is_some_and(|t| from_millis(t) > now - period),
+            (None, None) => false,
+            (None, Some(id)) => self
                 .store
-                .surveys_of_person(person.id)
+                .surveys_of_person(id)
                 .await?
                 .iter()
                 .any(|s| from_millis(s.sent_at) > now - period),
         };
         let user = UserContext {
-            name: person.display_name.clone(),
-            client: person.client_code.clone(),
-            returning: person.last_seen_at < millis(now)
-                && person.created_at < conversation.created_at,
+            name: speaker.display_name.clone(),
+            client: speaker.client_code.clone(),
+            returning: speaker.stored.as_ref().is_some_and(|p| {
+                p.last_seen_at < millis(now) && p.created_at < conversation.created_at
+            }),
             requests: requests
                 .iter()
                 .map(|r| RequestSummary {
@@ -262,7 +237,7 @@ impl ChatService {
                 .collect(),
             surveyed_recently,
             notices: self
-                .notices(&inbound.channel, person.client_code.as_deref(), now)
+                .notices(&inbound.channel, speaker.client_code.as_deref(), now)
                 .await?,
         };
         // Only a client's own message passes the roll-out's gate.
@@ -270,7 +245,7 @@ impl ChatService {
             Input::Text(_) | Input::Button(_) => {
                 self.gate(
                     &k,
-                    person.client_code.as_deref(),
+                    speaker.client_code.as_deref(),
                     &inbound.channel,
                     &conversation.id,
                 )
@@ -398,8 +373,12 @@ impl ChatService {
                 expected_version: conversation.version,
                 new_state: result.state.to_json(),
                 channel: inbound.channel.clone(),
-                person_id: Some(person.id),
-                client_code: person.client_code.clone(),
+                person_id: speaker.id(),
+                opening: TurnOpening {
+                    session: opening.then(|| inbound.session_key.clone()),
+                    identity: speaker.claim.clone(),
+                },
+                client_code: speaker.client_code.clone(),
                 off_hours: result.off_hours,
                 inbound: NewMessage {
                     text,
@@ -460,44 +439,20 @@ impl ChatService {
                     // its state, after a short random pause so the two don't collide again.
                     let pause = rand::random_range(1..20u64);
                     tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                    conversation = self
-                        .store
-                        .conversation(&conversation.id)
-                        .await?
-                        .ok_or(ServiceError::Busy)?;
+                    let again = if opening {
+                        // It was opened meanwhile: this turn is not the session's first.
+                        opening = false;
+                        self.store
+                            .conversation_by_session(&inbound.channel, &inbound.session_key)
+                            .await?
+                    } else {
+                        self.store.conversation(&conversation.id).await?
+                    };
+                    conversation = again.ok_or(ServiceError::Busy)?;
                 }
             }
         }
         Err(ServiceError::Busy)
-    }
-
-    /// The person behind the message: the claimed identity, else the conversation's person,
-    /// else an anonymous person keyed by the session.
-    async fn person(
-        &self,
-        inbound: &Inbound,
-        k: &Knowledge,
-        context: Option<&crate::store::TurnContext>,
-    ) -> Result<crate::store::Person, ServiceError> {
-        let now = millis(inbound.now);
-        if let Some(claim) = &inbound.identity {
-            if let Some(code) = &claim.client_code
-                && !k.clients.contains_key(code)
-            {
-                return Err(ServiceError::Invalid(format!("unknown client {code:?}")));
-            }
-            return Ok(self.store.resolve_person(claim, now).await?);
-        }
-        if let Some(p) = context.and_then(|c| c.person.clone()) {
-            return Ok(p);
-        }
-        let claim = IdentityClaim {
-            channel: inbound.channel.clone(),
-            external_id: format!("session:{}", inbound.session_key),
-            display_name: None,
-            client_code: None,
-        };
-        Ok(self.store.resolve_person(&claim, now).await?)
     }
 
     /// The stored answer to a message processed before.

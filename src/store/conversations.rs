@@ -237,17 +237,36 @@ pub enum Record {
 #[derive(Clone, Debug)]
 pub struct Turn {
     pub conversation_id: String,
-    /// The state version the turn was computed from (optimistic concurrency).
+    /// The state version the turn was computed from (optimistic concurrency); 0 with
+    /// `opening.session` for a conversation the turn creates.
     pub expected_version: i64,
     pub new_state: String,
     pub channel: String,
+    /// The person, when known before the turn; `opening.identity` resolves it in the turn.
     pub person_id: Option<i64>,
+    /// What the turn creates or brings up to date before its messages.
+    pub opening: TurnOpening,
     pub client_code: Option<String>,
     pub off_hours: bool,
     pub inbound: NewMessage,
     pub outbound: Vec<NewMessage>,
     pub records: Vec<Record>,
     pub now: Millis,
+}
+
+/// A session's first message and every message that names its sender (a Telegram or Discord
+/// user, a signed-in web visitor) used to cost a write job each before the turn's own — a group
+/// commit and an fsync each, waited for one after the other. The turn does them itself now, in
+/// its own transaction: one commit per message.
+#[derive(Clone, Debug, Default)]
+pub struct TurnOpening {
+    /// The session's key when it had no conversation as the turn was computed: the turn
+    /// inserts it (`conversation_id`, created now, at version 1 with the new state). If another
+    /// turn created it first, the turn is a `Conflict` and writes nothing.
+    pub session: Option<String>,
+    /// Who sent the message: found or created (`Conversations::resolve_person`'s rules), seen
+    /// now, and the person of every row the turn writes (over `person_id`).
+    pub identity: Option<IdentityClaim>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -271,6 +290,14 @@ pub trait Conversations: Send + Sync {
     /// Find or create the person behind a channel identity. A client claimed for an identity
     /// that has none yet is recorded; an existing client is never silently changed.
     async fn resolve_person(&self, claim: &IdentityClaim, now: Millis) -> StoreResult<Person>;
+
+    /// The person behind a channel identity, as stored (nothing is written: a turn that names
+    /// its sender resolves them itself, see [`TurnOpening::identity`]).
+    async fn person_by_identity(
+        &self,
+        channel: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<Person>>;
 
     /// Find the conversation of a channel session, creating it with `new_id`/`initial_state`.
     async fn open_conversation(

@@ -52,7 +52,7 @@ pub use announcements::{
 pub use channel_state::ChannelState;
 pub use conversations::{
     ConversationRow, Conversations, IdentityClaim, InputCollectionRow, MessageRow, NewMessage,
-    Person, Record, SurveyRow, Turn, TurnContext, TurnContextRow, TurnOutcome,
+    Person, Record, SurveyRow, Turn, TurnContext, TurnContextRow, TurnOpening, TurnOutcome,
 };
 pub use database::{ClientRecord, Database, ManagerRecord, WriteCounts};
 pub use escalations::{EscalationAction, EscalationRow, Escalations};

@@ -12,7 +12,7 @@ use super::{
     RequestUpdate, StoreError, StoreResult, Turn, TurnOutcome,
 };
 
-const PERSON_BY_IDENTITY: &str =
+pub const PERSON_BY_IDENTITY: &str =
     "SELECT p.id, p.client_code, p.display_name, p.created_at, p.last_seen_at
      FROM identities i JOIN people p ON p.id = i.person_id
      WHERE i.channel = $1 AND i.external_id = $2";
@@ -45,20 +45,7 @@ pub async fn resolve_person<E: Exec + ?Sized>(
             p
         }
         None => {
-            let id = tx
-                .fetch_i64(
-                    "INSERT INTO people (client_code, display_name, created_at, last_seen_at)
-                     VALUES ($1, $2, $3, $3) RETURNING id",
-                    args![&claim.client_code, &claim.display_name, now],
-                )
-                .await?
-                .ok_or_else(|| StoreError::Invalid("INSERT … RETURNING gave no row".into()))?;
-            tx.queue(
-                "INSERT INTO identities (channel, external_id, person_id, created_at)
-                 VALUES ($1, $2, $3, $4)",
-                args![&claim.channel, &claim.external_id, id, now],
-            )
-            .await?;
+            let id = insert_person(tx, claim, now).await?;
             Person {
                 id,
                 client_code: claim.client_code.clone(),
@@ -69,6 +56,29 @@ pub async fn resolve_person<E: Exec + ?Sized>(
         }
     };
     Ok((person, true))
+}
+
+/// A new person with their first identity; their id.
+async fn insert_person<E: Exec + ?Sized>(
+    tx: &mut E,
+    claim: &IdentityClaim,
+    now: Millis,
+) -> StoreResult<i64> {
+    let id = tx
+        .fetch_i64(
+            "INSERT INTO people (client_code, display_name, created_at, last_seen_at)
+             VALUES ($1, $2, $3, $3) RETURNING id",
+            args![&claim.client_code, &claim.display_name, now],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Invalid("INSERT … RETURNING gave no row".into()))?;
+    tx.queue(
+        "INSERT INTO identities (channel, external_id, person_id, created_at)
+         VALUES ($1, $2, $3, $4)",
+        args![&claim.channel, &claim.external_id, id, now],
+    )
+    .await?;
+    Ok(id)
 }
 
 pub const CONVERSATION_BY_SESSION: &str =
@@ -116,13 +126,97 @@ pub async fn next_request_number<E: Exec + ?Sized>(tx: &mut E) -> StoreResult<(i
     Ok((n, true))
 }
 
-/// Write a turn: the inbound message (refused when its channel message id was seen before), the
-/// conversation's new state (refused when another turn committed first), the replies and the
-/// records. Nothing is kept unless the turn is `Committed`.
+/// The person a turn writes for (see `TurnOpening::identity`).
+enum Sender {
+    /// As the turn was computed (no identity to resolve).
+    Known(Option<i64>),
+    /// Found by their identity: seen now, once the turn is sure to be kept.
+    Found(i64),
+    /// Created by this turn: removed again if the turn keeps nothing.
+    Created(i64),
+}
+
+impl Sender {
+    fn id(&self) -> Option<i64> {
+        match *self {
+            Sender::Known(id) => id,
+            Sender::Found(id) | Sender::Created(id) => Some(id),
+        }
+    }
+}
+
+/// Take back what a turn that keeps nothing wrote before it knew: the conversation it opened
+/// and the person it created (PostgreSQL's group commit has no savepoint to roll back to).
+async fn undo_opening<E: Exec + ?Sized>(
+    tx: &mut E,
+    turn: &Turn,
+    opened: bool,
+    sender: &Sender,
+) -> StoreResult<()> {
+    if opened {
+        tx.queue(
+            "DELETE FROM conversations WHERE id = $1",
+            args![&turn.conversation_id],
+        )
+        .await?;
+    }
+    if let Sender::Created(id) = *sender {
+        tx.queue("DELETE FROM identities WHERE person_id = $1", args![id])
+            .await?;
+        tx.queue("DELETE FROM people WHERE id = $1", args![id])
+            .await?;
+    }
+    Ok(())
+}
+
+/// Write a turn: its sender and its conversation when it opens them (`TurnOpening`), the
+/// inbound message (refused when its channel message id was seen before), the conversation's
+/// new state (refused when another turn committed first), the replies and the records.
+/// Nothing is kept unless the turn is `Committed`.
 pub async fn commit_turn<E: Exec + ?Sized>(
     tx: &mut E,
     turn: &Turn,
 ) -> StoreResult<(TurnOutcome, bool)> {
+    let sender = match &turn.opening.identity {
+        None => Sender::Known(turn.person_id),
+        Some(claim) => match tx
+            .fetch_person(
+                PERSON_BY_IDENTITY,
+                args![&claim.channel, &claim.external_id],
+            )
+            .await?
+        {
+            Some(p) => Sender::Found(p.id),
+            None => Sender::Created(insert_person(tx, claim, turn.now).await?),
+        },
+    };
+    let person_id = sender.id();
+    let opened = turn.opening.session.is_some();
+    if let Some(session_key) = &turn.opening.session {
+        // Born at version 1 with the turn's state: the turn is its first.
+        let inserted = tx
+            .execute(
+                "INSERT INTO conversations
+                    (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)
+                 ON CONFLICT (channel, session_key) DO NOTHING",
+                args![
+                    &turn.conversation_id,
+                    &turn.channel,
+                    session_key,
+                    person_id,
+                    &turn.client_code,
+                    &turn.new_state,
+                    turn.now
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            // Another turn opened the session first (another replica): step on its state.
+            undo_opening(tx, turn, false, &sender).await?;
+            return Ok((TurnOutcome::Conflict, false));
+        }
+    }
     let inbound = tx
         .fetch_i64(
             "INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
@@ -134,7 +228,7 @@ pub async fn commit_turn<E: Exec + ?Sized>(
                 &turn.conversation_id,
                 &turn.channel,
                 &turn.inbound.channel_message_id,
-                turn.person_id,
+                person_id,
                 &turn.client_code,
                 &turn.inbound.text,
                 &turn.inbound.payload,
@@ -148,30 +242,44 @@ pub async fn commit_turn<E: Exec + ?Sized>(
         )
         .await?;
     let Some(inbound_id) = inbound else {
+        undo_opening(tx, turn, opened, &sender).await?;
         return Ok((TurnOutcome::Duplicate, false));
     };
-    let updated = tx
-        .execute(
-            "UPDATE conversations
-             SET state = $1, version = version + 1, updated_at = $2,
-                 person_id = COALESCE(person_id, $3), client_code = COALESCE(client_code, $4)
-             WHERE id = $5 AND version = $6",
-            args![
-                &turn.new_state,
-                turn.now,
-                turn.person_id,
-                &turn.client_code,
-                &turn.conversation_id,
-                turn.expected_version
-            ],
+    if !opened {
+        let updated = tx
+            .execute(
+                "UPDATE conversations
+                 SET state = $1, version = version + 1, updated_at = $2,
+                     person_id = COALESCE(person_id, $3), client_code = COALESCE(client_code, $4)
+                 WHERE id = $5 AND version = $6",
+                args![
+                    &turn.new_state,
+                    turn.now,
+                    person_id,
+                    &turn.client_code,
+                    &turn.conversation_id,
+                    turn.expected_version
+                ],
+            )
+            .await?;
+        if updated == 0 {
+            // Another turn won the race. Keeping nothing means leaving nothing: the PostgreSQL
+            // group commit runs jobs side by side without savepoints (`postgres/group_commit.rs`).
+            tx.queue("DELETE FROM messages WHERE id = $1", args![inbound_id])
+                .await?;
+            undo_opening(tx, turn, false, &sender).await?;
+            return Ok((TurnOutcome::Conflict, false));
+        }
+    }
+    if let (Sender::Found(id), Some(claim)) = (&sender, &turn.opening.identity) {
+        // `resolve_person`'s rules: a client is recorded once and never silently changed.
+        tx.queue(
+            "UPDATE people SET last_seen_at = $1, client_code = COALESCE(client_code, $2),
+                display_name = COALESCE($3, display_name)
+             WHERE id = $4",
+            args![turn.now, &claim.client_code, &claim.display_name, *id],
         )
         .await?;
-    if updated == 0 {
-        // Another turn won the race. Keeping nothing means leaving nothing: the PostgreSQL
-        // group commit runs jobs side by side without savepoints (`postgres/group_commit.rs`).
-        tx.queue("DELETE FROM messages WHERE id = $1", args![inbound_id])
-            .await?;
-        return Ok((TurnOutcome::Conflict, false));
     }
     for out in &turn.outbound {
         tx.queue(
@@ -182,7 +290,7 @@ pub async fn commit_turn<E: Exec + ?Sized>(
                 &turn.conversation_id,
                 &turn.channel,
                 inbound_id,
-                turn.person_id,
+                person_id,
                 &turn.client_code,
                 &out.text,
                 &out.payload,
@@ -197,7 +305,7 @@ pub async fn commit_turn<E: Exec + ?Sized>(
         .await?;
     }
     for record in &turn.records {
-        write_record(tx, turn, inbound_id, record).await?;
+        write_record(tx, turn, person_id, inbound_id, record).await?;
     }
     Ok((TurnOutcome::Committed { inbound_id }, true))
 }
@@ -205,6 +313,7 @@ pub async fn commit_turn<E: Exec + ?Sized>(
 async fn write_record<E: Exec + ?Sized>(
     tx: &mut E,
     turn: &Turn,
+    person_id: Option<i64>,
     inbound_id: i64,
     record: &Record,
 ) -> StoreResult<()> {
@@ -227,7 +336,7 @@ async fn write_record<E: Exec + ?Sized>(
                     args![
                         reference,
                         &turn.conversation_id,
-                        turn.person_id,
+                        person_id,
                         &turn.client_code,
                         service_id,
                         priority,
@@ -298,7 +407,7 @@ async fn write_record<E: Exec + ?Sized>(
                      RETURNING id",
                     args![
                         &turn.conversation_id,
-                        turn.person_id,
+                        person_id,
                         &turn.client_code,
                         request_reference,
                         reason,
@@ -392,7 +501,7 @@ async fn write_record<E: Exec + ?Sized>(
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 args![
                     &turn.conversation_id,
-                    turn.person_id,
+                    person_id,
                     &turn.client_code,
                     cause,
                     turn.now,

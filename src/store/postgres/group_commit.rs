@@ -79,7 +79,9 @@ where
             };
             let ran = match &r {
                 Ok((_, true)) => Ran::Keep,
-                Ok((_, false)) | Err(StoreError::Stale(_)) => Ran::Clean,
+                Ok((_, false)) => Ran::Clean,
+                // A stale request may come after the job's first writes (a turn's request
+                // update): not clean, so the batch is re-run and the job rolled back alone.
                 Err(_) => Ran::Failed,
             };
             if let Ok(mut slot) = self.result.lock() {

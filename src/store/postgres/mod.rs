@@ -226,6 +226,24 @@ impl PgStore {
     ) -> StoreResult<Option<super::TurnContextRow>> {
         pipe::turn_context(&self.hot.get().await?, channel, session_key).await
     }
+
+    async fn person_by_identity_row(
+        &self,
+        channel: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<super::Person>> {
+        use super::exec::Exec;
+        let conn = self.hot.get().await?;
+        pipe::Pipe::new(&conn)
+            .fetch_person(
+                super::writes::PERSON_BY_IDENTITY,
+                &[
+                    super::exec::Arg::Text(Some(channel)),
+                    super::exec::Arg::Text(Some(external_id)),
+                ],
+            )
+            .await
+    }
 }
 
 impl_sql_store!(PgStore, Pipe, Backend::Postgres, "FOR UPDATE SKIP LOCKED");

@@ -53,6 +53,14 @@ macro_rules! impl_conversations {
                 }).await
             }
 
+            async fn person_by_identity(
+                &self,
+                channel: &str,
+                external_id: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Person>> {
+                self.person_by_identity_row(channel, external_id).await
+            }
+
             async fn open_conversation(
                 &self,
                 channel: &str,
