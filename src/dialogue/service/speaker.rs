@@ -51,12 +51,24 @@ pub(super) async fn speaker(
                     claim: None,
                 });
             }
-            IdentityClaim {
+            let anonymous = IdentityClaim {
                 channel: channel.to_string(),
                 external_id: format!("session:{session_key}"),
                 display_name: None,
                 client_code: None,
+            };
+            if context.is_none() {
+                // A session's first message: its anonymous person is made with its
+                // conversation (the turn finds them if a crash left one behind), and has no
+                // requests or surveys yet — nothing to read.
+                return Ok(Speaker {
+                    stored: None,
+                    claim: Some(anonymous),
+                    client_code: None,
+                    display_name: None,
+                });
             }
+            anonymous
         }
     };
     let stored = store
