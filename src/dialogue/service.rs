@@ -176,13 +176,24 @@ impl ChatService {
         let now = inbound.now;
         let context = self
             .store
-            .turn_context(&inbound.channel, &inbound.session_key)
-            .await?;
+            .turn_context(&inbound.channel, &inbound.session_key);
+        // A message that names its sender reads them alongside the context: on PostgreSQL's
+        // pipelined reader the two share a round trip.
+        let (context, identity) = match &inbound.identity {
+            Some(claim) => {
+                let stored = self
+                    .store
+                    .person_by_identity(&claim.channel, &claim.external_id);
+                let (context, stored) = tokio::join!(context, stored);
+                (context?, Some((claim, stored?)))
+            }
+            None => (context.await?, None),
+        };
         let speaker = speaker::speaker(
             self.store.as_ref(),
             &inbound.channel,
             &inbound.session_key,
-            inbound.identity.as_ref(),
+            identity,
             &k,
             context.as_ref(),
         )

@@ -23,24 +23,24 @@ impl Speaker {
     }
 }
 
-/// The sender: the claimed identity, else the conversation's person, else an anonymous person
-/// keyed by the session.
+/// The sender: the claimed identity (with the person it was found to be, if any), else the
+/// conversation's person, else an anonymous person keyed by the session.
 pub(super) async fn speaker(
     store: &dyn Store,
     channel: &str,
     session_key: &str,
-    identity: Option<&IdentityClaim>,
+    identity: Option<(&IdentityClaim, Option<Person>)>,
     k: &Knowledge,
     context: Option<&TurnContext>,
 ) -> Result<Speaker, ServiceError> {
-    let claim = match identity {
-        Some(claim) => {
+    let (claim, stored) = match identity {
+        Some((claim, stored)) => {
             if let Some(code) = &claim.client_code
                 && !k.clients.contains_key(code)
             {
                 return Err(ServiceError::Invalid(format!("unknown client {code:?}")));
             }
-            claim.clone()
+            (claim.clone(), stored)
         }
         None => {
             if let Some(p) = context.and_then(|c| c.person.clone()) {
@@ -68,12 +68,12 @@ pub(super) async fn speaker(
                     display_name: None,
                 });
             }
-            anonymous
+            let stored = store
+                .person_by_identity(&anonymous.channel, &anonymous.external_id)
+                .await?;
+            (anonymous, stored)
         }
     };
-    let stored = store
-        .person_by_identity(&claim.channel, &claim.external_id)
-        .await?;
     let client_code = stored
         .as_ref()
         .and_then(|p| p.client_code.clone())
