@@ -427,6 +427,7 @@ pub(super) fn assemble(
         .unwrap_or_default();
     let groups = load::vocabulary::resolve(loader, root, &raw.vocabulary, &articles, &intents);
     let defs = intent_defs(&intents, &articles);
+    phases.done("intent definitions");
     let (engine, engine_build) = match engine_for(&defs, &groups, config, previous) {
         Ok(e) => e,
         Err(e) => {
