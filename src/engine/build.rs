@@ -229,9 +229,13 @@ impl Build<'_> {
                 texts.push((c as u32, text, w));
             }
         }
-        let analysed = parallel::par_chunks(texts.len(), &|range| {
+        // Each core counts its texts' words as it goes: the tokens are not kept per text
+        // (at 100× the knowledge base, 236,582 lists of strings held until every text was
+        // analysed).
+        let runs = parallel::par_chunks(texts.len(), &|range| {
             let mut namer = index::Namer::default();
-            range
+            let mut counts: HashMap<String, u32> = HashMap::new();
+            let docs: Vec<Option<index::NamedFeatures>> = range
                 .map(|i| {
                     let a = analyzer.analyze(&texts[i].1, None);
                     if a.tokens.is_empty() {
@@ -239,25 +243,42 @@ impl Build<'_> {
                     }
                     let mut raw = Vec::new();
                     analyzer.features(&a, &mut raw, Some(&mut namer));
-                    Some((a.tokens, (raw, std::mem::take(&mut namer.named))))
+                    raw.shrink_to_fit();
+                    for t in a.tokens {
+                        match counts.get_mut(t.as_str()) {
+                            Some(n) => *n += 1,
+                            None => {
+                                counts.insert(t, 1);
+                            }
+                        }
+                    }
+                    Some((raw, std::mem::take(&mut namer.named)))
                 })
-                .collect()
+                .collect();
+            vec![(docs, counts)]
         });
         phases.done("analysis");
-        let mut docs: Vec<index::NamedFeatures> = Vec::new();
-        let mut labels = Vec::new();
-        let mut scales: Vec<f32> = Vec::new();
+        let mut docs: Vec<index::NamedFeatures> = Vec::with_capacity(texts.len());
+        let mut labels = Vec::with_capacity(texts.len());
+        let mut scales: Vec<f32> = Vec::with_capacity(texts.len());
         let mut word_freq: HashMap<String, u32> = HashMap::new();
-        for ((label, _, scale), analysis) in texts.iter().zip(analysed) {
-            let Some((tokens, doc)) = analysis else {
-                continue;
-            };
-            for t in tokens {
-                *word_freq.entry(t).or_insert(0) += 1;
+        let mut at = texts.iter();
+        for (run, counts) in runs {
+            for (analysis, (label, _, scale)) in run.into_iter().zip(at.by_ref()) {
+                let Some(doc) = analysis else {
+                    continue;
+                };
+                docs.push(doc);
+                labels.push(*label);
+                scales.push(*scale);
             }
-            docs.push(doc);
-            labels.push(*label);
-            scales.push(*scale);
+            if word_freq.is_empty() {
+                word_freq = counts;
+            } else {
+                for (w, n) in counts {
+                    *word_freq.entry(w).or_insert(0) += n;
+                }
+            }
         }
         drop(texts);
         phases.done("word counts");
@@ -290,10 +311,10 @@ impl Build<'_> {
             }
         }
         let max_idf = ((1.0 + docs.len() as f32) / 1.0).ln() + 1.0;
-        let mut vectors: Vec<SparseVec> = parallel::par_map(docs.len(), &|i| {
-            features.vectorize(&docs[i].0, &analyzer.params)
+        // (each text's features freed as soon as its vector is made)
+        let mut vectors: Vec<SparseVec> = parallel::par_consume(docs, &|(raw, _)| {
+            features.vectorize(&raw, &analyzer.params)
         });
-        drop(docs);
         phases.done("vectors");
         // Unit-length passage sentences grouped by intent, for the
         // out-of-scope similarity term (see `similarity_knee`).

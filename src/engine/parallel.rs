@@ -42,6 +42,35 @@ pub fn par_chunks<T: Send>(
     .collect()
 }
 
+/// `items.into_iter().map(f).collect()` on every core, in contiguous runs joined in order:
+/// each item is dropped as soon as it is mapped, so the input and the output are not both
+/// held whole (the build's per-text features become vectors this way).
+pub fn par_consume<T: Send, U: Send>(mut items: Vec<T>, f: &(dyn Fn(T) -> U + Sync)) -> Vec<U> {
+    let n = items.len();
+    let threads = threads_for(n);
+    if threads == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = n.div_ceil(threads);
+    let mut runs: Vec<Vec<T>> = Vec::with_capacity(threads);
+    while items.len() > chunk {
+        let at = (items.len() - 1) / chunk * chunk;
+        runs.push(items.split_off(at));
+    }
+    runs.push(items);
+    runs.reverse();
+    let parts = run_scoped(
+        runs.into_iter()
+            .map(|run| move || run.into_iter().map(f).collect::<Vec<U>>())
+            .collect(),
+    );
+    let mut out = Vec::with_capacity(n);
+    for part in parts {
+        out.extend(part);
+    }
+    out
+}
+
 /// Each job on its own scoped thread, results in the jobs' order. A panic in a job is a bug;
 /// it is passed on rather than turned into a short result.
 pub fn run_scoped<T: Send, F: FnOnce() -> T + Send>(jobs: Vec<F>) -> Vec<T> {

@@ -23,7 +23,8 @@ pub(super) struct FixedLayout {
     pub(super) n_classes: usize,
     /// Every example's slots, worked out once (when within [`LOCAL_BUDGET`]): the slot of
     /// example i's k-th feature f and j-th candidate is
-    /// `offs[f] + local[start[i] + k * n_cands + j]`, 2 bytes each. Epochs then look nothing up.
+    /// `offs[f] + local[start[i] + k' * n_cands + j]`, k' counting only the example's features
+    /// without a direct map (a map is one read already), 2 bytes each.
     pub(super) local: Option<(Vec<usize>, Vec<u16>)>,
 }
 
@@ -52,14 +53,6 @@ impl FixedLayout {
         n_features: usize,
         n_classes: usize,
     ) -> FixedLayout {
-        // Cache the slots when they fit (and a row's index fits in 2 bytes).
-        let mut start = Vec::with_capacity(vectors.len() + 1);
-        start.push(0usize);
-        for (v, c) in vectors.iter().zip(cand_lists) {
-            start.push(start[start.len() - 1] + v.ids.len() * c.len());
-        }
-        let mut local = (start[vectors.len()] <= LOCAL_BUDGET && n_classes <= 1 << 16)
-            .then(|| vec![0u16; start[vectors.len()]]);
         // feature → (example, index of the feature in the example)
         let mut inv_off = vec![0usize; n_features + 1];
         for v in vectors {
@@ -81,11 +74,7 @@ impl FixedLayout {
         drop(fill);
         // Rows are laid out on every core, each thread a contiguous range of features with
         // about the same number of (example, feature) users, then joined in feature order:
-        // the same layout as one pass. Each cached slot belongs to exactly one feature, so the
-        // threads write disjoint entries of `local`.
-        let local_atomic: Option<Vec<AtomicU16>> = local
-            .take()
-            .map(|l| l.into_iter().map(AtomicU16::new).collect());
+        // the same layout as one pass.
         let threads = threads_for(n_features);
         let total = inv_off[n_features];
         let mut bounds = vec![0usize];
@@ -98,18 +87,20 @@ impl FixedLayout {
             );
         }
         bounds.push(n_features);
+        let map_bytes = 4 * n_classes;
         let lay_out = |features: std::ops::Range<usize>| {
             let mut part = LayoutPart::default();
             // seen[c] == f + 1: class c is already in feature f's row
             let mut seen = vec![0u32; n_classes];
-            // class → its index in the current row (cached slots only)
-            let mut map = vec![0u16; if local_atomic.is_some() { n_classes } else { 0 }];
             for f in features {
                 let mark = f as u32 + 1;
                 let row_start = part.cls.len();
                 let users = &inv[inv_off[f]..inv_off[f + 1]];
+                let mut cached_bytes = 0usize;
                 for &(i, _) in users {
-                    for &c in &cand_lists[i as usize] {
+                    let cands = &cand_lists[i as usize];
+                    cached_bytes += 2 * cands.len();
+                    for &c in cands {
                         if seen[c as usize] != mark {
                             seen[c as usize] = mark;
                             part.cls.push(c);
@@ -118,21 +109,11 @@ impl FixedLayout {
                 }
                 part.cls[row_start..].sort_unstable();
                 let len = part.cls.len() - row_start;
-                if let Some(local) = &local_atomic {
-                    for (n, &c) in part.cls[row_start..].iter().enumerate() {
-                        map[c as usize] = n as u16;
-                    }
-                    for &(i, k) in users {
-                        let cands = &cand_lists[i as usize];
-                        let at = start[i as usize] + k as usize * cands.len();
-                        for (l, &c) in local[at..at + cands.len()].iter().zip(cands) {
-                            l.store(map[c as usize], Ordering::Relaxed);
-                        }
-                    }
-                }
                 // A direct map costs 4 bytes per class; a row of over n/8 classes already
-                // costs 8 bytes per entry, so the map at most doubles that row's memory.
-                if len > 64 && len > n_classes / 8 {
+                // costs 8 bytes per entry, so the map at most doubles that row's memory. A
+                // row whose users' cached slots would cost more than a map gets one too, and
+                // its slots are not cached (a lookup in the map is one read).
+                if (len > 64 && len > n_classes / 8) || cached_bytes > map_bytes {
                     part.direct.push((f, part.slots.len() / n_classes));
                     let base = part.slots.len();
                     part.slots.resize(base + n_classes, Self::NONE);
@@ -165,16 +146,21 @@ impl FixedLayout {
         let mut cls: Vec<u32> = Vec::with_capacity(parts.iter().map(|p| p.cls.len()).sum());
         let mut direct = vec![Self::NONE; n_features];
         let mut slots: Vec<u32> = Vec::with_capacity(parts.iter().map(|p| p.slots.len()).sum());
+        let mut mapped = vec![false; n_features];
         for part in parts {
             let base = cls.len();
             let rows = slots.len() / n_classes.max(1);
             // (a slot in a direct map is 4 bytes: past 2^32 slots, rows are searched instead)
             let fits = base + part.cls.len() <= u32::MAX as usize;
             offs.extend(part.ends.iter().map(|e| base + e));
-            if fits {
-                for &(f, d) in &part.direct {
+            for &(f, d) in &part.direct {
+                // (a row whose map cannot be used is cached instead)
+                if fits {
                     direct[f] = (rows + d) as u32;
+                    mapped[f] = true;
                 }
+            }
+            if fits {
                 slots.extend(
                     part.slots
                         .iter()
@@ -183,15 +169,85 @@ impl FixedLayout {
             }
             cls.extend_from_slice(&part.cls);
         }
-        FixedLayout {
+        let mut layout = FixedLayout {
             offs,
             cls,
             direct,
             slots,
             n_classes,
-            local: local_atomic
-                .map(|l| (start, l.into_iter().map(AtomicU16::into_inner).collect())),
+            local: None,
+        };
+        layout.local = layout.cache(vectors, cand_lists, &mapped, &inv, &inv_off, &bounds);
+        layout
+    }
+
+    /// Every example's slots in rows without a direct map (see `local`), when they fit
+    /// [`LOCAL_BUDGET`] and a row's index fits in 2 bytes. Each cached slot belongs to exactly
+    /// one feature, so threads taking contiguous ranges of features write disjoint entries.
+    fn cache(
+        &self,
+        vectors: &[SparseVec],
+        cand_lists: &[Vec<u32>],
+        mapped: &[bool],
+        inv: &[(u32, u32)],
+        inv_off: &[usize],
+        bounds: &[usize],
+    ) -> Option<(Vec<usize>, Vec<u16>)> {
+        let n_classes = self.n_classes;
+        let mut start = Vec::with_capacity(vectors.len() + 1);
+        start.push(0usize);
+        for (v, c) in vectors.iter().zip(cand_lists) {
+            let cached = v.ids.iter().filter(|&&f| !mapped[f as usize]).count();
+            start.push(start[start.len() - 1] + cached * c.len());
         }
+        let n = start[vectors.len()];
+        if n > LOCAL_BUDGET || n_classes > 1 << 16 {
+            return None;
+        }
+        // Example i's cached slots: its features without a map, in order, each with one
+        // slot per candidate. The position of feature k among them is its index minus the
+        // mapped features before it.
+        let position = |i: usize, k: usize| -> usize {
+            let v = &vectors[i];
+            let before = v.ids[..k].iter().filter(|&&f| mapped[f as usize]).count();
+            start[i] + (k - before) * cand_lists[i].len()
+        };
+        let local: Vec<AtomicU16> = (0..n).map(|_| AtomicU16::new(0)).collect();
+        let fill = |features: std::ops::Range<usize>| {
+            // class → its index in the current row
+            let mut map = vec![0u16; n_classes];
+            for f in features {
+                if mapped[f] {
+                    continue;
+                }
+                let row = &self.cls[self.offs[f]..self.offs[f + 1]];
+                for (n, &c) in row.iter().enumerate() {
+                    map[c as usize] = n as u16;
+                }
+                for &(i, k) in &inv[inv_off[f]..inv_off[f + 1]] {
+                    let cands = &cand_lists[i as usize];
+                    let at = position(i as usize, k as usize);
+                    for (l, &c) in local[at..at + cands.len()].iter().zip(cands) {
+                        l.store(map[c as usize], Ordering::Relaxed);
+                    }
+                }
+            }
+        };
+        if bounds.len() <= 2 {
+            fill(0..mapped.len());
+        } else {
+            let fill = &fill;
+            run_scoped(
+                bounds
+                    .windows(2)
+                    .map(|b| {
+                        let range = b[0]..b[1];
+                        move || fill(range)
+                    })
+                    .collect(),
+            );
+        }
+        Some((start, local.into_iter().map(AtomicU16::into_inner).collect()))
     }
 
     /// The slots of example `i`'s step into `out` (feature k, candidate j at k · n_cands + j):
@@ -200,6 +256,7 @@ impl FixedLayout {
     pub(super) fn step_slots(
         &self,
         i: usize,
+        v: &SparseVec,
         x: &SparseVec,
         ks: &[u32],
         cands: &[u32],
@@ -209,10 +266,28 @@ impl FixedLayout {
         let nc = cands.len();
         match &self.local {
             Some((start, local)) => {
+                // `at`: where the cached slots of the example's next feature without a map
+                // are (see `cache`); features dropped from `x` are stepped over
+                let (mut at, mut next) = (start[i], 0usize);
                 for (&f, &k) in x.ids.iter().zip(ks) {
-                    let row = self.offs[f as usize];
-                    let at = start[i] + k as usize * nc;
-                    out.extend(local[at..at + nc].iter().map(|&l| row + l as usize));
+                    let k = k as usize;
+                    for &g in &v.ids[next..k] {
+                        if self.direct[g as usize] == Self::NONE {
+                            at += nc;
+                        }
+                    }
+                    next = k + 1;
+                    match self.direct[f as usize] {
+                        Self::NONE => {
+                            let row = self.offs[f as usize];
+                            out.extend(local[at..at + nc].iter().map(|&l| row + l as usize));
+                            at += nc;
+                        }
+                        d => {
+                            let map = &self.slots[d as usize * self.n_classes..];
+                            out.extend(cands.iter().map(|&c| map[c as usize] as usize));
+                        }
+                    }
                 }
             }
             None => {

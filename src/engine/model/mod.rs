@@ -303,7 +303,7 @@ impl LinearModel {
             }
         };
         if let Store::Fixed { w, layout } = &store {
-            tracing::debug!(target: "frontdoor::load", weights = w.len(), cached_slots = layout.local.as_ref().map_or(0, |l| l.1.len()), "sampled training layout");
+            tracing::debug!(target: "frontdoor::load", weights = w.len(), direct_maps = layout.slots.len() / n_classes.max(1), cached_slots = layout.local.as_ref().map_or(0, |l| l.1.len()), "sampled training layout");
         }
         phases.done("training layout");
         let mut dropout = Dropout::default();
