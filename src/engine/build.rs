@@ -299,6 +299,7 @@ impl Build<'_> {
     ) -> Vectors {
         let (intents, phases) = (self.intents, &mut self.phases);
         let features = FeatureSpace::build(&docs);
+        tracing::debug!(target: "frontdoor::load", texts = docs.len(), features = features.len(), occurrences = docs.iter().map(|d| d.0.len()).sum::<usize>(), "dictionary");
         phases.done("dictionary");
         let mut in_examples = vec![false; features.len()];
         for ((raw, _), &w) in docs.iter().zip(scales) {
