@@ -22,19 +22,53 @@ impl Engine {
         vocabulary: &[VocabularyGroup],
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
-        validate(intents, &config)?;
+        Self::build_from(Cow::Borrowed(intents), extractors, vocabulary, config)
+    }
+
+    /// As [`Engine::build_with_vocabulary`], given the definitions: their passages (an
+    /// article's whole text) are freed once analysed, and their examples become the engine's,
+    /// instead of being held through training and copied.
+    pub fn build_owned(
+        intents: Vec<IntentDef>,
+        extractors: &[Extractor],
+        vocabulary: &[VocabularyGroup],
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        Self::build_from(Cow::Owned(intents), extractors, vocabulary, config)
+    }
+
+    fn build_from(
+        mut intents: Cow<'_, [IntentDef]>,
+        extractors: &[Extractor],
+        vocabulary: &[VocabularyGroup],
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        validate(&intents, &config)?;
+        let def_hashes = parallel::par_map(intents.len(), &|c| def_hash(&intents[c]));
         let mut b = Build {
-            intents,
+            intents: &intents,
             config: &config,
             phases: Phases::start(),
         };
-        let rules = RuleSet::build(intents, extractors)?;
+        let rules = RuleSet::build(&intents, extractors)?;
         let (shape, analyzer) = b.shape();
         b.phases.done("rules");
         let corpus = b.analyse(&analyzer);
         if corpus.docs.is_empty() && rules.rules.is_empty() {
             return Err(EngineError::Empty);
         }
+        let phases = b.phases;
+        // Passages are read by the analysis only.
+        if let Cow::Owned(defs) = &mut intents {
+            for d in defs.iter_mut() {
+                d.passages = Vec::new();
+            }
+        }
+        let mut b = Build {
+            intents: &intents,
+            config: &config,
+            phases,
+        };
         let Corpus {
             docs,
             labels,
@@ -42,8 +76,13 @@ impl Engine {
             word_freq,
         } = corpus;
         let n_docs = docs.len();
-        let v = b.vectorise(&analyzer, docs, labels, &scales);
+        let mut v = b.vectorise(&analyzer, docs, labels, &scales);
         let (centroids, model) = b.train(&shape, &v);
+        if v.units_later {
+            let passages = v.vectors.iter().zip(&v.is_passage).filter(|&(_, &p)| p);
+            v.unit_vectors = passages.map(|(x, _)| unit(x)).collect();
+            b.phases.done("passage unit vectors");
+        }
         let groups = vocabulary;
         let (typo, knn, vocabulary) = b.lookups(&analyzer, &v, &word_freq, groups);
         let lexicon = config.lexicon.then(Lexicon::get);
@@ -54,11 +93,16 @@ impl Engine {
                 !config.out_of_scope_intent.is_empty() && d.name == config.out_of_scope_intent
             })
             .map(|c| c as u32);
+        let names = intents.iter().map(|d| d.name.clone()).collect();
+        let examples = match intents {
+            Cow::Owned(defs) => defs.into_iter().map(|d| d.examples).collect(),
+            Cow::Borrowed(defs) => defs.iter().map(|d| d.examples.clone()).collect(),
+        };
         Ok(Engine {
             vocabulary,
             lexicon,
-            names: intents.iter().map(|d| d.name.clone()).collect(),
-            examples: intents.iter().map(|d| d.examples.clone()).collect(),
+            names,
+            examples,
             analyzer,
             stem_vocab: word_freq.keys().map(|w| stem::stem(w)).collect(),
             word_freq,
@@ -74,7 +118,7 @@ impl Engine {
             features: v.features,
             similarity_knee: shape.similarity_knee,
             oos_class,
-            def_hashes: parallel::par_map(intents.len(), &|c| def_hash(&intents[c])),
+            def_hashes,
             sparse: shape.sparse,
             n_docs,
             extractors: extractors.to_vec(),
@@ -170,6 +214,8 @@ struct Vectors {
     labels: Vec<u32>,
     is_passage: Vec<bool>,
     unit_vectors: Vec<SparseVec>,
+    /// The unit vectors are still to be made, from the scaled passage vectors.
+    units_later: bool,
     class_start: Vec<usize>,
 }
 
@@ -322,17 +368,20 @@ impl Build<'_> {
         let n_classes = intents.len();
         let mut class_start = vec![0usize; n_classes + 1];
         let mut unit_vectors = Vec::new();
+        // Scaling by a power of two is exact, and so is normalising the scaled vector: then the
+        // unit vectors are made after training from the scaled passage vectors (the same
+        // values), and not held through it.
+        let units_later = scales
+            .iter()
+            .all(|&w| w == 1.0 || w <= 0.0 || exact_scale(w));
         // docs were built intent by intent, so each intent's rows are contiguous
         for (k, v) in vectors.iter().enumerate() {
             let w = scales[k];
             if w > 0.0 && w != 1.0 {
                 class_start[labels[k] as usize + 1] += 1;
-                let norm = v.dot(v).sqrt();
-                let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-                unit_vectors.push(SparseVec {
-                    ids: v.ids.clone(),
-                    vals: v.vals.iter().map(|x| x * inv).collect(),
-                });
+                if !units_later {
+                    unit_vectors.push(unit(v));
+                }
             }
         }
         for c in 0..n_classes {
@@ -367,6 +416,7 @@ impl Build<'_> {
             labels,
             is_passage,
             unit_vectors,
+            units_later,
             class_start,
         }
     }
@@ -537,6 +587,22 @@ pub(super) fn intent_texts(
         .flat_map(|p| split_sentences(p))
         .map(move |s| (Cow::Owned(s), passage_weight));
     examples.chain(sentences)
+}
+
+/// `v` at unit length (all zero if it is).
+fn unit(v: &SparseVec) -> SparseVec {
+    let norm = v.dot(v).sqrt();
+    let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+    SparseVec {
+        ids: v.ids.clone(),
+        vals: v.vals.iter().map(|x| x * inv).collect(),
+    }
+}
+
+/// Multiplying TF-IDF values by `w` is exact: a power of two, neither so small nor so large
+/// that a value could leave the normal range.
+fn exact_scale(w: f32) -> bool {
+    (1.0 / 1024.0..=1024.0).contains(&w) && w.to_bits() & 0x007f_ffff == 0
 }
 
 /// The scoring model's training settings (`sparse`: above `dense_max_classes` intents).

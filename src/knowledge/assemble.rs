@@ -42,16 +42,17 @@ fn intent_def(i: &Intent, articles: &BTreeMap<String, Article>) -> IntentDef {
 /// The engine for these intents: built afresh, or, given the knowledge loaded before, updated
 /// from its engine (see `Engine::update`: patched when a few intents changed).
 fn engine_for(
-    defs: &[IntentDef],
+    defs: Vec<IntentDef>,
     groups: &[crate::engine::VocabularyGroup],
     config: EngineConfig,
     previous: Option<&Knowledge>,
 ) -> Result<(Arc<Engine>, EngineBuild), crate::engine::EngineError> {
     let extractors = builtin_extractors();
     let Some(p) = previous else {
-        let e = Engine::build_with_vocabulary(defs, &extractors, groups, config)?;
+        let e = Engine::build_owned(defs, &extractors, groups, config)?;
         return Ok((Arc::new(e), EngineBuild::Built));
     };
+    let defs = &defs[..];
     // Intent c of the previous knowledge, as its engine was built from it.
     let before = |c: usize| {
         p.intents
@@ -437,7 +438,7 @@ pub(super) fn assemble(
     loader.raw.texts = HashMap::new();
     let defs = intent_defs(&intents, &articles);
     phases.done("intent definitions");
-    let (engine, engine_build) = match engine_for(&defs, &groups, config, previous) {
+    let (engine, engine_build) = match engine_for(defs, &groups, config, previous) {
         Ok(e) => e,
         Err(e) => {
             loader.err_at(&root.join("intents"), "", format!("engine: {e}"));
