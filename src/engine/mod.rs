@@ -60,6 +60,7 @@ mod score;
 pub mod sparse;
 pub mod stem;
 pub mod svm;
+mod texts;
 pub mod typo;
 mod update;
 pub mod vocabulary;
@@ -69,7 +70,6 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-pub use build::split_sentences;
 pub use config::EngineConfig;
 pub use explain::{Explanation, NearExample, TermWeight};
 use index::{Analyzer, FeatureParams, FeatureSpace};
@@ -80,6 +80,7 @@ use postings::{CentroidIndex, ExampleIndex, KNN_SCRATCH, SCRATCH};
 use rules::RuleSet;
 pub use rules::builtin_extractors;
 use sparse::SparseVec;
+pub use texts::split_sentences;
 use typo::TypoIndex;
 pub use update::{MAX_PATCHED, Updated};
 use vocabulary::Vocabulary;

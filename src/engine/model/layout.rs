@@ -17,7 +17,7 @@ use crate::engine::parallel::threads_for;
 pub(super) struct FixedLayout {
     /// Row of feature f: `cls[offs[f]..offs[f + 1]]` (sorted classes), same range of weights.
     pub(super) offs: Vec<usize>,
-    pub(super) cls: Vec<u32>,
+    pub(super) cls: Classes,
     /// `direct[f]`: the row's index in `slots` when the row has a direct map, else `NONE`.
     pub(super) direct: Vec<u32>,
     /// Direct maps, `n_classes` entries each: the class's index in the row (`ABSENT` for a
@@ -43,6 +43,51 @@ pub(super) struct SlotCache {
 impl SlotCache {
     pub(super) fn len(&self) -> usize {
         self.narrow.len() + self.wide.len()
+    }
+}
+
+/// The classes of a layout's slots: 2 bytes each when every class id fits (at most 65,536
+/// intents), else 4.
+pub(super) enum Classes {
+    Short(Vec<u16>),
+    Long(Vec<u32>),
+}
+
+impl Classes {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Classes::Short(c) => c.len(),
+            Classes::Long(c) => c.len(),
+        }
+    }
+
+    /// The class of slot `i`.
+    #[cfg(test)]
+    pub(super) fn get(&self, i: usize) -> u32 {
+        match self {
+            Classes::Short(c) => u32::from(c[i]),
+            Classes::Long(c) => c[i],
+        }
+    }
+
+    /// The classes of slots `range`, in order.
+    pub(super) fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = u32> + '_ {
+        let (short, long): (&[u16], &[u32]) = match self {
+            Classes::Short(c) => (&c[range], &[]),
+            Classes::Long(c) => (&[], &c[range]),
+        };
+        short
+            .iter()
+            .map(|&c| u32::from(c))
+            .chain(long.iter().copied())
+    }
+
+    /// Index in `range` (a sorted row) of the first class not below `class`, from its start.
+    fn partition_point(&self, range: std::ops::Range<usize>, class: u32) -> usize {
+        match self {
+            Classes::Short(c) => c[range].partition_point(|&x| u32::from(x) < class),
+            Classes::Long(c) => c[range].partition_point(|&x| x < class),
+        }
     }
 }
 
@@ -182,7 +227,12 @@ impl FixedLayout {
         let mut offs = Vec::with_capacity(n_features + 1);
         offs.push(0usize);
         // (sized once: growing by doubling held two copies of the largest array at once)
-        let mut cls: Vec<u32> = Vec::with_capacity(parts.iter().map(|p| p.cls.len()).sum());
+        let total: usize = parts.iter().map(|p| p.cls.len()).sum();
+        let mut cls = if n_classes <= 1 << 16 {
+            Classes::Short(Vec::with_capacity(total))
+        } else {
+            Classes::Long(Vec::with_capacity(total))
+        };
         let mut direct = vec![Self::NONE; n_features];
         let mut slots: Vec<u16> = Vec::with_capacity(parts.iter().map(|p| p.slots.len()).sum());
         let mut mapped = vec![false; n_features];
@@ -195,7 +245,10 @@ impl FixedLayout {
                 mapped[f] = true;
             }
             slots.extend_from_slice(&part.slots);
-            cls.extend_from_slice(&part.cls);
+            match &mut cls {
+                Classes::Short(cls) => cls.extend(part.cls.iter().map(|&c| c as u16)),
+                Classes::Long(cls) => cls.extend_from_slice(&part.cls),
+            }
         }
         let mut layout = FixedLayout {
             offs,
@@ -264,8 +317,7 @@ impl FixedLayout {
                 if k == Kind::Mapped {
                     continue;
                 }
-                let row = &self.cls[self.offs[f]..self.offs[f + 1]];
-                for (n, &c) in row.iter().enumerate() {
+                for (n, c) in self.cls.range(self.offs[f]..self.offs[f + 1]).enumerate() {
                     map[c as usize] = n as u16;
                 }
                 for &(i, at_k) in &inv[inv_off[f]..inv_off[f + 1]] {
@@ -386,8 +438,8 @@ impl FixedLayout {
         let f = f as usize;
         match self.direct[f] {
             Self::NONE => {
-                let row = &self.cls[self.offs[f]..self.offs[f + 1]];
-                self.offs[f] + row.partition_point(|&x| x < c)
+                let row = self.offs[f]..self.offs[f + 1];
+                self.offs[f] + self.cls.partition_point(row, c)
             }
             d => self.offs[f] + self.map(d)[c as usize] as usize,
         }

@@ -473,11 +473,12 @@ impl Store {
             Store::Fixed { w, layout } => {
                 let row = layout.offs[f]..layout.offs[f + 1];
                 out.extend(
-                    layout.cls[row.clone()]
-                        .iter()
+                    layout
+                        .cls
+                        .range(row.clone())
                         .zip(&w[row])
                         .filter(|(_, v)| **v != 0.0)
-                        .map(|(&c, &v)| (c, v)),
+                        .map(|(c, &v)| (c, v)),
                 )
             }
             #[cfg(test)]

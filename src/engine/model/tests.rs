@@ -114,7 +114,7 @@ fn fixed_layout_slots_are_the_pairs_they_stand_for() {
                     row.contains(&slot),
                     "feature {f}'s slot for {c} is in its row"
                 );
-                assert_eq!(layout.cls[slot], c);
+                assert_eq!(layout.cls.get(slot), c);
                 assert_eq!(cached[k], slot, "the cached slot is the looked-up one");
                 k += 1;
             }
