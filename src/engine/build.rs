@@ -4,6 +4,7 @@
 //! example index, the vocabulary). Pure and deterministic; each phase's time is logged at
 //! `debug` (see [`Phases`]).
 
+use super::texts::{def_hash, intent_texts};
 use super::*;
 
 impl Engine {
@@ -22,19 +23,53 @@ impl Engine {
         vocabulary: &[VocabularyGroup],
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
-        validate(intents, &config)?;
+        Self::build_from(Cow::Borrowed(intents), extractors, vocabulary, config)
+    }
+
+    /// As [`Engine::build_with_vocabulary`], given the definitions: their passages (an
+    /// article's whole text) are freed once analysed, and their examples become the engine's,
+    /// instead of being held through training and copied.
+    pub fn build_owned(
+        intents: Vec<IntentDef>,
+        extractors: &[Extractor],
+        vocabulary: &[VocabularyGroup],
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        Self::build_from(Cow::Owned(intents), extractors, vocabulary, config)
+    }
+
+    fn build_from(
+        mut intents: Cow<'_, [IntentDef]>,
+        extractors: &[Extractor],
+        vocabulary: &[VocabularyGroup],
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        validate(&intents, &config)?;
+        let def_hashes = parallel::par_map(intents.len(), &|c| def_hash(&intents[c]));
         let mut b = Build {
-            intents,
+            intents: &intents,
             config: &config,
             phases: Phases::start(),
         };
-        let rules = RuleSet::build(intents, extractors)?;
+        let rules = RuleSet::build(&intents, extractors)?;
         let (shape, analyzer) = b.shape();
         b.phases.done("rules");
         let corpus = b.analyse(&analyzer);
         if corpus.docs.is_empty() && rules.rules.is_empty() {
             return Err(EngineError::Empty);
         }
+        let phases = b.phases;
+        // Passages are read by the analysis only.
+        if let Cow::Owned(defs) = &mut intents {
+            for d in defs.iter_mut() {
+                d.passages = Vec::new();
+            }
+        }
+        let mut b = Build {
+            intents: &intents,
+            config: &config,
+            phases,
+        };
         let Corpus {
             docs,
             labels,
@@ -42,8 +77,13 @@ impl Engine {
             word_freq,
         } = corpus;
         let n_docs = docs.len();
-        let v = b.vectorise(&analyzer, docs, labels, &scales);
+        let mut v = b.vectorise(&analyzer, docs, labels, &scales);
         let (centroids, model) = b.train(&shape, &v);
+        if v.units_later {
+            let passages = v.vectors.iter().zip(&v.is_passage).filter(|&(_, &p)| p);
+            v.unit_vectors = passages.map(|(x, _)| unit(x)).collect();
+            b.phases.done("passage unit vectors");
+        }
         let groups = vocabulary;
         let (typo, knn, vocabulary) = b.lookups(&analyzer, &v, &word_freq, groups);
         let lexicon = config.lexicon.then(Lexicon::get);
@@ -54,11 +94,16 @@ impl Engine {
                 !config.out_of_scope_intent.is_empty() && d.name == config.out_of_scope_intent
             })
             .map(|c| c as u32);
+        let names = intents.iter().map(|d| d.name.clone()).collect();
+        let examples = match intents {
+            Cow::Owned(defs) => defs.into_iter().map(|d| d.examples).collect(),
+            Cow::Borrowed(defs) => defs.iter().map(|d| d.examples.clone()).collect(),
+        };
         Ok(Engine {
             vocabulary,
             lexicon,
-            names: intents.iter().map(|d| d.name.clone()).collect(),
-            examples: intents.iter().map(|d| d.examples.clone()).collect(),
+            names,
+            examples,
             analyzer,
             stem_vocab: word_freq.keys().map(|w| stem::stem(w)).collect(),
             word_freq,
@@ -74,7 +119,7 @@ impl Engine {
             features: v.features,
             similarity_knee: shape.similarity_knee,
             oos_class,
-            def_hashes: parallel::par_map(intents.len(), &|c| def_hash(&intents[c])),
+            def_hashes,
             sparse: shape.sparse,
             n_docs,
             extractors: extractors.to_vec(),
@@ -170,6 +215,8 @@ struct Vectors {
     labels: Vec<u32>,
     is_passage: Vec<bool>,
     unit_vectors: Vec<SparseVec>,
+    /// The unit vectors are still to be made, from the scaled passage vectors.
+    units_later: bool,
     class_start: Vec<usize>,
 }
 
@@ -229,9 +276,13 @@ impl Build<'_> {
                 texts.push((c as u32, text, w));
             }
         }
-        let analysed = parallel::par_chunks(texts.len(), &|range| {
+        // Each core counts its texts' words as it goes: the tokens are not kept per text
+        // (at 100× the knowledge base, 236,582 lists of strings held until every text was
+        // analysed).
+        let runs = parallel::par_chunks(texts.len(), &|range| {
             let mut namer = index::Namer::default();
-            range
+            let mut counts: HashMap<String, u32> = HashMap::new();
+            let docs: Vec<Option<index::NamedFeatures>> = range
                 .map(|i| {
                     let a = analyzer.analyze(&texts[i].1, None);
                     if a.tokens.is_empty() {
@@ -239,25 +290,42 @@ impl Build<'_> {
                     }
                     let mut raw = Vec::new();
                     analyzer.features(&a, &mut raw, Some(&mut namer));
-                    Some((a.tokens, (raw, std::mem::take(&mut namer.named))))
+                    raw.shrink_to_fit();
+                    for t in a.tokens {
+                        match counts.get_mut(t.as_str()) {
+                            Some(n) => *n += 1,
+                            None => {
+                                counts.insert(t, 1);
+                            }
+                        }
+                    }
+                    Some((raw, std::mem::take(&mut namer.named)))
                 })
-                .collect()
+                .collect();
+            vec![(docs, counts)]
         });
         phases.done("analysis");
-        let mut docs: Vec<index::NamedFeatures> = Vec::new();
-        let mut labels = Vec::new();
-        let mut scales: Vec<f32> = Vec::new();
+        let mut docs: Vec<index::NamedFeatures> = Vec::with_capacity(texts.len());
+        let mut labels = Vec::with_capacity(texts.len());
+        let mut scales: Vec<f32> = Vec::with_capacity(texts.len());
         let mut word_freq: HashMap<String, u32> = HashMap::new();
-        for ((label, _, scale), analysis) in texts.iter().zip(analysed) {
-            let Some((tokens, doc)) = analysis else {
-                continue;
-            };
-            for t in tokens {
-                *word_freq.entry(t).or_insert(0) += 1;
+        let mut at = texts.iter();
+        for (run, counts) in runs {
+            for (analysis, (label, _, scale)) in run.into_iter().zip(at.by_ref()) {
+                let Some(doc) = analysis else {
+                    continue;
+                };
+                docs.push(doc);
+                labels.push(*label);
+                scales.push(*scale);
             }
-            docs.push(doc);
-            labels.push(*label);
-            scales.push(*scale);
+            if word_freq.is_empty() {
+                word_freq = counts;
+            } else {
+                for (w, n) in counts {
+                    *word_freq.entry(w).or_insert(0) += n;
+                }
+            }
         }
         drop(texts);
         phases.done("word counts");
@@ -278,6 +346,7 @@ impl Build<'_> {
     ) -> Vectors {
         let (intents, phases) = (self.intents, &mut self.phases);
         let features = FeatureSpace::build(&docs);
+        tracing::debug!(target: "frontdoor::load", texts = docs.len(), features = features.len(), occurrences = docs.iter().map(|d| d.0.len()).sum::<usize>(), "dictionary");
         phases.done("dictionary");
         let mut in_examples = vec![false; features.len()];
         for ((raw, _), &w) in docs.iter().zip(scales) {
@@ -290,27 +359,29 @@ impl Build<'_> {
             }
         }
         let max_idf = ((1.0 + docs.len() as f32) / 1.0).ln() + 1.0;
-        let mut vectors: Vec<SparseVec> = parallel::par_map(docs.len(), &|i| {
-            features.vectorize(&docs[i].0, &analyzer.params)
-        });
-        drop(docs);
+        // (each text's features freed as soon as its vector is made)
+        let mut vectors: Vec<SparseVec> =
+            parallel::par_consume(docs, &|(raw, _)| features.vectorize(&raw, &analyzer.params));
         phases.done("vectors");
         // Unit-length passage sentences grouped by intent, for the
         // out-of-scope similarity term (see `similarity_knee`).
         let n_classes = intents.len();
         let mut class_start = vec![0usize; n_classes + 1];
         let mut unit_vectors = Vec::new();
+        // Scaling by a power of two is exact, and so is normalising the scaled vector: then the
+        // unit vectors are made after training from the scaled passage vectors (the same
+        // values), and not held through it.
+        let units_later = scales
+            .iter()
+            .all(|&w| w == 1.0 || w <= 0.0 || exact_scale(w));
         // docs were built intent by intent, so each intent's rows are contiguous
         for (k, v) in vectors.iter().enumerate() {
             let w = scales[k];
             if w > 0.0 && w != 1.0 {
                 class_start[labels[k] as usize + 1] += 1;
-                let norm = v.dot(v).sqrt();
-                let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-                unit_vectors.push(SparseVec {
-                    ids: v.ids.clone(),
-                    vals: v.vals.iter().map(|x| x * inv).collect(),
-                });
+                if !units_later {
+                    unit_vectors.push(unit(v));
+                }
             }
         }
         for c in 0..n_classes {
@@ -345,6 +416,7 @@ impl Build<'_> {
             labels,
             is_passage,
             unit_vectors,
+            units_later,
             class_start,
         }
     }
@@ -491,30 +563,20 @@ impl Build<'_> {
     }
 }
 
-/// A hash of everything of an intent the build reads.
-pub(super) fn def_hash(d: &IntentDef) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (&d.name, &d.examples, &d.rules, &d.passages).hash(&mut h);
-    h.finish()
+/// `v` at unit length (all zero if it is).
+fn unit(v: &SparseVec) -> SparseVec {
+    let norm = v.dot(v).sqrt();
+    let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+    SparseVec {
+        ids: v.ids.clone(),
+        vals: v.vals.iter().map(|x| x * inv).collect(),
+    }
 }
 
-/// An intent's training texts: its examples (weight 1), then its passages' sentences
-/// (`passage_weight`).
-pub(super) fn intent_texts(
-    def: &IntentDef,
-    passage_weight: f32,
-) -> impl Iterator<Item = (Cow<'_, str>, f32)> {
-    let examples = def
-        .examples
-        .iter()
-        .map(|e| (Cow::Borrowed(e.as_str()), 1.0));
-    let sentences = def
-        .passages
-        .iter()
-        .flat_map(|p| split_sentences(p))
-        .map(move |s| (Cow::Owned(s), passage_weight));
-    examples.chain(sentences)
+/// Multiplying TF-IDF values by `w` is exact: a power of two, neither so small nor so large
+/// that a value could leave the normal range.
+fn exact_scale(w: f32) -> bool {
+    (1.0 / 1024.0..=1024.0).contains(&w) && w.to_bits() & 0x007f_ffff == 0
 }
 
 /// The scoring model's training settings (`sparse`: above `dense_max_classes` intents).
@@ -621,36 +683,6 @@ pub(super) fn compile_vocabulary(
         ids
     };
     Vocabulary::compile(vocabulary, &class_of, &features_of)
-}
-
-/// Split descriptive text into sentence-like pieces: lines, and sentences
-/// within lines (". ", "? ", "! ", "; "); list markers are dropped.
-pub fn split_sentences(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line
-            .trim()
-            .trim_start_matches(['-', '*', '•'])
-            .trim_start_matches(|c: char| c.is_ascii_digit())
-            .trim_start_matches(['.', ')'])
-            .trim();
-        let mut start = 0;
-        let b = line.as_bytes();
-        for i in 0..b.len() {
-            if matches!(b[i], b'.' | b'?' | b'!' | b';') && (i + 1 == b.len() || b[i + 1] == b' ') {
-                let s = line[start..=i].trim();
-                if !s.is_empty() {
-                    out.push(s.to_string());
-                }
-                start = i + 1;
-            }
-        }
-        let s = line[start..].trim();
-        if !s.is_empty() {
-            out.push(s.to_string());
-        }
-    }
-    out
 }
 
 /// Median number of examples per intent (passages not counted).

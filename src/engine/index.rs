@@ -531,7 +531,13 @@ impl FeatureSpace {
             .chain(extra.iter().copied())
             .collect();
         ids.sort_unstable_by_key(|&(id, _)| id);
-        let mut v = SparseVec::default();
+        // sized exactly: a build holds one vector per text
+        let distinct = ids.windows(2).filter(|p| p[0].0 != p[1].0).count() + 1;
+        let distinct = if ids.is_empty() { 0 } else { distinct };
+        let mut v = SparseVec {
+            ids: Vec::with_capacity(distinct),
+            vals: Vec::with_capacity(distinct),
+        };
         let mut i = 0;
         while i < ids.len() {
             let id = ids[i].0;

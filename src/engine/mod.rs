@@ -60,6 +60,7 @@ mod score;
 pub mod sparse;
 pub mod stem;
 pub mod svm;
+mod texts;
 pub mod typo;
 mod update;
 pub mod vocabulary;
@@ -69,7 +70,6 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-pub use build::split_sentences;
 pub use config::EngineConfig;
 pub use explain::{Explanation, NearExample, TermWeight};
 use index::{Analyzer, FeatureParams, FeatureSpace};
@@ -80,6 +80,7 @@ use postings::{CentroidIndex, ExampleIndex, KNN_SCRATCH, SCRATCH};
 use rules::RuleSet;
 pub use rules::builtin_extractors;
 use sparse::SparseVec;
+pub use texts::split_sentences;
 use typo::TypoIndex;
 pub use update::{MAX_PATCHED, Updated};
 use vocabulary::Vocabulary;
@@ -251,9 +252,21 @@ pub(crate) struct Scoring {
 const TOP_N: usize = 5;
 
 /// Times the phases of a content load and engine build and logs each at `debug` (target
-/// `frontdoor::load`), so a slow load can be broken down without a profiler:
+/// `frontdoor::load`), with the process's resident memory after it when a probe is installed
+/// (see [`set_memory_probe`]), so a slow or large load can be broken down without a profiler:
 /// `FRONTDOOR_LOG=frontdoor::load=debug frontdoor bench-kb --scale 100`.
 pub(crate) struct Phases(std::time::Instant);
+
+/// Reads the process's (resident, peak resident) memory in MB. The engine does no I/O, so the
+/// caller that may read it (the content loader, from `/proc/self/status`) installs it.
+pub type MemoryProbe = fn() -> Option<(f64, f64)>;
+
+static MEMORY_PROBE: std::sync::OnceLock<MemoryProbe> = std::sync::OnceLock::new();
+
+/// Install the probe [`Phases`] logs memory with (the first one installed stays).
+pub fn set_memory_probe(probe: MemoryProbe) {
+    let _ = MEMORY_PROBE.set(probe);
+}
 
 impl Phases {
     pub(crate) fn start() -> Phases {
@@ -261,8 +274,17 @@ impl Phases {
     }
     pub(crate) fn done(&mut self, phase: &'static str) {
         let now = std::time::Instant::now();
-        tracing::debug!(target: "frontdoor::load", phase, ms = (now - self.0).as_secs_f64() * 1e3);
-        self.0 = now;
+        let ms = (now - self.0).as_secs_f64() * 1e3;
+        if tracing::enabled!(target: "frontdoor::load", tracing::Level::DEBUG) {
+            match MEMORY_PROBE.get().and_then(|probe| probe()) {
+                Some((rss_mb, peak_mb)) => {
+                    tracing::debug!(target: "frontdoor::load", phase, ms, rss_mb, peak_mb)
+                }
+                None => tracing::debug!(target: "frontdoor::load", phase, ms),
+            }
+        }
+        // (the probe's own time is not the next phase's)
+        self.0 = std::time::Instant::now();
     }
 }
 

@@ -24,9 +24,27 @@ pub fn par_chunks<T: Send>(
     n: usize,
     f: &(dyn Fn(std::ops::Range<usize>) -> Vec<T> + Sync),
 ) -> Vec<T> {
+    let mut runs = par_runs(n, f);
+    if runs.len() == 1 {
+        return runs.pop().unwrap_or_default();
+    }
+    let mut out = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+    for run in runs {
+        // (each run freed once moved)
+        out.extend(run);
+    }
+    out
+}
+
+/// As [`par_chunks`], each core's results left in their own list (in order), for a caller
+/// that reads them in turn: no joined copy held beside them.
+pub fn par_runs<T: Send>(
+    n: usize,
+    f: &(dyn Fn(std::ops::Range<usize>) -> Vec<T> + Sync),
+) -> Vec<Vec<T>> {
     let threads = threads_for(n);
     if threads == 1 {
-        return f(0..n);
+        return vec![f(0..n)];
     }
     let chunk = n.div_ceil(threads);
     run_scoped(
@@ -37,9 +55,35 @@ pub fn par_chunks<T: Send>(
             })
             .collect(),
     )
-    .into_iter()
-    .flatten()
-    .collect()
+}
+
+/// `items.into_iter().map(f).collect()` on every core, in contiguous runs joined in order:
+/// each item is dropped as soon as it is mapped, so the input and the output are not both
+/// held whole (the build's per-text features become vectors this way).
+pub fn par_consume<T: Send, U: Send>(mut items: Vec<T>, f: &(dyn Fn(T) -> U + Sync)) -> Vec<U> {
+    let n = items.len();
+    let threads = threads_for(n);
+    if threads == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = n.div_ceil(threads);
+    let mut runs: Vec<Vec<T>> = Vec::with_capacity(threads);
+    while items.len() > chunk {
+        let at = (items.len() - 1) / chunk * chunk;
+        runs.push(items.split_off(at));
+    }
+    runs.push(items);
+    runs.reverse();
+    let parts = run_scoped(
+        runs.into_iter()
+            .map(|run| move || run.into_iter().map(f).collect::<Vec<U>>())
+            .collect(),
+    );
+    let mut out = Vec::with_capacity(n);
+    for part in parts {
+        out.extend(part);
+    }
+    out
 }
 
 /// Each job on its own scoped thread, results in the jobs' order. A panic in a job is a bug;

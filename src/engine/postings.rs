@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 
-use super::parallel::par_chunks;
+use super::parallel::{par_chunks, par_runs, run_scoped, threads_for};
 use super::sparse::SparseVec;
 
 /// Writes feature f's (class, weight) entries into a buffer (see [`Postings::from_rows`]).
@@ -35,19 +35,27 @@ impl Postings {
         max_len: usize,
         min_abs: f32,
     ) -> Postings {
-        let mut offs = vec![0usize; n_features + 1];
-        for &(f, _, _) in entries {
-            offs[f as usize + 1] += 1;
-        }
-        for f in 0..n_features {
-            offs[f + 1] += offs[f];
-        }
-        let mut flat = vec![(0u32, 0.0f32); entries.len()];
-        let mut fill = offs.clone();
-        for &(f, c, w) in entries {
-            flat[fill[f as usize]] = (c, w);
-            fill[f as usize] += 1;
-        }
+        let (offs, flat) = by_feature(n_features, &[entries]);
+        Self::from_slices(
+            n_features,
+            &|f| &flat[offs[f]..offs[f + 1]],
+            max_len,
+            min_abs,
+        )
+    }
+
+    /// As [`Postings::from_entries`] of the runs joined in order, each run freed once its
+    /// entries are placed.
+    pub fn from_entry_runs(
+        n_features: usize,
+        runs: Vec<Vec<(u32, u32, f32)>>,
+        max_len: usize,
+        min_abs: f32,
+    ) -> Postings {
+        let refs: Vec<&[(u32, u32, f32)]> = runs.iter().map(Vec::as_slice).collect();
+        let (offs, flat) = by_feature(n_features, &refs);
+        drop(refs);
+        drop(runs);
         Self::from_slices(
             n_features,
             &|f| &flat[offs[f]..offs[f + 1]],
@@ -73,8 +81,9 @@ impl Postings {
     /// Build from rows written by `row(f, out)` into an empty buffer, each cut to its
     /// `max_len` strongest entries (at least `min_abs`) and sorted by class.
     pub fn from_rows(n: usize, row: &FillRow<'_>, max_len: usize, min_abs: f32) -> Postings {
+        let keep = |&(_, w): &(u32, f32)| w.abs() >= min_abs && w.is_finite();
         let cut = |l: &mut Vec<(u32, f32)>| {
-            l.retain(|&(_, w)| w.abs() >= min_abs && w.is_finite());
+            l.retain(keep);
             if l.len() > max_len {
                 // the strongest `max_len` (ties to the lower class), in any order
                 let strongest = |a: &(u32, f32), b: &(u32, f32)| {
@@ -90,37 +99,60 @@ impl Postings {
             // class order inside a posting gives sequential writes when dense
             l.sort_by_key(|&(c, _)| c);
         };
-        let parts: Vec<(Vec<u32>, Vec<u32>, Vec<f32>)> = par_chunks(n, &|range| {
-            let (mut lens, mut classes, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+        // Two passes, so the postings are allocated once at their size and filled in place
+        // (no per-core copies joined beside them): the first counts each row's entries after
+        // the cut, the second cuts and writes them.
+        let lens: Vec<u32> = par_chunks(n, &|range| {
             let mut l = Vec::new();
-            for f in range {
-                l.clear();
-                row(f, &mut l);
-                cut(&mut l);
-                lens.push(l.len() as u32);
-                for &(c, w) in &l {
-                    classes.push(c);
-                    weights.push(w);
-                }
-            }
-            vec![(lens, classes, weights)]
+            range
+                .map(|f| {
+                    l.clear();
+                    row(f, &mut l);
+                    l.iter().filter(|e| keep(e)).count().min(max_len) as u32
+                })
+                .collect()
         });
-        let total: usize = parts.iter().map(|p| p.1.len()).sum();
-        let mut p = Postings {
-            offsets: Vec::with_capacity(n + 1),
-            classes: Vec::with_capacity(total),
-            weights: Vec::with_capacity(total),
-        };
-        p.offsets.push(0);
-        for (lens, classes, weights) in parts {
-            for n in lens {
-                let last = p.offsets[p.offsets.len() - 1];
-                p.offsets.push(last + n);
-            }
-            p.classes.extend(classes);
-            p.weights.extend(weights);
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0u32);
+        for &len in &lens {
+            offsets.push(offsets[offsets.len() - 1] + len);
         }
-        p
+        drop(lens);
+        let total = offsets[n] as usize;
+        let mut classes = vec![0u32; total];
+        let mut weights = vec![0.0f32; total];
+        let threads = threads_for(n);
+        let chunk = n.div_ceil(threads).max(1);
+        let (mut cs, mut ws) = (classes.as_mut_slice(), weights.as_mut_slice());
+        let mut jobs = Vec::with_capacity(threads);
+        for t in 0..threads {
+            let range = (t * chunk).min(n)..((t + 1) * chunk).min(n);
+            let len = (offsets[range.end] - offsets[range.start]) as usize;
+            let (c, rest_c) = std::mem::take(&mut cs).split_at_mut(len);
+            let (w, rest_w) = std::mem::take(&mut ws).split_at_mut(len);
+            (cs, ws) = (rest_c, rest_w);
+            let cut = &cut;
+            jobs.push(move || {
+                let mut l = Vec::new();
+                let mut at = 0;
+                for f in range {
+                    l.clear();
+                    row(f, &mut l);
+                    cut(&mut l);
+                    for (k, &(class, weight)) in l.iter().enumerate() {
+                        c[at + k] = class;
+                        w[at + k] = weight;
+                    }
+                    at += l.len();
+                }
+            });
+        }
+        run_scoped(jobs);
+        Postings {
+            offsets,
+            classes,
+            weights,
+        }
     }
 
     /// These postings over `n_features` features with every entry of a class `dropped` says
@@ -176,6 +208,25 @@ impl Postings {
     pub fn total_len(&self) -> usize {
         self.classes.len()
     }
+}
+
+/// (feature, class, weight) entries, in order, as per-feature (class, weight) rows: row f is
+/// `flat[offs[f]..offs[f + 1]]`.
+fn by_feature(n_features: usize, runs: &[&[(u32, u32, f32)]]) -> (Vec<usize>, Vec<(u32, f32)>) {
+    let mut offs = vec![0usize; n_features + 1];
+    for &(f, _, _) in runs.iter().flat_map(|r| r.iter()) {
+        offs[f as usize + 1] += 1;
+    }
+    for f in 0..n_features {
+        offs[f + 1] += offs[f];
+    }
+    let mut flat = vec![(0u32, 0.0f32); offs[n_features]];
+    let mut fill = offs.clone();
+    for &(f, c, w) in runs.iter().flat_map(|r| r.iter()) {
+        flat[fill[f as usize]] = (c, w);
+        fill[f as usize] += 1;
+    }
+    (offs, flat)
 }
 
 /// Accumulator reused per thread: dense scores + touched list.
@@ -302,9 +353,9 @@ impl CentroidIndex {
         n_features: usize,
         max_postings: usize,
     ) -> CentroidIndex {
-        let entries = Self::entries(vectors, labels, n_features);
+        let runs = Self::entry_runs(vectors, labels, n_features);
         CentroidIndex {
-            postings: Postings::from_entries(n_features, &entries, max_postings, 0.0),
+            postings: Postings::from_entry_runs(n_features, runs, max_postings, 0.0),
         }
     }
 
@@ -316,10 +367,19 @@ impl CentroidIndex {
         labels: &[u32],
         n_features: usize,
     ) -> Vec<(u32, u32, f32)> {
+        Self::entry_runs(vectors, labels, n_features).concat()
+    }
+
+    /// [`CentroidIndex::entries`] as each core's run of classes left in its own list.
+    fn entry_runs(
+        vectors: &[SparseVec],
+        labels: &[u32],
+        n_features: usize,
+    ) -> Vec<Vec<(u32, u32, f32)>> {
         let mut by_class: Vec<usize> = (0..vectors.len()).collect();
         by_class.sort_by_key(|&i| labels[i]);
         let groups: Vec<&[usize]> = by_class.chunk_by(|&a, &b| labels[a] == labels[b]).collect();
-        par_chunks(groups.len(), &|range| {
+        par_runs(groups.len(), &|range| {
             let mut acc = vec![0.0f32; n_features];
             let mut mark = vec![false; n_features];
             let mut touched: Vec<u32> = Vec::new();

@@ -20,10 +20,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::build::{
-    compile_vocabulary, def_hash, intent_texts, retrieve, train_params, typo_index, validate,
-    word_level,
-};
+use super::build::{compile_vocabulary, retrieve, train_params, typo_index, validate, word_level};
+use super::texts::{def_hash, intent_texts};
 use super::*;
 
 /// Most changed intents a patch takes; more, and [`Engine::update`] builds afresh.

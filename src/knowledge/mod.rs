@@ -160,6 +160,7 @@ impl Knowledge {
         config: EngineConfig,
         previous: Option<&Knowledge>,
     ) -> (Option<Knowledge>, Vec<ContentError>) {
+        crate::engine::set_memory_probe(process_memory_mb);
         let mut phases = crate::engine::Phases::start();
         let mut loader = load::Loader::new();
         let kb = root.join("knowledge-base");
@@ -265,6 +266,18 @@ impl Knowledge {
     pub fn intent_defs(&self) -> Vec<IntentDef> {
         intent_defs(&self.intents, &self.articles)
     }
+}
+
+/// The process's resident and peak resident memory in MB (`VmRSS`, `VmHWM` of
+/// `/proc/self/status`; None where there is none): the load's phase log reports them.
+pub fn process_memory_mb() -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let mb = |key: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(key))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    };
+    Some((mb("VmRSS:")?, mb("VmHWM:")?))
 }
 
 /// Files with an extension under a folder, recursively, in a stable order.

@@ -63,10 +63,7 @@ pub struct ReloadReport {
 
 /// The process's peak resident memory in MB, from `/proc/self/status` (None elsewhere).
 pub fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    super::process_memory_mb().map(|(_, peak)| peak)
 }
 
 /// A pronounceable code word for copy `n` ("bakodu"), so copies differ by a real token.
@@ -189,6 +186,10 @@ pub fn measure(
     // loaded in production is at rest. (Best effort: without a `sync` the figure only gets
     // noisier.)
     let _ = std::process::Command::new("sync").status();
+    if let Some((rss_mb, peak_mb)) = super::process_memory_mb() {
+        // what the generator left behind, before the load starts
+        tracing::debug!(target: "frontdoor::load", phase = "generated", rss_mb, peak_mb);
+    }
     let started = Instant::now();
     let k = Knowledge::load(work, EngineConfig::default())?;
     let load_seconds = started.elapsed().as_secs_f64();

@@ -274,6 +274,8 @@ impl LinearModel {
                     c.push(labels[i]);
                 }
                 c.sort_unstable();
+                // (a list grown past its retrieval's size by the label holds twice the room)
+                c.shrink_to_fit();
                 c
             })
         } else {
@@ -303,7 +305,7 @@ impl LinearModel {
             }
         };
         if let Store::Fixed { w, layout } = &store {
-            tracing::debug!(target: "frontdoor::load", weights = w.len(), cached_slots = layout.local.as_ref().map_or(0, |l| l.1.len()), "sampled training layout");
+            tracing::debug!(target: "frontdoor::load", weights = w.len(), direct_maps = layout.slots.len() / n_classes.max(1), cached_slots = layout.local.as_ref().map_or(0, |l| l.len()), "sampled training layout");
         }
         phases.done("training layout");
         let mut dropout = Dropout::default();
@@ -450,8 +452,10 @@ impl Store {
     /// the lists: at 100× the knowledge base they were as large as the weights).
     fn into_postings(mut self, n_features: usize, max_len: usize, min_abs: f32) -> Postings {
         if let Store::Fixed { layout, .. } = &mut self {
-            // the cached slots are the layout's largest part, and training is over
+            // the cached slots are the layout's largest part, and training is over (rows are
+            // read by offset: the direct maps go too)
             layout.local = None;
+            layout.slots = Vec::new();
         }
         Postings::from_rows(n_features, &|f, out| self.row(f, out), max_len, min_abs)
     }
@@ -469,11 +473,12 @@ impl Store {
             Store::Fixed { w, layout } => {
                 let row = layout.offs[f]..layout.offs[f + 1];
                 out.extend(
-                    layout.cls[row.clone()]
-                        .iter()
+                    layout
+                        .cls
+                        .range(row.clone())
                         .zip(&w[row])
                         .filter(|(_, v)| **v != 0.0)
-                        .map(|(&c, &v)| (c, v)),
+                        .map(|(c, &v)| (c, v)),
                 )
             }
             #[cfg(test)]

@@ -31,7 +31,7 @@ impl LinearModel {
         let mut w = vec![0.0f32; layout.cls.len()];
         for f in 0..n_features {
             let row = layout.offs[f]..layout.offs[f + 1];
-            for (x, &c) in w[row.clone()].iter_mut().zip(&layout.cls[row]) {
+            for (x, c) in w[row.clone()].iter_mut().zip(layout.cls.range(row)) {
                 if !fresh(c) {
                     *x = self.postings.weight(f as u32, c);
                 }
@@ -67,8 +67,8 @@ impl LinearModel {
         let mut entries = Vec::with_capacity(w.len());
         for f in 0..n_features {
             let row = layout.offs[f]..layout.offs[f + 1];
-            let cls = &layout.cls[row.clone()];
-            entries.extend(cls.iter().zip(&w[row]).map(|(&c, &x)| (f as u32, c, x)));
+            let cls = layout.cls.range(row.clone());
+            entries.extend(cls.zip(&w[row]).map(|(c, &x)| (f as u32, c, x)));
         }
         LinearModel {
             postings: self.postings.patch(

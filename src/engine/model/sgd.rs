@@ -75,7 +75,7 @@ impl FixedRun<'_> {
             let nc = cands.len();
             let t = t0 + n + 1;
             let lr = params.learning_rate * (1.0 - params.lr_decay * (t - 1) as f32 / self.total);
-            self.layout.step_slots(i, x, ks, cands, &mut step);
+            self.layout.step_slots(i, v, x, ks, cands, &mut step);
             scores.clear();
             scores.resize(nc, 0.0);
             for (k, &v) in x.vals.iter().enumerate() {

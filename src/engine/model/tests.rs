@@ -104,7 +104,7 @@ fn fixed_layout_slots_are_the_pairs_they_stand_for() {
     let mut cached = Vec::new();
     for (i, (x, cs)) in vectors.iter().zip(&cands).enumerate() {
         let ks: Vec<u32> = (0..x.ids.len() as u32).collect();
-        layout.step_slots(i, x, &ks, cs, &mut cached);
+        layout.step_slots(i, x, x, &ks, cs, &mut cached);
         let mut k = 0;
         for &f in &x.ids {
             let row = layout.offs[f as usize]..layout.offs[f as usize + 1];
@@ -114,7 +114,7 @@ fn fixed_layout_slots_are_the_pairs_they_stand_for() {
                     row.contains(&slot),
                     "feature {f}'s slot for {c} is in its row"
                 );
-                assert_eq!(layout.cls[slot], c);
+                assert_eq!(layout.cls.get(slot), c);
                 assert_eq!(cached[k], slot, "the cached slot is the looked-up one");
                 k += 1;
             }
