@@ -122,14 +122,7 @@ pub fn generate(src: &Path, dst: &Path, scale: usize) -> Result<Vec<(String, Str
             file: file.display().to_string(),
             message: message.to_string(),
         };
-        let rest = text
-            .strip_prefix("+++\n")
-            .ok_or_else(|| bad("no front matter"))?;
-        let end = rest
-            .find("\n+++")
-            .ok_or_else(|| bad("front matter not closed"))?;
-        let (front, body) = (&rest[..end + 1], &rest[end + 4..]);
-        let table: toml::Table = toml::from_str(front).map_err(|e| bad(&e.to_string()))?;
+        let (table, body) = front_matter(&file, &text)?;
         let id = table
             .get("id")
             .and_then(|v| v.as_str())
@@ -302,10 +295,8 @@ fn change_and_reload(
     })
 }
 
-/// Append `question` to the `questions` of the article in `file` (front matter between
-/// `+++` lines; the rest of the file as it was).
-pub fn add_question(file: &Path, question: &str) -> Result<(), ScaleError> {
-    let text = std::fs::read_to_string(file)?;
+/// An article's front matter (between `+++` lines) as a table, and the body after it.
+fn front_matter<'t>(file: &Path, text: &'t str) -> Result<(toml::Table, &'t str), ScaleError> {
     let bad = |message: &str| ScaleError::Article {
         file: file.display().to_string(),
         message: message.to_string(),
@@ -316,8 +307,19 @@ pub fn add_question(file: &Path, question: &str) -> Result<(), ScaleError> {
     let end = rest
         .find("\n+++")
         .ok_or_else(|| bad("front matter not closed"))?;
-    let (front, body) = (&rest[..end + 1], &rest[end + 4..]);
-    let mut table: toml::Table = toml::from_str(front).map_err(|e| bad(&e.to_string()))?;
+    let table = toml::from_str(&rest[..end + 1]).map_err(|e| bad(&e.to_string()))?;
+    Ok((table, &rest[end + 4..]))
+}
+
+/// Append `question` to the `questions` of the article in `file` (front matter between
+/// `+++` lines; the rest of the file as it was).
+pub fn add_question(file: &Path, question: &str) -> Result<(), ScaleError> {
+    let text = std::fs::read_to_string(file)?;
+    let bad = |message: &str| ScaleError::Article {
+        file: file.display().to_string(),
+        message: message.to_string(),
+    };
+    let (mut table, body) = front_matter(file, &text)?;
     let questions = table
         .entry("questions")
         .or_insert_with(|| toml::Value::Array(Vec::new()));

@@ -135,6 +135,61 @@ impl WriteStats {
     }
 }
 
+/// What running a write job once came to (both backends' group commits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Ran {
+    /// Its writes are to be committed.
+    Keep,
+    /// It keeps nothing and left nothing behind (a duplicate, a conflict).
+    Clean,
+    /// An error: what it wrote, if anything, must not stay. A stale request may come after the
+    /// job's first writes (a turn's request update), so it is not clean either.
+    Failed,
+}
+
+/// A queued write job's last result and its caller. A job may run more than once (a failed
+/// batch is re-run one job per transaction) and is answered once.
+pub(super) struct JobOutcome<T> {
+    result: std::sync::Mutex<Option<StoreResult<(T, bool)>>>,
+    done: tokio::sync::oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T> JobOutcome<T> {
+    pub(super) fn new(done: tokio::sync::oneshot::Sender<StoreResult<T>>) -> Self {
+        Self {
+            result: std::sync::Mutex::new(None),
+            done,
+        }
+    }
+
+    /// Keep a run's result (replacing an earlier run's); what it came to.
+    pub(super) fn record(&self, r: StoreResult<(T, bool)>) -> Ran {
+        let ran = match &r {
+            Ok((_, true)) => Ran::Keep,
+            Ok((_, false)) => Ran::Clean,
+            Err(_) => Ran::Failed,
+        };
+        if let Ok(mut slot) = self.result.lock() {
+            *slot = Some(r);
+        }
+        ran
+    }
+
+    /// Answer the caller: `committed` is the fate of the transaction that ran the job last.
+    pub(super) fn deliver(self, committed: Result<(), &StoreError>) {
+        let answer = match (self.result.into_inner().ok().flatten(), committed) {
+            (None, Err(e)) => Err(batch_error(e)),
+            (None, Ok(())) => Err(StoreError::Unavailable("the write job did not run".into())),
+            // Its own error, or nothing kept: as it is, whatever the batch did.
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok((value, false))), _) => Ok(value),
+            (Some(Ok((value, true))), Ok(())) => Ok(value),
+            (Some(Ok((_, true))), Err(e)) => Err(batch_error(e)),
+        };
+        let _ = self.done.send(answer);
+    }
+}
+
 /// A caller's copy of its group commit's failure (each caller gets its own error value).
 pub(super) fn batch_error(e: &StoreError) -> StoreError {
     if e.is_unavailable() {
@@ -224,16 +279,7 @@ impl Exec for rusqlite::Connection {
         sql: &'static str,
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<Person>>> {
-        ready(first_row(self, sql, args, |r| {
-            Ok(Person {
-                id: r.get(0)?,
-                client_code: r.get(1)?,
-                display_name: r.get(2)?,
-                created_at: r.get(3)?,
-                last_seen_at: r.get(4)?,
-            })
-        }))
-        .boxed()
+        ready(first_row(self, sql, args, person_row)).boxed()
     }
 
     fn fetch_conversation<'a>(
@@ -243,6 +289,17 @@ impl Exec for rusqlite::Connection {
     ) -> BoxFuture<'a, StoreResult<Option<ConversationRow>>> {
         ready(first_row(self, sql, args, conversation_row)).boxed()
     }
+}
+
+/// A [`Person`] from the first five columns of a rusqlite row.
+pub fn person_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Person> {
+    Ok(Person {
+        id: r.get(0)?,
+        client_code: r.get(1)?,
+        display_name: r.get(2)?,
+        created_at: r.get(3)?,
+        last_seen_at: r.get(4)?,
+    })
 }
 
 /// A [`ConversationRow`] from the first nine columns of a rusqlite row.

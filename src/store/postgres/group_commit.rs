@@ -13,9 +13,9 @@
 //! goes out in one write, then every job's second, and so on, so a batch of a hundred turns
 //! costs about the round trips of one. Savepoints cannot isolate interleaved jobs (they nest),
 //! so isolation rests on two rules instead:
-//! - a job that keeps nothing (a duplicate message, a lost version race, a stale request) has
-//!   written nothing that stays — `writes.rs` undoes its own write where it made one;
-//! - any error fails the whole transaction (PostgreSQL refuses everything after it), so the
+//! - a job that keeps nothing (a duplicate message, a lost version race) has written nothing
+//!   that stays — `writes.rs` undoes its own writes where it made some;
+//! - any error (a stale request among them) fails the whole transaction (PostgreSQL refuses everything after it), so the
 //!   writer rolls it back and runs that batch's jobs again **one by one**, each in its own
 //!   transaction: the job at fault gets its error, the others their result. Jobs are therefore
 //!   re-runnable (`Fn`), and nobody is answered before the transaction holding their writes
@@ -24,31 +24,20 @@
 //! A writer whose connection is lost reconnects on its next batch; the jobs of a batch that
 //! cannot run are answered "unavailable" (503 + `Retry-After`), never "done".
 
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::{BoxFuture, join_all};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::pipe::{Connection, Pipe, Target};
-use crate::store::exec::{WriteStats, batch_error};
+use crate::store::exec::{JobOutcome, Ran, WriteStats};
 use crate::store::{StoreError, StoreResult};
 
 /// At most this many jobs share a transaction.
 const MAX_BATCH: usize = 256;
 /// Jobs waiting beyond this are refused (503) rather than queued without bound.
 const QUEUE: usize = 4096;
-
-/// What running a job once came to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ran {
-    /// Its writes are to be committed.
-    Keep,
-    /// It keeps nothing and left nothing behind (a duplicate, a conflict, a stale request).
-    Clean,
-    /// An error: the transaction is spoilt.
-    Failed,
-}
 
 /// A queued write job: runnable more than once (see the module doc), answered once.
 trait Job: Send + Sync {
@@ -59,9 +48,7 @@ trait Job: Send + Sync {
 
 struct Typed<T, F> {
     f: F,
-    /// The last run's result.
-    result: StdMutex<Option<StoreResult<(T, bool)>>>,
-    done: oneshot::Sender<StoreResult<T>>,
+    outcome: JobOutcome<T>,
 }
 
 impl<T, F> Job for Typed<T, F>
@@ -77,32 +64,12 @@ where
                 (Ok(v), Ok(())) => Ok(v),
                 (Ok(_), Err(e)) | (Err(e), _) => Err(e),
             };
-            let ran = match &r {
-                Ok((_, true)) => Ran::Keep,
-                Ok((_, false)) => Ran::Clean,
-                // A stale request may come after the job's first writes (a turn's request
-                // update): not clean, so the batch is re-run and the job rolled back alone.
-                Err(_) => Ran::Failed,
-            };
-            if let Ok(mut slot) = self.result.lock() {
-                *slot = Some(r);
-            }
-            ran
+            self.outcome.record(r)
         })
     }
 
     fn deliver(self: Box<Self>, committed: Result<(), &StoreError>) {
-        let Typed { result, done, .. } = *self;
-        let result = result.into_inner().ok().flatten();
-        let answer = match (result, committed) {
-            (None, _) => Err(StoreError::Unavailable("the write job did not run".into())),
-            // Its own error, or nothing kept: as it is, whatever the batch did.
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok((value, false))), _) => Ok(value),
-            (Some(Ok((value, true))), Ok(())) => Ok(value),
-            (Some(Ok((_, true))), Err(e)) => Err(batch_error(e)),
-        };
-        let _ = done.send(answer);
+        self.outcome.deliver(committed);
     }
 }
 
@@ -147,8 +114,7 @@ impl GroupCommit {
         let (done, answer) = oneshot::channel::<StoreResult<T>>();
         let job = Box::new(Typed {
             f,
-            result: StdMutex::new(None),
-            done,
+            outcome: JobOutcome::new(done),
         });
         self.jobs.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {

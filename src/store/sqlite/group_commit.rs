@@ -25,14 +25,14 @@
 //! as plain calls: through sqlx-sqlite every statement was a hand-off to the connection's worker
 //! thread and back, and those futex wake-ups were most of the server's CPU under load.
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 
-use crate::store::exec::{WriteStats, batch_error};
+use crate::store::exec::{JobOutcome, Ran, WriteStats};
 use crate::store::{StoreError, StoreResult};
 
 /// At most this many jobs share a transaction.
@@ -41,17 +41,6 @@ const MAX_BATCH: usize = 1024;
 const QUEUE: usize = 4 * MAX_BATCH;
 /// The writer's WAL checkpoints are at least this far apart (see the module doc).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
-
-/// What running a job once came to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ran {
-    /// Its writes are to be committed.
-    Keep,
-    /// It keeps nothing and left nothing behind (a duplicate, a conflict).
-    Clean,
-    /// An error: what it wrote, if anything, must not stay.
-    Failed,
-}
 
 /// A queued write job: runnable more than once, answered once.
 trait Job: Send {
@@ -62,9 +51,7 @@ trait Job: Send {
 
 struct Typed<T, F> {
     f: F,
-    /// The last run's result.
-    result: Mutex<Option<StoreResult<(T, bool)>>>,
-    done: oneshot::Sender<StoreResult<T>>,
+    outcome: JobOutcome<T>,
 }
 
 impl<T, F> Job for Typed<T, F>
@@ -76,30 +63,12 @@ where
 {
     fn run(&self, conn: &mut rusqlite::Connection) -> Ran {
         // Ready at once (see `exec.rs`): the thread never parks here.
-        let r = futures::executor::block_on((self.f)(conn));
-        let ran = match &r {
-            Ok((_, true)) => Ran::Keep,
-            Ok((_, false)) => Ran::Clean,
-            Err(_) => Ran::Failed,
-        };
-        if let Ok(mut slot) = self.result.lock() {
-            *slot = Some(r);
-        }
-        ran
+        self.outcome
+            .record(futures::executor::block_on((self.f)(conn)))
     }
 
     fn deliver(self: Box<Self>, committed: Result<(), &StoreError>) {
-        let Typed { result, done, .. } = *self;
-        let answer = match (result.into_inner().ok().flatten(), committed) {
-            (None, Err(e)) => Err(batch_error(e)),
-            (None, Ok(())) => Err(StoreError::Unavailable("the write job did not run".into())),
-            // Its own error, or nothing kept: as it is, whatever the batch did.
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok((value, false))), _) => Ok(value),
-            (Some(Ok((value, true))), Ok(())) => Ok(value),
-            (Some(Ok((_, true))), Err(e)) => Err(batch_error(e)),
-        };
-        let _ = done.send(answer);
+        self.outcome.deliver(committed);
     }
 }
 
@@ -132,8 +101,7 @@ impl GroupCommit {
         let (done, answer) = oneshot::channel::<StoreResult<T>>();
         let job = Box::new(Typed {
             f,
-            result: Mutex::new(None),
-            done,
+            outcome: JobOutcome::new(done),
         });
         // Never block a runtime thread on a full queue: shed the load (503 + Retry-After).
         self.jobs.try_send(job).map_err(|e| match e {

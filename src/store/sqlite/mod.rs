@@ -122,15 +122,7 @@ impl SqliteStore {
             conn.prepare_cached(super::writes::PERSON_BY_IDENTITY)?
                 .query_row(
                     rusqlite::named_params! {"$1": channel, "$2": external_id},
-                    |r| {
-                        Ok(super::Person {
-                            id: r.get(0)?,
-                            client_code: r.get(1)?,
-                            display_name: r.get(2)?,
-                            created_at: r.get(3)?,
-                            last_seen_at: r.get(4)?,
-                        })
-                    },
+                    super::exec::person_row,
                 )
                 .optional()
         })
