@@ -776,6 +776,64 @@ async fn a_first_turn_opens_its_session_and_sender_or_leaves_nothing() {
         assert_eq!(ann.client_code.as_deref(), Some("ACME"), "{name}");
         let c = store.conversation("c1").await.unwrap().unwrap();
         assert_eq!(c.version, 2, "{name}");
+
+        // A turn computed on version 1 after version 2 was committed: a conflict, and neither
+        // its message nor its replies stay.
+        let before = store.transcript("c1").await.unwrap().len();
+        let stale = Turn {
+            expected_version: 1,
+            inbound: msg("am I late?", Some("m5")),
+            outbound: vec![msg("one", None), msg("two", None)],
+            ..next.clone()
+        };
+        assert_eq!(
+            store.commit_turn(&stale).await.unwrap(),
+            TurnOutcome::Conflict,
+            "{name}"
+        );
+        assert_eq!(
+            store.transcript("c1").await.unwrap().len(),
+            before,
+            "{name}"
+        );
+
+        // Ann as the service found her before stepping (her id on the turn): seen again, and
+        // three replies kept in the order given, each answering her message.
+        let found = Turn {
+            expected_version: 2,
+            person_id: Some(ann.id),
+            inbound: msg("and my payslip?", Some("m6")),
+            outbound: vec![msg("first", None), msg("second", None), msg("third", None)],
+            now: 30,
+            ..next.clone()
+        };
+        let TurnOutcome::Committed { inbound_id } = store.commit_turn(&found).await.unwrap() else {
+            panic!("{name}: committed");
+        };
+        assert_eq!(
+            store.person(ann.id).await.unwrap().unwrap().last_seen_at,
+            30
+        );
+        let transcript = store.transcript("c1").await.unwrap();
+        let tail: Vec<(&str, Option<i64>)> = transcript[before..]
+            .iter()
+            .map(|m| (m.text.as_str(), m.reply_to))
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                ("and my payslip?", None),
+                ("first", Some(inbound_id)),
+                ("second", Some(inbound_id)),
+                ("third", Some(inbound_id)),
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            store.conversation("c1").await.unwrap().unwrap().version,
+            3,
+            "{name}"
+        );
     }
 }
 

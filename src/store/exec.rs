@@ -25,6 +25,10 @@ pub enum Arg<'a> {
     Real(Option<f64>),
     Text(Option<&'a str>),
     Bool(bool),
+    /// Lists, for `unnest` on PostgreSQL (see [`Exec::modifying_ctes`]); SQLite refuses them.
+    Ints(&'a [Option<i64>]),
+    Reals(&'a [Option<f64>]),
+    Texts(&'a [Option<&'a str>]),
 }
 
 impl From<i64> for Arg<'_> {
@@ -62,6 +66,21 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
         Arg::Text(v.as_deref())
     }
 }
+impl<'a> From<&'a [Option<i64>]> for Arg<'a> {
+    fn from(v: &'a [Option<i64>]) -> Self {
+        Arg::Ints(v)
+    }
+}
+impl<'a> From<&'a [Option<f64>]> for Arg<'a> {
+    fn from(v: &'a [Option<f64>]) -> Self {
+        Arg::Reals(v)
+    }
+}
+impl<'a> From<&'a [Option<&'a str>]> for Arg<'a> {
+    fn from(v: &'a [Option<&'a str>]) -> Self {
+        Arg::Texts(v)
+    }
+}
 
 /// `args![a, b, ...]`: a slice of [`Arg`]s.
 macro_rules! args {
@@ -71,6 +90,13 @@ pub(crate) use args;
 
 /// What a write job needs from a connection inside its transaction.
 pub trait Exec: Send {
+    /// Whether this executor's SQL has data-modifying `WITH` (PostgreSQL's does, SQLite's has
+    /// not), so a job may write several tables in one statement. On PostgreSQL every statement
+    /// is a message each way and a backend wake-up; in process (SQLite) a statement costs
+    /// about what its work does, and a job there writes step by step.
+    fn modifying_ctes(&self) -> bool {
+        false
+    }
     /// Run a statement; the number of rows it changed.
     fn execute<'a>(
         &'a mut self,
@@ -93,6 +119,12 @@ pub trait Exec: Send {
         sql: &'static str,
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<i64>>>;
+    /// The first two columns of the first row, as integers, if any row.
+    fn fetch_i64_pair<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<(Option<i64>, Option<i64>)>>>;
     /// `id, client_code, display_name, created_at, last_seen_at`.
     fn fetch_person<'a>(
         &'a mut self,
@@ -231,6 +263,12 @@ fn prepare<'c>(
             Arg::Real(v) => st.raw_bind_parameter(index, v)?,
             Arg::Text(v) => st.raw_bind_parameter(index, v)?,
             Arg::Bool(v) => st.raw_bind_parameter(index, v)?,
+            Arg::Ints(_) | Arg::Reals(_) | Arg::Texts(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "a list argument: SQLite has no arrays (written for PostgreSQL's unnest)"
+                        .into(),
+                ));
+            }
         }
     }
     Ok(st)
@@ -272,6 +310,14 @@ impl Exec for rusqlite::Connection {
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<i64>>> {
         ready(first_row(self, sql, args, |r| r.get(0))).boxed()
+    }
+
+    fn fetch_i64_pair<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<(Option<i64>, Option<i64>)>>> {
+        ready(first_row(self, sql, args, |r| Ok((r.get(0)?, r.get(1)?)))).boxed()
     }
 
     fn fetch_person<'a>(

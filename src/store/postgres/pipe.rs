@@ -65,7 +65,7 @@ impl Target {
 pub struct Connection {
     client: Client,
     /// Prepared statements by (SQL text's address and length, argument types).
-    statements: Mutex<HashMap<(usize, usize, u64), Statement>>,
+    statements: Mutex<HashMap<(usize, usize, u128), Statement>>,
 }
 
 impl Connection {
@@ -93,6 +93,9 @@ enum Owned {
     Real(Option<f64>),
     Text(Option<String>),
     Bool(bool),
+    Ints(Vec<Option<i64>>),
+    Reals(Vec<Option<f64>>),
+    Texts(Vec<Option<String>>),
 }
 
 impl Owned {
@@ -102,6 +105,9 @@ impl Owned {
             Arg::Real(v) => Owned::Real(v),
             Arg::Text(v) => Owned::Text(v.map(str::to_owned)),
             Arg::Bool(v) => Owned::Bool(v),
+            Arg::Ints(v) => Owned::Ints(v.to_vec()),
+            Arg::Reals(v) => Owned::Reals(v.to_vec()),
+            Arg::Texts(v) => Owned::Texts(v.iter().map(|t| t.map(str::to_owned)).collect()),
         }
     }
 
@@ -111,6 +117,9 @@ impl Owned {
             Owned::Real(v) => v,
             Owned::Text(v) => v,
             Owned::Bool(v) => v,
+            Owned::Ints(v) => v,
+            Owned::Reals(v) => v,
+            Owned::Texts(v) => v,
         }
     }
 }
@@ -121,15 +130,21 @@ fn borrowed<'a>(a: &'a Arg<'a>) -> &'a (dyn ToSql + Sync) {
         Arg::Real(v) => v,
         Arg::Text(v) => v,
         Arg::Bool(v) => v,
+        Arg::Ints(v) => v,
+        Arg::Reals(v) => v,
+        Arg::Texts(v) => v,
     }
 }
 
-fn pg_type(a: &Arg<'_>) -> (Type, u64) {
+fn pg_type(a: &Arg<'_>) -> (Type, u128) {
     match a {
         Arg::Int(_) => (Type::INT8, 0),
         Arg::Real(_) => (Type::FLOAT8, 1),
         Arg::Text(_) => (Type::TEXT, 2),
         Arg::Bool(_) => (Type::BOOL, 3),
+        Arg::Ints(_) => (Type::INT8_ARRAY, 4),
+        Arg::Reals(_) => (Type::FLOAT8_ARRAY, 5),
+        Arg::Texts(_) => (Type::TEXT_ARRAY, 6),
     }
 }
 
@@ -150,11 +165,11 @@ impl Pipe {
                 args.len()
             )));
         }
-        let mut signature = 0u64;
+        let mut signature = 0u128;
         let mut types = Vec::with_capacity(args.len());
         for (i, a) in args.iter().enumerate() {
             let (t, code) = pg_type(a);
-            signature |= code << (2 * i);
+            signature |= code << (3 * i);
             types.push(t);
         }
         let key = (sql.as_ptr() as usize, sql.len(), signature);
@@ -239,6 +254,10 @@ fn conversation(r: &Row) -> Result<ConversationRow, tokio_postgres::Error> {
 }
 
 impl Exec for Pipe {
+    fn modifying_ctes(&self) -> bool {
+        true
+    }
+
     fn execute<'a>(
         &'a mut self,
         sql: &'static str,
@@ -268,6 +287,21 @@ impl Exec for Pipe {
         async move {
             let rows = self.rows(sql, args).await?;
             Ok(rows.first().map(|r| r.try_get(0)).transpose()?)
+        }
+        .boxed()
+    }
+
+    fn fetch_i64_pair<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<(Option<i64>, Option<i64>)>>> {
+        async move {
+            let rows = self.rows(sql, args).await?;
+            Ok(rows
+                .first()
+                .map(|r| Ok::<_, tokio_postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?)
         }
         .boxed()
     }

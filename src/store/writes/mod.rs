@@ -1,15 +1,21 @@
 //! The hot path's write jobs — a turn, a new person or conversation, a request number — written
-//! once against [`Exec`] and run by each backend's group commit (`sqlite.rs`: one after another,
-//! each in a savepoint; `postgres/group_commit.rs`: side by side in one pipelined transaction).
+//! once against [`Exec`] and run by each backend's group commit (`sqlite/group_commit.rs`: one
+//! after another in one transaction; `postgres/group_commit.rs`: side by side in one pipelined
+//! transaction). A turn's own rows are written step by step on SQLite and in one statement on
+//! PostgreSQL (`turn.rs`).
 //! Each returns its value and whether to keep what it wrote. A job that keeps nothing must
 //! leave nothing (PostgreSQL runs it without a savepoint), and a job may run more than once
 //! (PostgreSQL re-runs a failed batch's jobs one by one): its effects come only from its
 //! statements.
 
+mod turn;
+
+pub use turn::commit_turn;
+
 use super::exec::{Exec, args};
 use super::{
     ConversationRow, EscalationAction, IdentityClaim, Millis, NewPing, Person, Record,
-    RequestUpdate, StoreError, StoreResult, Turn, TurnOutcome,
+    RequestUpdate, StoreError, StoreResult, Turn,
 };
 
 pub const PERSON_BY_IDENTITY: &str =
@@ -59,7 +65,7 @@ pub async fn resolve_person<E: Exec + ?Sized>(
 }
 
 /// A new person with their first identity; their id.
-async fn insert_person<E: Exec + ?Sized>(
+pub(super) async fn insert_person<E: Exec + ?Sized>(
     tx: &mut E,
     claim: &IdentityClaim,
     now: Millis,
@@ -126,191 +132,7 @@ pub async fn next_request_number<E: Exec + ?Sized>(tx: &mut E) -> StoreResult<(i
     Ok((n, true))
 }
 
-/// The person a turn writes for (see `TurnOpening::identity`).
-enum Sender {
-    /// As the turn was computed (no identity to resolve).
-    Known(Option<i64>),
-    /// Found by their identity: seen now, once the turn is sure to be kept.
-    Found(i64),
-    /// Created by this turn: removed again if the turn keeps nothing.
-    Created(i64),
-}
-
-impl Sender {
-    fn id(&self) -> Option<i64> {
-        match *self {
-            Sender::Known(id) => id,
-            Sender::Found(id) | Sender::Created(id) => Some(id),
-        }
-    }
-}
-
-/// Take back what a turn that keeps nothing wrote before it knew: the conversation it opened
-/// and the person it created (PostgreSQL's group commit has no savepoint to roll back to).
-async fn undo_opening<E: Exec + ?Sized>(
-    tx: &mut E,
-    turn: &Turn,
-    opened: bool,
-    sender: &Sender,
-) -> StoreResult<()> {
-    if opened {
-        tx.queue(
-            "DELETE FROM conversations WHERE id = $1",
-            args![&turn.conversation_id],
-        )
-        .await?;
-    }
-    if let Sender::Created(id) = *sender {
-        tx.queue("DELETE FROM identities WHERE person_id = $1", args![id])
-            .await?;
-        tx.queue("DELETE FROM people WHERE id = $1", args![id])
-            .await?;
-    }
-    Ok(())
-}
-
-/// Write a turn: its sender and its conversation when it opens them (`TurnOpening`), the
-/// inbound message (refused when its channel message id was seen before), the conversation's
-/// new state (refused when another turn committed first), the replies and the records.
-/// Nothing is kept unless the turn is `Committed`.
-pub async fn commit_turn<E: Exec + ?Sized>(
-    tx: &mut E,
-    turn: &Turn,
-) -> StoreResult<(TurnOutcome, bool)> {
-    let sender = match &turn.opening.identity {
-        None => Sender::Known(turn.person_id),
-        Some(claim) => match tx
-            .fetch_person(
-                PERSON_BY_IDENTITY,
-                args![&claim.channel, &claim.external_id],
-            )
-            .await?
-        {
-            Some(p) => Sender::Found(p.id),
-            None => Sender::Created(insert_person(tx, claim, turn.now).await?),
-        },
-    };
-    let person_id = sender.id();
-    let opened = turn.opening.session.is_some();
-    if let Some(session_key) = &turn.opening.session {
-        // Born at version 1 with the turn's state: the turn is its first.
-        let inserted = tx
-            .execute(
-                "INSERT INTO conversations
-                    (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)
-                 ON CONFLICT (channel, session_key) DO NOTHING",
-                args![
-                    &turn.conversation_id,
-                    &turn.channel,
-                    session_key,
-                    person_id,
-                    &turn.client_code,
-                    &turn.new_state,
-                    turn.now
-                ],
-            )
-            .await?;
-        if inserted == 0 {
-            // Another turn opened the session first (another replica): step on its state.
-            undo_opening(tx, turn, false, &sender).await?;
-            return Ok((TurnOutcome::Conflict, false));
-        }
-    }
-    let inbound = tx
-        .fetch_i64(
-            "INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
-                client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
-             VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             ON CONFLICT DO NOTHING
-             RETURNING id",
-            args![
-                &turn.conversation_id,
-                &turn.channel,
-                &turn.inbound.channel_message_id,
-                person_id,
-                &turn.client_code,
-                &turn.inbound.text,
-                &turn.inbound.payload,
-                &turn.inbound.intent,
-                turn.inbound.confidence,
-                &turn.inbound.outcome,
-                turn.inbound.latency_us,
-                turn.off_hours,
-                turn.now
-            ],
-        )
-        .await?;
-    let Some(inbound_id) = inbound else {
-        undo_opening(tx, turn, opened, &sender).await?;
-        return Ok((TurnOutcome::Duplicate, false));
-    };
-    if !opened {
-        let updated = tx
-            .execute(
-                "UPDATE conversations
-                 SET state = $1, version = version + 1, updated_at = $2,
-                     person_id = COALESCE(person_id, $3), client_code = COALESCE(client_code, $4)
-                 WHERE id = $5 AND version = $6",
-                args![
-                    &turn.new_state,
-                    turn.now,
-                    person_id,
-                    &turn.client_code,
-                    &turn.conversation_id,
-                    turn.expected_version
-                ],
-            )
-            .await?;
-        if updated == 0 {
-            // Another turn won the race. Keeping nothing means leaving nothing: the PostgreSQL
-            // group commit runs jobs side by side without savepoints (`postgres/group_commit.rs`).
-            tx.queue("DELETE FROM messages WHERE id = $1", args![inbound_id])
-                .await?;
-            undo_opening(tx, turn, false, &sender).await?;
-            return Ok((TurnOutcome::Conflict, false));
-        }
-    }
-    if let (Sender::Found(id), Some(claim)) = (&sender, &turn.opening.identity) {
-        // `resolve_person`'s rules: a client is recorded once and never silently changed.
-        tx.queue(
-            "UPDATE people SET last_seen_at = $1, client_code = COALESCE(client_code, $2),
-                display_name = COALESCE($3, display_name)
-             WHERE id = $4",
-            args![turn.now, &claim.client_code, &claim.display_name, *id],
-        )
-        .await?;
-    }
-    for out in &turn.outbound {
-        tx.queue(
-            "INSERT INTO messages (conversation_id, direction, channel, reply_to, person_id,
-                client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
-             VALUES ($1, 'out', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            args![
-                &turn.conversation_id,
-                &turn.channel,
-                inbound_id,
-                person_id,
-                &turn.client_code,
-                &out.text,
-                &out.payload,
-                &out.intent,
-                out.confidence,
-                &out.outcome,
-                out.latency_us,
-                turn.off_hours,
-                turn.now
-            ],
-        )
-        .await?;
-    }
-    for record in &turn.records {
-        write_record(tx, turn, person_id, inbound_id, record).await?;
-    }
-    Ok((TurnOutcome::Committed { inbound_id }, true))
-}
-
-async fn write_record<E: Exec + ?Sized>(
+pub(super) async fn write_record<E: Exec + ?Sized>(
     tx: &mut E,
     turn: &Turn,
     person_id: Option<i64>,

@@ -1,0 +1,433 @@
+//! A turn's write job: its sender and conversation when it opens them, the inbound message, the
+//! conversation's new state, the replies and the records — or nothing, when it is refused.
+//!
+//! The rows every turn writes (the inbound, the state, the sender seen, the replies) go out in
+//! one of two ways, with one outcome ([`Wrote`]) and one set of rules after it:
+//! - step by step ([`write_rows`], SQLite): a statement per row, stopping at the first refusal;
+//! - in one statement ([`write_rows_at_once`], PostgreSQL): data-modifying `WITH`, each part
+//!   conditional on the one before, so a turn on a known conversation is one statement —
+//!   one message each way and one backend wake-up instead of four or five, which is most of
+//!   what a turn costs PostgreSQL (see the README's "Performance and reliability").
+
+use super::super::exec::{Arg, Exec, args};
+use super::super::{IdentityClaim, StoreError, StoreResult, Turn, TurnOutcome};
+use super::{PERSON_BY_IDENTITY, insert_person, write_record};
+
+/// The person a turn writes for (see `TurnOpening::identity`).
+enum Sender {
+    /// As the turn was computed (no identity to resolve).
+    Known(Option<i64>),
+    /// Found by their identity: seen now, once the turn is sure to be kept.
+    Found(i64),
+    /// Created by this turn: removed again if the turn keeps nothing.
+    Created(i64),
+}
+
+impl Sender {
+    fn id(&self) -> Option<i64> {
+        match *self {
+            Sender::Known(id) => id,
+            Sender::Found(id) | Sender::Created(id) => Some(id),
+        }
+    }
+
+    /// The person to mark as seen when the turn is kept.
+    fn seen(&self) -> Option<i64> {
+        match *self {
+            Sender::Found(id) => Some(id),
+            Sender::Known(_) | Sender::Created(_) => None,
+        }
+    }
+}
+
+/// How far a turn's own rows got.
+struct Wrote {
+    /// The conversation it opens was inserted (always true for a turn that opens none).
+    opened: bool,
+    /// The inbound message's id: `None` when its channel message id was seen before.
+    inbound: Option<i64>,
+    /// The conversation moved on to the turn's state (an opening turn's is born with it);
+    /// false when another turn committed first. Replies and the sender's "seen" are written
+    /// only then.
+    moved: bool,
+}
+
+/// Take back what a turn that keeps nothing wrote before it knew: the conversation it opened
+/// and the person it created (PostgreSQL's group commit has no savepoint to roll back to).
+async fn undo_opening<E: Exec + ?Sized>(
+    tx: &mut E,
+    turn: &Turn,
+    opened: bool,
+    sender: &Sender,
+) -> StoreResult<()> {
+    if opened {
+        tx.queue(
+            "DELETE FROM conversations WHERE id = $1",
+            args![&turn.conversation_id],
+        )
+        .await?;
+    }
+    if let Sender::Created(id) = *sender {
+        tx.queue("DELETE FROM identities WHERE person_id = $1", args![id])
+            .await?;
+        tx.queue("DELETE FROM people WHERE id = $1", args![id])
+            .await?;
+    }
+    Ok(())
+}
+
+/// Write a turn: its sender and its conversation when it opens them (`TurnOpening`), the
+/// inbound message (refused when its channel message id was seen before), the conversation's
+/// new state (refused when another turn committed first), the replies and the records.
+/// Nothing is kept unless the turn is `Committed`.
+pub async fn commit_turn<E: Exec + ?Sized>(
+    tx: &mut E,
+    turn: &Turn,
+) -> StoreResult<(TurnOutcome, bool)> {
+    let sender = match (&turn.opening.identity, turn.person_id) {
+        (None, id) => Sender::Known(id),
+        // The service found them by this identity before stepping. What it read was committed,
+        // and a committed person is never taken back (only a refused turn's own new person is),
+        // so there is nothing to look up again.
+        (Some(_), Some(id)) => Sender::Found(id),
+        (Some(claim), None) if tx.modifying_ctes() => {
+            find_or_create_at_once(tx, claim, turn.now).await?
+        }
+        (Some(claim), None) => match tx
+            .fetch_person(
+                PERSON_BY_IDENTITY,
+                args![&claim.channel, &claim.external_id],
+            )
+            .await?
+        {
+            Some(p) => Sender::Found(p.id),
+            None => Sender::Created(insert_person(tx, claim, turn.now).await?),
+        },
+    };
+    let opening = turn.opening.session.is_some();
+    let wrote = if tx.modifying_ctes() {
+        write_rows_at_once(tx, turn, &sender).await?
+    } else {
+        write_rows(tx, turn, &sender).await?
+    };
+    if !wrote.opened {
+        // Another turn opened the session first (another replica): step on its state.
+        undo_opening(tx, turn, false, &sender).await?;
+        return Ok((TurnOutcome::Conflict, false));
+    }
+    let Some(inbound_id) = wrote.inbound else {
+        undo_opening(tx, turn, opening, &sender).await?;
+        return Ok((TurnOutcome::Duplicate, false));
+    };
+    if !wrote.moved {
+        // Another turn won the race. Keeping nothing means leaving nothing: the PostgreSQL
+        // group commit runs jobs side by side without savepoints (`postgres/group_commit.rs`).
+        tx.queue("DELETE FROM messages WHERE id = $1", args![inbound_id])
+            .await?;
+        undo_opening(tx, turn, false, &sender).await?;
+        return Ok((TurnOutcome::Conflict, false));
+    }
+    let person_id = sender.id();
+    for record in &turn.records {
+        write_record(tx, turn, person_id, inbound_id, record).await?;
+    }
+    Ok((TurnOutcome::Committed { inbound_id }, true))
+}
+
+/// The inbound message's columns after `conversation_id, direction` ($1 … $13 in both paths).
+macro_rules! inbound_args {
+    ($turn:expr, $person_id:expr) => {
+        args![
+            &$turn.conversation_id,
+            &$turn.channel,
+            &$turn.inbound.channel_message_id,
+            $person_id,
+            &$turn.client_code,
+            &$turn.inbound.text,
+            &$turn.inbound.payload,
+            &$turn.inbound.intent,
+            $turn.inbound.confidence,
+            &$turn.inbound.outcome,
+            $turn.inbound.latency_us,
+            $turn.off_hours,
+            $turn.now
+        ]
+    };
+}
+
+/// SQLite: one statement per row, stopping at the first refusal.
+async fn write_rows<E: Exec + ?Sized>(
+    tx: &mut E,
+    turn: &Turn,
+    sender: &Sender,
+) -> StoreResult<Wrote> {
+    let person_id = sender.id();
+    let opening = turn.opening.session.as_ref();
+    if let Some(session_key) = opening {
+        // Born at version 1 with the turn's state: the turn is its first.
+        let inserted = tx
+            .execute(
+                "INSERT INTO conversations
+                    (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)
+                 ON CONFLICT (channel, session_key) DO NOTHING",
+                args![
+                    &turn.conversation_id,
+                    &turn.channel,
+                    session_key,
+                    person_id,
+                    &turn.client_code,
+                    &turn.new_state,
+                    turn.now
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Ok(Wrote {
+                opened: false,
+                inbound: None,
+                moved: false,
+            });
+        }
+    }
+    let inbound = tx
+        .fetch_i64(
+            "INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
+                client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+             VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT DO NOTHING
+             RETURNING id",
+            inbound_args!(turn, person_id),
+        )
+        .await?;
+    let Some(inbound_id) = inbound else {
+        return Ok(Wrote {
+            opened: true,
+            inbound: None,
+            moved: false,
+        });
+    };
+    if opening.is_none() {
+        let updated = tx
+            .execute(
+                "UPDATE conversations
+                 SET state = $1, version = version + 1, updated_at = $2,
+                     person_id = COALESCE(person_id, $3), client_code = COALESCE(client_code, $4)
+                 WHERE id = $5 AND version = $6",
+                args![
+                    &turn.new_state,
+                    turn.now,
+                    person_id,
+                    &turn.client_code,
+                    &turn.conversation_id,
+                    turn.expected_version
+                ],
+            )
+            .await?;
+        if updated == 0 {
+            return Ok(Wrote {
+                opened: true,
+                inbound: Some(inbound_id),
+                moved: false,
+            });
+        }
+    }
+    if let (Some(id), Some(claim)) = (sender.seen(), &turn.opening.identity) {
+        // `resolve_person`'s rules: a client is recorded once and never silently changed.
+        tx.queue(
+            "UPDATE people SET last_seen_at = $1, client_code = COALESCE(client_code, $2),
+                display_name = COALESCE($3, display_name)
+             WHERE id = $4",
+            args![turn.now, &claim.client_code, &claim.display_name, id],
+        )
+        .await?;
+    }
+    for out in &turn.outbound {
+        tx.queue(
+            "INSERT INTO messages (conversation_id, direction, channel, reply_to, person_id,
+                client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+             VALUES ($1, 'out', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            args![
+                &turn.conversation_id,
+                &turn.channel,
+                inbound_id,
+                person_id,
+                &turn.client_code,
+                &out.text,
+                &out.payload,
+                &out.intent,
+                out.confidence,
+                &out.outcome,
+                out.latency_us,
+                turn.off_hours,
+                turn.now
+            ],
+        )
+        .await?;
+    }
+    Ok(Wrote {
+        opened: true,
+        inbound: Some(inbound_id),
+        moved: true,
+    })
+}
+
+/// The parts both one-statement turns end with: the sender seen ($15 … $17) and the replies,
+/// in order, as lists ($18 … $23), each only once the conversation `moved`; then the inbound's
+/// id and the number of rows of `$counted` (what tells the turn's fate besides the inbound).
+macro_rules! after_moved {
+    ($counted:literal) => {
+        concat!(
+        "seen AS (
+            UPDATE people SET last_seen_at = $13, client_code = COALESCE(client_code, $16),
+                display_name = COALESCE($17, display_name)
+            WHERE id = $15 AND EXISTS (SELECT 1 FROM moved)
+            RETURNING id
+        ), replies AS (
+            INSERT INTO messages (conversation_id, direction, channel, reply_to, person_id,
+                client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+            SELECT $1, 'out', $2, inbound.id, $4, $5, r.text, r.payload, r.intent, r.confidence,
+                r.outcome, r.latency_us, $12, $13
+            FROM inbound, moved,
+                unnest($18::text[], $19::text[], $20::text[], $21::float8[], $22::text[], $23::int8[])
+                    WITH ORDINALITY AS r (text, payload, intent, confidence, outcome, latency_us, n)
+            ORDER BY r.n
+            RETURNING id
+        )
+        SELECT (SELECT id FROM inbound), (SELECT count(*) FROM ", $counted, ")")
+    };
+}
+
+/// A turn on a known conversation ($14: the version it was computed on).
+const NEXT_TURN: &str = concat!(
+    "WITH inbound AS (
+        INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
+            client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+        VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    ), moved AS (
+        UPDATE conversations
+        SET state = $24, version = version + 1, updated_at = $13,
+            person_id = COALESCE(person_id, $4), client_code = COALESCE(client_code, $5)
+        WHERE id = $1 AND version = $14 AND EXISTS (SELECT 1 FROM inbound)
+        RETURNING id
+    ), ",
+    after_moved!("moved")
+);
+
+/// A session's first turn ($14: the session's key): the conversation is born at version 1 with
+/// the turn's state, and the inbound is written only if the session had none. The inbound's
+/// foreign key is checked at the statement's end, when the conversation is there.
+const OPENING_TURN: &str = concat!(
+    "WITH opened AS (
+        INSERT INTO conversations
+            (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
+        VALUES ($1, $2, $14, $4, $5, $24, 1, $13, $13)
+        ON CONFLICT (channel, session_key) DO NOTHING
+        RETURNING id
+    ), inbound AS (
+        INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
+            client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+        SELECT $1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM opened
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    ), moved AS (
+        SELECT id FROM opened WHERE EXISTS (SELECT 1 FROM inbound)
+    ), ",
+    after_moved!("opened")
+);
+
+/// PostgreSQL: the sender by their identity, or a new person with that identity, in one
+/// statement (a session's first message usually brings a new anonymous person).
+async fn find_or_create_at_once<E: Exec + ?Sized>(
+    tx: &mut E,
+    claim: &IdentityClaim,
+    now: i64,
+) -> StoreResult<Sender> {
+    let (found, made) = tx
+        .fetch_i64_pair(
+            "WITH found AS (
+                SELECT person_id FROM identities WHERE channel = $1 AND external_id = $2
+            ), made AS (
+                INSERT INTO people (client_code, display_name, created_at, last_seen_at)
+                SELECT $3, $4, $5, $5 WHERE NOT EXISTS (SELECT 1 FROM found)
+                RETURNING id
+            ), linked AS (
+                INSERT INTO identities (channel, external_id, person_id, created_at)
+                SELECT $1, $2, id, $5 FROM made
+                RETURNING person_id
+            )
+            SELECT (SELECT person_id FROM found), (SELECT id FROM made)",
+            args![
+                &claim.channel,
+                &claim.external_id,
+                &claim.client_code,
+                &claim.display_name,
+                now
+            ],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Invalid("finding a sender gave no row".into()))?;
+    match (found, made) {
+        (Some(id), _) => Ok(Sender::Found(id)),
+        (None, Some(id)) => Ok(Sender::Created(id)),
+        (None, None) => Err(StoreError::Invalid(
+            "a sender neither found nor created".into(),
+        )),
+    }
+}
+
+/// PostgreSQL: the turn's rows in one statement.
+async fn write_rows_at_once<E: Exec + ?Sized>(
+    tx: &mut E,
+    turn: &Turn,
+    sender: &Sender,
+) -> StoreResult<Wrote> {
+    let out = &turn.outbound;
+    let texts: Vec<Option<&str>> = out.iter().map(|m| Some(m.text.as_str())).collect();
+    let payloads: Vec<Option<&str>> = out.iter().map(|m| m.payload.as_deref()).collect();
+    let intents: Vec<Option<&str>> = out.iter().map(|m| m.intent.as_deref()).collect();
+    let confidences: Vec<Option<f64>> = out.iter().map(|m| m.confidence).collect();
+    let outcomes: Vec<Option<&str>> = out.iter().map(|m| m.outcome.as_deref()).collect();
+    let latencies: Vec<Option<i64>> = out.iter().map(|m| m.latency_us).collect();
+    let claim = turn.opening.identity.as_ref();
+    let (sql, fourteenth) = match &turn.opening.session {
+        Some(session_key) => (OPENING_TURN, Arg::Text(Some(session_key))),
+        None => (NEXT_TURN, Arg::Int(Some(turn.expected_version))),
+    };
+    let mut a: Vec<Arg<'_>> = inbound_args!(turn, sender.id()).to_vec();
+    a.extend_from_slice(&[
+        fourteenth,
+        Arg::Int(sender.seen()),
+        Arg::Text(claim.and_then(|c| c.client_code.as_deref())),
+        Arg::Text(claim.and_then(|c| c.display_name.as_deref())),
+        Arg::Texts(&texts),
+        Arg::Texts(&payloads),
+        Arg::Texts(&intents),
+        Arg::Reals(&confidences),
+        Arg::Texts(&outcomes),
+        Arg::Ints(&latencies),
+        Arg::Text(Some(&turn.new_state)),
+    ]);
+    let (inbound, counted) = tx
+        .fetch_i64_pair(sql, &a)
+        .await?
+        .ok_or_else(|| StoreError::Invalid("a turn's statement gave no row".into()))?;
+    let counted = counted.unwrap_or(0) > 0;
+    Ok(if turn.opening.session.is_some() {
+        // Counted: the conversation it opened. Its inbound is written only then, and it
+        // moved (was born with the turn's state) once the inbound is.
+        Wrote {
+            opened: counted,
+            inbound,
+            moved: inbound.is_some(),
+        }
+    } else {
+        Wrote {
+            opened: true,
+            inbound,
+            moved: counted,
+        }
+    })
+}
