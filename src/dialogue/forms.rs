@@ -104,7 +104,7 @@ pub fn validate(
                 .cloned()
                 .ok_or_else(|| format!("Please pick one of: {}.", choices.join(", ")))
         }
-        InputKind::Reference { pattern } => {
+        InputKind::Reference { pattern, .. } => {
             if pattern.0.is_match(answer) {
                 return Ok(answer.to_string());
             }
@@ -218,15 +218,8 @@ pub fn extract(input: &InputSpec, text: &str, now: DateTime<Utc>, tz: Tz) -> Opt
         })
     } else {
         match &input.kind {
-            InputKind::Reference { pattern } => {
-                let unanchored = pattern
-                    .0
-                    .as_str()
-                    .trim_start_matches('^')
-                    .trim_end_matches('$');
-                Regex::new(&format!(r"\b(?:{unanchored})\b"))
-                    .ok()
-                    .and_then(|r| r.find(text).map(|m| m.as_str().to_string()))
+            InputKind::Reference { in_text, .. } => {
+                in_text.0.find(text).map(|m| m.as_str().to_string())
             }
             InputKind::Email => EMAIL_IN_TEXT.find(text).map(|m| m.as_str().to_string()),
             InputKind::Amount { .. } => AMOUNT_IN_TEXT.find(text).map(|m| m.as_str().to_string()),
@@ -326,9 +319,7 @@ mod tests {
         );
         assert_eq!(validate(&choice, "1", now(), TZ).unwrap(), "Goods");
         assert!(validate(&choice, "Both", now(), TZ).is_err());
-        let vat = input(InputKind::Reference {
-            pattern: Pattern(Regex::new(r"^GB\d{9}$").unwrap()),
-        });
+        let vat = input(InputKind::reference(r"^GB\d{9}$").unwrap());
         assert_eq!(
             validate(&vat, "gb 123 456 789", now(), TZ).unwrap(),
             "GB123456789"
@@ -338,9 +329,7 @@ mod tests {
 
     #[test]
     fn values_found_up_front() {
-        let vat = input(InputKind::Reference {
-            pattern: Pattern(Regex::new(r"^GB\d{9}$").unwrap()),
-        });
+        let vat = input(InputKind::reference(r"^GB\d{9}$").unwrap());
         let text = "I need a new vendor, Acme Ltd, VAT GB123456789, contact ap@acme.example";
         assert_eq!(
             extract(&vat, text, now(), TZ).as_deref(),

@@ -248,12 +248,39 @@ impl Turnaround {
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum InputKind {
     Text,
-    Number { min: Option<f64>, max: Option<f64> },
-    Amount { min: Option<f64>, max: Option<f64> },
-    Date { future: bool },
+    Number {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    Amount {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    Date {
+        future: bool,
+    },
     Email,
-    Choice { choices: Vec<String> },
-    Reference { pattern: Pattern },
+    Choice {
+        choices: Vec<String>,
+    },
+    Reference {
+        pattern: Pattern,
+        /// The same pattern found anywhere in a message (`\b(?:…)\b`, its anchors dropped):
+        /// compiled once with the content, not for every message that might carry a value.
+        #[serde(skip)]
+        in_text: Pattern,
+    },
+}
+
+impl InputKind {
+    /// A reference input whose whole answer must match `pattern`.
+    pub fn reference(pattern: &str) -> Result<Self, regex::Error> {
+        let unanchored = pattern.trim_start_matches('^').trim_end_matches('$');
+        Ok(InputKind::Reference {
+            pattern: Pattern(regex::Regex::new(pattern)?),
+            in_text: Pattern(regex::Regex::new(&format!(r"\b(?:{unanchored})\b"))?),
+        })
+    }
 }
 
 /// A compiled regex that compares and serialises as its source.

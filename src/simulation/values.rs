@@ -63,7 +63,7 @@ pub fn realistic<R: Rng + ?Sized>(
             .to_string(),
         InputKind::Email => person.email.clone(),
         InputKind::Choice { choices } => pick(rng, choices)?.clone(),
-        InputKind::Reference { pattern } => sample(pattern, &mut Varied(rng))?,
+        InputKind::Reference { pattern, .. } => sample(pattern, &mut Varied(rng))?,
     })
 }
 
@@ -98,6 +98,6 @@ pub fn plain(input: &InputSpec, n: u64) -> Option<String> {
             .format("%Y-%m-%d")
             .to_string(),
         InputKind::Choice { choices } => choices.first()?.clone(),
-        InputKind::Reference { pattern } => sample(pattern, &mut Plain)?,
+        InputKind::Reference { pattern, .. } => sample(pattern, &mut Plain)?,
     })
 }

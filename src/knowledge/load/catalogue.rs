@@ -169,10 +169,8 @@ impl Loader {
                         );
                         continue;
                     };
-                    match regex::Regex::new(p) {
-                        Ok(r) => InputKind::Reference {
-                            pattern: Pattern(r),
-                        },
+                    match InputKind::reference(p) {
+                        Ok(kind) => kind,
                         Err(e) => {
                             self.err_at(
                                 file,
