@@ -1,4 +1,4 @@
-//! The seam the hot path's write jobs (`writes.rs`) are written against, so each is
+//! The seam the hot path's write jobs (`writes/`) are written against, so each is
 //! written once for two very different executors:
 //!
 //! - PostgreSQL: a pipelined tokio-postgres connection of the group commit
@@ -82,6 +82,9 @@ impl<'a> From<&'a [Option<&'a str>]> for Arg<'a> {
     }
 }
 
+/// Two integer columns of a row, either possibly NULL (see [`Exec::fetch_i64_pair`]).
+pub type I64Pair = (Option<i64>, Option<i64>);
+
 /// `args![a, b, ...]`: a slice of [`Arg`]s.
 macro_rules! args {
     ($($v:expr),* $(,)?) => { &[$($crate::store::exec::Arg::from($v)),*] };
@@ -124,7 +127,7 @@ pub trait Exec: Send {
         &'a mut self,
         sql: &'static str,
         args: &'a [Arg<'a>],
-    ) -> BoxFuture<'a, StoreResult<Option<(Option<i64>, Option<i64>)>>>;
+    ) -> BoxFuture<'a, StoreResult<Option<I64Pair>>>;
     /// `id, client_code, display_name, created_at, last_seen_at`.
     fn fetch_person<'a>(
         &'a mut self,
@@ -316,7 +319,7 @@ impl Exec for rusqlite::Connection {
         &'a mut self,
         sql: &'static str,
         args: &'a [Arg<'a>],
-    ) -> BoxFuture<'a, StoreResult<Option<(Option<i64>, Option<i64>)>>> {
+    ) -> BoxFuture<'a, StoreResult<Option<I64Pair>>> {
         ready(first_row(self, sql, args, |r| Ok((r.get(0)?, r.get(1)?)))).boxed()
     }
 

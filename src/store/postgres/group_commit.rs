@@ -14,7 +14,7 @@
 //! costs about the round trips of one. Savepoints cannot isolate interleaved jobs (they nest),
 //! so isolation rests on two rules instead:
 //! - a job that keeps nothing (a duplicate message, a lost version race) has written nothing
-//!   that stays — `writes.rs` undoes its own writes where it made some;
+//!   that stays — `writes/` undoes its own writes where it made some;
 //! - any error (a stale request among them) fails the whole transaction (PostgreSQL refuses everything after it), so the
 //!   writer rolls it back and runs that batch's jobs again **one by one**, each in its own
 //!   transaction: the job at fault gets its error, the others their result. Jobs are therefore

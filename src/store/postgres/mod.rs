@@ -1,7 +1,7 @@
 //! PostgreSQL backend: for several replicas sharing one database.
 //!
 //! Reads and the writes off the hot path go through an sqlx pool. The hot path's writes (a
-//! turn, a new person or conversation, a request number: the jobs of `writes.rs`) go to the
+//! turn, a new person or conversation, a request number: the jobs of `writes/`) go to the
 //! group commit (`group_commit.rs`) over pipelined connections (`pipe.rs`).
 
 mod group_commit;

@@ -22,7 +22,7 @@ use futures::future::{BoxFuture, FutureExt};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
-use crate::store::exec::{Arg, Exec};
+use crate::store::exec::{Arg, Exec, I64Pair};
 use crate::store::{ConversationRow, Person, StoreError, StoreResult};
 
 /// A statement sent and not yet answered.
@@ -295,7 +295,7 @@ impl Exec for Pipe {
         &'a mut self,
         sql: &'static str,
         args: &'a [Arg<'a>],
-    ) -> BoxFuture<'a, StoreResult<Option<(Option<i64>, Option<i64>)>>> {
+    ) -> BoxFuture<'a, StoreResult<Option<I64Pair>>> {
         async move {
             let rows = self.rows(sql, args).await?;
             Ok(rows

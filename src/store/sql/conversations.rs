@@ -1,5 +1,5 @@
 //! [`Conversations`](crate::store::Conversations) in SQL. The writes of the hot path (a turn, a
-//! new person or conversation, a request number) are jobs from `writes.rs` run by the backend's
+//! new person or conversation, a request number) are jobs from `writes/` run by the backend's
 //! `run_write`; the reads go to the reader pool (turns are durable before they answer).
 
 /// A turn's context in one statement (see `TurnContextRow`).

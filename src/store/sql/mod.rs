@@ -6,7 +6,7 @@
 //! executor are longer than the queries themselves. Each backend supplies `self.writer` (the pool
 //! that writes; one connection on SQLite, which has a single writer anyway), `self.reader`, and
 //! `self.run_write(job)`: the hot path's writes (a turn, a new person or conversation, a request
-//! number) are jobs (`writes.rs`, written against `exec::Exec`) run in a transaction on a `$conn`
+//! number) are jobs (`writes/`, written against `exec::Exec`) run in a transaction on a `$conn`
 //! — an sqlx connection with one transaction each on PostgreSQL; on SQLite the group-commit
 //! writer thread's rusqlite connection, where many concurrent jobs share one transaction and one
 //! fsync (`sqlite.rs`).

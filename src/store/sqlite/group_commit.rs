@@ -11,7 +11,7 @@
 //! No savepoint per job: writing a page under a savepoint first copies it to the statement
 //! journal, and that copying was a tenth of the writer's time. Isolation rests on the rules the
 //! PostgreSQL group commit has (`postgres/group_commit.rs`): a job that keeps nothing has left
-//! nothing (`writes.rs` undoes its own writes there), and a job that fails spoils the batch,
+//! nothing (`writes/` undoes its own writes there), and a job that fails spoils the batch,
 //! which is rolled back and run again one job per transaction — the job at fault gets its
 //! error, the others their result. Jobs are therefore re-runnable (`Fn`).
 //!
@@ -21,7 +21,7 @@
 //! answered a batch, at most every [`CHECKPOINT_EVERY`]: a page that a hundred batches wrote
 //! is copied once, and no caller waits for it (the next batch gathers meanwhile).
 //!
-//! The thread owns a `rusqlite` connection and runs the jobs (`writes.rs`, through `exec.rs`)
+//! The thread owns a `rusqlite` connection and runs the jobs (`writes/`, through `exec.rs`)
 //! as plain calls: through sqlx-sqlite every statement was a hand-off to the connection's worker
 //! thread and back, and those futex wake-ups were most of the server's CPU under load.
 
