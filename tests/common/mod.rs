@@ -68,6 +68,7 @@ pub fn postgres_url(test: &str) -> Option<String> {
 /// A PostgreSQL store in a fresh schema. An unreachable database is always a failure, with the
 /// URL in the message: a URL that is set means the run is meant to use it.
 pub async fn postgres_store(url: &str, schema: &str) -> PgStore {
+    sweep_old_schemas(url).await;
     PgStore::connect_isolated(url, schema)
         .await
         .unwrap_or_else(|e| {
@@ -115,13 +116,64 @@ pub const VENDOR_THEN_HUMAN: [&str; 8] = [
     "I want to talk to a real person please",
 ];
 
-/// A fresh PostgreSQL schema name for one test (tests share the `test` database).
+/// A fresh PostgreSQL schema name for one test (tests share the `test` database): `tt`, the
+/// time it was made (seconds, hex), the test's name and a random part. The time lets a later
+/// run drop it ([`sweep_old_schemas`]).
 pub fn unique_schema(test: &str) -> String {
     let n: u64 = rand::random();
-    format!(
-        "t_{}_{n:x}",
-        test.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-    )
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let name: String = test
+        .chars()
+        .take(24)
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("tt{now:x}_{name}_{n:x}")
+}
+
+/// Test schemas more than six hours old are an earlier run's (a test's schema lives minutes):
+/// dropped once per test binary, so the shared `test` database does not grow run after run.
+/// Schemas named before the time was in the name (`t_…`) are dropped too.
+async fn sweep_old_schemas(url: &str) {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await
+            else {
+                return; // postgres_store says why, loudly
+            };
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'tt%' OR nspname LIKE 't\\_%'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
+            for name in names {
+                let made = name
+                    .strip_prefix("tt")
+                    .and_then(|rest| rest.split('_').next())
+                    .and_then(|hex| u64::from_str_radix(hex, 16).ok());
+                let old = match made {
+                    Some(secs) => now.saturating_sub(secs) > 6 * 3600,
+                    None => name.starts_with("t_"),
+                };
+                if old {
+                    let drop = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+                    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await {
+                        eprintln!("could not drop the old test schema {name}: {e}");
+                    }
+                }
+            }
+            pool.close().await;
+        })
+        .await;
 }
 
 /// Where a backend's data lives, for tests that go around the store with raw SQL.
