@@ -3,8 +3,8 @@
 //!
 //! - PostgreSQL: a pipelined tokio-postgres connection of the group commit
 //!   (`postgres/pipe.rs`): statements the job does not read the answer of ([`Exec::queue`]) go
-//!   out without waiting, so a turn costs three round trips;
-//! - SQLite: a `rusqlite` connection owned by the group-commit writer thread (`sqlite.rs`).
+//!   out without waiting, and a turn's own rows are one statement ([`Exec::modifying_ctes`]);
+//! - SQLite: a `rusqlite` connection owned by the group-commit writer thread (`sqlite/`).
 //!   Its futures are ready at once — the statement ran before the future was made — so the
 //!   thread drives a job with `block_on` and never parks. sqlx-sqlite would hand every
 //!   statement to its own worker thread and back: under load those futex hand-offs were most

@@ -1,12 +1,12 @@
 //! A PostgreSQL connection that pipelines a write job's statements (`tokio-postgres`).
 //!
-//! Most of a turn's statements — its replies, its records, the savepoint around it — are ones
+//! Many of a job's statements — a turn's records, the rows that undo a refused turn — are ones
 //! whose answers the job never looks at. Through sqlx each was a round trip: send, wait for the
 //! server, wake up, send the next. Here [`Exec::queue`] sends such a statement at once and
 //! collects its answer later ([`Pipe::settle`]); PostgreSQL runs the statements in the order
-//! sent, so the job still reads like a sequence. A turn is then three round trips however many
-//! replies and records it has, and under load most of them are shared with the batch's other
-//! jobs (see `group_commit.rs`). sqlx has no pipelining; tokio-postgres pipelines every request
+//! sent, so the job still reads like a sequence. A turn's own rows go in one statement
+//! (`writes/turn.rs`, lists bound as arrays), so a turn is one round trip plus its records, and
+//! under load the round trips are shared with the batch's other jobs (see `group_commit.rs`). sqlx has no pipelining; tokio-postgres pipelines every request
 //! that is sent before the previous one is answered.
 //!
 //! Statements are prepared once per connection with the parameter types of their arguments
