@@ -66,21 +66,6 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
         Arg::Text(v.as_deref())
     }
 }
-impl<'a> From<&'a [Option<i64>]> for Arg<'a> {
-    fn from(v: &'a [Option<i64>]) -> Self {
-        Arg::Ints(v)
-    }
-}
-impl<'a> From<&'a [Option<f64>]> for Arg<'a> {
-    fn from(v: &'a [Option<f64>]) -> Self {
-        Arg::Reals(v)
-    }
-}
-impl<'a> From<&'a [Option<&'a str>]> for Arg<'a> {
-    fn from(v: &'a [Option<&'a str>]) -> Self {
-        Arg::Texts(v)
-    }
-}
 
 /// Two integer columns of a row, either possibly NULL (see [`Exec::fetch_i64_pair`]).
 pub type I64Pair = (Option<i64>, Option<i64>);

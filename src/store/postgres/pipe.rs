@@ -6,8 +6,9 @@
 //! collects its answer later ([`Pipe::settle`]); PostgreSQL runs the statements in the order
 //! sent, so the job still reads like a sequence. A turn's own rows go in one statement
 //! (`writes/turn.rs`, lists bound as arrays), so a turn is one round trip plus its records, and
-//! under load the round trips are shared with the batch's other jobs (see `group_commit.rs`). sqlx has no pipelining; tokio-postgres pipelines every request
-//! that is sent before the previous one is answered.
+//! under load the round trips are shared with the batch's other jobs (see `group_commit.rs`).
+//! sqlx has no pipelining; tokio-postgres pipelines every request that is sent before the
+//! previous one is answered.
 //!
 //! Statements are prepared once per connection with the parameter types of their arguments
 //! (`prepare_typed`), so PostgreSQL coerces as it does for sqlx's typed parameters.
