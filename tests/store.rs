@@ -624,6 +624,39 @@ async fn raw_sql(data: &common::BackendData, sql: &str) -> Result<u64, sqlx::Err
     }
 }
 
+/// Request numbers never repeat, even while a replica of the previous version (which bumps the
+/// `counters` row itself) runs beside this one during a rolling upgrade.
+#[tokio::test]
+async fn request_numbers_stay_unique_beside_a_replica_that_bumps_the_counter() {
+    for (name, store, data) in common::backends("request_numbers").await {
+        assert_eq!(store.next_request_number().await.unwrap(), 1001, "{name}");
+        // The previous version's statement, as an older replica runs it.
+        let bumped = raw_sql(
+            &data,
+            "UPDATE counters SET value = value + 1 WHERE name = 'request_reference'",
+        )
+        .await
+        .unwrap();
+        assert_eq!(bumped, 1, "{name}: the counter row is there");
+        assert_eq!(
+            store.next_request_number().await.unwrap(),
+            1003,
+            "{name}: the number the older replica took (1002) is not handed out again"
+        );
+        // Ten at once: all different, none taken before.
+        let mut many: Vec<i64> =
+            futures::future::join_all((0..10).map(|_| store.next_request_number()))
+                .await
+                .into_iter()
+                .map(|n| n.unwrap())
+                .collect();
+        many.sort_unstable();
+        many.dedup();
+        assert_eq!(many.len(), 10, "{name}: {many:?}");
+        assert!(many[0] > 1003, "{name}: {many:?}");
+    }
+}
+
 #[tokio::test]
 async fn concurrent_turns_on_one_conversation_serialise() {
     for (name, store, _dir) in common::backends("concurrent_turns").await {

@@ -34,13 +34,14 @@ pub struct PgStore {
     /// The same pool as `writer`: PostgreSQL handles concurrent writers itself.
     reader: PgPool,
     group_commit: GroupCommit,
-    /// The hot path's one read, pipelined (see `HotReader`).
+    /// The hot path's reads and request numbers, pipelined (see `HotReader`).
     hot: HotReader,
     write_stats: std::sync::Arc<WriteStats>,
 }
 
-/// A pipelined connection for the turn's context read, reconnected when lost: concurrent
-/// turns' reads share its round trips instead of taking a pool connection each.
+/// A pipelined connection for the turn's context read (and a request's number, from a
+/// sequence), reconnected when lost: concurrent turns' reads share its round trips instead of
+/// taking a pool connection each.
 struct HotReader {
     target: Target,
     conn: tokio::sync::Mutex<Option<std::sync::Arc<Connection>>>,
@@ -225,6 +226,20 @@ impl PgStore {
         session_key: &str,
     ) -> StoreResult<Option<super::TurnContextRow>> {
         pipe::turn_context(&self.hot.get().await?, channel, session_key).await
+    }
+
+    /// The next request number from a sequence (migration 0007), on the hot connection and
+    /// outside any write batch: the counter row's lock lasted until its batch committed and
+    /// queued the other writer behind it. A number is durable once the turn that uses it is
+    /// (its commit flushes the sequence's WAL record with it); one never used may be reissued
+    /// after a crash, which is harmless.
+    async fn allocate_request_number(&self) -> StoreResult<i64> {
+        use super::exec::Exec;
+        let conn = self.hot.get().await?;
+        pipe::Pipe::new(&conn)
+            .fetch_i64("SELECT nextval('request_reference_seq')", &[])
+            .await?
+            .ok_or_else(|| StoreError::Invalid("the request number sequence gave no value".into()))
     }
 
     async fn person_by_identity_row(

@@ -16,6 +16,12 @@ pub(crate) const TURN_CONTEXT: &str =
      FROM conversations c LEFT JOIN people p ON p.id = c.person_id
      WHERE c.channel = $1 AND c.session_key = $2";
 
+/// The replies logged for an inbound message ($2), by the conversation's index: replies are
+/// written after their inbound, in its conversation ($1). `reply_to` has no index of its own:
+/// one would cost every reply's insert, for the rare retry.
+pub(crate) const PROCESSED_REPLIES: &str = "SELECT * FROM messages
+     WHERE conversation_id = $1 AND id > $2 AND reply_to = $2 ORDER BY id";
+
 macro_rules! impl_conversations {
     ($store:ty, $conn:ty) => {
         #[async_trait::async_trait]
@@ -174,9 +180,8 @@ macro_rules! impl_conversations {
                 let Some(inbound) = inbound else {
                     return Ok(None);
                 };
-                let replies = sqlx::query_as(
-                    "SELECT * FROM messages WHERE reply_to = $1 ORDER BY id",
-                )
+                let replies = sqlx::query_as($crate::store::sql::PROCESSED_REPLIES)
+                .bind(&inbound.conversation_id)
                 .bind(inbound.id)
                 .fetch_all(&self.reader)
                 .await?;
@@ -184,9 +189,7 @@ macro_rules! impl_conversations {
             }
 
             async fn next_request_number(&self) -> $crate::store::StoreResult<i64> {
-                self.run_write(|tx: &mut $conn| Box::pin(async move {
-                    $crate::store::writes::next_request_number(tx).await
-                })).await
+                self.allocate_request_number().await
             }
 
             async fn commit_turn(

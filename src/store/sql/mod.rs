@@ -27,7 +27,7 @@ pub(super) mod requests;
 pub(super) mod reviews;
 pub(super) mod rollout;
 
-pub(crate) use conversations::TURN_CONTEXT;
+pub(crate) use conversations::{PROCESSED_REPLIES, TURN_CONTEXT};
 
 /// `SELECT <every column of RequestRow>` followed by the rest of the statement, so the column
 /// list is written once for every query that reads requests.

@@ -23,6 +23,12 @@ pub const PERSON_BY_IDENTITY: &str =
      FROM identities i JOIN people p ON p.id = i.person_id
      WHERE i.channel = $1 AND i.external_id = $2";
 
+/// A survey answer, on the conversation's latest survey (found by `surveys_conversation`).
+pub(crate) const SURVEY_ANSWER: &str =
+    "UPDATE surveys SET answered_at = $1, score = COALESCE($2, score),
+        comment = COALESCE($3, comment)
+     WHERE id = (SELECT MAX(id) FROM surveys WHERE conversation_id = $4)";
+
 /// Find or create the person behind a channel identity (see `Store::resolve_person`).
 pub async fn resolve_person<E: Exec + ?Sized>(
     tx: &mut E,
@@ -340,9 +346,7 @@ pub(super) async fn write_record<E: Exec + ?Sized>(
             // The answer belongs to the conversation's latest survey; a comment that follows a
             // score keeps the score.
             tx.queue(
-                "UPDATE surveys SET answered_at = $1, score = COALESCE($2, score),
-                    comment = COALESCE($3, comment)
-                 WHERE id = (SELECT MAX(id) FROM surveys WHERE conversation_id = $4)",
+                SURVEY_ANSWER,
                 args![turn.now, *score, comment, &turn.conversation_id],
             )
             .await?;

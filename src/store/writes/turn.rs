@@ -155,6 +155,18 @@ macro_rules! inbound_args {
     };
 }
 
+/// The inbound message, with [`inbound_args`]: its id, or no row when its channel message id
+/// was seen before. Both paths write it with this one text.
+macro_rules! insert_inbound {
+    () => {
+        "INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
+            client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+         VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT DO NOTHING
+         RETURNING id"
+    };
+}
+
 /// SQLite: one statement per row, stopping at the first refusal.
 async fn write_rows<E: Exec + ?Sized>(
     tx: &mut E,
@@ -191,14 +203,7 @@ async fn write_rows<E: Exec + ?Sized>(
         }
     }
     let inbound = tx
-        .fetch_i64(
-            "INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
-                client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
-             VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             ON CONFLICT DO NOTHING
-             RETURNING id",
-            inbound_args!(turn, person_id),
-        )
+        .fetch_i64(insert_inbound!(), inbound_args!(turn, person_id))
         .await?;
     let Some(inbound_id) = inbound else {
         return Ok(Wrote {
@@ -300,13 +305,9 @@ macro_rules! after_moved {
 
 /// A turn on a known conversation ($14: the version it was computed on).
 const NEXT_TURN: &str = concat!(
-    "WITH inbound AS (
-        INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
-            client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
-        VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-        ON CONFLICT DO NOTHING
-        RETURNING id
-    ), moved AS (
+    "WITH inbound AS (",
+    insert_inbound!(),
+    "), moved AS (
         UPDATE conversations
         SET state = $24, version = version + 1, updated_at = $13,
             person_id = COALESCE(person_id, $4), client_code = COALESCE(client_code, $5)
