@@ -657,6 +657,93 @@ async fn request_numbers_stay_unique_beside_a_replica_that_bumps_the_counter() {
     }
 }
 
+/// The server's certificate and whether it speaks TLS at all (`SHOW ssl`).
+async fn server_tls(url: &str) -> Option<String> {
+    let pool = sqlx::PgPool::connect(url).await.expect("connect");
+    let on: String = sqlx::query_scalar("SHOW ssl")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let cert: String = sqlx::query_scalar("SHOW ssl_cert_file")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    (on == "on").then_some(cert)
+}
+
+/// The hot path's writers reach PostgreSQL over TLS when the URL asks (`sslmode` as libpq reads
+/// it), checked on the server's side: every connection of the writers is encrypted, and a turn
+/// goes through them. The machine's PostgreSQL has its own certificate (Debian's: for
+/// "localhost"), which is the root `verify-full` is given.
+#[tokio::test]
+async fn postgres_writers_speak_tls_when_the_url_asks() {
+    let Some(url) = common::postgres_url("postgres_tls") else {
+        return;
+    };
+    let Some(cert) = server_tls(&url).await else {
+        common::skipped("postgres", "PostgreSQL TLS test: the server has ssl = off");
+        return;
+    };
+    let mut local = reqwest::Url::parse(&url).unwrap();
+    local.set_host(Some("localhost")).unwrap();
+    for (base, query) in [
+        (url.as_str(), "sslmode=require".to_string()),
+        (
+            local.as_str(),
+            format!("sslmode=verify-full&sslrootcert={cert}"),
+        ),
+    ] {
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let with_tls = format!("{base}{sep}{query}");
+        let schema = common::unique_schema("postgres_tls");
+        let pg = common::postgres_store(&with_tls, &schema).await;
+        let store: &dyn Store = &pg;
+        let p = store
+            .resolve_person(&claim("tls-1", None), 1)
+            .await
+            .unwrap();
+        assert!(p.id > 0, "{query}");
+        // A turn: through the group commit's writers (the person above was one too).
+        let outcome = store
+            .commit_turn(&Turn {
+                conversation_id: "conv-tls".into(),
+                expected_version: 0,
+                new_state: "{}".into(),
+                channel: "web".into(),
+                person_id: Some(p.id),
+                opening: TurnOpening {
+                    session: Some("s-tls".into()),
+                    identity: None,
+                },
+                client_code: None,
+                off_hours: false,
+                inbound: msg("hello", Some("m-tls")),
+                outbound: vec![msg("hi", None)],
+                records: vec![],
+                now: 2,
+            })
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, TurnOutcome::Committed { .. }),
+            "{query}: {outcome:?}"
+        );
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        let writers: Vec<bool> = sqlx::query_scalar(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid
+             WHERE a.application_name = $1",
+        )
+        .bind(format!("frontdoor-writer:{schema}"))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        assert!(!writers.is_empty(), "{query}: the writers are connected");
+        assert!(writers.iter().all(|ssl| *ssl), "{query}: {writers:?}");
+    }
+}
+
 #[tokio::test]
 async fn concurrent_turns_on_one_conversation_serialise() {
     for (name, store, _dir) in common::backends("concurrent_turns").await {

@@ -76,8 +76,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// From the PostgreSQL group-commit writers' connections (`postgres/pipe.rs`).
-    #[error("database error: {0}")]
+    /// From the PostgreSQL group-commit writers' connections (`postgres/pipe.rs`), with its
+    /// causes: tokio-postgres says "db error" or "error performing TLS handshake" and keeps the
+    /// reason (the server's message, the certificate's fault) in its source.
+    #[error("database error: {}", with_causes(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -86,6 +88,20 @@ pub enum StoreError {
     /// A conditional write found the row changed since it was read: nothing was written.
     #[error("{0}")]
     Stale(String),
+}
+
+/// An error's message followed by those of its causes that it does not already say.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !message.contains(&more) {
+            message = format!("{message}: {more}");
+        }
+        cause = c.source();
+    }
+    message
 }
 
 impl StoreError {

@@ -6,6 +6,7 @@
 
 mod group_commit;
 mod pipe;
+mod tls;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,8 +17,10 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use self::group_commit::GroupCommit;
 pub(crate) use self::pipe::Pipe;
 use self::pipe::{Connection, Target};
+use self::tls::{Check, MakeRustls};
 use super::exec::WriteStats;
 use super::{Backend, StoreError, StoreResult, sql::impl_sql_store};
+use tokio_postgres::config::SslMode;
 
 /// Group-commit writers per replica: while one waits for PostgreSQL, the next gathers a batch.
 /// `FRONTDOOR_PG_WRITERS` overrides it (1–64).
@@ -79,10 +82,18 @@ const SHARED_PARAMETERS: &[&str] = &[
     "channel_binding",
 ];
 
-/// The pipelined connections' settings from the URL the pool was given. sqlx's own parameters
-/// are translated (`options[name]=value` is `-c name=value`) or left out (its statement cache,
-/// TLS files: the pipelined connections do not use TLS).
-fn pipelined_config(url: &str) -> StoreResult<tokio_postgres::Config> {
+/// The TLS a URL asks for (`None`: `sslmode=disable`).
+#[derive(Debug, PartialEq)]
+struct TlsWanted {
+    check: Check,
+    root_cert: Option<std::path::PathBuf>,
+}
+
+/// The pipelined connections' settings and TLS from the URL the pool was given. sqlx's own
+/// parameters are translated (`options[name]=value` is `-c name=value`; `sslmode` and
+/// `sslrootcert` as libpq reads them, see `tls.rs`) or left out (its statement cache, client
+/// certificates).
+fn pipelined_config(url: &str) -> StoreResult<(tokio_postgres::Config, Option<TlsWanted>)> {
     let bad = |e: String| {
         StoreError::Invalid(format!(
             "the PostgreSQL URL is not one the group-commit writers understand: {e}"
@@ -91,15 +102,14 @@ fn pipelined_config(url: &str) -> StoreResult<tokio_postgres::Config> {
     let mut u = reqwest::Url::parse(url).map_err(|e| bad(e.to_string()))?;
     let pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
     let mut options = Vec::new();
+    let (mut sslmode, mut root_cert) = ("prefer".to_string(), None);
     u.set_query(None);
     for (k, v) in &pairs {
-        if k == "sslmode" && (v == "require" || v.starts_with("verify")) {
-            return Err(StoreError::Invalid(format!(
-                "sslmode={v}: the group-commit writers' connections do not speak TLS yet; reach \
-                 PostgreSQL over a private network or a Unix socket (sslmode=prefer or disable)"
-            )));
-        }
-        if let Some(name) = k.strip_prefix("options[").and_then(|r| r.strip_suffix(']')) {
+        if k == "sslmode" {
+            sslmode = v.clone();
+        } else if k == "sslrootcert" {
+            root_cert = Some(std::path::PathBuf::from(v));
+        } else if let Some(name) = k.strip_prefix("options[").and_then(|r| r.strip_suffix(']')) {
             options.push(format!("-c {name}={v}"));
         } else if SHARED_PARAMETERS.contains(&k.as_str()) {
             u.query_pairs_mut().append_pair(k, v);
@@ -107,6 +117,17 @@ fn pipelined_config(url: &str) -> StoreResult<tokio_postgres::Config> {
     }
     let mut config =
         tokio_postgres::Config::from_str(u.as_str()).map_err(|e| bad(e.to_string()))?;
+    let (mode, check) = match sslmode.as_str() {
+        "disable" => (SslMode::Disable, None),
+        // libpq's `allow` tries without TLS first; without is what it gets here.
+        "allow" | "prefer" => (SslMode::Prefer, Some(Check::Nothing)),
+        "require" => (SslMode::Require, Some(Check::Nothing)),
+        "verify-ca" => (SslMode::Require, Some(Check::Chain)),
+        "verify-full" => (SslMode::Require, Some(Check::ChainAndHost)),
+        other => return Err(bad(format!("unknown sslmode {other:?}"))),
+    };
+    config.ssl_mode(mode);
+    let tls = check.map(|check| TlsWanted { check, root_cert });
     if !options.is_empty() {
         let all: Vec<String> = config
             .get_options()
@@ -116,12 +137,15 @@ fn pipelined_config(url: &str) -> StoreResult<tokio_postgres::Config> {
             .collect();
         config.options(all.join(" "));
     }
-    Ok(config)
+    Ok((config, tls))
 }
 
 /// The writers' connection settings from the URL the pool was given.
 fn target(url: &str, search_path: Option<String>) -> StoreResult<Target> {
-    let mut config = pipelined_config(url)?;
+    let (mut config, tls) = pipelined_config(url)?;
+    let tls = tls
+        .map(|t| MakeRustls::new(t.check, t.root_cert.as_deref()))
+        .transpose()?;
     // Fail fast when the database is down: callers answer 503 instead of hanging.
     config.connect_timeout(Duration::from_secs(3));
     // Named with the schema, so a test can tell its own writers apart in pg_stat_activity.
@@ -131,6 +155,7 @@ fn target(url: &str, search_path: Option<String>) -> StoreResult<Target> {
     });
     Ok(Target {
         config,
+        tls,
         search_path,
     })
 }
@@ -265,11 +290,11 @@ impl_sql_store!(PgStore, Pipe, Backend::Postgres, "FOR UPDATE SKIP LOCKED");
 
 #[cfg(test)]
 mod tests {
-    use super::pipelined_config;
+    use super::{Check, SslMode, pipelined_config};
 
     #[test]
     fn the_pools_url_serves_the_pipelined_connections() {
-        let c = pipelined_config(
+        let (c, tls) = pipelined_config(
             "postgres://app:secret@db.internal:6432/frontdoor?sslmode=disable&statement-cache-capacity=50&options[search_path]=t_1&application_name=x",
         )
         .unwrap();
@@ -279,19 +304,112 @@ mod tests {
         assert_eq!(c.get_ports(), &[6432]);
         assert_eq!(c.get_options(), Some("-c search_path=t_1"));
         assert_eq!(c.get_application_name(), Some("x"));
+        assert_eq!(c.get_ssl_mode(), SslMode::Disable);
+        assert!(tls.is_none());
         // sqlx's own statement-cache setting is not tokio-postgres's business.
         assert!(pipelined_config("postgres://u@h/d?statement-cache-capacity=5").is_ok());
+        assert!(pipelined_config("not a url").is_err());
     }
 
     #[test]
-    fn tls_that_the_writers_cannot_give_is_refused_with_the_reason() {
-        for mode in ["require", "verify-ca", "verify-full"] {
-            let e = pipelined_config(&format!("postgres://u@h/d?sslmode={mode}"))
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("do not speak TLS"), "{mode}: {e}");
+    fn sslmode_means_what_it_means_to_libpq() {
+        for (url, mode, check) in [
+            ("postgres://u@h/d", SslMode::Prefer, Check::Nothing),
+            (
+                "postgres://u@h/d?sslmode=prefer",
+                SslMode::Prefer,
+                Check::Nothing,
+            ),
+            (
+                "postgres://u@h/d?sslmode=require",
+                SslMode::Require,
+                Check::Nothing,
+            ),
+            (
+                "postgres://u@h/d?sslmode=verify-ca",
+                SslMode::Require,
+                Check::Chain,
+            ),
+            (
+                "postgres://u@h/d?sslmode=verify-full",
+                SslMode::Require,
+                Check::ChainAndHost,
+            ),
+        ] {
+            let (c, tls) = pipelined_config(url).unwrap();
+            assert_eq!(c.get_ssl_mode(), mode, "{url}");
+            assert_eq!(tls.map(|t| t.check), Some(check), "{url}");
         }
-        assert!(pipelined_config("postgres://u@h/d?sslmode=prefer").is_ok());
-        assert!(pipelined_config("not a url").is_err());
+        let e = pipelined_config("postgres://u@h/d?sslmode=sometimes")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unknown sslmode \"sometimes\""), "{e}");
+        let (_, tls) =
+            pipelined_config("postgres://u@h/d?sslmode=verify-full&sslrootcert=/etc/ca.pem")
+                .unwrap();
+        assert_eq!(tls.and_then(|t| t.root_cert), Some("/etc/ca.pem".into()));
+        let e = super::target(
+            "postgres://u@h/d?sslmode=verify-ca&sslrootcert=/nowhere/ca.pem",
+            None,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("sslrootcert /nowhere/ca.pem"), "{e}");
+    }
+
+    /// The writers refuse what libpq refuses: a certificate for another name (`verify-full`),
+    /// one no trusted root signed (`verify-ca` with the public roots), and take the server's own
+    /// certificate as the root it is given. Against the tests' PostgreSQL, whose certificate
+    /// (Debian's) is for "localhost" while the URL says 127.0.0.1.
+    #[tokio::test]
+    async fn the_writers_trust_only_what_the_url_says_to() {
+        let url = match std::env::var("FRONTDOOR_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                let required = std::env::var("FRONTDOOR_TEST_REQUIRE")
+                    .unwrap_or_default()
+                    .contains("postgres");
+                assert!(!required, "FRONTDOOR_TEST_POSTGRES_URL is required");
+                eprintln!(
+                    "\n!!! SKIPPED the writers' TLS checks: no FRONTDOOR_TEST_POSTGRES_URL !!!\n"
+                );
+                return;
+            }
+        };
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        let on: String = sqlx::query_scalar("SHOW ssl")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let cert: String = sqlx::query_scalar("SHOW ssl_cert_file")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        if on != "on" {
+            eprintln!("\n!!! SKIPPED the writers' TLS checks: the server has ssl = off !!!\n");
+            return;
+        }
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let connect = |query: String| {
+            let url = format!("{url}{sep}{query}");
+            async move { super::target(&url, None)?.connect().await.map(|_| ()) }
+        };
+        let name = connect(format!("sslmode=verify-full&sslrootcert={cert}"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(name.contains("certificate"), "{name}");
+        let issuer = connect("sslmode=verify-ca".into())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(issuer.contains("certificate"), "{issuer}");
+        connect(format!("sslmode=verify-ca&sslrootcert={cert}"))
+            .await
+            .unwrap();
+        connect("sslmode=require".into()).await.unwrap();
     }
 }

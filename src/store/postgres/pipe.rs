@@ -29,10 +29,12 @@ use crate::store::{ConversationRow, Person, StoreError, StoreResult};
 /// A statement sent and not yet answered.
 type Sent = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send>>;
 
-/// How to open a pipelined connection (the URL, and the schema for isolated tests).
+/// How to open a pipelined connection (the URL, its TLS, and the schema for isolated tests).
 #[derive(Clone)]
 pub struct Target {
     pub config: tokio_postgres::Config,
+    /// `None`: `sslmode=disable`.
+    pub tls: Option<super::tls::MakeRustls>,
     pub search_path: Option<String>,
 }
 
@@ -47,12 +49,18 @@ impl std::fmt::Debug for Target {
 
 impl Target {
     pub async fn connect(&self) -> StoreResult<Arc<Connection>> {
-        let (client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "PostgreSQL pipelined connection ended");
+        let client = match &self.tls {
+            Some(tls) => {
+                let (client, connection) = self.config.connect(tls.clone()).await?;
+                drive(connection);
+                client
             }
-        });
+            None => {
+                let (client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
+                drive(connection);
+                client
+            }
+        };
         if let Some(schema) = &self.search_path {
             client
                 .batch_execute(&format!("SET search_path TO {schema}"))
@@ -60,6 +68,18 @@ impl Target {
         }
         Ok(Connection::new(client))
     }
+}
+
+/// Run a connection's I/O until it ends.
+fn drive<F>(connection: F)
+where
+    F: Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "PostgreSQL pipelined connection ended");
+        }
+    });
 }
 
 /// One connection, shared by the jobs of a batch running side by side.
