@@ -119,7 +119,7 @@ fn pipelined_config(url: &str) -> StoreResult<(tokio_postgres::Config, Option<Tl
         tokio_postgres::Config::from_str(u.as_str()).map_err(|e| bad(e.to_string()))?;
     let (mode, check) = match sslmode.as_str() {
         "disable" => (SslMode::Disable, None),
-        // libpq's `allow` tries without TLS first; without is what it gets here.
+        // libpq's `allow` tries without TLS first; here it is `prefer` (TLS first).
         "allow" | "prefer" => (SslMode::Prefer, Some(Check::Nothing)),
         "require" => (SslMode::Require, Some(Check::Nothing)),
         "verify-ca" => (SslMode::Require, Some(Check::Chain)),
