@@ -50,20 +50,22 @@ impl MakeRustls {
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| StoreError::Invalid(format!("TLS set-up: {e}")))?;
-        let verifier: Arc<dyn ServerCertVerifier> = match check {
-            Check::Nothing => Arc::new(AnyCertificate(provider)),
-            Check::Chain | Check::ChainAndHost => {
-                let roots = Arc::new(roots(root_cert)?);
-                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-                    .build()
-                    .map_err(|e| StoreError::Invalid(format!("TLS roots: {e}")))?;
-                if check == Check::Chain {
-                    Arc::new(AnyName { webpki, provider })
-                } else {
-                    webpki
-                }
-            }
+        let chain = match check {
+            Check::Nothing => None,
+            Check::Chain | Check::ChainAndHost => Some(
+                WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots(root_cert)?),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| StoreError::Invalid(format!("TLS roots: {e}")))?,
+            ),
         };
+        let verifier = Arc::new(Verifier {
+            chain,
+            any_name: check != Check::ChainAndHost,
+            provider,
+        });
         let config = builder
             .dangerous()
             .with_custom_certificate_verifier(verifier)
@@ -95,65 +97,20 @@ fn roots(root_cert: Option<&Path>) -> StoreResult<rustls::RootCertStore> {
     Ok(roots)
 }
 
-/// `prefer` / `require`: the session is encrypted, and the handshake's signatures are checked
-/// against the certificate the server sent, but nothing says who sent it (libpq's meaning).
+/// What `sslmode` checks of the server's certificate. The handshake's signatures are always
+/// checked against the certificate the server sent, so the session is encrypted for whoever
+/// holds its key; `chain` says whether that certificate must reach a trusted root, and
+/// `any_name` whether it may be made for another name (`verify-ca`: a certificate made for the
+/// database's DNS name, reached by its address).
 #[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, TlsError> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must reach a trusted root; the name in the certificate is not looked
-/// at (a certificate made for the database's DNS name, reached by its address).
-#[derive(Debug)]
-struct AnyName {
-    webpki: Arc<WebPkiServerVerifier>,
+struct Verifier {
+    /// `None`: `prefer` / `require`, nothing says who sent it (libpq's meaning).
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    any_name: bool,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for AnyName {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -162,17 +119,14 @@ impl ServerCertVerifier for AnyName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
-        match self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             // The chain was checked before the name: only the name was wrong.
             Err(TlsError::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if self.any_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -183,7 +137,8 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -192,7 +147,8 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
