@@ -5,9 +5,16 @@
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
+mod memo;
+
 /// Safe HTML for the web widget. Raw HTML in the source is escaped; only http(s)/mailto links are
-/// kept as links, and they open in a new tab.
+/// kept as links, and they open in a new tab. Remembered by text (see `memo.rs`).
 pub fn to_html(markdown: &str) -> String {
+    static MEMO: std::sync::LazyLock<memo::Memo> = std::sync::LazyLock::new(memo::Memo::default);
+    MEMO.get(markdown, render_html)
+}
+
+fn render_html(markdown: &str) -> String {
     let parser = Parser::new_ext(
         markdown,
         Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES,
