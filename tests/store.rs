@@ -657,6 +657,95 @@ async fn request_numbers_stay_unique_beside_a_replica_that_bumps_the_counter() {
     }
 }
 
+/// A link code links one chat account. The same account using it again (a platform
+/// redelivering `/start CODE` whose first delivery did not finish) gets its client again, even
+/// once the code has expired; any other account is refused.
+#[tokio::test]
+async fn a_link_code_is_one_accounts_and_its_redelivery_still_links() {
+    for (name, store, data) in common::backends("link_codes").await {
+        let now = chrono::Utc::now().timestamp_millis();
+        store
+            .upsert_client(
+                &ClientRecord {
+                    code: "ACME".into(),
+                    name: "Acme".into(),
+                    timezone: "Europe/London".into(),
+                    spa: "{}".into(),
+                },
+                &[],
+                now,
+            )
+            .await
+            .unwrap();
+        store
+            .create_link_code("tess-code", "ACME", now + 60_000, now)
+            .await
+            .unwrap();
+        let redeem = |code: &'static str, by: &'static str, at: i64| {
+            let store = store.clone();
+            async move { store.redeem_link_code(code, by, at).await.unwrap() }
+        };
+        assert_eq!(
+            redeem("tess-code", "telegram:7", now).await.as_deref(),
+            Some("ACME"),
+            "{name}"
+        );
+        // Telegram delivers the update again: Tess is still linked.
+        assert_eq!(
+            redeem("tess-code", "telegram:7", now + 1).await.as_deref(),
+            Some("ACME"),
+            "{name}"
+        );
+        // Someone else with the same code is not.
+        assert_eq!(
+            redeem("tess-code", "telegram:8", now + 2).await,
+            None,
+            "{name}"
+        );
+        assert_eq!(
+            redeem("tess-code", "discord:7", now + 3).await,
+            None,
+            "{name}"
+        );
+        // A redelivery that comes after the code expired still finds its own link.
+        assert_eq!(
+            redeem("tess-code", "telegram:7", now + 120_000)
+                .await
+                .as_deref(),
+            Some("ACME"),
+            "{name}"
+        );
+        // An expired code nobody used, an unknown one.
+        store
+            .create_link_code("late-code", "ACME", now + 10, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            redeem("late-code", "telegram:9", now + 20).await,
+            None,
+            "{name}"
+        );
+        assert_eq!(
+            redeem("no-such-code", "telegram:9", now).await,
+            None,
+            "{name}"
+        );
+        // A code used before accounts were recorded (no `used_by`) goes to nobody again.
+        store
+            .create_link_code("old-code", "ACME", now + 60_000, now)
+            .await
+            .unwrap();
+        let used = raw_sql(
+            &data,
+            "UPDATE link_codes SET used_at = 1 WHERE code = 'old-code'",
+        )
+        .await
+        .unwrap();
+        assert_eq!(used, 1, "{name}");
+        assert_eq!(redeem("old-code", "telegram:7", now).await, None, "{name}");
+    }
+}
+
 /// The server's certificate and whether it speaks TLS at all (`SHOW ssl`).
 async fn server_tls(url: &str) -> Option<String> {
     let pool = sqlx::PgPool::connect(url).await.expect("connect");

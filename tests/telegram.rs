@@ -549,3 +549,67 @@ async fn webhook_mode_behind_two_replicas_on_postgres() {
         base.stop().await;
     }
 }
+
+/// `/start CODE` whose first delivery failed half-way (the code used, the "linked" message
+/// refused by Telegram, so the update is not acknowledged) still links when Telegram delivers
+/// it again; the same code from another account does not.
+#[tokio::test]
+async fn a_link_that_failed_half_way_links_when_the_update_comes_again() {
+    use common::fake_telegram::{Answer, FakeTelegram, text_update};
+    const TESS: i64 = 555_201;
+    const OTTO: i64 = 555_202;
+    let (_, store, _dir) = common::backends("telegram_relink").await.remove(0);
+    let server = TestServer::start(store.clone()).await;
+    let (fake, url) = FakeTelegram::start().await;
+    let bot = TelegramAdapter::new(TOKEN, &url, server.state.chat.clone()).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(bot.run(async {
+        let _ = stop_rx.await;
+    }));
+    let now = chrono::Utc::now().timestamp_millis();
+    store
+        .create_link_code("tess-code", "ACME", now + 3_600_000, now)
+        .await
+        .unwrap();
+
+    // Telegram refuses the first "linked" message: the update is not acknowledged.
+    fake.script(TESS, [Answer::NotOk]);
+    let start = text_update(1, TESS, "Tess", "/start tess-code");
+    fake.push(start.clone());
+    fake.until("the refused answer", 30, |f| {
+        (f.attempts_to(TESS) >= 1).then_some(())
+    })
+    .await;
+    // Telegram delivers it again.
+    fake.push(start);
+    let texts = fake
+        .until("Tess's link", 30, |f| {
+            let t = f.accepted_to(TESS);
+            (t.len() >= 2).then_some(t)
+        })
+        .await;
+    assert!(texts[0].contains("linked to Acme"), "{texts:#?}");
+    assert!(
+        !texts.iter().any(|t| t.contains("unknown, used or expired")),
+        "{texts:#?}"
+    );
+    let tess = store
+        .person_by_identity("telegram", &TESS.to_string())
+        .await
+        .unwrap()
+        .expect("Tess is known");
+    assert_eq!(tess.client_code.as_deref(), Some("ACME"));
+
+    // Someone else with Tess's code is refused.
+    fake.push(text_update(2, OTTO, "Otto", "/start tess-code"));
+    let texts = fake
+        .until("Otto's answer", 30, |f| {
+            let t = f.accepted_to(OTTO);
+            (!t.is_empty()).then_some(t)
+        })
+        .await;
+    assert!(texts[0].contains("unknown, used or expired"), "{texts:#?}");
+
+    let _ = stop_tx.send(());
+    running.await.unwrap().unwrap();
+}

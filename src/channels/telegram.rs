@@ -303,7 +303,8 @@ impl TelegramAdapter {
                 ("start", "") => "hello".to_string(),
                 ("start", code) => {
                     let now = Utc::now().timestamp_millis();
-                    match self.chat.store.redeem_link_code(code, now).await? {
+                    let by = format!("telegram:{}", user.id.0);
+                    match self.chat.store.redeem_link_code(code, &by, now).await? {
                         Some(c) => {
                             let name = current(&self.chat.knowledge)
                                 .clients

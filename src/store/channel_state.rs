@@ -22,6 +22,14 @@ pub trait ChannelState: Send + Sync {
         now: Millis,
     ) -> StoreResult<()>;
 
-    /// Use a link code once: its client, or `None` if unknown, used or expired.
-    async fn redeem_link_code(&self, code: &str, now: Millis) -> StoreResult<Option<String>>;
+    /// Use a link code once, for the chat account `by` (`channel:external_id`): its client, or
+    /// `None` if unknown, expired or used by another account. The account that used it gets
+    /// its client again (a redelivered `/start CODE` whose first delivery did not finish),
+    /// expired by then or not.
+    async fn redeem_link_code(
+        &self,
+        code: &str,
+        by: &str,
+        now: Millis,
+    ) -> StoreResult<Option<String>>;
 }

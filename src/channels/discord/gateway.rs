@@ -275,7 +275,8 @@ impl Handler {
     /// `/link CODE`: a one-time code from `frontdoor link-code` puts the user in a client.
     async fn on_link(&self, ctx: &Context, c: &CommandInteraction, code: &str) {
         let now = Utc::now().timestamp_millis();
-        let linked = match self.chat.store.redeem_link_code(code, now).await {
+        let by = format!("discord:{}", c.user.id.get());
+        let linked = match self.chat.store.redeem_link_code(code, &by, now).await {
             Ok(linked) => linked,
             Err(e) => {
                 tracing::error!(error = %e, "link code lookup failed");

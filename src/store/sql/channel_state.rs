@@ -46,15 +46,19 @@ macro_rules! impl_channel_state {
             async fn redeem_link_code(
                 &self,
                 code: &str,
+                by: &str,
                 now: $crate::store::Millis,
             ) -> $crate::store::StoreResult<Option<String>> {
+                // A code used before this migration has no `used_by`: nobody gets it again.
                 let row: Option<(String,)> = sqlx::query_as(
-                    "UPDATE link_codes SET used_at = $2
-                     WHERE code = $1 AND used_at IS NULL AND expires_at > $2
+                    "UPDATE link_codes SET used_at = COALESCE(used_at, $2), used_by = $3
+                     WHERE code = $1
+                       AND ((used_at IS NULL AND expires_at > $2) OR used_by = $3)
                      RETURNING client_code",
                 )
                 .bind(code)
                 .bind(now)
+                .bind(by)
                 .fetch_optional(&self.writer)
                 .await?;
                 Ok(row.map(|r| r.0))
