@@ -1536,6 +1536,77 @@ async fn announcements_are_recorded_once_on_every_backend() {
 /// PostgreSQL's group commit: the write jobs that queue while the writers are busy share one
 /// transaction; a job that fails there costs the others nothing (the batch is run again job by
 /// job), and a lost version race and a duplicate message leave nothing behind.
+/// Two replicas take a brand-new sender's first message at the same moment (one chat user's
+/// update delivered to both, or two chats of theirs): one links the identity, the other's turn is
+/// a `Conflict` that leaves nothing (the service then steps again and finds the person), never
+/// an error; each identity has one person and no person is left without one.
+#[tokio::test]
+async fn a_new_sender_on_two_replicas_at_once_is_one_person_and_no_error() {
+    let Some(url) = common::postgres_url("new_sender_race") else {
+        return;
+    };
+    let schema = common::unique_schema("new_sender_race");
+    let a: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(common::postgres_store(&url, &schema).await);
+    let b: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(common::postgres_store(&url, &schema).await);
+    let first = |n: usize, replica: &str, who: &str| Turn {
+        conversation_id: format!("c-{n}-{replica}"),
+        expected_version: 0,
+        new_state: r#"{"step":1}"#.into(),
+        channel: "web".into(),
+        person_id: None,
+        opening: TurnOpening {
+            session: Some(format!("s-{n}-{replica}")),
+            identity: Some(claim(who, None)),
+        },
+        client_code: None,
+        off_hours: false,
+        inbound: msg("hello", Some(&format!("m-{n}-{replica}"))),
+        outbound: vec![msg("hi, how can I help?", None)],
+        records: vec![],
+        now: 10,
+    };
+    let mut conflicts = 0;
+    for n in 0..30 {
+        let who = format!("zoe-{n}");
+        let (ta, tb) = (first(n, "a", &who), first(n, "b", &who));
+        let (ra, rb) = tokio::join!(a.commit_turn(&ta), b.commit_turn(&tb));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        for (r, t) in [(&ra, &ta), (&rb, &tb)] {
+            match r {
+                TurnOutcome::Committed { .. } => {}
+                TurnOutcome::Conflict => {
+                    conflicts += 1;
+                    let session = t.opening.session.as_deref().unwrap();
+                    let left = a.conversation_by_session("web", session).await.unwrap();
+                    assert!(left.is_none(), "{who}: a refused turn leaves nothing");
+                }
+                other => panic!("{who}: {other:?}"),
+            }
+        }
+        assert!(
+            matches!(ra, TurnOutcome::Committed { .. })
+                || matches!(rb, TurnOutcome::Committed { .. }),
+            "{who}: one of the two is kept"
+        );
+    }
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let count = |sql: &str| {
+        let sql = format!("SELECT count(*) FROM {schema}.{sql}");
+        let admin = admin.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&admin)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count("identities").await, 30, "one identity each");
+    assert_eq!(count("people").await, 30, "one person each, none left over");
+    eprintln!("new sender race: {conflicts} of 60 turns lost the race and were refused cleanly");
+}
+
 #[tokio::test]
 async fn postgres_group_commit_shares_a_transaction_and_isolates_a_failing_job() {
     let Some(url) = common::postgres_url("postgres_group_commit") else {

@@ -462,11 +462,15 @@ impl ChatService {
                     let pause = rand::random_range(1..20u64);
                     tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                     let again = if opening {
-                        // It was opened meanwhile: this turn is not the session's first.
-                        opening = false;
-                        self.store
+                        // It was opened meanwhile: this turn is not the session's first. Else
+                        // the conflict was over its sender, whom another replica linked to a
+                        // person of its own at that moment: open it again, the sender found.
+                        let opened = self
+                            .store
                             .conversation_by_session(&inbound.channel, &inbound.session_key)
-                            .await?
+                            .await?;
+                        opening = opened.is_none();
+                        opened.or_else(|| Some(conversation.clone()))
                     } else {
                         self.store.conversation(&conversation.id).await?
                     };

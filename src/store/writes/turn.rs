@@ -91,7 +91,10 @@ pub async fn commit_turn<E: Exec + ?Sized>(
         // so there is nothing to look up again.
         (Some(_), Some(id)) => Sender::Found(id),
         (Some(claim), None) if tx.modifying_ctes() => {
-            find_or_create_at_once(tx, claim, turn.now).await?
+            match find_or_create_at_once(tx, claim, turn.now).await? {
+                Some(sender) => sender,
+                None => return Ok((TurnOutcome::Conflict, false)),
+            }
         }
         (Some(claim), None) => match tx
             .fetch_person(
@@ -340,13 +343,16 @@ const OPENING_TURN: &str = concat!(
 );
 
 /// PostgreSQL: the sender by their identity, or a new person with that identity, in one
-/// statement (a session's first message usually brings a new anonymous person).
+/// statement (a session's first message usually brings a new anonymous person). `None` when
+/// another replica's writer linked the identity to a person of its own meanwhile (the same
+/// update delivered to two replicas at once): the person made here is taken back and the turn
+/// is a `Conflict`, so the service steps again and finds that person.
 async fn find_or_create_at_once<E: Exec + ?Sized>(
     tx: &mut E,
     claim: &IdentityClaim,
     now: i64,
-) -> StoreResult<Sender> {
-    let (found, made) = tx
+) -> StoreResult<Option<Sender>> {
+    let (known, made) = tx
         .fetch_i64_pair(
             "WITH found AS (
                 SELECT person_id FROM identities WHERE channel = $1 AND external_id = $2
@@ -357,9 +363,11 @@ async fn find_or_create_at_once<E: Exec + ?Sized>(
             ), linked AS (
                 INSERT INTO identities (channel, external_id, person_id, created_at)
                 SELECT $1, $2, id, $5 FROM made
+                ON CONFLICT (channel, external_id) DO NOTHING
                 RETURNING person_id
             )
-            SELECT (SELECT person_id FROM found), (SELECT id FROM made)",
+            SELECT COALESCE((SELECT person_id FROM found), (SELECT person_id FROM linked)),
+                (SELECT id FROM made)",
             args![
                 &claim.channel,
                 &claim.external_id,
@@ -370,10 +378,15 @@ async fn find_or_create_at_once<E: Exec + ?Sized>(
         )
         .await?
         .ok_or_else(|| StoreError::Invalid("finding a sender gave no row".into()))?;
-    match (found, made) {
-        (Some(id), _) => Ok(Sender::Found(id)),
-        (None, Some(id)) => Ok(Sender::Created(id)),
-        (None, None) => Err(StoreError::Invalid(
+    match (known, made) {
+        (Some(id), None) => Ok(Some(Sender::Found(id))),
+        (Some(id), Some(m)) if id == m => Ok(Some(Sender::Created(id))),
+        (None, Some(m)) => {
+            tx.queue("DELETE FROM people WHERE id = $1", args![m])
+                .await?;
+            Ok(None)
+        }
+        _ => Err(StoreError::Invalid(
             "a sender neither found nor created".into(),
         )),
     }
