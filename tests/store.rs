@@ -30,6 +30,23 @@ fn msg(text: &str, channel_id: Option<&str>) -> NewMessage {
     }
 }
 
+/// A client with no account managers, as the tests that only need it to exist seed it.
+async fn client_without_managers(
+    store: &dyn Store,
+    code: &str,
+    name: &str,
+    timezone: &str,
+    at: i64,
+) {
+    let client = ClientRecord {
+        code: code.into(),
+        name: name.into(),
+        timezone: timezone.into(),
+        spa: "{}".into(),
+    };
+    store.upsert_client(&client, &[], at).await.unwrap();
+}
+
 async fn story(name: &str, store: &dyn Store) {
     store.ping().await.unwrap();
     store
@@ -423,19 +440,7 @@ async fn store_story_on_every_backend() {
 #[tokio::test]
 async fn ledger_rows_and_request_events_are_immutable() {
     for (name, store, data) in common::backends("ledger_immutable").await {
-        store
-            .upsert_client(
-                &ClientRecord {
-                    code: "ACME".into(),
-                    name: "Acme".into(),
-                    timezone: "Europe/London".into(),
-                    spa: "{}".into(),
-                },
-                &[],
-                1,
-            )
-            .await
-            .unwrap();
+        client_without_managers(store.as_ref(), "ACME", "Acme", "Europe/London", 1).await;
         let p = store
             .resolve_person(&claim("u", Some("ACME")), 1)
             .await
@@ -664,19 +669,7 @@ async fn request_numbers_stay_unique_beside_a_replica_that_bumps_the_counter() {
 async fn a_link_code_is_one_accounts_and_its_redelivery_still_links() {
     for (name, store, data) in common::backends("link_codes").await {
         let now = chrono::Utc::now().timestamp_millis();
-        store
-            .upsert_client(
-                &ClientRecord {
-                    code: "ACME".into(),
-                    name: "Acme".into(),
-                    timezone: "Europe/London".into(),
-                    spa: "{}".into(),
-                },
-                &[],
-                now,
-            )
-            .await
-            .unwrap();
+        client_without_managers(store.as_ref(), "ACME", "Acme", "Europe/London", now).await;
         store
             .create_link_code("tess-code", "ACME", now + 60_000, now)
             .await
@@ -875,13 +868,7 @@ async fn concurrent_turns_on_one_conversation_serialise() {
 async fn a_first_turn_opens_its_session_and_sender_or_leaves_nothing() {
     for (name, store, _dir) in common::backends("turn_opening").await {
         for code in ["ACME", "GLOBEX"] {
-            let client = ClientRecord {
-                code: code.into(),
-                name: code.into(),
-                timezone: "Europe/London".into(),
-                spa: "{}".into(),
-            };
-            store.upsert_client(&client, &[], 1).await.unwrap();
+            client_without_managers(store.as_ref(), code, code, "Europe/London", 1).await;
         }
         let first = |session: &str, conversation: &str, message: &str, who: IdentityClaim| Turn {
             conversation_id: conversation.into(),
@@ -1244,19 +1231,7 @@ fn delivery(channel: &str, recipient: &str, status: DeliveryStatus, due_at: i64)
 
 async fn announcement_story(name: &str, store: &dyn Store) {
     for code in ["ACME", "GLOBEX"] {
-        store
-            .upsert_client(
-                &ClientRecord {
-                    code: code.into(),
-                    name: code.into(),
-                    timezone: "UTC".into(),
-                    spa: "{}".into(),
-                },
-                &[],
-                1,
-            )
-            .await
-            .unwrap();
+        client_without_managers(store, code, code, "UTC", 1).await;
     }
     // Ann is linked to ACME and talks in a private chat and a group; Bob is GLOBEX's; Cy never
     // linked; Dee is ACME's on Discord.

@@ -137,6 +137,29 @@ async fn start_fake() -> (FakeBotApi, String) {
     (fake, url)
 }
 
+/// The real bot long-polling the fake Bot API at `url` for `server`'s chat service.
+struct Polling {
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<Result<(), frontdoor::channels::telegram::TelegramError>>,
+}
+
+impl Polling {
+    fn start(url: &str, server: &TestServer) -> Polling {
+        let bot = TelegramAdapter::new(TOKEN, url, server.state.chat.clone()).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(bot.run(async {
+            let _ = stopped.await;
+        }));
+        Polling { stop, running }
+    }
+
+    /// Stop polling; the bot must have run without an error.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.running.await.unwrap().unwrap();
+    }
+}
+
 /// Wait until the bot has sent at least `n` messages (it works asynchronously).
 async fn sent(fake: &FakeBotApi, n: usize) -> Vec<String> {
     common::wait::until(&format!("{n} messages from the bot"), PATIENCE, || {
@@ -151,11 +174,7 @@ async fn telegram_conversation_through_the_real_client() {
     let (_, store, _dir) = common::backends("telegram").await.remove(0);
     let server = TestServer::start(store.clone()).await;
     let (fake, url) = start_fake().await;
-    let bot = TelegramAdapter::new(TOKEN, &url, server.state.chat.clone()).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(bot.run(async {
-        let _ = stop_rx.await;
-    }));
+    let bot = Polling::start(&url, &server);
 
     // Linking with a one-time code puts the user in their client.
     let now = chrono::Utc::now().timestamp_millis();
@@ -302,8 +321,7 @@ async fn telegram_conversation_through_the_real_client() {
     })
     .await;
 
-    let _ = stop_tx.send(());
-    running.await.unwrap().unwrap();
+    bot.stop().await;
     server.stop().await;
 }
 
@@ -312,11 +330,7 @@ async fn the_same_question_gets_the_same_answer_on_telegram_and_the_web() {
     let (_, store, _dir) = common::backends("telegram_same").await.remove(0);
     let server = TestServer::start(store.clone()).await;
     let (fake, url) = start_fake().await;
-    let bot = TelegramAdapter::new(TOKEN, &url, server.state.chat.clone()).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(bot.run(async {
-        let _ = stop_rx.await;
-    }));
+    let bot = Polling::start(&url, &server);
     let question = "how do I book annual leave";
     fake.push(text_update(1, question));
     sent(&fake, 2).await;
@@ -349,8 +363,7 @@ async fn the_same_question_gets_the_same_answer_on_telegram_and_the_web() {
         .map(|r| r["text"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(telegram, web, "one dialogue, every channel");
-    let _ = stop_tx.send(());
-    running.await.unwrap().unwrap();
+    bot.stop().await;
     server.stop().await;
 }
 
@@ -359,11 +372,7 @@ async fn a_manager_replies_from_telegram_and_the_web_client_gets_it() {
     let (_, store, _dir) = common::backends("telegram_manager").await.remove(0);
     let server = TestServer::start(store.clone()).await;
     let (fake, url) = start_fake().await;
-    let bot = TelegramAdapter::new(TOKEN, &url, server.state.chat.clone()).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(bot.run(async {
-        let _ = stop_rx.await;
-    }));
+    let bot = Polling::start(&url, &server);
     // A web client of ACME asks for a human.
     let http = reqwest::Client::new();
     let body: Value = http
@@ -412,8 +421,7 @@ async fn a_manager_replies_from_telegram_and_the_web_client_gets_it() {
         store.escalation(id).await.unwrap().unwrap().status,
         "acknowledged"
     );
-    let _ = stop_tx.send(());
-    running.await.unwrap().unwrap();
+    bot.stop().await;
     server.stop().await;
 }
 
@@ -561,11 +569,7 @@ async fn a_link_that_failed_half_way_links_when_the_update_comes_again() {
     let (_, store, _dir) = common::backends("telegram_relink").await.remove(0);
     let server = TestServer::start(store.clone()).await;
     let (fake, url) = FakeTelegram::start().await;
-    let bot = TelegramAdapter::new(TOKEN, &url, server.state.chat.clone()).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(bot.run(async {
-        let _ = stop_rx.await;
-    }));
+    let bot = Polling::start(&url, &server);
     let now = chrono::Utc::now().timestamp_millis();
     store
         .create_link_code("tess-code", "ACME", now + 3_600_000, now)
@@ -610,6 +614,5 @@ async fn a_link_that_failed_half_way_links_when_the_update_comes_again() {
         .await;
     assert!(texts[0].contains("unknown, used or expired"), "{texts:#?}");
 
-    let _ = stop_tx.send(());
-    running.await.unwrap().unwrap();
+    bot.stop().await;
 }
