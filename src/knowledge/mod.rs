@@ -188,26 +188,26 @@ impl Knowledge {
         for file in files_with_ext(&kb.join("processes"), "toml") {
             loader.load_process(&file);
         }
-        for file in files_with_ext(&kb, "md") {
-            // README files document the folder; they are not articles.
-            if file
-                .file_name()
-                .is_some_and(|n| n.eq_ignore_ascii_case("README.md"))
-            {
-                continue;
-            }
-            loader.load_article(&file);
+        // README files document the folder; they are not articles.
+        let articles: Vec<PathBuf> = files_with_ext(&kb, "md")
+            .into_iter()
+            .filter(|f| {
+                !f.file_name()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("README.md"))
+            })
+            .collect();
+        loader.load_each(&articles, load::Loader::load_article);
+        let (vocabulary, intents): (Vec<PathBuf>, Vec<PathBuf>) =
+            files_with_ext(&intents_dir, "toml")
+                .into_iter()
+                .partition(|f| {
+                    f.file_name()
+                        .is_some_and(|n| n == load::vocabulary::FILE_NAME)
+                });
+        for file in &vocabulary {
+            loader.load_vocabulary(file);
         }
-        for file in files_with_ext(&intents_dir, "toml") {
-            if file
-                .file_name()
-                .is_some_and(|n| n == load::vocabulary::FILE_NAME)
-            {
-                loader.load_vocabulary(&file);
-            } else {
-                loader.load_intents(&file);
-            }
-        }
+        loader.load_each(&intents, load::Loader::load_intents);
         phases.done("content files");
         let knowledge = assemble(&mut loader, root, config, previous);
         phases.done("assembled");

@@ -322,6 +322,9 @@ struct RawProcess {
 }
 
 /// Collects errors while loading.
+/// Files of one kind read per thread, at least (the shipped content's 68 articles stay on one).
+const FILES_PER_THREAD: usize = 512;
+
 pub struct Loader {
     pub errors: Vec<ContentError>,
     pub raw: Raw,
@@ -341,6 +344,78 @@ impl Loader {
             holidays: BTreeMap::new(),
             default_region: None,
         }
+    }
+
+    /// `load` over `files`, in their order. Many files (a 100× knowledge base has 6,800
+    /// articles: 0.3 s of its load) are read on every core, each thread's contiguous share into
+    /// a loader of its own, which this one then takes in, in file order: the same content and
+    /// errors as reading them one by one.
+    pub fn load_each(&mut self, files: &[PathBuf], load: fn(&mut Loader, &Path)) {
+        let threads = std::thread::available_parallelism()
+            .map(|t| t.get())
+            .unwrap_or(1)
+            .min(files.len() / FILES_PER_THREAD)
+            .max(1);
+        if threads == 1 {
+            for file in files {
+                load(self, file);
+            }
+            return;
+        }
+        let shares = crate::engine::parallel::run_scoped(
+            files
+                .chunks(files.len().div_ceil(threads))
+                .map(|share| {
+                    let mut helper = self.helper();
+                    move || {
+                        for file in share {
+                            load(&mut helper, file);
+                        }
+                        helper
+                    }
+                })
+                .collect(),
+        );
+        for helper in shares {
+            self.take_in(helper);
+        }
+    }
+
+    /// An empty loader with this one's settings (the organisation's time zone and holidays).
+    fn helper(&self) -> Loader {
+        Loader {
+            errors: Vec::new(),
+            raw: Raw::default(),
+            default_tz: self.default_tz,
+            holidays: self.holidays.clone(),
+            default_region: self.default_region.clone(),
+        }
+    }
+
+    /// What `other` read, after what this one read.
+    fn take_in(&mut self, other: Loader) {
+        // Every field named, so a new kind of content cannot be left behind.
+        let Raw {
+            organisation,
+            articles,
+            intents,
+            services,
+            clients,
+            processes,
+            vocabulary,
+            texts,
+        } = other.raw;
+        if organisation.is_some() {
+            self.raw.organisation = organisation;
+        }
+        self.raw.articles.extend(articles);
+        self.raw.intents.extend(intents);
+        self.raw.services.extend(services);
+        self.raw.clients.extend(clients);
+        self.raw.processes.extend(processes);
+        self.raw.vocabulary.extend(vocabulary);
+        self.raw.texts.extend(texts);
+        self.errors.extend(other.errors);
     }
 
     pub(super) fn err(&mut self, file: &Path, line: usize, message: impl Into<String>) {
