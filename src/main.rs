@@ -15,7 +15,6 @@ use frontdoor::config::Config;
 
 fn main() -> anyhow::Result<()> {
     return_freed_memory_promptly();
-    no_transparent_huge_pages();
     let cli = Cli::parse();
     let config = Config::load(&cli.flags())?;
     if cli.command.logs() {
@@ -36,23 +35,5 @@ fn return_freed_memory_promptly() {
         // SAFETY: called first thing in `main`, before any other thread exists (the function
         // is not thread safe); it only changes an allocator setting.
         unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 10) }
-    }
-}
-
-/// Transparent huge pages off for this process. mimalloc asks the kernel for them on its
-/// arenas, and the kernel then zeroes a whole 2 MB page on the first touch of any byte in it:
-/// a content load fills and frees large arrays phase after phase, so pages were zeroed again
-/// and again (7% of a 100× `bench-kb` run's CPU in `clear_page_erms`). Off, over 6 runs each in
-/// alternating groups: the 100× load's median 3.49 → 3.29 s, its peak 378 → 352 MB, queries
-/// as fast (README, "A knowledge base 100× the shipped one"). `MIMALLOC_ALLOW_THP` set in the
-/// environment leaves the kernel's setting alone (mimalloc reads it too).
-fn no_transparent_huge_pages() {
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
-        return;
-    }
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and sets a flag on this process.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }

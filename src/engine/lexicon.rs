@@ -143,6 +143,20 @@ impl Lexicon {
         &LEXICON
     }
 
+    /// Index the lexicon on a thread of its own, once per process, so that a content load
+    /// which will need it finds it ready: WordNet's parse takes about 80 ms, which the load's
+    /// one-core phases (cross-checks, intent definitions, the dictionary) leave a core for.
+    /// A build that gets there first waits for it, as for any first use.
+    pub fn prepare() {
+        static STARTED: std::sync::Once = std::sync::Once::new();
+        STARTED.call_once(|| {
+            // No thread to be had: the build's own first use indexes it.
+            let _ = std::thread::Builder::new()
+                .name("lexicon".into())
+                .spawn(|| LazyLock::force(&LEXICON));
+        });
+    }
+
     fn load() -> Lexicon {
         let text = thesaurus_wordnet::uncompress();
         let mut entries: HashMap<Box<str>, Box<[Box<str>]>> = HashMap::new();

@@ -17,6 +17,7 @@ pub mod model;
 pub mod rasa;
 pub mod render;
 pub mod scale;
+mod small_pages;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -161,6 +162,10 @@ impl Knowledge {
         previous: Option<&Knowledge>,
     ) -> (Option<Knowledge>, Vec<ContentError>) {
         crate::engine::set_memory_probe(process_memory_mb);
+        let _small_pages = small_pages::SmallPages::during_load();
+        if config.lexicon {
+            crate::engine::lexicon::Lexicon::prepare();
+        }
         let mut phases = crate::engine::Phases::start();
         let mut loader = load::Loader::new();
         let kb = root.join("knowledge-base");
