@@ -321,10 +321,10 @@ struct RawProcess {
     step: Vec<RawStep>,
 }
 
-/// Collects errors while loading.
 /// Files of one kind read per thread, at least (the shipped content's 68 articles stay on one).
 const FILES_PER_THREAD: usize = 512;
 
+/// Collects errors while loading.
 pub struct Loader {
     pub errors: Vec<ContentError>,
     pub raw: Raw,
