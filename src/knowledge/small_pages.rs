@@ -4,7 +4,7 @@
 //! 2 MB page on the first touch of any byte in it. A load fills and frees large arrays phase
 //! after phase, so pages were zeroed again and again: 7% of a 100× `bench-kb` run's CPU was
 //! in `clear_page_erms`. With them off (for the whole process, in that measurement), 6 runs
-//! each in alternating groups: the 100× load's median 3.49 → 3.29 s and its peak 378 → 352 MB,
+//! each in alternating groups: the 100× load's median 3.57 → 3.29 s and its peak 378 → 352 MB,
 //! queries afterwards as fast (README, "A knowledge base 100× the shipped one"). Serving keeps
 //! the kernel's setting: with huge pages off for the whole process, our loadtest's median was
 //! 3.6% lower (six alternating runs each, within the noise but not in its favour).
