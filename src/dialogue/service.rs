@@ -96,8 +96,19 @@ pub struct ChatService {
     /// The SSO's case systems, told of every request created or changed (through the outbox).
     pub request_hooks: Arc<Vec<RequestHook>>,
     sessions: SessionLocks,
+    counts: Arc<TurnCounts>,
     rollouts: rollout::RolloutCache,
     notices: notices::NoticeCache,
+}
+
+/// This replica's turns that went other than straight through (counters for `/metrics`).
+#[derive(Debug, Default)]
+pub struct TurnCounts {
+    /// Turns that handed their session over to its next message before they were durable.
+    pub handed_over: std::sync::atomic::AtomicU64,
+    /// Steps taken again because the commit found the conversation moved on (another replica
+    /// first, or a handed-over turn that was refused).
+    pub stepped_again: std::sync::atomic::AtomicU64,
 }
 
 /// A new conversation's id: the time in milliseconds (12 hex digits), then 128 random bits.
@@ -133,6 +144,7 @@ impl ChatService {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             request_hooks: Arc::new(Vec::new()),
             sessions: SessionLocks::default(),
+            counts: Arc::default(),
             rollouts: rollout::RolloutCache::default(),
             notices: notices::NoticeCache::default(),
         }
@@ -153,6 +165,11 @@ impl ChatService {
         self.sessions.in_flight()
     }
 
+    /// This replica's turn counters since it started.
+    pub fn turn_counts(&self) -> &TurnCounts {
+        &self.counts
+    }
+
     pub async fn handle(&self, inbound: Inbound) -> Result<Outbound, ServiceError> {
         self.handle_with(inbound, Vec::new()).await
     }
@@ -165,18 +182,26 @@ impl ChatService {
         attached: Vec<Record>,
     ) -> Result<Outbound, ServiceError> {
         let started = Instant::now();
-        let _session = self
-            .sessions
-            .lock(format!("{}\u{1f}{}", inbound.channel, inbound.session_key))
-            .await;
+        let session_key = format!("{}\u{1f}{}", inbound.channel, inbound.session_key);
+        let mut session = Some(self.sessions.lock(session_key.clone()).await);
+        // The session's last turn, if it handed the session over before it was durable: this
+        // one steps on the state that turn moves to, and is queued behind it.
+        let mut prior = session.as_mut().and_then(|s| s.take_pipelined());
         // A message seen before (same channel message id) is not looked up here: the commit
         // refuses it (`TurnOutcome::Duplicate`) and the stored answer is replayed then. Retries
         // are rare; a lookup on every message costs every message a database round trip.
         let k = current(&self.knowledge);
         let now = inbound.now;
-        let context = self
-            .store
-            .turn_context(&inbound.channel, &inbound.session_key);
+        let context = async {
+            match &prior {
+                Some(p) => Ok(Some(p.context.clone())),
+                None => {
+                    self.store
+                        .turn_context(&inbound.channel, &inbound.session_key)
+                        .await
+                }
+            }
+        };
         // A message that names its sender reads them alongside the context: on PostgreSQL's
         // pipelined reader the two share a round trip.
         let (context, identity) = match &inbound.identity {
@@ -185,7 +210,17 @@ impl ChatService {
                     .store
                     .person_by_identity(&claim.channel, &claim.external_id);
                 let (context, stored) = tokio::join!(context, stored);
-                (context?, Some((claim, stored?)))
+                let (context, stored) = (context?, stored?);
+                // Stepping on a turn not yet written: the sender as that turn leaves them.
+                let stored = match (&prior, stored) {
+                    (Some(p), Some(s))
+                        if p.context.person.as_ref().is_some_and(|cp| cp.id == s.id) =>
+                    {
+                        p.context.person.clone()
+                    }
+                    (_, s) => s,
+                };
+                (context, Some((claim, stored)))
             }
             None => (context.await?, None),
         };
@@ -207,6 +242,12 @@ impl ChatService {
                 .filter(|c| c.person.as_ref().is_some_and(|cp| cp.id == p.id))
                 .map(|c| (c.request_count, c.last_survey_at)),
         };
+        // What a handed-over turn leaves its successor besides the conversation.
+        let unchanged = context.as_ref().map(|c| sessions::Before {
+            person: c.person.clone(),
+            request_count: c.request_count,
+            last_survey_at: c.last_survey_at,
+        });
         // A session's first turn opens its conversation itself (`TurnOpening::session`).
         let mut opening = context.is_none();
         let conversation = match context.map(|c| c.conversation) {
@@ -427,7 +468,34 @@ impl ChatService {
                 records,
                 now: millis(now),
             };
-            match self.store.commit_turn(&turn).await? {
+            // A turn that changes nothing but the conversation's state and log hands the
+            // session over once it is queued, so the session's next message steps while this
+            // one is written (the writer keeps their order). Its client still hears back only
+            // once it is durable.
+            let hand_over = match (&unchanged, &inbound.input) {
+                (Some(before), Input::Text(_) | Input::Button(_)) if !opening => {
+                    sessions::successor_context(&turn, &conversation, before, &speaker)
+                }
+                _ => None,
+            };
+            let queued = self.store.queue_turn(&turn)?;
+            // (`session` is taken only when the turn hands it over.)
+            let fate = match hand_over.and_then(|c| Some((c, session.take()?))) {
+                Some((context, guard)) => {
+                    self.counts
+                        .handed_over
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (fate, done) = tokio::sync::watch::channel(None);
+                    let lingering = guard.hand_over(sessions::Pipelined { context, done });
+                    let outcome = queued.await;
+                    let kept = matches!(outcome, Ok(TurnOutcome::Committed { .. }));
+                    let _ = fate.send(Some(kept));
+                    drop(lingering);
+                    outcome?
+                }
+                None => queued.await?,
+            };
+            match fate {
                 TurnOutcome::Committed { .. } => {
                     if escalated {
                         self.outbox_wake.notify_one();
@@ -457,10 +525,29 @@ impl ChatService {
                     return Err(ServiceError::Busy);
                 }
                 TurnOutcome::Conflict => {
-                    // Another replica committed a turn of this conversation first: step again on
-                    // its state, after a short random pause so the two don't collide again.
-                    let pause = rand::random_range(1..20u64);
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                    self.counts
+                        .stepped_again
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    match prior.take() {
+                        // Stepped on a turn not yet written: wait for its fate and step again
+                        // on what the store then holds.
+                        Some(p) => p.settled().await,
+                        // Another replica committed a turn of this conversation first: step
+                        // again on its state, after a short random pause so the two don't
+                        // collide again.
+                        None => {
+                            let pause = rand::random_range(1..20u64);
+                            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                        }
+                    }
+                    if session.is_none() {
+                        // Handed over and refused: the session's later turns that stepped on this
+                        // one are refused too. Step again holding the session, on the store's
+                        // state (what this turn left for them is void).
+                        let mut guard = self.sessions.lock(session_key.clone()).await;
+                        drop(guard.take_pipelined());
+                        session = Some(guard);
+                    }
                     let again = if opening {
                         // It was opened meanwhile: this turn is not the session's first. Else
                         // the conflict was over its sender, whom another replica linked to a

@@ -1,9 +1,10 @@
 //! `GET /metrics` in the Prometheus text format: messages by outcome, bot latency histogram,
 //! outbox backlog and escalations by status. Totals come from the store, so every replica
-//! reports the same counters; the group commit's are this replica's own. Guarded like the operations endpoints (admin token, or an admin/SSO lead's API token).
+//! reports the same counters; the group commit's and the turns' are this replica's own. Guarded like the operations endpoints (admin token, or an admin/SSO lead's API token).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::State;
@@ -114,6 +115,16 @@ async fn metrics(
             "frontdoor_store_write_reruns_total",
             "Batches that failed whole and were run again job by job (PostgreSQL).",
             w.reruns,
+        ),
+        (
+            "frontdoor_turns_handed_over_total",
+            "Turns that let their session's next message step before they were durable.",
+            app.chat.turn_counts().handed_over.load(Ordering::Relaxed),
+        ),
+        (
+            "frontdoor_turns_stepped_again_total",
+            "Turns stepped again because their conversation had moved on when they committed.",
+            app.chat.turn_counts().stepped_again.load(Ordering::Relaxed),
         ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}");

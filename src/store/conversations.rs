@@ -44,6 +44,9 @@ pub struct TurnContext {
     pub last_survey_at: Option<Millis>,
 }
 
+/// A queued turn's outcome, once its batch is durable ([`Conversations::queue_turn`]).
+pub type QueuedTurn = futures::future::BoxFuture<'static, StoreResult<TurnOutcome>>;
+
 /// [`TurnContext`] as one row: the conversation's columns, then the person's (prefixed `p_`,
 /// all NULL when it has none) and the two aggregates.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
@@ -232,6 +235,27 @@ pub enum Record {
     Outbox { key: String, ping: NewPing },
 }
 
+impl Record {
+    /// True when writing it leaves what the next turn reads before it steps ([`TurnContext`])
+    /// as it was: facts for the back office (a gap, a recharge, a form's figures, a survey's
+    /// answer). A request, a survey sent, an escalation or a relay changes it, or hands work to
+    /// others.
+    pub fn leaves_context_alone(&self) -> bool {
+        match self {
+            Record::Gap { .. } | Record::Ledger { .. } | Record::SurveyAnswer { .. } => true,
+            Record::InputCollection {
+                request_reference, ..
+            } => request_reference.is_none(),
+            Record::Request { .. }
+            | Record::Escalation { .. }
+            | Record::EscalationAction { .. }
+            | Record::Survey { .. }
+            | Record::RequestUpdate(_)
+            | Record::Outbox { .. } => false,
+        }
+    }
+}
+
 /// One dialogue turn, committed atomically: the inbound message, the replies, the new state and
 /// every record the turn produced.
 #[derive(Clone, Debug)]
@@ -340,6 +364,13 @@ pub trait Conversations: Send + Sync {
     async fn next_request_number(&self) -> StoreResult<i64>;
 
     async fn commit_turn(&self, turn: &Turn) -> StoreResult<TurnOutcome>;
+
+    /// Queue the turn for the next group commit now, and return its outcome as a future that
+    /// resolves once it is durable. On SQLite a turn queued after another is written after it,
+    /// in the same transaction or a later one; on PostgreSQL only when they share a batch
+    /// (two batches may run at once), else the later one may find the earlier not yet
+    /// committed and come back a `Conflict`.
+    fn queue_turn(&self, turn: &Turn) -> StoreResult<QueuedTurn>;
 
     async fn requests_of_person(&self, person_id: i64) -> StoreResult<Vec<RequestRow>>;
 

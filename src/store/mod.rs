@@ -52,7 +52,8 @@ pub use announcements::{
 pub use channel_state::ChannelState;
 pub use conversations::{
     ConversationRow, Conversations, IdentityClaim, InputCollectionRow, MessageRow, NewMessage,
-    Person, Record, SurveyRow, Turn, TurnContext, TurnContextRow, TurnOpening, TurnOutcome,
+    Person, QueuedTurn, Record, SurveyRow, Turn, TurnContext, TurnContextRow, TurnOpening,
+    TurnOutcome,
 };
 pub use database::{ClientRecord, Database, ManagerRecord, WriteCounts};
 pub use escalations::{EscalationAction, EscalationRow, Escalations};

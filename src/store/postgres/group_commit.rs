@@ -111,6 +111,20 @@ impl GroupCommit {
             + Sync
             + 'static,
     {
+        self.queue(f)?.await
+    }
+
+    /// Queue `f` now and return its answer as a future. Jobs are taken in the order they were
+    /// queued, but two batches may run at once on different writers: a job queued after
+    /// another is not sure to see what that one wrote unless they share a batch.
+    pub fn queue<T, F>(&self, f: F) -> StoreResult<BoxFuture<'static, StoreResult<T>>>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut Pipe) -> BoxFuture<'c, StoreResult<(T, bool)>>
+            + Send
+            + Sync
+            + 'static,
+    {
         let (done, answer) = oneshot::channel::<StoreResult<T>>();
         let job = Box::new(Typed {
             f,
@@ -124,9 +138,11 @@ impl GroupCommit {
                 StoreError::Unavailable("the PostgreSQL writers have stopped".into())
             }
         })?;
-        answer.await.map_err(|_| {
-            StoreError::Unavailable("the PostgreSQL write batch failed; see the log".into())
-        })?
+        Ok(Box::pin(async move {
+            answer.await.map_err(|_| {
+                StoreError::Unavailable("the PostgreSQL write batch failed; see the log".into())
+            })?
+        }))
     }
 }
 

@@ -242,6 +242,18 @@ impl PgStore {
     {
         self.group_commit.run(job).await
     }
+
+    /// [`run_write`](Self::run_write), queued now: the future is its value once durable.
+    fn queue_write<T, F>(&self, job: F) -> StoreResult<BoxFuture<'static, StoreResult<T>>>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut Pipe) -> BoxFuture<'c, StoreResult<(T, bool)>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.group_commit.queue(job)
+    }
 }
 
 impl PgStore {

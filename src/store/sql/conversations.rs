@@ -196,13 +196,20 @@ macro_rules! impl_conversations {
                 &self,
                 turn: &$crate::store::Turn,
             ) -> $crate::store::StoreResult<$crate::store::TurnOutcome> {
+                self.queue_turn(turn)?.await
+            }
+
+            fn queue_turn(
+                &self,
+                turn: &$crate::store::Turn,
+            ) -> $crate::store::StoreResult<$crate::store::QueuedTurn> {
                 let turn = std::sync::Arc::new(turn.clone());
-                self.run_write(move |tx: &mut $conn| {
+                self.queue_write(move |tx: &mut $conn| {
                     let turn = std::sync::Arc::clone(&turn);
                     Box::pin(async move {
                         $crate::store::writes::commit_turn(tx, &turn).await
                     })
-                }).await
+                })
             }
 
             async fn requests_of_person(

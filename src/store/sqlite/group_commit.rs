@@ -98,6 +98,18 @@ impl GroupCommit {
             + Send
             + 'static,
     {
+        self.queue(f)?.await
+    }
+
+    /// Queue `f` now and return its answer as a future: jobs run in the order they were
+    /// queued, one after another, so a job queued after another sees what that one wrote.
+    pub fn queue<T, F>(&self, f: F) -> StoreResult<BoxFuture<'static, StoreResult<T>>>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut rusqlite::Connection) -> BoxFuture<'c, StoreResult<(T, bool)>>
+            + Send
+            + 'static,
+    {
         let (done, answer) = oneshot::channel::<StoreResult<T>>();
         let job = Box::new(Typed {
             f,
@@ -112,9 +124,11 @@ impl GroupCommit {
                 StoreError::Unavailable("the SQLite writer has stopped".into())
             }
         })?;
-        answer.await.map_err(|_| {
-            StoreError::Unavailable("the SQLite write batch failed; see the log".into())
-        })?
+        Ok(Box::pin(async move {
+            answer.await.map_err(|_| {
+                StoreError::Unavailable("the SQLite write batch failed; see the log".into())
+            })?
+        }))
     }
 }
 

@@ -52,6 +52,17 @@ impl SqliteStore {
     {
         self.jobs.run(f).await
     }
+
+    /// [`run_write`](Self::run_write), queued now: the future is its value once durable.
+    fn queue_write<T, F>(&self, f: F) -> StoreResult<BoxFuture<'static, StoreResult<T>>>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut rusqlite::Connection) -> BoxFuture<'c, StoreResult<(T, bool)>>
+            + Send
+            + 'static,
+    {
+        self.jobs.queue(f)
+    }
 }
 
 impl SqliteStore {
