@@ -14,6 +14,7 @@ use crate::config::{DialogueSettings, EscalationSettings};
 use crate::domain::{DraftVerdict, EscalationAction};
 
 mod notices;
+mod records;
 mod rollout;
 mod sessions;
 mod speaker;
@@ -24,8 +25,7 @@ use crate::domain::time::from_millis;
 pub use crate::domain::time::millis;
 use crate::knowledge::Knowledge;
 use crate::outlet::{relay_key, request_relay_key};
-use crate::policy::ladder::{manager_at_level, next_ping_at, pings_for_level};
-use crate::policy::request_hook::{self, HookEvent, RequestHook};
+use crate::policy::request_hook::RequestHook;
 use crate::store::{
     ConversationRow, IdentityClaim, NewMessage, Record, Store, StoreError, Turn, TurnOpening,
     TurnOutcome,
@@ -187,6 +187,7 @@ impl ChatService {
         // The session's last turn, if it handed the session over before it was durable: this
         // one steps on the state that turn moves to, and is queued behind it.
         let mut prior = session.as_mut().and_then(|s| s.take_pipelined());
+        let mut after_prior = prior.as_ref().map(sessions::Pipelined::settled);
         // A message seen before (same channel message id) is not looked up here: the commit
         // refuses it (`TurnOutcome::Duplicate`) and the stored answer is replayed then. Retries
         // are rare; a lookup on every message costs every message a database round trip.
@@ -488,6 +489,12 @@ impl ChatService {
                     let (fate, done) = tokio::sync::watch::channel(None);
                     let lingering = guard.hand_over(sessions::Pipelined { context, done });
                     let outcome = queued.await;
+                    // Settled only once the turns before it are: on PostgreSQL an earlier
+                    // turn's batch may still be running when this one's is done, and a turn
+                    // that steps again must find every earlier one written or refused.
+                    if let Some(earlier) = after_prior.take() {
+                        earlier.await;
+                    }
                     let kept = matches!(outcome, Ok(TurnOutcome::Committed { .. }));
                     let _ = fate.send(Some(kept));
                     drop(lingering);
@@ -529,8 +536,8 @@ impl ChatService {
                         .stepped_again
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     match prior.take() {
-                        // Stepped on a turn not yet written: wait for its fate and step again
-                        // on what the store then holds.
+                        // Stepped on a turn not yet written: wait for its fate (and so for every
+                        // turn before it) and step again on what the store then holds.
                         Some(p) => p.settled().await,
                         // Another replica committed a turn of this conversation first: step
                         // again on its state, after a short random pause so the two don't
@@ -601,159 +608,5 @@ impl ChatService {
                 .unwrap_or_else(|| Outcome::Answered.as_str().into()),
             duplicate: true,
         }))
-    }
-
-    /// Turn effects into store records (an escalation's first ping included).
-    fn records(
-        &self,
-        k: &Knowledge,
-        event: &Event,
-        step: &super::Step,
-        reference: Option<&str>,
-    ) -> Vec<Record> {
-        let effects = &step.effects;
-        let resolve = |r: &Option<String>| -> Option<String> {
-            r.as_ref().map(|s| match reference {
-                Some(real) => s.replace(REFERENCE_PLACEHOLDER, real),
-                None => s.clone(),
-            })
-        };
-        // The step already knows whether the message came outside coverage hours.
-        let off_hours = step.off_hours;
-        let mut out = Vec::new();
-        for e in effects {
-            out.push(match e {
-                Effect::OpenRequest {
-                    service,
-                    inputs,
-                    priority,
-                    due_at,
-                } => {
-                    let reference = reference.unwrap_or_default().to_string();
-                    let inputs = serde_json::to_string(inputs).unwrap_or_else(|_| "{}".into());
-                    let hooks = if self.request_hooks.is_empty() {
-                        Vec::new()
-                    } else {
-                        let row = super::turn_requests::new_request_row(
-                            &reference,
-                            service,
-                            priority.as_str(),
-                            &inputs,
-                            event,
-                            *due_at,
-                            off_hours,
-                        );
-                        request_hook::rows(&self.request_hooks, k, HookEvent::Created, &row, &[])
-                    };
-                    Record::Request {
-                        reference,
-                        service_id: service.clone(),
-                        priority: priority.as_str().into(),
-                        inputs,
-                        due_at: millis(*due_at),
-                        off_hours,
-                        hooks,
-                    }
-                }
-                Effect::InputCollection {
-                    service,
-                    started_at,
-                    outcome,
-                    complete_first_attempt,
-                    reprompts,
-                    missing_inputs,
-                    opened_request,
-                } => Record::InputCollection {
-                    service_id: service.clone(),
-                    started_at: millis(*started_at),
-                    outcome: outcome.as_str().to_string(),
-                    complete_first_attempt: *complete_first_attempt,
-                    reprompts: i64::from(*reprompts),
-                    missing_inputs: i64::from(*missing_inputs),
-                    request_reference: if *opened_request {
-                        reference.map(str::to_string)
-                    } else {
-                        None
-                    },
-                },
-                Effect::Escalate {
-                    reason,
-                    priority,
-                    request_reference,
-                    due_at,
-                    draft,
-                } => {
-                    let request_reference = resolve(request_reference);
-                    // The primary manager's first route now; the worker falls over to the next
-                    // route if that one fails for good, and climbs the re-ping ladder.
-                    let primary = event
-                        .user
-                        .client
-                        .as_deref()
-                        .and_then(|c| k.clients.get(c))
-                        .and_then(|c| manager_at_level(c, 0))
-                        .map(|(m, _)| m);
-                    // Urgent: all of the manager's routes at once (the fast lane).
-                    let urgent = *priority == super::Priority::Urgent;
-                    let pings = primary
-                        .map(|m| pings_for_level(m, 0, false, urgent))
-                        .unwrap_or_default();
-                    let next_ping_at = primary.map(|_| {
-                        next_ping_at(
-                            k,
-                            event.user.client.as_deref(),
-                            *priority == super::Priority::Urgent,
-                            event.now,
-                            &self.escalation,
-                        )
-                    });
-                    Record::Escalation {
-                        reason: reason.clone(),
-                        priority: priority.as_str().into(),
-                        request_reference,
-                        due_at: millis(*due_at),
-                        next_ping_at: next_ping_at.map(millis),
-                        off_hours,
-                        manager_email: primary.map(|m| m.email.clone()),
-                        pings,
-                        draft: draft.as_ref().and_then(|d| serde_json::to_string(d).ok()),
-                    }
-                }
-                Effect::SendSurvey {
-                    cause,
-                    expires_at,
-                    request,
-                } => Record::Survey {
-                    cause: cause.clone(),
-                    expires_at: millis(*expires_at),
-                    request_reference: request.clone(),
-                },
-                // Needs the request as stored: `client_answer`, in `handle_with`.
-                Effect::ClientAnswer { .. } => continue,
-                Effect::SurveyAnswer { score, comment } => Record::SurveyAnswer {
-                    score: score.map(i64::from),
-                    comment: comment.clone(),
-                },
-                Effect::KnowledgeGap {
-                    kind,
-                    text,
-                    intent,
-                    confidence,
-                } => Record::Gap {
-                    kind: kind.as_str().to_string(),
-                    text: text.clone(),
-                    intent: intent.clone(),
-                    confidence: confidence.map(f64::from),
-                },
-                Effect::Recharge {
-                    interaction,
-                    reference: r,
-                } => Record::Ledger {
-                    interaction_type: interaction.clone(),
-                    reference: resolve(r),
-                },
-            });
-        }
-        out
     }
 }

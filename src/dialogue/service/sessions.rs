@@ -22,9 +22,13 @@ impl Pipelined {
         self.done.borrow().is_none() && !self.done.has_changed().is_err()
     }
 
-    /// Wait until the turn is kept or refused (or its handler is gone).
-    pub async fn settled(mut self) {
-        let _ = self.done.wait_for(Option::is_some).await;
+    /// Resolves once the turn is kept or refused (or its handler is gone). A handed-over turn
+    /// says so only after the turn it stepped on has, so this covers every turn before it.
+    pub fn settled(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut done = self.done.clone();
+        async move {
+            let _ = done.wait_for(Option::is_some).await;
+        }
     }
 }
 
