@@ -19,7 +19,7 @@ pub(super) struct Pipelined {
 impl Pipelined {
     /// Still being written: neither kept nor refused, and its handler still there to say which.
     fn in_flight(&self) -> bool {
-        self.done.borrow().is_none() && !self.done.has_changed().is_err()
+        self.done.borrow().is_none() && self.done.has_changed().is_ok()
     }
 
     /// Resolves once the turn is kept or refused (or its handler is gone). A handed-over turn
