@@ -549,10 +549,14 @@ impl ChatService {
                     }
                     if session.is_none() {
                         // Handed over and refused: the session's later turns that stepped on this
-                        // one are refused too. Step again holding the session, on the store's
-                        // state (what this turn left for them is void).
+                        // one are void too. Step again holding the session, once the last of them
+                        // is settled (and so every one before it): one still in flight expects a
+                        // version this turn's second step could reach, and would be kept on the
+                        // wrong state if it were written after it.
                         let mut guard = self.sessions.lock(session_key.clone()).await;
-                        drop(guard.take_pipelined());
+                        if let Some(later) = guard.take_pipelined() {
+                            later.settled().await;
+                        }
                         session = Some(guard);
                     }
                     let again = if opening {
