@@ -242,3 +242,86 @@ async fn a_message_refused_mid_burst_makes_the_ones_after_it_step_again_on_what_
         assert_eq!(chat.sessions_in_flight(), 0, "[{name}]");
     }
 }
+
+/// Poll `turn` until this service has handed one more session over, and return it unfinished.
+async fn until_handed_over<F: std::future::Future + Unpin>(chat: &ChatService, mut turn: F) -> F {
+    let before = chat.turn_counts().handed_over.load(Ordering::Relaxed);
+    while chat.turn_counts().handed_over.load(Ordering::Relaxed) == before {
+        tokio::select! {
+            biased;
+            _ = &mut turn => panic!("answered before it handed the session over"),
+            _ = tokio::task::yield_now() => {}
+        }
+    }
+    turn
+}
+
+#[tokio::test]
+async fn a_client_gone_mid_burst_does_not_break_the_chain() {
+    for (name, store, _dir) in common::backends("pipelined_gone").await {
+        let chat = service(&store).await;
+        let first = chat
+            .handle(text("how do I reset my password", "g1"))
+            .await
+            .unwrap();
+        let again_before = chat.turn_counts().stepped_again.load(Ordering::Relaxed);
+
+        // The second message is queued and hands the session over; the third is queued behind
+        // it and hands over too, and then its client goes away (its request is dropped). The
+        // fourth must still step on the third's state: the third's fate is told by a task of
+        // its own, not by the request that went away.
+        let second =
+            until_handed_over(&chat, Box::pin(chat.handle(text("when is payday", "g2")))).await;
+        let third = until_handed_over(
+            &chat,
+            Box::pin(chat.handle(text("I need a new laptop", "g3"))),
+        )
+        .await;
+        drop(third);
+        let fourth = chat
+            .handle(text("where is my payslip", "g4"))
+            .await
+            .expect("the fourth is answered");
+        assert!(!fourth.duplicate, "[{name}]");
+        second.await.expect("the second is answered");
+        // On SQLite nothing else makes a turn step again (its writer keeps the order); on
+        // PostgreSQL a later batch finishing first may.
+        if name == "sqlite" {
+            assert_eq!(
+                chat.turn_counts().stepped_again.load(Ordering::Relaxed),
+                again_before,
+                "[{name}] the fourth found the third in flight and stepped on it"
+            );
+        }
+
+        // The third was queued before its client left. On SQLite it is written behind the
+        // second, so it is logged, in order. On PostgreSQL its batch may run before the
+        // second's and find the conversation a version behind; with nobody left to step it
+        // again it is not kept (its client was never told it was).
+        let log = store.transcript(&first.conversation_id).await.unwrap();
+        let inbound: Vec<_> = log
+            .iter()
+            .filter(|m| m.direction == "in")
+            .map(|m| m.channel_message_id.clone().unwrap_or_default())
+            .collect();
+        if name == "sqlite" {
+            assert_eq!(inbound, ["g1", "g2", "g3", "g4"], "[{name}]");
+        } else {
+            assert!(
+                inbound == ["g1", "g2", "g3", "g4"] || inbound == ["g1", "g2", "g4"],
+                "[{name}] {inbound:?}"
+            );
+        }
+        let conversation = store
+            .conversation(&first.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            conversation.version,
+            inbound.len() as i64,
+            "[{name}] one version per message kept"
+        );
+        assert_eq!(chat.sessions_in_flight(), 0, "[{name}]");
+    }
+}

@@ -488,17 +488,25 @@ impl ChatService {
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let (fate, done) = tokio::sync::watch::channel(None);
                     let lingering = guard.hand_over(sessions::Pipelined { context, done });
-                    let outcome = queued.await;
-                    // Settled only once the turns before it are: on PostgreSQL an earlier
-                    // turn's batch may still be running when this one's is done, and a turn
-                    // that steps again must find every earlier one written or refused.
-                    if let Some(earlier) = after_prior.take() {
-                        earlier.await;
-                    }
-                    let kept = matches!(outcome, Ok(TurnOutcome::Committed { .. }));
-                    let _ = fate.send(Some(kept));
-                    drop(lingering);
-                    outcome?
+                    let earlier = after_prior.take();
+                    // On a task of its own, so the session's later turns learn this one's fate
+                    // even if its client goes away (and this future is dropped) meanwhile.
+                    let settle = tokio::spawn(async move {
+                        let outcome = queued.await;
+                        // Settled only once the turns before it are: on PostgreSQL an earlier
+                        // turn's batch may still be running when this one's is done, and a
+                        // turn that steps again must find every earlier one written or refused.
+                        if let Some(earlier) = earlier {
+                            earlier.await;
+                        }
+                        let kept = matches!(outcome, Ok(TurnOutcome::Committed { .. }));
+                        let _ = fate.send(Some(kept));
+                        drop(lingering);
+                        outcome
+                    });
+                    settle.await.map_err(|e| {
+                        StoreError::Unavailable(format!("a turn's commit was lost: {e}"))
+                    })??
                 }
                 None => queued.await?,
             };
