@@ -17,12 +17,12 @@ pub(super) struct Pipelined {
 }
 
 impl Pipelined {
-    /// Still being written: neither kept nor refused, and its handler still there to say which.
+    /// Still being written: neither kept nor refused, and its task still there to say which.
     fn in_flight(&self) -> bool {
         self.done.borrow().is_none() && self.done.has_changed().is_ok()
     }
 
-    /// Resolves once the turn is kept or refused (or its handler is gone). A handed-over turn
+    /// Resolves once the turn is kept or refused (or its task is gone). A handed-over turn
     /// says so only after the turn it stepped on has, so this covers every turn before it.
     pub fn settled(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut done = self.done.clone();
