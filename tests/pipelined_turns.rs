@@ -62,6 +62,28 @@ fn said(out: &Outbound) -> String {
         .join("\n")
 }
 
+/// The channel ids of the inbound messages the conversation logged, in the log's order.
+async fn logged(store: &Arc<dyn Store>, conversation: &str) -> Vec<String> {
+    store
+        .transcript(conversation)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.direction == "in")
+        .map(|m| m.channel_message_id.unwrap_or_default())
+        .collect()
+}
+
+/// The conversation's version: one per turn kept.
+async fn version(store: &Arc<dyn Store>, conversation: &str) -> i64 {
+    store
+        .conversation(conversation)
+        .await
+        .unwrap()
+        .expect("the conversation")
+        .version
+}
+
 /// Send these at once: `join_all` polls them in order, so they take the session in that order.
 async fn at_once(chat: &ChatService, messages: Vec<Inbound>) -> Vec<Outbound> {
     join_all(messages.into_iter().map(|m| chat.handle(m)))
@@ -161,23 +183,13 @@ async fn a_form_answered_in_one_breath_is_filled_in_the_order_it_was_written() {
 
         // The log holds every message once, in the order written; the conversation moved once
         // per message.
-        let log = store.transcript(&first.conversation_id).await.unwrap();
-        let inbound: Vec<_> = log
-            .iter()
-            .filter(|m| m.direction == "in")
-            .map(|m| m.channel_message_id.clone().unwrap_or_default())
-            .collect();
+        let inbound = logged(&store, &first.conversation_id).await;
         assert_eq!(
             inbound,
             ["m1", "m2", "m3", "m4", "m5", "m6", "m7"],
             "[{name}]"
         );
-        let conversation = store
-            .conversation(&first.conversation_id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(conversation.version, 7, "[{name}]");
+        assert_eq!(version(&store, &first.conversation_id).await, 7, "[{name}]");
         assert_eq!(
             chat.sessions_in_flight(),
             0,
@@ -223,22 +235,12 @@ async fn a_message_refused_mid_burst_makes_the_ones_after_it_step_again_on_what_
             "[{name}] the third and fourth messages stepped again"
         );
 
-        let log = store.transcript(&first.conversation_id).await.unwrap();
-        let mut inbound: Vec<_> = log
-            .iter()
-            .filter(|m| m.direction == "in")
-            .map(|m| m.channel_message_id.clone().unwrap_or_default())
-            .collect();
+        let mut inbound = logged(&store, &first.conversation_id).await;
         assert_eq!(inbound[..2], ["p1", "p2"], "[{name}] {inbound:?}");
         // The two that stepped again may be kept in either order, as between two replicas.
         inbound[2..].sort();
         assert_eq!(inbound[2..], ["p3", "p4"], "[{name}] each kept once");
-        let conversation = store
-            .conversation(&first.conversation_id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(conversation.version, 4, "[{name}]");
+        assert_eq!(version(&store, &first.conversation_id).await, 4, "[{name}]");
         assert_eq!(chat.sessions_in_flight(), 0, "[{name}]");
     }
 }
@@ -298,12 +300,7 @@ async fn a_client_gone_mid_burst_does_not_break_the_chain() {
         // second, so it is logged, in order. On PostgreSQL its batch may run before the
         // second's and find the conversation a version behind; with nobody left to step it
         // again it is not kept (its client was never told it was).
-        let log = store.transcript(&first.conversation_id).await.unwrap();
-        let inbound: Vec<_> = log
-            .iter()
-            .filter(|m| m.direction == "in")
-            .map(|m| m.channel_message_id.clone().unwrap_or_default())
-            .collect();
+        let inbound = logged(&store, &first.conversation_id).await;
         if name == "sqlite" {
             assert_eq!(inbound, ["g1", "g2", "g3", "g4"], "[{name}]");
         } else {
@@ -312,13 +309,8 @@ async fn a_client_gone_mid_burst_does_not_break_the_chain() {
                 "[{name}] {inbound:?}"
             );
         }
-        let conversation = store
-            .conversation(&first.conversation_id)
-            .await
-            .unwrap()
-            .unwrap();
         assert_eq!(
-            conversation.version,
+            version(&store, &first.conversation_id).await,
             inbound.len() as i64,
             "[{name}] one version per message kept"
         );

@@ -101,22 +101,11 @@ impl GroupCommit {
         Ok(Self { jobs })
     }
 
-    /// Queue a write job for the next group commit; its value once the batch is durable. `f`
-    /// may run more than once (see the module doc); only the last run's writes are kept.
-    pub async fn run<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: for<'c> Fn(&'c mut Pipe) -> BoxFuture<'c, StoreResult<(T, bool)>>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.queue(f)?.await
-    }
-
-    /// Queue `f` now and return its answer as a future. Jobs are taken in the order they were
-    /// queued, but two batches may run at once on different writers: a job queued after
-    /// another is not sure to see what that one wrote unless they share a batch.
+    /// Queue a write job for the next group commit now; its value, as a future, once the batch
+    /// is durable. `f` may run more than once (see the module doc); only the last run's writes
+    /// are kept. Jobs are taken in the order they were queued, but two batches may run at once
+    /// on different writers: a job queued after another is not sure to see what that one wrote
+    /// unless they share a batch.
     pub fn queue<T, F>(&self, f: F) -> StoreResult<BoxFuture<'static, StoreResult<T>>>
     where
         T: Send + 'static,

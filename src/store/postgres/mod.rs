@@ -240,7 +240,7 @@ impl PgStore {
             + Sync
             + 'static,
     {
-        self.group_commit.run(job).await
+        self.queue_write(job)?.await
     }
 
     /// [`run_write`](Self::run_write), queued now: the future is its value once durable.

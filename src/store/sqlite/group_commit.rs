@@ -88,21 +88,11 @@ impl GroupCommit {
         Ok(Self { jobs })
     }
 
-    /// Queue a write job for the next group commit; its value once the batch is durable. `f`
-    /// may run more than once; only the last run's writes are kept. Its future must be ready
-    /// at once (see `exec.rs`): the writer thread does not park.
-    pub async fn run<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: for<'c> Fn(&'c mut rusqlite::Connection) -> BoxFuture<'c, StoreResult<(T, bool)>>
-            + Send
-            + 'static,
-    {
-        self.queue(f)?.await
-    }
-
-    /// Queue `f` now and return its answer as a future: jobs run in the order they were
-    /// queued, one after another, so a job queued after another sees what that one wrote.
+    /// Queue a write job for the next group commit now; its value, as a future, once the batch
+    /// is durable. `f` may run more than once; only the last run's writes are kept. Its future
+    /// must be ready at once (see `exec.rs`): the writer thread does not park. Jobs run in the
+    /// order they were queued, one after another, so a job queued after another sees what that
+    /// one wrote.
     pub fn queue<T, F>(&self, f: F) -> StoreResult<BoxFuture<'static, StoreResult<T>>>
     where
         T: Send + 'static,

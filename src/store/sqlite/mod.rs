@@ -50,7 +50,7 @@ impl SqliteStore {
             + Send
             + 'static,
     {
-        self.jobs.run(f).await
+        self.queue_write(f)?.await
     }
 
     /// [`run_write`](Self::run_write), queued now: the future is its value once durable.
