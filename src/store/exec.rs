@@ -29,6 +29,7 @@ pub enum Arg<'a> {
     Ints(&'a [Option<i64>]),
     Reals(&'a [Option<f64>]),
     Texts(&'a [Option<&'a str>]),
+    Bools(&'a [bool]),
 }
 
 impl From<i64> for Arg<'_> {
@@ -113,6 +114,23 @@ pub trait Exec: Send {
         sql: &'static str,
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<I64Pair>>>;
+    /// Run a statement written for many rows at once: every argument a list, one answer row
+    /// per element of the first list, in order. This call gives it one row (the first list
+    /// one long) keyed by `key`, and answers the first two columns of that row. An executor
+    /// that runs many jobs side by side (PostgreSQL's group commit) may send the calls of
+    /// several as one statement, each list the concatenation of theirs: a statement costs
+    /// PostgreSQL most of what a turn does, whatever its rows (see `postgres/shared.rs`). Calls
+    /// with the same key never share a statement, and run in the order they were made, so a
+    /// statement's rows must not depend on each other except through their keys.
+    fn fetch_one_of_many<'a>(
+        &'a mut self,
+        sql: &'static str,
+        key: &'a str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<I64Pair>>> {
+        let _ = key;
+        self.fetch_i64_pair(sql, args)
+    }
     /// `id, client_code, display_name, created_at, last_seen_at`.
     fn fetch_person<'a>(
         &'a mut self,
@@ -251,7 +269,7 @@ fn prepare<'c>(
             Arg::Real(v) => st.raw_bind_parameter(index, v)?,
             Arg::Text(v) => st.raw_bind_parameter(index, v)?,
             Arg::Bool(v) => st.raw_bind_parameter(index, v)?,
-            Arg::Ints(_) | Arg::Reals(_) | Arg::Texts(_) => {
+            Arg::Ints(_) | Arg::Reals(_) | Arg::Texts(_) | Arg::Bools(_) => {
                 return Err(rusqlite::Error::ToSqlConversionFailure(
                     "a list argument: SQLite has no arrays (written for PostgreSQL's unnest)"
                         .into(),

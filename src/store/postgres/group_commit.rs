@@ -31,6 +31,7 @@ use futures::future::{BoxFuture, join_all};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::pipe::{Connection, Pipe, Target};
+use super::shared::Shared;
 use crate::store::exec::{JobOutcome, Ran, WriteStats};
 use crate::store::{StoreError, StoreResult};
 
@@ -86,7 +87,7 @@ impl GroupCommit {
         writers: usize,
         stats: Arc<WriteStats>,
     ) -> StoreResult<Self> {
-        let first = target.connect().await?;
+        let first = connect(&target).await?;
         let (jobs, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let mut first = Some(first);
@@ -135,6 +136,24 @@ impl GroupCommit {
     }
 }
 
+/// How the writers' statements are planned. Each touches a few rows by key, but PostgreSQL
+/// makes a prepared statement's generic plan once per connection, for the sizes the tables
+/// have then: the turns of a batch (`writes/turn.rs`, `NEXT_TURNS`), prepared while the tables
+/// were small, were planned as hash joins over sequential scans and stayed so as the tables
+/// grew — after 8 s of wrk, 37% of PostgreSQL's CPU went to building those hashes. Without
+/// sequential scans, hash or merge joins, the plans are index lookups in nested loops, right at
+/// any size; the joins between a statement's own lists are of a batch's rows (at most
+/// [`MAX_BATCH`]).
+const WRITER_PLANS: &str =
+    "SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off";
+
+/// A writer's connection, its planner set as [`WRITER_PLANS`] says.
+async fn connect(target: &Target) -> StoreResult<Arc<Connection>> {
+    let conn = target.connect().await?;
+    conn.client.batch_execute(WRITER_PLANS).await?;
+    Ok(conn)
+}
+
 /// One writer: gathers a batch, (re)connects when needed, runs it.
 async fn writer(
     target: Target,
@@ -153,7 +172,7 @@ async fn writer(
             }
         }
         if conn.as_ref().is_none_or(|c| c.is_closed()) {
-            conn = match tokio::time::timeout(Duration::from_secs(3), target.connect()).await {
+            conn = match tokio::time::timeout(Duration::from_secs(3), connect(&target)).await {
                 Ok(Ok(c)) => Some(c),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "PostgreSQL writer cannot connect");
@@ -219,11 +238,17 @@ async fn run_batch(conn: &Arc<Connection>, batch: Vec<Box<dyn Job>>, stats: &Wri
 async fn side_by_side(conn: &Arc<Connection>, batch: &[Box<dyn Job>]) -> StoreResult<()> {
     let mut control = Pipe::new(conn);
     control.send("BEGIN", &[]).await?;
-    let runs = join_all(batch.iter().map(|job| async move {
-        let mut pipe = Pipe::new(conn);
-        job.run(&mut pipe).await
-    }))
-    .await;
+    // The jobs' turns go as one statement (`shared.rs`).
+    let shared = Shared::new(conn);
+    let runs = shared
+        .drive(join_all(batch.iter().map(|job| {
+            let shared = &shared;
+            async move {
+                let mut pipe = Pipe::sharing(conn, shared);
+                job.run(&mut pipe).await
+            }
+        })))
+        .await;
     let begun = control.settle().await;
     let result = if let Err(e) = begun {
         Err(e)

@@ -6,6 +6,7 @@
 
 mod group_commit;
 mod pipe;
+mod shared;
 mod tls;
 
 use std::str::FromStr;

@@ -23,6 +23,7 @@ use futures::future::{BoxFuture, FutureExt};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
+use super::shared::Shared;
 use crate::store::exec::{Arg, Exec, I64Pair};
 use crate::store::{ConversationRow, Person, StoreError, StoreResult};
 
@@ -84,7 +85,7 @@ where
 
 /// One connection, shared by the jobs of a batch running side by side.
 pub struct Connection {
-    client: Client,
+    pub(super) client: Client,
     /// Prepared statements by (SQL text's address and length, argument types).
     statements: Mutex<HashMap<(usize, usize, u128), Statement>>,
 }
@@ -106,10 +107,12 @@ impl Connection {
 pub struct Pipe {
     conn: Arc<Connection>,
     sent: Vec<Sent>,
+    /// The batch's statements that jobs side by side share, in a group commit.
+    shared: Option<Arc<Shared>>,
 }
 
 /// An argument owned by a statement in flight.
-enum Owned {
+pub(super) enum Owned {
     Int(Option<i64>),
     Real(Option<f64>),
     Text(Option<String>),
@@ -117,10 +120,11 @@ enum Owned {
     Ints(Vec<Option<i64>>),
     Reals(Vec<Option<f64>>),
     Texts(Vec<Option<String>>),
+    Bools(Vec<bool>),
 }
 
 impl Owned {
-    fn of(a: &Arg<'_>) -> Self {
+    pub(super) fn of(a: &Arg<'_>) -> Self {
         match *a {
             Arg::Int(v) => Owned::Int(v),
             Arg::Real(v) => Owned::Real(v),
@@ -129,10 +133,35 @@ impl Owned {
             Arg::Ints(v) => Owned::Ints(v.to_vec()),
             Arg::Reals(v) => Owned::Reals(v.to_vec()),
             Arg::Texts(v) => Owned::Texts(v.iter().map(|t| t.map(str::to_owned)).collect()),
+            Arg::Bools(v) => Owned::Bools(v.to_vec()),
         }
     }
 
-    fn sql(&self) -> &(dyn ToSql + Sync) {
+    /// The length of a list; `None` for a single value.
+    pub(super) fn len(&self) -> Option<usize> {
+        match self {
+            Owned::Ints(v) => Some(v.len()),
+            Owned::Reals(v) => Some(v.len()),
+            Owned::Texts(v) => Some(v.len()),
+            Owned::Bools(v) => Some(v.len()),
+            Owned::Int(_) | Owned::Real(_) | Owned::Text(_) | Owned::Bool(_) => None,
+        }
+    }
+
+    /// Append `more`'s elements to this list: false, and nothing appended, unless both are
+    /// lists of one type.
+    pub(super) fn append(&mut self, more: &mut Owned) -> bool {
+        match (self, more) {
+            (Owned::Ints(a), Owned::Ints(b)) => a.append(b),
+            (Owned::Reals(a), Owned::Reals(b)) => a.append(b),
+            (Owned::Texts(a), Owned::Texts(b)) => a.append(b),
+            (Owned::Bools(a), Owned::Bools(b)) => a.append(b),
+            _ => return false,
+        }
+        true
+    }
+
+    pub(super) fn sql(&self) -> &(dyn ToSql + Sync) {
         match self {
             Owned::Int(v) => v,
             Owned::Real(v) => v,
@@ -141,6 +170,7 @@ impl Owned {
             Owned::Ints(v) => v,
             Owned::Reals(v) => v,
             Owned::Texts(v) => v,
+            Owned::Bools(v) => v,
         }
     }
 }
@@ -154,6 +184,7 @@ fn borrowed<'a>(a: &'a Arg<'a>) -> &'a (dyn ToSql + Sync) {
         Arg::Ints(v) => v,
         Arg::Reals(v) => v,
         Arg::Texts(v) => v,
+        Arg::Bools(v) => v,
     }
 }
 
@@ -166,6 +197,7 @@ fn pg_type(a: &Arg<'_>) -> (Type, u128) {
         Arg::Ints(_) => (Type::INT8_ARRAY, 4),
         Arg::Reals(_) => (Type::FLOAT8_ARRAY, 5),
         Arg::Texts(_) => (Type::TEXT_ARRAY, 6),
+        Arg::Bools(_) => (Type::BOOL_ARRAY, 7),
     }
 }
 
@@ -174,12 +206,25 @@ impl Pipe {
         Self {
             conn: Arc::clone(conn),
             sent: Vec::new(),
+            shared: None,
+        }
+    }
+
+    /// A pipe for one of the jobs that run side by side with `shared`'s.
+    pub fn sharing(conn: &Arc<Connection>, shared: &Arc<Shared>) -> Self {
+        Self {
+            shared: Some(Arc::clone(shared)),
+            ..Self::new(conn)
         }
     }
 
     /// The prepared statement for `sql` with these arguments' types (prepared on first use:
     /// one round trip per statement per connection).
-    async fn statement(&mut self, sql: &'static str, args: &[Arg<'_>]) -> StoreResult<Statement> {
+    pub(super) async fn statement(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Statement> {
         if args.len() > 32 {
             return Err(StoreError::Invalid(format!(
                 "{} arguments; at most 32 are supported",
@@ -323,6 +368,22 @@ impl Exec for Pipe {
                 .first()
                 .map(|r| Ok::<_, tokio_postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
                 .transpose()?)
+        }
+        .boxed()
+    }
+
+    fn fetch_one_of_many<'a>(
+        &'a mut self,
+        sql: &'static str,
+        key: &'a str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<I64Pair>>> {
+        async move {
+            let Some(shared) = self.shared.clone() else {
+                return self.fetch_i64_pair(sql, args).await;
+            };
+            let statement = self.statement(sql, args).await?;
+            shared.call(sql, statement, key, args).await
         }
         .boxed()
     }

@@ -7,7 +7,9 @@
 //! - in one statement ([`write_rows_at_once`], PostgreSQL): data-modifying `WITH`, each part
 //!   conditional on the one before, so a turn on a known conversation is one statement —
 //!   one message each way and one backend wake-up instead of four or five, which is most of
-//!   what a turn costs PostgreSQL (see the README's "Performance and reliability").
+//!   what a turn costs PostgreSQL (see the README's "Performance and reliability"). The turns
+//!   of a group commit's batch on known conversations share one statement ([`NEXT_TURNS`]):
+//!   starting and ending a statement was a fifth of PostgreSQL's CPU, whatever its rows.
 
 use super::super::exec::{Arg, Exec, args};
 use super::super::{IdentityClaim, StoreError, StoreResult, Turn, TurnOutcome};
@@ -306,19 +308,69 @@ macro_rules! after_moved {
     };
 }
 
-/// A turn on a known conversation ($14: the version it was computed on).
-const NEXT_TURN: &str = concat!(
-    "WITH inbound AS (",
-    insert_inbound!(),
-    "), moved AS (
-        UPDATE conversations
-        SET state = $24, version = version + 1, updated_at = $13,
-            person_id = COALESCE(person_id, $4), client_code = COALESCE(client_code, $5)
-        WHERE id = $1 AND version = $14 AND EXISTS (SELECT 1 FROM inbound)
+/// Turns on known conversations, one per element of `$1` (see [`Exec::fetch_one_of_many`]:
+/// PostgreSQL's group commit sends the turns of a batch's jobs as one statement, as long as no
+/// two are on one conversation). Per turn, as [`OPENING_TURN`] does for one: the inbound,
+/// unless its channel message id was seen before; then the conversation moved on from the
+/// version the turn was computed on ($14); only then the sender seen and the replies ($19 …
+/// $25, one element per reply, `$19` naming its turn's conversation), in order. Answers each
+/// turn's inbound id and whether it moved, in the order of `$1`.
+///
+/// What a later part needs of a turn travels in the `RETURNING` of the part before (`moved`
+/// carries the inbound's id and the sender), so each part joins one list to one other, or to a
+/// table by its key: the writers plan nested loops (`postgres/group_commit.rs`), and a first
+/// version that joined the replies to three lists at once was slower than a statement per turn.
+const NEXT_TURNS: &str = "WITH t AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[],
+                $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[], $11::int8[],
+                $12::bool[], $13::int8[], $14::int8[], $15::int8[], $16::text[], $17::text[],
+                $18::text[])
+            WITH ORDINALITY AS t (conversation_id, channel, channel_message_id, person_id,
+                client_code, text, payload, intent, confidence, outcome, latency_us, off_hours,
+                now, version, seen, seen_client_code, seen_display_name, state, n)
+    ), inbound AS (
+        INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
+            client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+        SELECT conversation_id, 'in', channel, channel_message_id, person_id, client_code, text,
+            payload, intent, confidence, outcome, latency_us, off_hours, now
+        FROM t ORDER BY n
+        ON CONFLICT DO NOTHING
+        RETURNING id, conversation_id
+    ), moved AS (
+        UPDATE conversations c
+        SET state = t.state, version = c.version + 1, updated_at = t.now,
+            person_id = COALESCE(c.person_id, t.person_id),
+            client_code = COALESCE(c.client_code, t.client_code)
+        FROM t JOIN inbound ON inbound.conversation_id = t.conversation_id
+        WHERE c.id = t.conversation_id AND c.version = t.version
+        RETURNING c.id, inbound.id AS inbound_id, t.channel, t.person_id AS sender,
+            t.client_code AS sender_client_code, t.off_hours, t.now, t.seen,
+            t.seen_client_code, t.seen_display_name
+    ), seen AS (
+        UPDATE people p SET last_seen_at = moved.now,
+            client_code = COALESCE(p.client_code, moved.seen_client_code),
+            display_name = COALESCE(moved.seen_display_name, p.display_name)
+        FROM moved
+        WHERE p.id = moved.seen
+        RETURNING p.id
+    ), replies AS (
+        INSERT INTO messages (conversation_id, direction, channel, reply_to, person_id,
+            client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
+        SELECT moved.id, 'out', moved.channel, moved.inbound_id, moved.sender,
+            moved.sender_client_code, r.text, r.payload, r.intent, r.confidence, r.outcome,
+            r.latency_us, moved.off_hours, moved.now
+        FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::float8[],
+                $24::text[], $25::int8[])
+                WITH ORDINALITY AS r (conversation_id, text, payload, intent, confidence, outcome,
+                    latency_us, n)
+            JOIN moved ON moved.id = r.conversation_id
+        ORDER BY r.n
         RETURNING id
-    ), ",
-    after_moved!("moved")
-);
+    )
+    SELECT inbound.id, CASE WHEN moved.id IS NULL THEN 0::int8 ELSE 1::int8 END
+    FROM t LEFT JOIN inbound ON inbound.conversation_id = t.conversation_id
+        LEFT JOIN moved ON moved.id = t.conversation_id
+    ORDER BY t.n";
 
 /// A session's first turn ($14: the session's key): the conversation is born at version 1 with
 /// the turn's state, and the inbound is written only if the session had none. The inbound's
@@ -406,42 +458,102 @@ async fn write_rows_at_once<E: Exec + ?Sized>(
     let outcomes: Vec<Option<&str>> = out.iter().map(|m| m.outcome.as_deref()).collect();
     let latencies: Vec<Option<i64>> = out.iter().map(|m| m.latency_us).collect();
     let claim = turn.opening.identity.as_ref();
-    let (sql, fourteenth) = match &turn.opening.session {
-        Some(session_key) => (OPENING_TURN, Arg::Text(Some(session_key))),
-        None => (NEXT_TURN, Arg::Int(Some(turn.expected_version))),
-    };
-    let mut a: Vec<Arg<'_>> = inbound_args!(turn, sender.id()).to_vec();
-    a.extend_from_slice(&[
-        fourteenth,
-        Arg::Int(sender.seen()),
-        Arg::Text(claim.and_then(|c| c.client_code.as_deref())),
-        Arg::Text(claim.and_then(|c| c.display_name.as_deref())),
+    let seen_client_code = claim.and_then(|c| c.client_code.as_deref());
+    let seen_display_name = claim.and_then(|c| c.display_name.as_deref());
+    let replies = [
         Arg::Texts(&texts),
         Arg::Texts(&payloads),
         Arg::Texts(&intents),
         Arg::Reals(&confidences),
         Arg::Texts(&outcomes),
         Arg::Ints(&latencies),
-        Arg::Text(Some(&turn.new_state)),
-    ]);
-    let (inbound, counted) = tx
-        .fetch_i64_pair(sql, &a)
-        .await?
-        .ok_or_else(|| StoreError::Invalid("a turn's statement gave no row".into()))?;
-    let counted = counted.unwrap_or(0) > 0;
-    Ok(if turn.opening.session.is_some() {
-        // Counted: the conversation it opened. Its inbound is written only then, and it
-        // moved (was born with the turn's state) once the inbound is.
-        Wrote {
-            opened: counted,
-            inbound,
-            moved: inbound.is_some(),
-        }
-    } else {
-        Wrote {
+    ];
+    let Some(session_key) = &turn.opening.session else {
+        let (inbound, moved) = next_turn(tx, turn, sender, &replies).await?;
+        return Ok(Wrote {
             opened: true,
             inbound,
-            moved: counted,
-        }
+            moved,
+        });
+    };
+    let mut a: Vec<Arg<'_>> = inbound_args!(turn, sender.id()).to_vec();
+    a.extend_from_slice(&[
+        Arg::Text(Some(session_key)),
+        Arg::Int(sender.seen()),
+        Arg::Text(seen_client_code),
+        Arg::Text(seen_display_name),
+    ]);
+    a.extend_from_slice(&replies);
+    a.push(Arg::Text(Some(&turn.new_state)));
+    let (inbound, opened) = tx
+        .fetch_i64_pair(OPENING_TURN, &a)
+        .await?
+        .ok_or_else(|| StoreError::Invalid("a turn's statement gave no row".into()))?;
+    // Counted: the conversation it opened. Its inbound is written only then, and it moved (was
+    // born with the turn's state) once the inbound is.
+    Ok(Wrote {
+        opened: opened.unwrap_or(0) > 0,
+        inbound,
+        moved: inbound.is_some(),
     })
+}
+
+/// PostgreSQL: a turn on a known conversation, as one row of [`NEXT_TURNS`] (`replies`: the
+/// reply lists as [`OPENING_TURN`] takes them). Its inbound id, and whether it moved.
+async fn next_turn<E: Exec + ?Sized>(
+    tx: &mut E,
+    turn: &Turn,
+    sender: &Sender,
+    replies: &[Arg<'_>; 6],
+) -> StoreResult<(Option<i64>, bool)> {
+    let claim = turn.opening.identity.as_ref();
+    let conversation = [Some(turn.conversation_id.as_str())];
+    let channel = [Some(turn.channel.as_str())];
+    let channel_message_id = [turn.inbound.channel_message_id.as_deref()];
+    let person = [sender.id()];
+    let client_code = [turn.client_code.as_deref()];
+    let text = [Some(turn.inbound.text.as_str())];
+    let payload = [turn.inbound.payload.as_deref()];
+    let intent = [turn.inbound.intent.as_deref()];
+    let confidence = [turn.inbound.confidence];
+    let outcome = [turn.inbound.outcome.as_deref()];
+    let latency = [turn.inbound.latency_us];
+    let off_hours = [turn.off_hours];
+    let now = [Some(turn.now)];
+    let version = [Some(turn.expected_version)];
+    let seen = [sender.seen()];
+    let seen_client_code = [claim.and_then(|c| c.client_code.as_deref())];
+    let seen_display_name = [claim.and_then(|c| c.display_name.as_deref())];
+    let state = [Some(turn.new_state.as_str())];
+    let Arg::Texts(reply_texts) = replies[0] else {
+        return Err(StoreError::Invalid("a turn's replies are lists".into()));
+    };
+    let reply_conversations = vec![Some(turn.conversation_id.as_str()); reply_texts.len()];
+    let mut a = vec![
+        Arg::Texts(&conversation),
+        Arg::Texts(&channel),
+        Arg::Texts(&channel_message_id),
+        Arg::Ints(&person),
+        Arg::Texts(&client_code),
+        Arg::Texts(&text),
+        Arg::Texts(&payload),
+        Arg::Texts(&intent),
+        Arg::Reals(&confidence),
+        Arg::Texts(&outcome),
+        Arg::Ints(&latency),
+        Arg::Bools(&off_hours),
+        Arg::Ints(&now),
+        Arg::Ints(&version),
+        Arg::Ints(&seen),
+        Arg::Texts(&seen_client_code),
+        Arg::Texts(&seen_display_name),
+        Arg::Texts(&state),
+        Arg::Texts(&reply_conversations),
+    ];
+    a.extend_from_slice(replies);
+    let (inbound, moved) = tx
+        .fetch_one_of_many(NEXT_TURNS, &turn.conversation_id, &a)
+        .await?
+        .ok_or_else(|| StoreError::Invalid("a turn's statement gave no row".into()))?;
+    Ok((inbound, moved.unwrap_or(0) > 0))
 }
