@@ -30,7 +30,8 @@ use std::time::Duration;
 use futures::future::{BoxFuture, join_all};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::pipe::{Connection, Pipe, Target};
+use super::connection::Connection;
+use super::pipe::{Pipe, Target};
 use super::shared::Shared;
 use crate::store::exec::{JobOutcome, Ran, WriteStats};
 use crate::store::{StoreError, StoreResult};

@@ -4,6 +4,7 @@
 //! turn, a new person or conversation, a request number: the jobs of `writes/`) go to the
 //! group commit (`group_commit.rs`) over pipelined connections (`pipe.rs`).
 
+mod connection;
 mod group_commit;
 mod pipe;
 mod shared;
@@ -15,9 +16,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use self::connection::Connection;
 use self::group_commit::GroupCommit;
 pub(crate) use self::pipe::Pipe;
-use self::pipe::{Connection, Target};
+use self::pipe::Target;
 use self::tls::{Check, MakeRustls};
 use super::exec::WriteStats;
 use super::{Backend, StoreError, StoreResult, sql::impl_sql_store};

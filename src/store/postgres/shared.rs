@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
-use super::pipe::{Connection, Owned};
+use super::connection::{Connection, Owned};
 use crate::store::exec::{Arg, I64Pair};
 use crate::store::{StoreError, StoreResult};
 
