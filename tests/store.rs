@@ -1582,6 +1582,94 @@ async fn a_new_sender_on_two_replicas_at_once_is_one_person_and_no_error() {
     eprintln!("new sender race: {conflicts} of 60 turns lost the race and were refused cleanly");
 }
 
+/// A turn of `person` on a known conversation: one question, one answer.
+fn plain_turn(person: i64, conversation: &str, version: i64, message_id: &str) -> Turn {
+    Turn {
+        conversation_id: conversation.into(),
+        expected_version: version,
+        new_state: "{\"state\":\"idle\"}".into(),
+        channel: "web".into(),
+        person_id: Some(person),
+        opening: Default::default(),
+        client_code: None,
+        off_hours: false,
+        inbound: msg(&format!("question {message_id}"), Some(message_id)),
+        outbound: vec![msg(&format!("answer {message_id}"), None)],
+        records: vec![],
+        now: 2,
+    }
+}
+
+/// Both PostgreSQL writers of a store kept busy: each runs a turn on a conversation whose row
+/// this test holds locked (`block-0`, `block-1`, opened by the caller), so the jobs queued
+/// meanwhile wait, and the first writer set free takes them all as one batch.
+struct HeldWriters {
+    admin: sqlx::PgPool,
+    hold: sqlx::Transaction<'static, sqlx::Postgres>,
+    blocked: Vec<tokio::task::JoinHandle<frontdoor::store::StoreResult<TurnOutcome>>>,
+}
+
+impl HeldWriters {
+    async fn hold(
+        store: &std::sync::Arc<dyn Store>,
+        url: &str,
+        schema: &str,
+        turn: impl Fn(i64) -> Turn,
+    ) -> Self {
+        let admin = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(url)
+            .await
+            .unwrap();
+        let mut hold = admin.begin().await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM {schema}.conversations WHERE id IN ('block-0', 'block-1') FOR UPDATE"
+        )))
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+        let writers_waiting = format!(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE application_name = 'frontdoor-writer:{schema}' AND wait_event_type = 'Lock'"
+        );
+        // One at a time, so each writer takes one (a writer takes every job waiting).
+        let mut blocked = Vec::new();
+        for i in 0..2 {
+            let (store, t) = (store.clone(), turn(i));
+            blocked.push(tokio::spawn(async move { store.commit_turn(&t).await }));
+            common::wait::until_async(
+                "a writer waiting for the held rows",
+                std::time::Duration::from_secs(20),
+                || async {
+                    let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(writers_waiting.clone()))
+                        .fetch_one(&admin)
+                        .await
+                        .unwrap();
+                    (n == i + 1).then_some(())
+                },
+            )
+            .await;
+        }
+        Self {
+            admin,
+            hold,
+            blocked,
+        }
+    }
+
+    /// Let what was queued meanwhile reach the queue, then set the writers free.
+    async fn release(self) {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        self.hold.commit().await.unwrap();
+        for b in self.blocked {
+            assert!(matches!(
+                b.await.unwrap().unwrap(),
+                TurnOutcome::Committed { .. }
+            ));
+        }
+    }
+}
+
 #[tokio::test]
 async fn postgres_group_commit_shares_a_transaction_and_isolates_a_failing_job() {
     let Some(url) = common::postgres_url("postgres_group_commit") else {
@@ -1602,19 +1690,8 @@ async fn postgres_group_commit_shares_a_transaction_and_isolates_a_failing_job()
             .await
             .unwrap();
     }
-    let turn = |conversation: &str, version: i64, message_id: &str| Turn {
-        conversation_id: conversation.into(),
-        expected_version: version,
-        new_state: "{\"state\":\"idle\"}".into(),
-        channel: "web".into(),
-        person_id: Some(p.id),
-        opening: Default::default(),
-        client_code: None,
-        off_hours: false,
-        inbound: msg(&format!("question {message_id}"), Some(message_id)),
-        outbound: vec![msg(&format!("answer {message_id}"), None)],
-        records: vec![],
-        now: 2,
+    let turn = |conversation: &str, version: i64, message_id: &str| {
+        plain_turn(p.id, conversation, version, message_id)
     };
     // A message seen before, for the duplicate below.
     assert!(matches!(
@@ -1622,44 +1699,11 @@ async fn postgres_group_commit_shares_a_transaction_and_isolates_a_failing_job()
         TurnOutcome::Committed { .. }
     ));
 
-    // Both writers get a turn whose conversation row this test holds locked, so they wait.
-    let admin = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .unwrap();
-    let mut hold = admin.begin().await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT 1 FROM {schema}.conversations WHERE id IN ('block-0', 'block-1') FOR UPDATE"
-    )))
-    .execute(&mut *hold)
-    .await
-    .unwrap();
-    let writers_waiting = format!(
-        "SELECT COUNT(*) FROM pg_stat_activity
-         WHERE application_name = 'frontdoor-writer:{schema}' AND wait_event_type = 'Lock'"
-    );
-    // One at a time, so each writer takes one (a writer takes every job waiting).
-    let mut blocked = Vec::new();
-    for i in 0..2 {
-        let (store, t) = (
-            store.clone(),
-            turn(&format!("block-{i}"), 0, &format!("b{i}")),
-        );
-        blocked.push(tokio::spawn(async move { store.commit_turn(&t).await }));
-        common::wait::until_async(
-            "a writer waiting for the held rows",
-            std::time::Duration::from_secs(20),
-            || async {
-                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(writers_waiting.clone()))
-                    .fetch_one(&admin)
-                    .await
-                    .unwrap();
-                (n == i + 1).then_some(())
-            },
-        )
-        .await;
-    }
+    let held = HeldWriters::hold(&store, &url, &schema, |i| {
+        turn(&format!("block-{i}"), 0, &format!("b{i}"))
+    })
+    .await;
+    let admin = held.admin.clone();
 
     // Meanwhile 23 turns queue: 20 good ones, one for a conversation that does not exist (a
     // foreign-key error), one that lost the version race, one whose message was seen before.
@@ -1675,16 +1719,7 @@ async fn postgres_group_commit_shares_a_transaction_and_isolates_a_failing_job()
         let store = store.clone();
         queued.push(tokio::spawn(async move { store.commit_turn(&t).await }));
     }
-    // Let every one of them reach the queue before the writers are set free.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    hold.commit().await.unwrap();
-
-    for b in blocked {
-        assert!(matches!(
-            b.await.unwrap().unwrap(),
-            TurnOutcome::Committed { .. }
-        ));
-    }
+    held.release().await;
     let mut outcomes = Vec::new();
     for q in queued {
         outcomes.push(q.await.unwrap());
@@ -1733,5 +1768,102 @@ async fn postgres_group_commit_shares_a_transaction_and_isolates_a_failing_job()
         .await,
         20
     );
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn postgres_a_batchs_turns_share_a_statement_in_conversation_order() {
+    let Some(url) = common::postgres_url("postgres_shared_turns") else {
+        return;
+    };
+    let schema = common::unique_schema("shared_turns");
+    let store: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(common::postgres_store(&url, &schema).await);
+    let p = store.resolve_person(&claim("u", None), 1).await.unwrap();
+    let conversations: Vec<String> = (0..2)
+        .map(|i| format!("block-{i}"))
+        .chain((0..20).map(|i| format!("many-{i}")))
+        .chain(["burst".to_string()])
+        .collect();
+    for (i, c) in conversations.iter().enumerate() {
+        store
+            .open_conversation("web", &format!("s{i}"), Some(&p), c, "{}", 1)
+            .await
+            .unwrap();
+    }
+    let held = HeldWriters::hold(&store, &url, &schema, |i| {
+        plain_turn(p.id, &format!("block-{i}"), 0, &format!("b{i}"))
+    })
+    .await;
+    let admin = held.admin.clone();
+
+    // Meanwhile 23 turns queue: one on each of 20 conversations, a session's first (it opens
+    // its conversation), and two on one conversation, the second computed on the first's state
+    // (a burst: version 1 after version 0).
+    let before = store.write_counts();
+    let mut jobs: Vec<Turn> = (0..20)
+        .map(|i| plain_turn(p.id, &format!("many-{i}"), 0, &format!("m{i}")))
+        .collect();
+    let mut opening = plain_turn(p.id, "fresh", 0, "opening");
+    opening.opening.session = Some("s-fresh".into());
+    jobs.push(opening);
+    jobs.push(plain_turn(p.id, "burst", 0, "first"));
+    jobs.push(plain_turn(p.id, "burst", 1, "second"));
+    let mut queued = Vec::new();
+    for t in jobs {
+        let store = store.clone();
+        queued.push(tokio::spawn(async move { store.commit_turn(&t).await }));
+    }
+    held.release().await;
+    for (i, q) in queued.into_iter().enumerate() {
+        let outcome = q.await.unwrap().unwrap();
+        // Had the second turn of "burst" shared the first's statement, it would have seen the
+        // version before the first's and lost as a conflict.
+        assert!(
+            matches!(outcome, TurnOutcome::Committed { .. }),
+            "turn {i}: {outcome:?}"
+        );
+    }
+
+    // One batch; its turns went as two statements: the 20, the opening and the burst's first
+    // together, the burst's second after them.
+    let after = store.write_counts();
+    assert_eq!(after.batches - before.batches, 1, "{before:?} → {after:?}");
+    assert_eq!(after.jobs - before.jobs, 23, "{before:?} → {after:?}");
+    assert_eq!(after.reruns, before.reruns, "{before:?} → {after:?}");
+    assert_eq!(
+        (
+            after.shared_statements - before.shared_statements,
+            after.shared_calls - before.shared_calls
+        ),
+        (2, 23),
+        "{before:?} → {after:?}"
+    );
+    let (burst,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT string_agg(text, ' / ' ORDER BY id) FROM {schema}.messages
+         WHERE conversation_id = 'burst'"
+    )))
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        burst,
+        "question first / answer first / question second / answer second"
+    );
+    let versions: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, version FROM {schema}.conversations WHERE id IN ('burst', 'fresh') ORDER BY id"
+    )))
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(versions, [("burst".into(), 2), ("fresh".into(), 1)]);
+    let (opened,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT string_agg(text, ' / ' ORDER BY id) FROM {schema}.messages
+         WHERE conversation_id = 'fresh'"
+    )))
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(opened, "question opening / answer opening");
     admin.close().await;
 }

@@ -117,6 +117,16 @@ async fn metrics(
             w.reruns,
         ),
         (
+            "frontdoor_store_shared_statements_total",
+            "Statements that carried several write jobs' turns at once (PostgreSQL).",
+            w.shared_statements,
+        ),
+        (
+            "frontdoor_store_shared_calls_total",
+            "Turns carried by those statements (per statement: turns sharing one).",
+            w.shared_calls,
+        ),
+        (
             "frontdoor_turns_handed_over_total",
             "Turns that let their session's next message step before they were durable.",
             app.chat.turn_counts().handed_over.load(Ordering::Relaxed),

@@ -33,6 +33,12 @@ pub struct WriteCounts {
     pub jobs: u64,
     /// Batches that failed as a whole and whose jobs were run again one by one (PostgreSQL).
     pub reruns: u64,
+    /// Statements that carried the rows of a batch's jobs at once (PostgreSQL: a batch's turns,
+    /// `postgres/shared.rs`); 0 on SQLite.
+    pub shared_statements: u64,
+    /// The jobs' rows those statements carried: divided by the statements, how many turns
+    /// shared one.
+    pub shared_calls: u64,
 }
 
 /// Called by the wiring (`app`: seeding at start-up) and the health endpoints.

@@ -151,6 +151,8 @@ pub(super) struct WriteStats {
     batches: std::sync::atomic::AtomicU64,
     jobs: std::sync::atomic::AtomicU64,
     reruns: std::sync::atomic::AtomicU64,
+    shared_statements: std::sync::atomic::AtomicU64,
+    shared_calls: std::sync::atomic::AtomicU64,
 }
 
 impl WriteStats {
@@ -163,12 +165,20 @@ impl WriteStats {
         self.reruns
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
+    /// `statements` sent for `calls` jobs' rows (PostgreSQL, `postgres/shared.rs`).
+    pub(super) fn shared(&self, statements: u64, calls: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.shared_statements.fetch_add(statements, Relaxed);
+        self.shared_calls.fetch_add(calls, Relaxed);
+    }
     pub(super) fn counts(&self) -> super::WriteCounts {
         use std::sync::atomic::Ordering::Relaxed;
         super::WriteCounts {
             batches: self.batches.load(Relaxed),
             jobs: self.jobs.load(Relaxed),
             reruns: self.reruns.load(Relaxed),
+            shared_statements: self.shared_statements.load(Relaxed),
+            shared_calls: self.shared_calls.load(Relaxed),
         }
     }
 }

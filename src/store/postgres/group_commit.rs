@@ -139,7 +139,7 @@ impl GroupCommit {
 
 /// How the writers' statements are planned. Each touches a few rows by key, but PostgreSQL
 /// makes a prepared statement's generic plan once per connection, for the sizes the tables
-/// have then: the turns of a batch (`writes/turn.rs`, `NEXT_TURNS`), prepared while the tables
+/// have then: the turns of a batch (`writes/turn.rs`, `TURNS`), prepared while the tables
 /// were small, were planned as hash joins over sequential scans and stayed so as the tables
 /// grew — after 8 s of wrk, 37% of PostgreSQL's CPU went to building those hashes. Without
 /// sequential scans, hash or merge joins, the plans are index lookups in nested loops, right at
@@ -204,7 +204,7 @@ async fn writer(
 /// Run a batch side by side in one transaction; if anything failed, one by one.
 async fn run_batch(conn: &Arc<Connection>, batch: Vec<Box<dyn Job>>, stats: &WriteStats) {
     if batch.len() > 1 {
-        match side_by_side(conn, &batch).await {
+        match side_by_side(conn, &batch, stats).await {
             Ok(()) => {
                 for job in batch {
                     job.deliver(Ok(()));
@@ -236,7 +236,11 @@ async fn run_batch(conn: &Arc<Connection>, batch: Vec<Box<dyn Job>>, stats: &Wri
 
 /// Every job at once in one transaction; committed only when every job kept its writes or left
 /// nothing behind.
-async fn side_by_side(conn: &Arc<Connection>, batch: &[Box<dyn Job>]) -> StoreResult<()> {
+async fn side_by_side(
+    conn: &Arc<Connection>,
+    batch: &[Box<dyn Job>],
+    stats: &WriteStats,
+) -> StoreResult<()> {
     let mut control = Pipe::new(conn);
     control.send("BEGIN", &[]).await?;
     // The jobs' turns go as one statement (`shared.rs`).
@@ -250,6 +254,8 @@ async fn side_by_side(conn: &Arc<Connection>, batch: &[Box<dyn Job>]) -> StoreRe
             }
         })))
         .await;
+    let (statements, calls) = shared.sent();
+    stats.shared(statements, calls);
     let begun = control.settle().await;
     let result = if let Err(e) = begun {
         Err(e)

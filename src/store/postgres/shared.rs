@@ -45,6 +45,8 @@ struct State {
     waiting: Vec<Call>,
     /// Sent, each answering its calls once PostgreSQL has.
     running: FuturesUnordered<BoxFuture<'static, ()>>,
+    /// Statements sent so far, and the calls they carried.
+    sent: (u64, u64),
 }
 
 struct Call {
@@ -95,6 +97,11 @@ impl Shared {
         answered.await.map_err(|_| {
             StoreError::Unavailable("a shared statement was dropped unanswered".into())
         })?
+    }
+
+    /// Statements sent so far and the calls they carried (for the write counters).
+    pub fn sent(&self) -> (u64, u64) {
+        self.state().sent
     }
 
     /// Run `jobs` (a batch's, side by side), sending the calls they made each time they all
@@ -149,6 +156,8 @@ impl Shared {
                 }
             }
             for calls in by_statement {
+                state.sent.0 += 1;
+                state.sent.1 += calls.len() as u64;
                 state.running.push(self.run(calls));
             }
         }

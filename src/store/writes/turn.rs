@@ -8,8 +8,9 @@
 //!   conditional on the one before, so a turn on a known conversation is one statement —
 //!   one message each way and one backend wake-up instead of four or five, which is most of
 //!   what a turn costs PostgreSQL (see the README's "Performance and reliability"). The turns
-//!   of a group commit's batch on known conversations share one statement ([`NEXT_TURNS`]):
-//!   starting and ending a statement was a fifth of PostgreSQL's CPU, whatever its rows.
+//!   of a group commit's batch, those that open their session too, share one statement
+//!   ([`TURNS`]): starting and ending a statement was a fifth of PostgreSQL's CPU, whatever
+//!   its rows.
 
 use super::super::exec::{Arg, Exec, args};
 use super::super::{IdentityClaim, StoreError, StoreResult, Turn, TurnOutcome};
@@ -139,7 +140,8 @@ pub async fn commit_turn<E: Exec + ?Sized>(
     Ok((TurnOutcome::Committed { inbound_id }, true))
 }
 
-/// The inbound message's columns after `conversation_id, direction` ($1 … $13 in both paths).
+/// The inbound message's columns after `conversation_id, direction` ($1 … $13): SQLite's
+/// statement per row.
 macro_rules! inbound_args {
     ($turn:expr, $person_id:expr) => {
         args![
@@ -282,58 +284,47 @@ async fn write_rows<E: Exec + ?Sized>(
     })
 }
 
-/// The parts both one-statement turns end with: the sender seen ($15 … $17) and the replies,
-/// in order, as lists ($18 … $23), each only once the conversation `moved`; then the inbound's
-/// id and the number of rows of `$counted` (what tells the turn's fate besides the inbound).
-macro_rules! after_moved {
-    ($counted:literal) => {
-        concat!(
-        "seen AS (
-            UPDATE people SET last_seen_at = $13, client_code = COALESCE(client_code, $16),
-                display_name = COALESCE($17, display_name)
-            WHERE id = $15 AND EXISTS (SELECT 1 FROM moved)
-            RETURNING id
-        ), replies AS (
-            INSERT INTO messages (conversation_id, direction, channel, reply_to, person_id,
-                client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
-            SELECT $1, 'out', $2, inbound.id, $4, $5, r.text, r.payload, r.intent, r.confidence,
-                r.outcome, r.latency_us, $12, $13
-            FROM inbound, moved,
-                unnest($18::text[], $19::text[], $20::text[], $21::float8[], $22::text[], $23::int8[])
-                    WITH ORDINALITY AS r (text, payload, intent, confidence, outcome, latency_us, n)
-            ORDER BY r.n
-            RETURNING id
-        )
-        SELECT (SELECT id FROM inbound), (SELECT count(*) FROM ", $counted, ")")
-    };
-}
-
-/// Turns on known conversations, one per element of `$1` (see [`Exec::fetch_one_of_many`]:
-/// PostgreSQL's group commit sends the turns of a batch's jobs as one statement, as long as no
-/// two are on one conversation). Per turn, as [`OPENING_TURN`] does for one: the inbound,
-/// unless its channel message id was seen before; then the conversation moved on from the
-/// version the turn was computed on ($14); only then the sender seen and the replies ($19 …
-/// $25, one element per reply, `$19` naming its turn's conversation), in order. Answers each
-/// turn's inbound id and whether it moved, in the order of `$1`.
+/// Turns, one per element of `$1` (see [`Exec::fetch_one_of_many`]: PostgreSQL's group commit
+/// sends the turns of a batch's jobs as one statement, as long as no two are on one
+/// conversation). A turn that opens its session (`$26`, the session's key) inserts its
+/// conversation at version 1 with the turn's state, unless the session has one; the others
+/// move their conversation on from the version they were computed on (`$14`). Per turn: the
+/// inbound, unless its channel message id was seen before (an opening's only if it opened);
+/// the conversation moved on (an opening's was born moved); only then the sender seen and the
+/// replies (`$19` … `$25`, one element per reply, `$19` naming its turn's conversation), in
+/// order. Answers each turn's inbound id and whether it opened (an opening) or moved (the
+/// others), in the order of `$1`. An inbound's foreign key is checked at the statement's end,
+/// when its opened conversation is there.
 ///
 /// What a later part needs of a turn travels in the `RETURNING` of the part before (`moved`
 /// carries the inbound's id and the sender), so each part joins one list to one other, or to a
 /// table by its key: the writers plan nested loops (`postgres/group_commit.rs`), and a first
 /// version that joined the replies to three lists at once was slower than a statement per turn.
-const NEXT_TURNS: &str = "WITH t AS (
+/// An `UPDATE` does not see rows inserted by the same statement, so the turns that open go
+/// round it (`born`).
+const TURNS: &str = "WITH t AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[],
                 $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[], $11::int8[],
                 $12::bool[], $13::int8[], $14::int8[], $15::int8[], $16::text[], $17::text[],
-                $18::text[])
+                $18::text[], $26::text[])
             WITH ORDINALITY AS t (conversation_id, channel, channel_message_id, person_id,
                 client_code, text, payload, intent, confidence, outcome, latency_us, off_hours,
-                now, version, seen, seen_client_code, seen_display_name, state, n)
+                now, version, seen, seen_client_code, seen_display_name, state, session_key, n)
+    ), opened AS (
+        INSERT INTO conversations
+            (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
+        SELECT conversation_id, channel, session_key, person_id, client_code, state, 1, now, now
+        FROM t WHERE session_key IS NOT NULL ORDER BY n
+        ON CONFLICT (channel, session_key) DO NOTHING
+        RETURNING id
     ), inbound AS (
         INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
             client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
         SELECT conversation_id, 'in', channel, channel_message_id, person_id, client_code, text,
             payload, intent, confidence, outcome, latency_us, off_hours, now
-        FROM t ORDER BY n
+        FROM t
+        WHERE session_key IS NULL OR conversation_id IN (SELECT id FROM opened)
+        ORDER BY n
         ON CONFLICT DO NOTHING
         RETURNING id, conversation_id
     ), moved AS (
@@ -342,57 +333,45 @@ const NEXT_TURNS: &str = "WITH t AS (
             person_id = COALESCE(c.person_id, t.person_id),
             client_code = COALESCE(c.client_code, t.client_code)
         FROM t JOIN inbound ON inbound.conversation_id = t.conversation_id
-        WHERE c.id = t.conversation_id AND c.version = t.version
+        WHERE c.id = t.conversation_id AND c.version = t.version AND t.session_key IS NULL
         RETURNING c.id, inbound.id AS inbound_id, t.channel, t.person_id AS sender,
             t.client_code AS sender_client_code, t.off_hours, t.now, t.seen,
             t.seen_client_code, t.seen_display_name
+    ), born AS (
+        SELECT t.conversation_id AS id, inbound.id AS inbound_id, t.channel, t.person_id,
+            t.client_code, t.off_hours, t.now, t.seen, t.seen_client_code, t.seen_display_name
+        FROM t JOIN inbound ON inbound.conversation_id = t.conversation_id
+        WHERE t.session_key IS NOT NULL
+    ), kept AS (
+        SELECT * FROM moved UNION ALL SELECT * FROM born
     ), seen AS (
-        UPDATE people p SET last_seen_at = moved.now,
-            client_code = COALESCE(p.client_code, moved.seen_client_code),
-            display_name = COALESCE(moved.seen_display_name, p.display_name)
-        FROM moved
-        WHERE p.id = moved.seen
+        UPDATE people p SET last_seen_at = kept.now,
+            client_code = COALESCE(p.client_code, kept.seen_client_code),
+            display_name = COALESCE(kept.seen_display_name, p.display_name)
+        FROM kept
+        WHERE p.id = kept.seen
         RETURNING p.id
     ), replies AS (
         INSERT INTO messages (conversation_id, direction, channel, reply_to, person_id,
             client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
-        SELECT moved.id, 'out', moved.channel, moved.inbound_id, moved.sender,
-            moved.sender_client_code, r.text, r.payload, r.intent, r.confidence, r.outcome,
-            r.latency_us, moved.off_hours, moved.now
+        SELECT kept.id, 'out', kept.channel, kept.inbound_id, kept.sender,
+            kept.sender_client_code, r.text, r.payload, r.intent, r.confidence, r.outcome,
+            r.latency_us, kept.off_hours, kept.now
         FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::float8[],
                 $24::text[], $25::int8[])
                 WITH ORDINALITY AS r (conversation_id, text, payload, intent, confidence, outcome,
                     latency_us, n)
-            JOIN moved ON moved.id = r.conversation_id
+            JOIN kept ON kept.id = r.conversation_id
         ORDER BY r.n
         RETURNING id
     )
-    SELECT inbound.id, CASE WHEN moved.id IS NULL THEN 0::int8 ELSE 1::int8 END
+    SELECT inbound.id, CASE WHEN t.session_key IS NULL
+            THEN CASE WHEN moved.id IS NULL THEN 0::int8 ELSE 1::int8 END
+            ELSE CASE WHEN opened.id IS NULL THEN 0::int8 ELSE 1::int8 END END
     FROM t LEFT JOIN inbound ON inbound.conversation_id = t.conversation_id
         LEFT JOIN moved ON moved.id = t.conversation_id
+        LEFT JOIN opened ON opened.id = t.conversation_id
     ORDER BY t.n";
-
-/// A session's first turn ($14: the session's key): the conversation is born at version 1 with
-/// the turn's state, and the inbound is written only if the session had none. The inbound's
-/// foreign key is checked at the statement's end, when the conversation is there.
-const OPENING_TURN: &str = concat!(
-    "WITH opened AS (
-        INSERT INTO conversations
-            (id, channel, session_key, person_id, client_code, state, version, created_at, updated_at)
-        VALUES ($1, $2, $14, $4, $5, $24, 1, $13, $13)
-        ON CONFLICT (channel, session_key) DO NOTHING
-        RETURNING id
-    ), inbound AS (
-        INSERT INTO messages (conversation_id, direction, channel, channel_message_id, person_id,
-            client_code, text, payload, intent, confidence, outcome, latency_us, off_hours, created_at)
-        SELECT $1, 'in', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM opened
-        ON CONFLICT DO NOTHING
-        RETURNING id
-    ), moved AS (
-        SELECT id FROM opened WHERE EXISTS (SELECT 1 FROM inbound)
-    ), ",
-    after_moved!("opened")
-);
 
 /// PostgreSQL: the sender by their identity, or a new person with that identity, in one
 /// statement (a session's first message usually brings a new anonymous person). `None` when
@@ -444,68 +423,13 @@ async fn find_or_create_at_once<E: Exec + ?Sized>(
     }
 }
 
-/// PostgreSQL: the turn's rows in one statement.
+/// PostgreSQL: the turn's rows in one statement, as one row of [`TURNS`] (shared with the
+/// other turns of its batch).
 async fn write_rows_at_once<E: Exec + ?Sized>(
     tx: &mut E,
     turn: &Turn,
     sender: &Sender,
 ) -> StoreResult<Wrote> {
-    let out = &turn.outbound;
-    let texts: Vec<Option<&str>> = out.iter().map(|m| Some(m.text.as_str())).collect();
-    let payloads: Vec<Option<&str>> = out.iter().map(|m| m.payload.as_deref()).collect();
-    let intents: Vec<Option<&str>> = out.iter().map(|m| m.intent.as_deref()).collect();
-    let confidences: Vec<Option<f64>> = out.iter().map(|m| m.confidence).collect();
-    let outcomes: Vec<Option<&str>> = out.iter().map(|m| m.outcome.as_deref()).collect();
-    let latencies: Vec<Option<i64>> = out.iter().map(|m| m.latency_us).collect();
-    let claim = turn.opening.identity.as_ref();
-    let seen_client_code = claim.and_then(|c| c.client_code.as_deref());
-    let seen_display_name = claim.and_then(|c| c.display_name.as_deref());
-    let replies = [
-        Arg::Texts(&texts),
-        Arg::Texts(&payloads),
-        Arg::Texts(&intents),
-        Arg::Reals(&confidences),
-        Arg::Texts(&outcomes),
-        Arg::Ints(&latencies),
-    ];
-    let Some(session_key) = &turn.opening.session else {
-        let (inbound, moved) = next_turn(tx, turn, sender, &replies).await?;
-        return Ok(Wrote {
-            opened: true,
-            inbound,
-            moved,
-        });
-    };
-    let mut a: Vec<Arg<'_>> = inbound_args!(turn, sender.id()).to_vec();
-    a.extend_from_slice(&[
-        Arg::Text(Some(session_key)),
-        Arg::Int(sender.seen()),
-        Arg::Text(seen_client_code),
-        Arg::Text(seen_display_name),
-    ]);
-    a.extend_from_slice(&replies);
-    a.push(Arg::Text(Some(&turn.new_state)));
-    let (inbound, opened) = tx
-        .fetch_i64_pair(OPENING_TURN, &a)
-        .await?
-        .ok_or_else(|| StoreError::Invalid("a turn's statement gave no row".into()))?;
-    // Counted: the conversation it opened. Its inbound is written only then, and it moved (was
-    // born with the turn's state) once the inbound is.
-    Ok(Wrote {
-        opened: opened.unwrap_or(0) > 0,
-        inbound,
-        moved: inbound.is_some(),
-    })
-}
-
-/// PostgreSQL: a turn on a known conversation, as one row of [`NEXT_TURNS`] (`replies`: the
-/// reply lists as [`OPENING_TURN`] takes them). Its inbound id, and whether it moved.
-async fn next_turn<E: Exec + ?Sized>(
-    tx: &mut E,
-    turn: &Turn,
-    sender: &Sender,
-    replies: &[Arg<'_>; 6],
-) -> StoreResult<(Option<i64>, bool)> {
     let claim = turn.opening.identity.as_ref();
     let conversation = [Some(turn.conversation_id.as_str())];
     let channel = [Some(turn.channel.as_str())];
@@ -525,11 +449,16 @@ async fn next_turn<E: Exec + ?Sized>(
     let seen_client_code = [claim.and_then(|c| c.client_code.as_deref())];
     let seen_display_name = [claim.and_then(|c| c.display_name.as_deref())];
     let state = [Some(turn.new_state.as_str())];
-    let Arg::Texts(reply_texts) = replies[0] else {
-        return Err(StoreError::Invalid("a turn's replies are lists".into()));
-    };
-    let reply_conversations = vec![Some(turn.conversation_id.as_str()); reply_texts.len()];
-    let mut a = vec![
+    let session_key = [turn.opening.session.as_deref()];
+    let out = &turn.outbound;
+    let reply_conversations = vec![Some(turn.conversation_id.as_str()); out.len()];
+    let texts: Vec<Option<&str>> = out.iter().map(|m| Some(m.text.as_str())).collect();
+    let payloads: Vec<Option<&str>> = out.iter().map(|m| m.payload.as_deref()).collect();
+    let intents: Vec<Option<&str>> = out.iter().map(|m| m.intent.as_deref()).collect();
+    let confidences: Vec<Option<f64>> = out.iter().map(|m| m.confidence).collect();
+    let outcomes: Vec<Option<&str>> = out.iter().map(|m| m.outcome.as_deref()).collect();
+    let latencies: Vec<Option<i64>> = out.iter().map(|m| m.latency_us).collect();
+    let a = [
         Arg::Texts(&conversation),
         Arg::Texts(&channel),
         Arg::Texts(&channel_message_id),
@@ -549,11 +478,32 @@ async fn next_turn<E: Exec + ?Sized>(
         Arg::Texts(&seen_display_name),
         Arg::Texts(&state),
         Arg::Texts(&reply_conversations),
+        Arg::Texts(&texts),
+        Arg::Texts(&payloads),
+        Arg::Texts(&intents),
+        Arg::Reals(&confidences),
+        Arg::Texts(&outcomes),
+        Arg::Ints(&latencies),
+        Arg::Texts(&session_key),
     ];
-    a.extend_from_slice(replies);
-    let (inbound, moved) = tx
-        .fetch_one_of_many(NEXT_TURNS, &turn.conversation_id, &a)
+    let (inbound, flag) = tx
+        .fetch_one_of_many(TURNS, &turn.conversation_id, &a)
         .await?
         .ok_or_else(|| StoreError::Invalid("a turn's statement gave no row".into()))?;
-    Ok((inbound, moved.unwrap_or(0) > 0))
+    let flag = flag.unwrap_or(0) > 0;
+    Ok(if turn.opening.session.is_some() {
+        // It opened its conversation, whose inbound is written only then, and which was born
+        // with the turn's state (moved) once the inbound is.
+        Wrote {
+            opened: flag,
+            inbound,
+            moved: inbound.is_some(),
+        }
+    } else {
+        Wrote {
+            opened: true,
+            inbound,
+            moved: flag,
+        }
+    })
 }
