@@ -118,12 +118,12 @@ async fn metrics(
         ),
         (
             "frontdoor_store_shared_statements_total",
-            "Statements that carried several write jobs' turns at once (PostgreSQL).",
+            "Statements that carried the turns of a batch's jobs, one row each (PostgreSQL).",
             w.shared_statements,
         ),
         (
             "frontdoor_store_shared_calls_total",
-            "Turns carried by those statements (per statement: turns sharing one).",
+            "Turns carried by those statements (divided by them: turns per statement).",
             w.shared_calls,
         ),
         (
