@@ -1600,6 +1600,32 @@ fn plain_turn(person: i64, conversation: &str, version: i64, message_id: &str) -
     }
 }
 
+/// A PostgreSQL store for the group-commit tests, with one person and their conversations
+/// `block-0`, `block-1` (for [`HeldWriters`]), `{many}-0` … `{many}-19` and `{last}`, each at
+/// version 0.
+async fn batch_fixture(
+    url: &str,
+    schema: &str,
+    many: &str,
+    last: &str,
+) -> (std::sync::Arc<dyn Store>, frontdoor::store::Person) {
+    let store: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(common::postgres_store(url, schema).await);
+    let p = store.resolve_person(&claim("u", None), 1).await.unwrap();
+    let conversations: Vec<String> = (0..2)
+        .map(|i| format!("block-{i}"))
+        .chain((0..20).map(|i| format!("{many}-{i}")))
+        .chain([last.to_string()])
+        .collect();
+    for (i, c) in conversations.iter().enumerate() {
+        store
+            .open_conversation("web", &format!("s{i}"), Some(&p), c, "{}", 1)
+            .await
+            .unwrap();
+    }
+    (store, p)
+}
+
 /// Both PostgreSQL writers of a store kept busy: each runs a turn on a conversation whose row
 /// this test holds locked (`block-0`, `block-1`, opened by the caller), so the jobs queued
 /// meanwhile wait, and the first writer set free takes them all as one batch.
@@ -1676,20 +1702,7 @@ async fn postgres_group_commit_shares_a_transaction_and_isolates_a_failing_job()
         return;
     };
     let schema = common::unique_schema("group_commit");
-    let store: std::sync::Arc<dyn Store> =
-        std::sync::Arc::new(common::postgres_store(&url, &schema).await);
-    let p = store.resolve_person(&claim("u", None), 1).await.unwrap();
-    let conversations: Vec<String> = (0..2)
-        .map(|i| format!("block-{i}"))
-        .chain((0..20).map(|i| format!("good-{i}")))
-        .chain(["race".to_string()])
-        .collect();
-    for (i, c) in conversations.iter().enumerate() {
-        store
-            .open_conversation("web", &format!("s{i}"), Some(&p), c, "{}", 1)
-            .await
-            .unwrap();
-    }
+    let (store, p) = batch_fixture(&url, &schema, "good", "race").await;
     let turn = |conversation: &str, version: i64, message_id: &str| {
         plain_turn(p.id, conversation, version, message_id)
     };
@@ -1777,20 +1790,7 @@ async fn postgres_a_batchs_turns_share_a_statement_in_conversation_order() {
         return;
     };
     let schema = common::unique_schema("shared_turns");
-    let store: std::sync::Arc<dyn Store> =
-        std::sync::Arc::new(common::postgres_store(&url, &schema).await);
-    let p = store.resolve_person(&claim("u", None), 1).await.unwrap();
-    let conversations: Vec<String> = (0..2)
-        .map(|i| format!("block-{i}"))
-        .chain((0..20).map(|i| format!("many-{i}")))
-        .chain(["burst".to_string()])
-        .collect();
-    for (i, c) in conversations.iter().enumerate() {
-        store
-            .open_conversation("web", &format!("s{i}"), Some(&p), c, "{}", 1)
-            .await
-            .unwrap();
-    }
+    let (store, p) = batch_fixture(&url, &schema, "many", "burst").await;
     let held = HeldWriters::hold(&store, &url, &schema, |i| {
         plain_turn(p.id, &format!("block-{i}"), 0, &format!("b{i}"))
     })
