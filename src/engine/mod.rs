@@ -252,39 +252,68 @@ pub(crate) struct Scoring {
 const TOP_N: usize = 5;
 
 /// Times the phases of a content load and engine build and logs each at `debug` (target
-/// `frontdoor::load`), with the process's resident memory after it when a probe is installed
-/// (see [`set_memory_probe`]), so a slow or large load can be broken down without a profiler:
-/// `FRONTDOOR_LOG=frontdoor::load=debug frontdoor bench-kb --scale 100`.
-pub(crate) struct Phases(std::time::Instant);
+/// `frontdoor::load`), with the process's CPU time over the phase and its resident memory
+/// after it when a probe is installed (see [`set_process_probe`]), so a slow or large load can
+/// be broken down without a profiler: `FRONTDOOR_LOG=frontdoor::load=debug frontdoor bench-kb
+/// --scale 100`. CPU time over wall time is how many cores the phase kept busy: on a
+/// two-core machine a phase near 1 runs on one of them.
+pub(crate) struct Phases {
+    at: std::time::Instant,
+    cpu_ms: Option<f64>,
+}
 
-/// Reads the process's (resident, peak resident) memory in MB. The engine does no I/O, so the
-/// caller that may read it (the content loader, from `/proc/self/status`) installs it.
-pub type MemoryProbe = fn() -> Option<(f64, f64)>;
+/// What a [`ProcessProbe`] reads of the process.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcessSample {
+    /// CPU time of the whole process so far (all threads, user and system), ms.
+    pub cpu_ms: f64,
+    /// Resident and peak resident memory, MB (None where the platform does not say).
+    pub memory_mb: Option<(f64, f64)>,
+}
 
-static MEMORY_PROBE: std::sync::OnceLock<MemoryProbe> = std::sync::OnceLock::new();
+/// Reads the process's CPU time and memory. The engine does no I/O, so the caller that may
+/// read them (the content loader) installs it.
+pub type ProcessProbe = fn() -> ProcessSample;
 
-/// Install the probe [`Phases`] logs memory with (the first one installed stays).
-pub fn set_memory_probe(probe: MemoryProbe) {
-    let _ = MEMORY_PROBE.set(probe);
+static PROCESS_PROBE: std::sync::OnceLock<ProcessProbe> = std::sync::OnceLock::new();
+
+/// Install the probe [`Phases`] logs CPU time and memory with (the first one installed stays).
+pub fn set_process_probe(probe: ProcessProbe) {
+    let _ = PROCESS_PROBE.set(probe);
 }
 
 impl Phases {
     pub(crate) fn start() -> Phases {
-        Phases(std::time::Instant::now())
+        Phases {
+            at: std::time::Instant::now(),
+            cpu_ms: Self::sample().map(|s| s.cpu_ms),
+        }
     }
+
+    /// The probe's reading, only when the phase log is on (it costs a read of `/proc`).
+    fn sample() -> Option<ProcessSample> {
+        if !tracing::enabled!(target: "frontdoor::load", tracing::Level::DEBUG) {
+            return None;
+        }
+        PROCESS_PROBE.get().map(|probe| probe())
+    }
+
     pub(crate) fn done(&mut self, phase: &'static str) {
-        let now = std::time::Instant::now();
-        let ms = (now - self.0).as_secs_f64() * 1e3;
-        if tracing::enabled!(target: "frontdoor::load", tracing::Level::DEBUG) {
-            match MEMORY_PROBE.get().and_then(|probe| probe()) {
+        let ms = self.at.elapsed().as_secs_f64() * 1e3;
+        if let Some(now) = Self::sample() {
+            let cpu_ms = self.cpu_ms.map(|before| now.cpu_ms - before);
+            match now.memory_mb {
                 Some((rss_mb, peak_mb)) => {
-                    tracing::debug!(target: "frontdoor::load", phase, ms, rss_mb, peak_mb)
+                    tracing::debug!(target: "frontdoor::load", phase, ms, cpu_ms, rss_mb, peak_mb)
                 }
-                None => tracing::debug!(target: "frontdoor::load", phase, ms),
+                None => tracing::debug!(target: "frontdoor::load", phase, ms, cpu_ms),
             }
+            self.cpu_ms = Some(now.cpu_ms);
+        } else if tracing::enabled!(target: "frontdoor::load", tracing::Level::DEBUG) {
+            tracing::debug!(target: "frontdoor::load", phase, ms);
         }
         // (the probe's own time is not the next phase's)
-        self.0 = std::time::Instant::now();
+        self.at = std::time::Instant::now();
     }
 }
 

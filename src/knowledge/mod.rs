@@ -161,7 +161,7 @@ impl Knowledge {
         config: EngineConfig,
         previous: Option<&Knowledge>,
     ) -> (Option<Knowledge>, Vec<ContentError>) {
-        crate::engine::set_memory_probe(process_memory_mb);
+        crate::engine::set_process_probe(process_sample);
         let _small_pages = small_pages::SmallPages::during_load();
         if config.lexicon {
             crate::engine::lexicon::Lexicon::prepare();
@@ -270,6 +270,30 @@ impl Knowledge {
     /// Training data for the engine, as used to build it.
     pub fn intent_defs(&self) -> Vec<IntentDef> {
         intent_defs(&self.intents, &self.articles)
+    }
+}
+
+/// The process's CPU time and memory, for the load's phase log.
+fn process_sample() -> crate::engine::ProcessSample {
+    crate::engine::ProcessSample {
+        cpu_ms: process_cpu_ms(),
+        memory_mb: process_memory_mb(),
+    }
+}
+
+/// CPU time of the whole process so far, ms (`CLOCK_PROCESS_CPUTIME_ID`: every thread, user
+/// and system time, to the nanosecond where `/proc/self/stat` counts 10 ms ticks).
+fn process_cpu_ms() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec; the call only writes it.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
+    if ok {
+        t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 / 1e6
+    } else {
+        0.0
     }
 }
 

@@ -18,6 +18,12 @@ use crate::engine::EngineConfig;
 pub enum ScaleError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A file or folder of the content (or of the copy) that could not be read or written.
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{file}: {message}")]
     Article { file: String, message: String },
     #[error("the generated content does not load:\n{0}")]
@@ -81,23 +87,32 @@ fn code_word(n: usize) -> String {
     w
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
+/// An I/O error as a [`ScaleError`] that names the path it happened on (bench-kb run from
+/// the wrong folder said only "No such file or directory").
+fn at(path: &Path) -> impl FnOnce(std::io::Error) -> ScaleError + '_ {
+    move |source| ScaleError::File {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), ScaleError> {
+    std::fs::create_dir_all(to).map_err(at(to))?;
+    for entry in std::fs::read_dir(from).map_err(at(from))? {
+        let entry = entry.map_err(at(from))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().map_err(at(&source))?.is_dir() {
+            copy_dir(&source, &target)?;
         } else {
-            std::fs::copy(entry.path(), &target)?;
+            std::fs::copy(&source, &target).map_err(at(&source))?;
         }
     }
     Ok(())
 }
 
-fn markdown_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+fn markdown_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), ScaleError> {
+    for entry in std::fs::read_dir(dir).map_err(at(dir))? {
+        let path = entry.map_err(at(dir))?.path();
         if path.is_dir() {
             markdown_files(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "md") {
@@ -117,7 +132,7 @@ pub fn generate(src: &Path, dst: &Path, scale: usize) -> Result<Vec<(String, Str
     files.sort();
     let mut queries = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file)?;
+        let text = std::fs::read_to_string(&file).map_err(at(&file))?;
         let bad = |message: &str| ScaleError::Article {
             file: file.display().to_string(),
             message: message.to_string(),
@@ -158,7 +173,7 @@ pub fn generate(src: &Path, dst: &Path, scale: usize) -> Result<Vec<(String, Str
             );
             let front = toml::to_string(&t).map_err(|e| bad(&e.to_string()))?;
             let copy = file.with_file_name(format!("{copy_id}.md"));
-            std::fs::write(copy, format!("+++\n{front}+++{body}"))?;
+            std::fs::write(&copy, format!("+++\n{front}+++{body}")).map_err(at(&copy))?;
         }
     }
     Ok(queries)
@@ -314,7 +329,7 @@ fn front_matter<'t>(file: &Path, text: &'t str) -> Result<(toml::Table, &'t str)
 /// Append `question` to the `questions` of the article in `file` (front matter between
 /// `+++` lines; the rest of the file as it was).
 pub fn add_question(file: &Path, question: &str) -> Result<(), ScaleError> {
-    let text = std::fs::read_to_string(file)?;
+    let text = std::fs::read_to_string(file).map_err(at(file))?;
     let bad = |message: &str| ScaleError::Article {
         file: file.display().to_string(),
         message: message.to_string(),
@@ -327,7 +342,7 @@ pub fn add_question(file: &Path, question: &str) -> Result<(), ScaleError> {
         a.push(question.into());
     }
     let front = toml::to_string(&table).map_err(|e| bad(&e.to_string()))?;
-    std::fs::write(file, format!("+++\n{front}+++{body}"))?;
+    std::fs::write(file, format!("+++\n{front}+++{body}")).map_err(at(file))?;
     Ok(())
 }
 
@@ -355,5 +370,18 @@ mod tests {
         assert!(r.queries > 100 && r.p50_us > 0.0, "{r:?}");
         assert!(r.top1_accuracy > 0.8, "copies are told apart: {r:?}");
         assert_ne!(code_word(1), code_word(2));
+    }
+
+    #[test]
+    fn content_that_is_not_there_is_named_in_the_error() {
+        let work = tempfile::tempdir().unwrap();
+        let missing = work.path().join("no-content-here");
+        let err = generate(&missing, &work.path().join("copy"), 2).unwrap_err();
+        let intents = missing.join("intents").display().to_string();
+        assert!(
+            matches!(&err, ScaleError::File { path, .. } if *path == intents),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with(&intents), "{err}");
     }
 }
