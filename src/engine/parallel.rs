@@ -16,8 +16,8 @@ pub(crate) fn threads_for(n: usize) -> usize {
         .max(1)
 }
 
-/// `f` over contiguous chunks of `0..n`, several per core (see [`par_runs`]), joined in order: the same result as
-/// `f(0..n)` when `f` maps each index on its own. For the pure per-text work of a build
+/// `f` over contiguous chunks of `0..n`, several per core (see [`par_runs`]), joined in order:
+/// the same result as `f(0..n)` when `f` maps each index on its own. For the pure per-text work of a build
 /// (analysis, vectors, retrieval of training candidates) that a large knowledge base
 /// multiplies; small builds stay on one thread.
 pub fn par_chunks<T: Send>(
@@ -153,5 +153,41 @@ impl Rng {
             let j = self.below(i + 1);
             v.swap(i, j);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_taken_in_turn_are_joined_in_order_whatever_their_cost() {
+        // Early items cost far more than late ones, so a thread that took a cheap run comes
+        // back for more while the other is still busy.
+        let n = 40_000;
+        let f = |range: std::ops::Range<usize>| -> Vec<u64> {
+            range
+                .map(|i| {
+                    let rounds = if i < n / 10 { 2_000 } else { 1 };
+                    (0..rounds).fold(i as u64, |h, r| h.rotate_left(5) ^ r)
+                })
+                .collect()
+        };
+        let runs = par_runs(n, &f);
+        assert_eq!(runs.concat(), f(0..n), "the same as one pass");
+        assert!(runs.iter().all(|r| !r.is_empty()), "no empty run");
+        assert_eq!(
+            runs.len(),
+            if threads_for(n) == 1 {
+                1
+            } else {
+                threads_for(n) * RUNS_PER_THREAD
+            }
+        );
+        assert_eq!(par_chunks(n, &f), f(0..n));
+        assert_eq!(
+            par_map(n, &|i| i * 3),
+            (0..n).map(|i| i * 3).collect::<Vec<_>>()
+        );
     }
 }

@@ -144,6 +144,7 @@ impl FixedRun<'_> {
                 *b = sum - others * *b;
             }
         };
+        // (at least 2,048 × 64 weights a thread: a small model's sum is not worth a thread)
         let threads = threads_for(w.len() / 64);
         let chunk = w.len().div_ceil(threads).max(1);
         let sum_into = &sum_into;
