@@ -16,8 +16,6 @@ use crate::engine::EngineConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScaleError {
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
     /// A file or folder of the content (or of the copy) that could not be read or written.
     #[error("{path}: {source}")]
     File {
