@@ -265,8 +265,9 @@ pub(crate) struct Phases {
 /// What a [`ProcessProbe`] reads of the process.
 #[derive(Clone, Copy, Debug)]
 pub struct ProcessSample {
-    /// CPU time of the whole process so far (all threads, user and system), ms.
-    pub cpu_ms: f64,
+    /// CPU time of the whole process so far (all threads, user and system), ms (None where
+    /// the platform does not say).
+    pub cpu_ms: Option<f64>,
     /// Resident and peak resident memory, MB (None where the platform does not say).
     pub memory_mb: Option<(f64, f64)>,
 }
@@ -286,7 +287,7 @@ impl Phases {
     pub(crate) fn start() -> Phases {
         Phases {
             at: std::time::Instant::now(),
-            cpu_ms: Self::sample().map(|s| s.cpu_ms),
+            cpu_ms: Self::sample().and_then(|s| s.cpu_ms),
         }
     }
 
@@ -300,17 +301,18 @@ impl Phases {
 
     pub(crate) fn done(&mut self, phase: &'static str) {
         let ms = self.at.elapsed().as_secs_f64() * 1e3;
-        if let Some(now) = Self::sample() {
-            let cpu_ms = self.cpu_ms.map(|before| now.cpu_ms - before);
-            match now.memory_mb {
+        if tracing::enabled!(target: "frontdoor::load", tracing::Level::DEBUG) {
+            let now = Self::sample();
+            let now_cpu = now.and_then(|s| s.cpu_ms);
+            // (a field that is None is left out of the line)
+            let cpu_ms = now_cpu.zip(self.cpu_ms).map(|(now, before)| now - before);
+            match now.and_then(|s| s.memory_mb) {
                 Some((rss_mb, peak_mb)) => {
                     tracing::debug!(target: "frontdoor::load", phase, ms, cpu_ms, rss_mb, peak_mb)
                 }
                 None => tracing::debug!(target: "frontdoor::load", phase, ms, cpu_ms),
             }
-            self.cpu_ms = Some(now.cpu_ms);
-        } else if tracing::enabled!(target: "frontdoor::load", tracing::Level::DEBUG) {
-            tracing::debug!(target: "frontdoor::load", phase, ms);
+            self.cpu_ms = now_cpu;
         }
         // (the probe's own time is not the next phase's)
         self.at = std::time::Instant::now();

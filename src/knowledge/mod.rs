@@ -283,18 +283,14 @@ fn process_sample() -> crate::engine::ProcessSample {
 
 /// CPU time of the whole process so far, ms (`CLOCK_PROCESS_CPUTIME_ID`: every thread, user
 /// and system time, to the nanosecond where `/proc/self/stat` counts 10 ms ticks).
-fn process_cpu_ms() -> f64 {
+fn process_cpu_ms() -> Option<f64> {
     let mut t = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `t` is a valid, writable timespec; the call only writes it.
     let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
-    if ok {
-        t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 / 1e6
-    } else {
-        0.0
-    }
+    ok.then(|| t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 / 1e6)
 }
 
 /// The process's resident and peak resident memory in MB (`VmRSS`, `VmHWM` of
