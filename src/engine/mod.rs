@@ -55,6 +55,7 @@ pub mod model;
 pub mod normalize;
 pub mod parallel;
 pub mod postings;
+mod prefetch;
 pub mod rules;
 mod score;
 pub mod sparse;

@@ -286,16 +286,21 @@ impl Scratch {
 
     /// scores += x · postings
     pub fn accumulate(&mut self, p: &Postings, x: &SparseVec) {
-        for (k, &f) in x.ids.iter().enumerate() {
-            let v = x.vals[k];
+        let Scratch {
+            scores,
+            touched,
+            mark,
+            ..
+        } = self;
+        for (&f, &v) in x.ids.iter().zip(&x.vals) {
             let (cs, ws) = p.get(f);
-            for (i, &c) in cs.iter().enumerate() {
+            for (&c, &w) in cs.iter().zip(ws) {
                 let ci = c as usize;
-                if !self.mark[ci] {
-                    self.mark[ci] = true;
-                    self.touched.push(c);
+                if !mark[ci] {
+                    mark[ci] = true;
+                    touched.push(c);
                 }
-                self.scores[ci] += v * ws[i];
+                scores[ci] += v * w;
             }
         }
     }
@@ -316,8 +321,14 @@ impl Scratch {
         let r = &mut self.ranked;
         r.clear();
         if self.touched.len() > 8 * k {
+            // The k-th best score so far: a score below it (by `<`, which implies below by
+            // `total_cmp` too) is out without the full comparison, and most scores are.
+            let mut floor = f32::NEG_INFINITY;
             for &c in &self.touched {
                 let e = (c, self.scores[c as usize]);
+                if e.1 < floor {
+                    continue;
+                }
                 if r.len() == k {
                     if !better(e, r[k - 1]) {
                         continue;
@@ -326,6 +337,9 @@ impl Scratch {
                 }
                 let at = r.partition_point(|&x| better(x, e));
                 r.insert(at, e);
+                if r.len() == k {
+                    floor = r[k - 1].1;
+                }
             }
             return r.clone();
         }

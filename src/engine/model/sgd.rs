@@ -4,6 +4,7 @@
 use super::layout::FixedLayout;
 use super::*;
 use crate::engine::parallel::threads_for;
+use crate::engine::prefetch::{prefetch, prefetch_slice};
 
 /// Feature dropout (a cheap regulariser for sparse text), with its buffers.
 #[derive(Default)]
@@ -44,6 +45,23 @@ impl Dropout {
         }
         (&self.dropped, &self.kept)
     }
+
+    /// The vector the last [`Dropout::apply`] (to `v`, with `p`) returned.
+    pub(super) fn current<'a>(&'a self, v: &'a SparseVec, p: f32) -> &'a SparseVec {
+        if p <= 0.0 { v } else { &self.dropped }
+    }
+}
+
+/// Steps between an example's first prefetch and its training step (see
+/// [`FixedRun::steps`]): four prefetch stages a step apart, then `prepare` one step ahead
+/// (the fourth stage's map entries are read by `prepare` a step later).
+const PIPELINE: usize = 5;
+
+/// One example's step worked out ahead: its dropout and its slots.
+#[derive(Default)]
+struct Ahead {
+    dropout: Dropout,
+    slots: Vec<usize>,
 }
 
 /// What sampled training over a [`FixedLayout`] reads: the examples, their labels and
@@ -64,19 +82,38 @@ pub(super) struct FixedRun<'a> {
 impl FixedRun<'_> {
     /// SGD steps over `order` (examples), the first being step `t0` of the run. `rng` draws
     /// the dropout masks.
+    ///
+    /// The steps are software-pipelined: while example n trains, example n + 1's slots are
+    /// worked out and its weights prefetched, and the memory of the examples after it is
+    /// asked for in stages, each stage one step before the one that needs its reads (see
+    /// [`crate::engine::prefetch`]). Only reads move earlier: the weights are stepped in the
+    /// same order with the same arithmetic, and the dropout masks are drawn example by
+    /// example as before, so the result is bit-identical to stepping one example at a time.
     pub(super) fn steps(&self, w: &mut [f32], order: &[usize], t0: usize, rng: &mut Rng) {
         let params = self.params;
-        let mut step: Vec<usize> = Vec::new();
         let mut scores: Vec<f32> = Vec::new();
-        let mut dropout = Dropout::default();
+        // [this step's, the next step's] dropout and slots
+        let mut ahead: [Ahead; 2] = Default::default();
+        for n in 0..PIPELINE {
+            self.prefetch(order, n);
+        }
+        if let Some(&first) = order.first() {
+            self.prepare(&mut ahead[0], first, w, rng);
+        }
         for (n, &i) in order.iter().enumerate() {
+            let [a, b] = &mut ahead;
+            let (now, next) = if n % 2 == 0 { (a, b) } else { (b, a) };
+            self.prefetch(order, n + PIPELINE);
+            if let Some(&j) = order.get(n + 1) {
+                self.prepare(next, j, w, rng);
+            }
             let v = &self.vectors[i];
-            let (x, ks) = dropout.apply(v, params.dropout, rng);
+            let x = now.dropout.current(v, params.dropout);
+            let step = &now.slots;
             let cands = &self.cand_lists[i];
             let nc = cands.len();
             let t = t0 + n + 1;
             let lr = params.learning_rate * (1.0 - params.lr_decay * (t - 1) as f32 / self.total);
-            self.layout.step_slots(i, v, x, ks, cands, &mut step);
             scores.clear();
             scores.resize(nc, 0.0);
             for (k, &v) in x.vals.iter().enumerate() {
@@ -96,6 +133,47 @@ impl FixedRun<'_> {
                     w[p] = w[p] * decay + -lr * g * v;
                 }
             }
+        }
+    }
+
+    /// Example `i`'s dropout (drawn from `rng`, in example order as ever) and slots into
+    /// `into`, and its weights prefetched: the next step's reads, issued during this one.
+    fn prepare(&self, into: &mut Ahead, i: usize, w: &[f32], rng: &mut Rng) {
+        let v = &self.vectors[i];
+        let (x, ks) = into.dropout.apply(v, self.params.dropout, rng);
+        self.layout
+            .step_slots(i, v, x, ks, &self.cand_lists[i], &mut into.slots);
+        for &p in &into.slots {
+            prefetch(&w[p]);
+        }
+    }
+
+    /// The prefetch stages due when position `n - PIPELINE` of `order` trains: stage 1 of
+    /// position `n`, stage 2 of `n - 1`, and so on (see [`FixedRun::steps`]). Each stage
+    /// reads only what the stage before it brought in, a step earlier.
+    fn prefetch(&self, order: &[usize], n: usize) {
+        // stage 1, PIPELINE steps ahead: the example's vector and candidate list headers
+        if let Some(&e) = order.get(n) {
+            prefetch(&self.vectors[e]);
+            prefetch(&self.cand_lists[e]);
+            self.layout.prefetch_start(e);
+        }
+        // stage 2: their contents, and its cached slots
+        if let Some(&e) = n.checked_sub(1).and_then(|m| order.get(m)) {
+            let v = &self.vectors[e];
+            prefetch_slice(&v.ids);
+            prefetch_slice(&v.vals);
+            prefetch_slice(&self.cand_lists[e]);
+            self.layout.prefetch_cached(e);
+        }
+        // stage 3: its features' rows
+        if let Some(&e) = n.checked_sub(2).and_then(|m| order.get(m)) {
+            self.layout.prefetch_rows(&self.vectors[e]);
+        }
+        // stage 4: the direct-map entries of its candidates; `prepare` reads them next step
+        if let Some(&e) = n.checked_sub(3).and_then(|m| order.get(m)) {
+            self.layout
+                .prefetch_maps(&self.vectors[e], &self.cand_lists[e]);
         }
     }
 
