@@ -41,7 +41,7 @@ pub fn run(config: &Config, a: Args) -> anyhow::Result<()> {
     } else {
         let mb = |m: Option<f64>| m.map_or("unknown".to_string(), |m| format!("{m:.0} MB"));
         println!(
-            "{}x: {} articles, {} intents, loaded in {:.2} s (peak RSS {}); {} queries: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; top-1 {:.1}%",
+            "{}x: {} articles, {} intents, loaded in {:.2} s (peak RSS {}); {} queries: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; top-1 {:.1}%; model {}",
             r.scale,
             r.articles,
             r.intents,
@@ -51,7 +51,8 @@ pub fn run(config: &Config, a: Args) -> anyhow::Result<()> {
             r.p50_us,
             r.p99_us,
             r.max_us,
-            r.top1_accuracy * 100.0
+            r.top1_accuracy * 100.0,
+            r.model_fingerprint
         );
         if let Some(re) = &r.reload {
             println!(

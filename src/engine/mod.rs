@@ -334,6 +334,19 @@ impl Engine {
         self.model.bias.get(c as usize).copied()
     }
 
+    /// A hash of what the build trained and serves from: the model's postings and
+    /// intercepts, the centroids' postings and the feature count. Two builds with the same
+    /// fingerprint answer alike; a change meant to make the build faster without changing
+    /// the engine shows it by leaving this as it was (`frontdoor bench-kb` prints it).
+    pub fn model_fingerprint(&self) -> u64 {
+        let mut h = postings::Fingerprint::default();
+        h.words([self.features.len() as u32, self.model.n_classes as u32].into_iter());
+        self.model.postings.fingerprint(&mut h);
+        h.words(self.model.bias.iter().map(|b| b.to_bits()));
+        self.centroids.postings.fingerprint(&mut h);
+        h.finish()
+    }
+
     /// Number of features in the dictionary (diagnostics).
     pub fn feature_count(&self) -> usize {
         self.features.len()

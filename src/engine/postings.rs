@@ -208,6 +208,14 @@ impl Postings {
     pub fn total_len(&self) -> usize {
         self.classes.len()
     }
+
+    /// Feed every offset, class and weight (its bits) to `h`: equal fingerprints mean equal
+    /// postings, to the bit.
+    pub fn fingerprint(&self, h: &mut Fingerprint) {
+        h.words(self.offsets.iter().copied());
+        h.words(self.classes.iter().copied());
+        h.words(self.weights.iter().map(|w| w.to_bits()));
+    }
 }
 
 /// (feature, class, weight) entries, in order, as per-feature (class, weight) rows: row f is
@@ -227,6 +235,27 @@ fn by_feature(n_features: usize, runs: &[&[(u32, u32, f32)]]) -> (Vec<usize>, Ve
         fill[f as usize] += 1;
     }
     (offs, flat)
+}
+
+/// A 64-bit FNV-1a-style hash over 32-bit words (see [`Postings::fingerprint`]).
+pub struct Fingerprint(u64);
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fingerprint {
+    pub fn words(&mut self, words: impl Iterator<Item = u32>) {
+        for w in words {
+            self.0 = (self.0 ^ u64::from(w)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Accumulator reused per thread: dense scores + touched list.

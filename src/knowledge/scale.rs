@@ -42,6 +42,9 @@ pub struct ScaleReport {
     pub max_us: f64,
     /// Queries whose answer was the article they were taken from.
     pub top1_accuracy: f64,
+    /// The engine's [`crate::engine::Engine::model_fingerprint`], in hex: the same for two
+    /// builds that trained the same model, to the bit.
+    pub model_fingerprint: String,
     /// Peak resident memory of the process when the load was done (`VmHWM`; Linux only).
     pub load_peak_rss_mb: Option<f64>,
     /// One article's file changed (a question added) and the content reloaded, when asked for.
@@ -229,6 +232,7 @@ pub fn measure(
         p99_us: at(0.99),
         max_us: times.last().copied().unwrap_or(0.0),
         top1_accuracy,
+        model_fingerprint: format!("{:016x}", k.engine.model_fingerprint()),
         load_peak_rss_mb,
         reload,
     })
