@@ -259,19 +259,21 @@ impl FixedLayout {
             n_classes,
             local: None,
         };
-        layout.local = layout.cache(vectors, cand_lists, &mapped, &inv, &inv_off, &bounds);
+        layout.local = layout.cache(vectors, cand_lists, &mapped, inv, &inv_off, &bounds);
         layout
     }
 
     /// Every example's slots in rows without a direct map (see `local`), when they fit
     /// [`LOCAL_BUDGET`] and a row's index fits in 2 bytes. Each cached slot belongs to exactly
     /// one feature, so threads taking contiguous ranges of features write disjoint entries.
+    /// `inv` (each feature's (example, index in the example) pairs, in example order) is
+    /// used up: each pair's index is overwritten with where its cached slots start.
     fn cache(
         &self,
         vectors: &[SparseVec],
         cand_lists: &[Vec<u32>],
         mapped: &[bool],
-        inv: &[(u32, u32)],
+        mut inv: Vec<(u32, u32)>,
         inv_off: &[usize],
         bounds: &[usize],
     ) -> Option<SlotCache> {
@@ -282,34 +284,39 @@ impl FixedLayout {
         }
         // Example i's cached slots: its features without a map, in order, each with one
         // slot per candidate, in `narrow` or `wide` by the length of the feature's row.
-        // `at[first[i] + k]` is where the slots of example i's k-th feature start (worked
-        // out in this one pass: counting the features before it, per lookup, was a fifth of
-        // the layout's time at 100× the shipped content).
+        // Where each (example, feature) pair's slots start is worked out in this one pass
+        // and written over the pair's index in `inv` (counting the features before it, per
+        // lookup, was a fifth of the layout's time at 100× the shipped content). `inv`
+        // lists each feature's examples in example order, so a cursor per feature walking
+        // the examples in order meets each pair's entry.
         let mut start = Vec::with_capacity(vectors.len() + 1);
-        let mut first = Vec::with_capacity(vectors.len() + 1);
-        let mut at: Vec<u32> = Vec::with_capacity(inv.len());
+        let mut cursor = inv_off[..inv_off.len() - 1].to_vec();
         let (mut narrow, mut wide) = (0usize, 0usize);
-        for (v, c) in vectors.iter().zip(cand_lists) {
+        for (i, (v, c)) in vectors.iter().zip(cand_lists).enumerate() {
             start.push((narrow as u32, wide as u32));
-            first.push(at.len());
             for &f in &v.ids {
-                match kind(f) {
+                let at = match kind(f) {
                     Kind::Narrow => {
-                        at.push(narrow as u32);
                         narrow += c.len();
+                        narrow - c.len()
                     }
                     Kind::Wide => {
-                        at.push(wide as u32);
                         wide += c.len();
+                        wide - c.len()
                     }
-                    Kind::Mapped => at.push(u32::MAX),
-                }
+                    Kind::Mapped => usize::MAX,
+                };
+                let entry = &mut inv[cursor[f as usize]];
+                debug_assert_eq!(entry.0 as usize, i);
+                entry.1 = at as u32;
+                cursor[f as usize] += 1;
             }
             if narrow + wide > LOCAL_BUDGET {
                 return None;
             }
         }
-        let position = |i: usize, k: usize| at[first[i] + k] as usize;
+        drop(cursor);
+        let inv = &inv;
         let narrow: Vec<AtomicU8> = (0..narrow).map(|_| AtomicU8::new(0)).collect();
         let wide: Vec<AtomicU16> = (0..wide).map(|_| AtomicU16::new(0)).collect();
         let fill = |features: std::ops::Range<usize>| {
@@ -323,9 +330,9 @@ impl FixedLayout {
                 for (n, c) in self.cls.range(self.offs[f]..self.offs[f + 1]).enumerate() {
                     map[c as usize] = n as u16;
                 }
-                for &(i, at_k) in &inv[inv_off[f]..inv_off[f + 1]] {
+                for &(i, at) in &inv[inv_off[f]..inv_off[f + 1]] {
                     let cands = &cand_lists[i as usize];
-                    let at = position(i as usize, at_k as usize);
+                    let at = at as usize;
                     if k == Kind::Narrow {
                         for (l, &c) in narrow[at..at + cands.len()].iter().zip(cands) {
                             l.store(map[c as usize] as u8, Ordering::Relaxed);
