@@ -80,8 +80,9 @@ impl Engine {
         let mut v = b.vectorise(&analyzer, docs, labels, &scales);
         let (centroids, model) = b.train(&shape, &v);
         if v.units_later {
-            let passages = v.vectors.iter().zip(&v.is_passage).filter(|&(_, &p)| p);
-            v.unit_vectors = passages.map(|(x, _)| unit(x)).collect();
+            // (on every core: 107,500 passage sentences at 100× the content)
+            let passages: Vec<usize> = (0..v.vectors.len()).filter(|&i| v.is_passage[i]).collect();
+            v.unit_vectors = parallel::par_map(passages.len(), &|n| unit(&v.vectors[passages[n]]));
             b.phases.done("passage unit vectors");
         }
         let groups = vocabulary;
