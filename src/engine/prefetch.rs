@@ -5,7 +5,7 @@
 //! of megabytes, every read waiting on the one before. `perf annotate` of the 100× knowledge
 //! base's epochs put two thirds of a step's time on single loads that missed the cache.
 //! Asking for the next examples' memory a step or more ahead lets those misses overlap the
-//! current step's work; see [`super::model`]'s epoch.
+//! current step's work (the sampled epoch, `FixedRun::steps`, is the user).
 
 /// Start bringing the cache line holding `r` into the cache (no effect on the program's
 /// meaning; a no-op where the target has no such hint).
