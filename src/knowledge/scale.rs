@@ -188,6 +188,7 @@ pub fn measure(
     scale: usize,
     max_queries: usize,
     reload: bool,
+    config: &EngineConfig,
 ) -> Result<ScaleReport, ScaleError> {
     let mut queries = generate(src, work, scale.max(1))?;
     // Flush the generated files first: otherwise the kernel writes thousands of new files back
@@ -200,7 +201,7 @@ pub fn measure(
         tracing::debug!(target: "frontdoor::load", phase = "generated", rss_mb, peak_mb);
     }
     let started = Instant::now();
-    let k = Knowledge::load(work, EngineConfig::default())?;
+    let k = Knowledge::load(work, config.clone())?;
     let load_seconds = started.elapsed().as_secs_f64();
     let load_peak_rss_mb = peak_rss_mb();
     // An even spread over the copies, the same every run.
@@ -218,7 +219,7 @@ pub fn measure(
             .unwrap_or(0.0)
     };
     let reload = if reload {
-        Some(change_and_reload(&k, work, scale.max(1), &queries)?)
+        Some(change_and_reload(&k, work, scale.max(1), &queries, config)?)
     } else {
         None
     };
@@ -265,6 +266,7 @@ fn change_and_reload(
     work: &Path,
     scale: usize,
     queries: &[(String, String)],
+    config: &EngineConfig,
 ) -> Result<ReloadReport, ScaleError> {
     let first = k
         .articles
@@ -291,7 +293,7 @@ fn change_and_reload(
     add_question(&file, &question)?;
     let _ = std::process::Command::new("sync").status();
     let started = Instant::now();
-    let k2 = k.reload(work, EngineConfig::default())?;
+    let k2 = k.reload(work, config.clone())?;
     let seconds = started.elapsed().as_secs_f64();
     let peak_rss_mb = peak_rss_mb();
     let answers_new_question = k2
@@ -357,7 +359,7 @@ mod tests {
         let src = Path::new(env!("CARGO_MANIFEST_DIR"));
         let work = tempfile::tempdir().unwrap();
         let shipped = Knowledge::load(src, EngineConfig::default()).unwrap();
-        let r = measure(src, work.path(), 3, 300, false).unwrap();
+        let r = measure(src, work.path(), 3, 300, false, &EngineConfig::default()).unwrap();
         assert_eq!(r.articles, 3 * shipped.articles.len());
         assert_eq!(
             r.intents,
