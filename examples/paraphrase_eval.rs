@@ -7,12 +7,13 @@
 //! ```
 //! Default file: `tests/fixtures/paraphrases.toml`; default content: `.`. `--seed` trains the
 //! engine with another seed (the tests use the default): a figure that only holds for one seed
-//! is luck, not content quality. `--set` overrides any other engine setting (TOML value), e.g.
+//! is luck, not content quality. `--set` overrides any other engine setting (TOML value; an
+//! unknown key is refused by name), e.g.
 //! `--set ensemble=3`.
 
 use std::path::PathBuf;
 
-use frontdoor::engine::{Decision, EngineConfig};
+use frontdoor::engine::Decision;
 use frontdoor::knowledge::{Action, Knowledge};
 
 #[derive(serde::Deserialize)]
@@ -36,7 +37,7 @@ fn main() -> anyhow::Result<()> {
     let mut content = PathBuf::from(".");
     let mut files = Vec::new();
     let mut seed = None;
-    let mut sets = String::new();
+    let mut sets = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--content" {
@@ -44,8 +45,7 @@ fn main() -> anyhow::Result<()> {
         } else if a == "--seed" {
             seed = Some(args.next().expect("--seed N").parse::<u64>()?);
         } else if a == "--set" {
-            sets.push_str(&args.next().expect("--set KEY=VALUE"));
-            sets.push('\n');
+            sets.push(args.next().expect("--set KEY=VALUE"));
         } else {
             files.push(PathBuf::from(a));
         }
@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
     if files.is_empty() {
         files.push(PathBuf::from("tests/fixtures/paraphrases.toml"));
     }
-    let mut config: EngineConfig = toml::from_str(&sets)?;
+    let mut config = frontdoor::config::engine_overrides(&sets)?;
     if let Some(seed) = seed {
         config.seed = seed;
     }

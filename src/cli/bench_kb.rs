@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::config::Config;
-use crate::engine::EngineConfig;
+use crate::config::{Config, engine_overrides};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -82,29 +81,6 @@ pub fn run(config: &Config, a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The engine's defaults with `--set` applied. Each `KEY=VALUE` is one TOML line; a key the
-/// engine does not have is refused (its settings are read leniently elsewhere, so a typo
-/// would otherwise measure the defaults under another name).
-fn engine_overrides(sets: &[String]) -> anyhow::Result<EngineConfig> {
-    let mut toml_text = String::new();
-    for set in sets {
-        if !set.contains('=') || set.contains('\n') {
-            anyhow::bail!("--set {set:?}: expected KEY=VALUE on one line");
-        }
-        toml_text.push_str(set);
-        toml_text.push('\n');
-    }
-    let given: toml::Table =
-        toml::from_str(&toml_text).with_context(|| format!("--set: not TOML: {sets:?}"))?;
-    let known = toml::Table::try_from(EngineConfig::default())?;
-    if let Some(key) = given.keys().find(|k| !known.contains_key(*k)) {
-        anyhow::bail!("--set {key}: the engine has no such setting");
-    }
-    given
-        .try_into()
-        .with_context(|| format!("--set: invalid engine setting in {sets:?}"))
-}
-
 /// A fresh scratch directory under the system temp dir.
 fn scratch_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
@@ -114,40 +90,4 @@ fn scratch_dir() -> anyhow::Result<PathBuf> {
     ));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sets(s: &[&str]) -> Vec<String> {
-        s.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn no_set_measures_the_defaults() {
-        assert_eq!(engine_overrides(&[]).unwrap(), EngineConfig::default());
-    }
-
-    #[test]
-    fn a_set_changes_that_setting_only() {
-        let c = engine_overrides(&sets(&["train_candidates=12", "sparse_epochs = 2"])).unwrap();
-        assert_eq!(c.train_candidates, 12);
-        assert_eq!(c.sparse_epochs, 2);
-        let back = EngineConfig {
-            train_candidates: EngineConfig::default().train_candidates,
-            sparse_epochs: EngineConfig::default().sparse_epochs,
-            ..c
-        };
-        assert_eq!(back, EngineConfig::default());
-    }
-
-    #[test]
-    fn a_misspelt_or_malformed_set_is_refused_by_name() {
-        let err = engine_overrides(&sets(&["train_candidate=12"])).unwrap_err();
-        assert!(err.to_string().contains("train_candidate"), "{err:#}");
-        let err = engine_overrides(&sets(&["train_candidates=\"many\""])).unwrap_err();
-        assert!(format!("{err:#}").contains("train_candidates"), "{err:#}");
-        assert!(engine_overrides(&sets(&["train_candidates"])).is_err());
-    }
 }

@@ -1,7 +1,7 @@
 //! The engine configuration the settings stand for: the engine's tuned defaults for our
 //! content, with the configured overrides.
 
-use super::EngineSettings;
+use super::{ConfigError, EngineSettings};
 use crate::engine::EngineConfig;
 
 /// The content's answer threshold: below it the bot offers "did you mean" instead of an
@@ -49,4 +49,69 @@ pub fn dataset_engine_config(settings: &EngineSettings) -> EngineConfig {
         c.clarify_margin = m;
     }
     c
+}
+
+/// The engine's defaults with `KEY=VALUE` overrides applied (the value in TOML), as the
+/// measuring commands take them (`bench-kb --set`, `paraphrase_eval --set`). A key the engine
+/// does not have is refused by name: [`EngineConfig`] reads leniently (`serde(default)`), so a
+/// typo would otherwise measure the defaults under another name.
+pub fn engine_overrides(sets: &[String]) -> Result<EngineConfig, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        name: "--set".into(),
+        message,
+    };
+    let mut toml_text = String::new();
+    for set in sets {
+        if !set.contains('=') || set.contains('\n') {
+            return Err(invalid(format!("{set:?}: expected KEY=VALUE on one line")));
+        }
+        toml_text.push_str(set);
+        toml_text.push('\n');
+    }
+    let given: toml::Table =
+        toml::from_str(&toml_text).map_err(|e| invalid(format!("not TOML: {sets:?}: {e}")))?;
+    let known = toml::Table::try_from(EngineConfig::default())
+        .map_err(|e| invalid(format!("the engine's settings: {e}")))?;
+    if let Some(key) = given.keys().find(|k| !known.contains_key(*k)) {
+        return Err(invalid(format!("{key}: the engine has no such setting")));
+    }
+    given
+        .try_into()
+        .map_err(|e| invalid(format!("invalid engine setting in {sets:?}: {e}")))
+}
+
+#[cfg(test)]
+mod overrides {
+    use super::*;
+
+    fn sets(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn no_set_measures_the_defaults() {
+        assert_eq!(engine_overrides(&[]).unwrap(), EngineConfig::default());
+    }
+
+    #[test]
+    fn a_set_changes_that_setting_only() {
+        let c = engine_overrides(&sets(&["train_candidates=12", "sparse_epochs = 2"])).unwrap();
+        assert_eq!(c.train_candidates, 12);
+        assert_eq!(c.sparse_epochs, 2);
+        let back = EngineConfig {
+            train_candidates: EngineConfig::default().train_candidates,
+            sparse_epochs: EngineConfig::default().sparse_epochs,
+            ..c
+        };
+        assert_eq!(back, EngineConfig::default());
+    }
+
+    #[test]
+    fn a_misspelt_or_malformed_set_is_refused_by_name() {
+        let err = engine_overrides(&sets(&["train_candidate=12"])).unwrap_err();
+        assert!(err.to_string().contains("train_candidate"), "{err:#}");
+        let err = engine_overrides(&sets(&["train_candidates=\"many\""])).unwrap_err();
+        assert!(format!("{err:#}").contains("train_candidates"), "{err:#}");
+        assert!(engine_overrides(&sets(&["train_candidates"])).is_err());
+    }
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use channels::{ChannelsConfig, DiscordConfig, ShardRange, TelegramConfig};
 pub use engine::{
     DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_RATIO, DEFAULT_SUGGEST_THRESHOLD,
-    dataset_engine_config, engine_config,
+    dataset_engine_config, engine_config, engine_overrides,
 };
 pub use requests::{EnvHeader, REQUEST_EVENTS, RequestWebhook, RequestsConfig};
 pub use secret::{DatabaseUrl, Secret};
