@@ -339,6 +339,55 @@ impl Scratch {
         }
     }
 
+    /// [`Scratch::accumulate`] for [`Scratch::top_of_marked`]: classes are marked, not listed,
+    /// so a posting's step has no branch (whether its class was touched before was a
+    /// coin-flip branch when a query touches thousands of intents).
+    pub fn accumulate_marked(&mut self, p: &Postings, x: &SparseVec) {
+        let (scores, mark) = (self.scores.as_mut_slice(), self.mark.as_mut_slice());
+        for (&f, &v) in x.ids.iter().zip(&x.vals) {
+            let (cs, ws) = p.get(f);
+            for (&c, &w) in cs.iter().zip(ws) {
+                let ci = c as usize;
+                mark[ci] = true;
+                scores[ci] += v * w;
+            }
+        }
+    }
+
+    /// [`Scratch::top`] after [`Scratch::accumulate_marked`]: the same `k` classes in the
+    /// same order (the ranking is a strict total order, so the scan's order does not matter),
+    /// found by one pass over the first `n` classes that also clears them for the next query.
+    pub fn top_of_marked(&mut self, k: usize, n: usize) -> Vec<(u32, f32)> {
+        let better = |a: (u32, f32), b: (u32, f32)| match a.1.total_cmp(&b.1) {
+            std::cmp::Ordering::Equal => a.0 < b.0,
+            o => o == std::cmp::Ordering::Greater,
+        };
+        let r = &mut self.ranked;
+        r.clear();
+        let n = n.min(self.scores.len());
+        let (scores, mark) = (&mut self.scores[..n], &mut self.mark[..n]);
+        let mut floor = f32::NEG_INFINITY;
+        for (c, (s, m)) in scores.iter_mut().zip(mark.iter_mut()).enumerate() {
+            let (s, m) = (std::mem::take(s), std::mem::take(m));
+            if !m || s < floor || k == 0 {
+                continue;
+            }
+            let e = (c as u32, s);
+            if r.len() == k {
+                if !better(e, r[k - 1]) {
+                    continue;
+                }
+                r.pop();
+            }
+            let at = r.partition_point(|&x| better(x, e));
+            r.insert(at, e);
+            if r.len() == k {
+                floor = r[k - 1].1;
+            }
+        }
+        r.clone()
+    }
+
     /// The `k` best touched classes, sorted best first (ties by class id). Ranking is a strict
     /// total order, so the answer is unique: a short insertion-sorted list when `k` is small
     /// next to the touched list (each score is usually one comparison against the k-th
@@ -522,4 +571,59 @@ impl ExampleIndex {
 
 thread_local! {
     pub static KNN_SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { scores: Vec::new(), touched: Vec::new(), mark: Vec::new(), ranked: Vec::new() }) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn scratch() -> Scratch {
+        Scratch {
+            scores: Vec::new(),
+            touched: Vec::new(),
+            mark: Vec::new(),
+            ranked: Vec::new(),
+        }
+    }
+
+    /// Sorted, distinct ids with values from a few (so scores tie often, zeros and negative
+    /// weights included).
+    fn sparse(max_id: u32, len: usize) -> impl Strategy<Value = Vec<(u32, f32)>> {
+        proptest::collection::btree_map(
+            0..max_id,
+            prop::sample::select(vec![-1.0f32, 0.0, 0.5, 1.0, 2.0]),
+            0..len,
+        )
+        .prop_map(|m| m.into_iter().collect())
+    }
+
+    proptest! {
+        /// Candidate retrieval ranks a query's classes by listing them as first touched or
+        /// by marking them and scanning every class: the same classes in the same order,
+        /// ties included, and the scratch left clean for the next query either way.
+        #[test]
+        fn marked_and_listed_rankings_agree(
+            lists in proptest::collection::vec(sparse(30, 12), 1..16),
+            queries in proptest::collection::vec(sparse(16, 8), 1..6),
+            k in 0usize..12,
+        ) {
+            let n_classes = 30;
+            let postings = Postings::from_lists(lists.clone(), usize::MAX, 0.0);
+            let (mut listed, mut marked) = (scratch(), scratch());
+            for q in &queries {
+                let q = SparseVec {
+                    ids: q.iter().map(|e| e.0).filter(|&f| (f as usize) < lists.len()).collect(),
+                    vals: q.iter().filter(|e| (e.0 as usize) < lists.len()).map(|e| e.1).collect(),
+                };
+                listed.prepare(n_classes);
+                listed.accumulate(&postings, &q);
+                marked.prepare(n_classes);
+                marked.accumulate_marked(&postings, &q);
+                prop_assert_eq!(marked.top_of_marked(k, n_classes), listed.top(k));
+                prop_assert!(marked.scores.iter().all(|&s| s == 0.0));
+                prop_assert!(marked.mark.iter().all(|&m| !m));
+            }
+        }
+    }
 }
