@@ -633,7 +633,7 @@ pub(super) fn retrieve(
         // A query with more postings than there are intents (an intent's passages summed)
         // touches most of them: marking every class and scanning them all then beats listing
         // each one as it is first touched, which is a branch per posting (at 100× the
-        // content: passage candidates -23%). Example queries touch far fewer: listed.
+        // content: passage candidates -22%). Example queries touch far fewer: listed.
         let postings: usize = q
             .ids
             .iter()

@@ -323,8 +323,8 @@ impl Scratch {
         } = self;
         // As slices: their pointers and lengths then stay in registers, where through the
         // `Vec`s they were loaded again for every posting (`touched.push` might have moved
-        // them, as far as the compiler knew); a third of the 100× knowledge base's
-        // candidate retrieval went to those loads.
+        // them, as far as the compiler knew). The profile put about a quarter of this loop's
+        // samples on those loads; the 100× knowledge base's retrievals took 3–8% less.
         let (scores, mark) = (scores.as_mut_slice(), mark.as_mut_slice());
         for (&f, &v) in x.ids.iter().zip(&x.vals) {
             let (cs, ws) = p.get(f);
