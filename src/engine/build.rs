@@ -444,7 +444,7 @@ impl Build<'_> {
         };
         phases.done("word-level vectors");
         // The `train_candidates` intents whose (word-level) centroids are nearest to `q`.
-        let retrieve = |q: &SparseVec| retrieve(&centroids, n_classes, config.train_candidates, q);
+        let retrieve = |q: &SparseVec| centroids.retrieve(n_classes, config.train_candidates, q);
         // Passage sentences train against their intent's confusers, retrieved once per
         // intent with the sum of its passage sentences, rather than each sentence's own: on
         // the shipped content trained the sampled way (`dense_max_classes=50`), paraphrase
@@ -618,36 +618,6 @@ pub(super) fn word_level(features: &FeatureSpace, v: &SparseVec) -> SparseVec {
         }
     }
     q
-}
-
-/// The `k` intents whose centroids are nearest to `q`.
-pub(super) fn retrieve(
-    centroids: &CentroidIndex,
-    n_classes: usize,
-    k: usize,
-    q: &SparseVec,
-) -> Vec<u32> {
-    SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        s.prepare(n_classes);
-        // A query with more postings than there are intents (an intent's passages summed)
-        // touches most of them: marking every class and scanning them all then beats listing
-        // each one as it is first touched, which is a branch per posting (at 100× the
-        // content: passage candidates -22%). Example queries touch far fewer: listed.
-        let postings: usize = q
-            .ids
-            .iter()
-            .map(|&f| centroids.postings.get(f).0.len())
-            .sum();
-        let top = if postings > n_classes {
-            s.accumulate_marked(&centroids.postings, q);
-            s.top_of_marked(k, n_classes)
-        } else {
-            s.accumulate(&centroids.postings, q);
-            s.top(k)
-        };
-        top.into_iter().map(|(c, _)| c).collect()
-    })
 }
 
 /// Typo repair towards the training words and the vocabulary groups' words ("vacaton" →

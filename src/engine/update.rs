@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::build::{compile_vocabulary, retrieve, train_params, typo_index, validate, word_level};
+use super::build::{compile_vocabulary, train_params, typo_index, validate, word_level};
 use super::texts::{def_hash, intent_texts};
 use super::*;
 
@@ -307,7 +307,7 @@ impl Engine {
                         ids: sum.keys().copied().collect(),
                         vals: sum.values().copied().collect(),
                     };
-                    (c, retrieve(centroids, n_classes, params.candidates, &q))
+                    (c, centroids.retrieve(n_classes, params.candidates, &q))
                 })
                 .collect();
             words
@@ -318,7 +318,7 @@ impl Engine {
                     let mut c = if docs.is_passage[i] {
                         by_intent.get(&y).cloned().unwrap_or_default()
                     } else {
-                        retrieve(centroids, n_classes, params.candidates, v)
+                        centroids.retrieve(n_classes, params.candidates, v)
                     };
                     c.truncate(params.candidates);
                     if !c.contains(&y) {
