@@ -358,10 +358,6 @@ impl Scratch {
     /// same order (the ranking is a strict total order, so the scan's order does not matter),
     /// found by one pass over the first `n` classes that also clears them for the next query.
     pub fn top_of_marked(&mut self, k: usize, n: usize) -> Vec<(u32, f32)> {
-        let better = |a: (u32, f32), b: (u32, f32)| match a.1.total_cmp(&b.1) {
-            std::cmp::Ordering::Equal => a.0 < b.0,
-            o => o == std::cmp::Ordering::Greater,
-        };
         let r = &mut self.ranked;
         r.clear();
         let n = n.min(self.scores.len());
@@ -369,20 +365,8 @@ impl Scratch {
         let mut floor = f32::NEG_INFINITY;
         for (c, (s, m)) in scores.iter_mut().zip(mark.iter_mut()).enumerate() {
             let (s, m) = (std::mem::take(s), std::mem::take(m));
-            if !m || s < floor || k == 0 {
-                continue;
-            }
-            let e = (c as u32, s);
-            if r.len() == k {
-                if !better(e, r[k - 1]) {
-                    continue;
-                }
-                r.pop();
-            }
-            let at = r.partition_point(|&x| better(x, e));
-            r.insert(at, e);
-            if r.len() == k {
-                floor = r[k - 1].1;
+            if m && k > 0 {
+                offer(r, k, &mut floor, (c as u32, s));
             }
         }
         r.clone()
@@ -397,32 +381,12 @@ impl Scratch {
         if k == 0 {
             return Vec::new();
         }
-        let better = |a: (u32, f32), b: (u32, f32)| match a.1.total_cmp(&b.1) {
-            std::cmp::Ordering::Equal => a.0 < b.0,
-            o => o == std::cmp::Ordering::Greater,
-        };
         let r = &mut self.ranked;
         r.clear();
         if self.touched.len() > 8 * k {
-            // The k-th best score so far: a score below it (by `<`, which implies below by
-            // `total_cmp` too) is out without the full comparison, and most scores are.
             let mut floor = f32::NEG_INFINITY;
             for &c in &self.touched {
-                let e = (c, self.scores[c as usize]);
-                if e.1 < floor {
-                    continue;
-                }
-                if r.len() == k {
-                    if !better(e, r[k - 1]) {
-                        continue;
-                    }
-                    r.pop();
-                }
-                let at = r.partition_point(|&x| better(x, e));
-                r.insert(at, e);
-                if r.len() == k {
-                    floor = r[k - 1].1;
-                }
+                offer(r, k, &mut floor, (c, self.scores[c as usize]));
             }
             return r.clone();
         }
@@ -434,6 +398,35 @@ impl Scratch {
         }
         r.sort_by(cmp);
         r.clone()
+    }
+}
+
+/// `a` ranks before `b`: the higher score, ties by the lower class id (a strict total order).
+fn better(a: (u32, f32), b: (u32, f32)) -> bool {
+    match a.1.total_cmp(&b.1) {
+        std::cmp::Ordering::Equal => a.0 < b.0,
+        o => o == std::cmp::Ordering::Greater,
+    }
+}
+
+/// Offer `e` to `ranked`, the best `k` (> 0) so far in rank order. `floor` is the k-th best
+/// score once there are `k`: a score below it (by `<`, which implies below by `total_cmp`
+/// too) is out without the full comparison, and most scores are.
+#[inline]
+fn offer(ranked: &mut Vec<(u32, f32)>, k: usize, floor: &mut f32, e: (u32, f32)) {
+    if e.1 < *floor {
+        return;
+    }
+    if ranked.len() == k {
+        if !better(e, ranked[k - 1]) {
+            return;
+        }
+        ranked.pop();
+    }
+    let at = ranked.partition_point(|&x| better(x, e));
+    ranked.insert(at, e);
+    if ranked.len() == k {
+        *floor = ranked[k - 1].1;
     }
 }
 
