@@ -108,6 +108,15 @@ pub trait Exec: Send {
         sql: &'static str,
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<i64>>>;
+    /// Insert one row with `sql`, an `INSERT … RETURNING id` (the clause last): the new row's
+    /// id, or `None` when it inserted nothing (`ON CONFLICT DO NOTHING`).
+    fn insert_id<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<i64>>> {
+        self.fetch_i64(sql, args)
+    }
     /// The first two columns of the first row, as integers, if any row.
     fn fetch_i64_pair<'a>(
         &'a mut self,
@@ -307,6 +316,20 @@ fn first_row<T>(
     Ok(value)
 }
 
+/// [`Exec::insert_id`] on SQLite: `sql` without its trailing `RETURNING id`, then the rowid.
+fn insert_rowid(
+    conn: &rusqlite::Connection,
+    sql: &'static str,
+    args: &[Arg<'_>],
+) -> StoreResult<Option<i64>> {
+    let plain = sql
+        .trim_end()
+        .strip_suffix("RETURNING id")
+        .ok_or_else(|| StoreError::Invalid(format!("not an INSERT … RETURNING id: {sql}")))?;
+    let inserted = prepare(conn, plain, args)?.raw_execute()?;
+    Ok((inserted > 0).then(|| conn.last_insert_rowid()))
+}
+
 impl Exec for rusqlite::Connection {
     fn execute<'a>(
         &'a mut self,
@@ -326,6 +349,22 @@ impl Exec for rusqlite::Connection {
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, StoreResult<Option<i64>>> {
         ready(first_row(self, sql, args, |r| r.get(0))).boxed()
+    }
+
+    /// Runs the insert without its `RETURNING` and answers the rowid (every table inserted
+    /// this way has an `INTEGER PRIMARY KEY`, the rowid's alias). Inside a transaction SQLite
+    /// gives an `INSERT … RETURNING` a statement journal (the clause is a trigger, which makes
+    /// it a write that may touch several rows and abort half-way): each page the insert
+    /// touched was first copied into memory allocated for the statement and freed at its end,
+    /// and that freeing made glibc trim its heap, an `madvise` per turn with a TLB flush on
+    /// the other core. Under load it was a tenth of the server's CPU (README, "Performance
+    /// and reliability").
+    fn insert_id<'a>(
+        &'a mut self,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, StoreResult<Option<i64>>> {
+        ready(insert_rowid(self, sql, args)).boxed()
     }
 
     fn fetch_i64_pair<'a>(
@@ -377,4 +416,73 @@ pub fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationR
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Exec, args};
+    use crate::store::StoreError;
+
+    const INSERT: &str = "INSERT INTO t (key, note) VALUES ($1, $2)
+         ON CONFLICT (key) DO NOTHING
+         RETURNING id";
+
+    fn table() -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().expect("in-memory SQLite");
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,
+                note TEXT);
+             INSERT INTO t (key) VALUES ('before');",
+        )
+        .expect("schema");
+        conn
+    }
+
+    /// SQLite's `insert_id` drops the `RETURNING` and reads the rowid: the id it answers is the
+    /// row's, and a row it skipped answers none, even right after one it inserted.
+    #[tokio::test]
+    async fn an_insert_answers_its_rows_id_and_a_skipped_one_none() {
+        let mut conn = table();
+        let first = conn
+            .insert_id(INSERT, args!["a", "one"])
+            .await
+            .expect("insert");
+        let second = conn
+            .insert_id(INSERT, args!["b", "two"])
+            .await
+            .expect("insert");
+        let again = conn
+            .insert_id(INSERT, args!["a", "three"])
+            .await
+            .expect("insert");
+        let id_of = |key: &str| -> i64 {
+            conn.query_row("SELECT id FROM t WHERE key = ?1", [key], |r| r.get(0))
+                .expect("row")
+        };
+        assert_eq!(first, Some(id_of("a")));
+        assert_eq!(second, Some(id_of("b")));
+        assert_eq!(id_of("a"), 2, "after the row inserted by the schema");
+        assert_eq!(again, None, "the conflicting insert wrote nothing");
+        let note: String = conn
+            .query_row("SELECT note FROM t WHERE key = 'a'", [], |r| r.get(0))
+            .expect("row");
+        assert_eq!(note, "one");
+    }
+
+    #[tokio::test]
+    async fn an_insert_without_returning_id_is_refused_before_it_runs() {
+        let mut conn = table();
+        let err = conn
+            .insert_id("INSERT INTO t (key) VALUES ($1)", args!["c"])
+            .await
+            .expect_err("no RETURNING id");
+        assert!(
+            matches!(err, StoreError::Invalid(ref m) if m.contains("RETURNING id")),
+            "{err}"
+        );
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, 1, "nothing was inserted");
+    }
 }

@@ -77,7 +77,7 @@ pub(super) async fn insert_person<E: Exec + ?Sized>(
     now: Millis,
 ) -> StoreResult<i64> {
     let id = tx
-        .fetch_i64(
+        .insert_id(
             "INSERT INTO people (client_code, display_name, created_at, last_seen_at)
              VALUES ($1, $2, $3, $3) RETURNING id",
             args![&claim.client_code, &claim.display_name, now],
@@ -156,7 +156,7 @@ pub(super) async fn write_record<E: Exec + ?Sized>(
             hooks,
         } => {
             let id = tx
-                .fetch_i64(
+                .insert_id(
                     "INSERT INTO service_requests (reference, conversation_id, person_id, client_code,
                         service_id, status, priority, inputs, opened_at, due_at, off_hours, updated_at)
                      VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $8)
@@ -226,7 +226,7 @@ pub(super) async fn write_record<E: Exec + ?Sized>(
             draft,
         } => {
             let escalation_id = tx
-                .fetch_i64(
+                .insert_id(
                     "INSERT INTO escalations (conversation_id, person_id, client_code, request_reference,
                         reason, priority, status, level, created_at, due_at, next_ping_at, off_hours, manager_id,
                         draft)

@@ -210,7 +210,7 @@ async fn write_rows<E: Exec + ?Sized>(
         }
     }
     let inbound = tx
-        .fetch_i64(insert_inbound!(), inbound_args!(turn, person_id))
+        .insert_id(insert_inbound!(), inbound_args!(turn, person_id))
         .await?;
     let Some(inbound_id) = inbound else {
         return Ok(Wrote {
