@@ -357,8 +357,7 @@ impl Exec for rusqlite::Connection {
     /// it a write that may touch several rows and abort half-way): each page the insert
     /// touched was first copied into memory allocated for the statement and freed at its end,
     /// and that freeing made glibc trim its heap, an `madvise` per turn with a TLB flush on
-    /// the other core. Under load it was a tenth of the server's CPU (README, "Performance
-    /// and reliability").
+    /// the other core: 8% of the server's CPU under wrk (README, "Eighteenth session").
     fn insert_id<'a>(
         &'a mut self,
         sql: &'static str,
