@@ -419,7 +419,7 @@ pub fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationR
 
 #[cfg(test)]
 mod tests {
-    use super::{Exec, args};
+    use super::Exec;
     use crate::store::StoreError;
 
     const INSERT: &str = "INSERT INTO t (key, note) VALUES ($1, $2)
