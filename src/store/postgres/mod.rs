@@ -282,6 +282,24 @@ impl PgStore {
             .ok_or_else(|| StoreError::Invalid("the request number sequence gave no value".into()))
     }
 
+    async fn conversation_by_session_row(
+        &self,
+        channel: &str,
+        session_key: &str,
+    ) -> StoreResult<Option<super::ConversationRow>> {
+        use super::exec::Exec;
+        let conn = self.hot.get().await?;
+        pipe::Pipe::new(&conn)
+            .fetch_conversation(
+                super::writes::CONVERSATION_BY_SESSION,
+                &[
+                    super::exec::Arg::Text(Some(channel)),
+                    super::exec::Arg::Text(Some(session_key)),
+                ],
+            )
+            .await
+    }
+
     async fn person_by_identity_row(
         &self,
         channel: &str,

@@ -117,17 +117,10 @@ macro_rules! impl_conversations {
                 channel: &str,
                 session_key: &str,
             ) -> $crate::store::StoreResult<Option<$crate::store::ConversationRow>> {
-                Ok(sqlx::query_as(
-                    "SELECT id, channel, session_key, person_id, client_code, state, version,
-                            created_at, updated_at
-                     FROM conversations WHERE channel = $1 AND session_key = $2",
-                )
-                .bind(channel)
-                .bind(session_key)
-                // The reader: writes are committed before their callers return, and WAL readers
-                // see every committed transaction (the writer is kept for the write batches).
-                .fetch_optional(&self.reader)
-                .await?)
+                // The hot path's reader (every web socket that joins asks it): writes are
+                // committed before their callers return, and WAL readers see every committed
+                // transaction.
+                self.conversation_by_session_row(channel, session_key).await
             }
 
             async fn turn_context(
@@ -174,7 +167,7 @@ macro_rules! impl_conversations {
                 )
                 .bind(channel)
                 .bind(channel_message_id)
-                // The reader, as `conversation_by_session`: turns are durable before they answer.
+                // The reader: turns are durable before they answer.
                 .fetch_optional(&self.reader)
                 .await?;
                 let Some(inbound) = inbound else {

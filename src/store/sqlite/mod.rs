@@ -132,6 +132,24 @@ impl SqliteStore {
         .await
     }
 
+    /// The session's conversation, read inline (see `inline_readers`): a web socket asks it
+    /// as it joins, and through sqlx that was a hand-off to a pool thread and back.
+    async fn conversation_by_session_row(
+        &self,
+        channel: &str,
+        session_key: &str,
+    ) -> StoreResult<Option<super::ConversationRow>> {
+        use rusqlite::OptionalExtension;
+        self.read_inline(|conn| {
+            conn.prepare_cached(super::writes::CONVERSATION_BY_SESSION)?
+                .query_row(
+                    rusqlite::named_params! {"$1": channel, "$2": session_key},
+                    super::exec::conversation_row,
+                )
+                .optional()
+        })
+    }
+
     async fn person_by_identity_row(
         &self,
         channel: &str,
