@@ -1033,6 +1033,64 @@ async fn a_first_turn_opens_its_session_and_sender_or_leaves_nothing() {
     }
 }
 
+/// A conversation gets its sender from the first turn that knows one, and keeps it: a later
+/// turn by someone else moves the conversation on and fills in its client, but does not
+/// change whose it is.
+#[tokio::test]
+async fn a_conversation_gets_its_sender_once_and_keeps_it() {
+    for (name, store, _dir) in common::backends("turn_sender").await {
+        client_without_managers(store.as_ref(), "ACME", "ACME", "Europe/London", 1).await;
+        let ann = store.resolve_person(&claim("ann", None), 1).await.unwrap();
+        let bob = store.resolve_person(&claim("bob", None), 1).await.unwrap();
+        store
+            .open_conversation("web", "anon", None, "c-anon", "{}", 1)
+            .await
+            .unwrap();
+
+        // Ann speaks in a conversation without a sender: she becomes it.
+        let hers = Turn {
+            client_code: None,
+            ..plain_turn(ann.id, "c-anon", 0, "m1")
+        };
+        let outcome = store.commit_turn(&hers).await.unwrap();
+        assert!(
+            matches!(outcome, TurnOutcome::Committed { .. }),
+            "{name}: {outcome:?}"
+        );
+        let c = store.conversation("c-anon").await.unwrap().unwrap();
+        assert_eq!((c.person_id, c.version), (Some(ann.id), 1), "{name}");
+
+        // Bob's turn: Ann stays, the version moves on, and the client the turn knows is
+        // filled in.
+        let his = Turn {
+            client_code: Some("ACME".into()),
+            ..plain_turn(bob.id, "c-anon", 1, "m2")
+        };
+        let outcome = store.commit_turn(&his).await.unwrap();
+        assert!(
+            matches!(outcome, TurnOutcome::Committed { .. }),
+            "{name}: {outcome:?}"
+        );
+        let c = store.conversation("c-anon").await.unwrap().unwrap();
+        assert_eq!(
+            (c.person_id, c.version, c.client_code.as_deref()),
+            (Some(ann.id), 2, Some("ACME")),
+            "{name}: the sender kept, the turn kept"
+        );
+
+        // The same turn on a stale version is still refused.
+        let stale = Turn {
+            inbound: msg("late", Some("m3")),
+            ..his.clone()
+        };
+        assert_eq!(
+            store.commit_turn(&stale).await.unwrap(),
+            TurnOutcome::Conflict,
+            "{name}"
+        );
+    }
+}
+
 /// The monthly report's review: comments in order with their actions, one mark per side that
 /// a second mark does not move, marks listed from a month on, an action closed once.
 async fn reviews_story(name: &str, store: &dyn Store) {
