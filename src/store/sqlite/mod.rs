@@ -94,30 +94,37 @@ impl SqliteStore {
         Ok(result?)
     }
 
+    /// The one row of `sql` keyed by (`$1`, `$2`), read inline, or none.
+    fn read_keyed_row<T>(
+        &self,
+        sql: &'static str,
+        (k1, k2): (&str, &str),
+        map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> StoreResult<Option<T>> {
+        use rusqlite::OptionalExtension;
+        self.read_inline(|conn| {
+            conn.prepare_cached(sql)?
+                .query_row(rusqlite::named_params! {"$1": k1, "$2": k2}, map)
+                .optional()
+        })
+    }
+
     async fn turn_context_row(
         &self,
         channel: &str,
         session_key: &str,
     ) -> StoreResult<Option<super::TurnContextRow>> {
-        use rusqlite::OptionalExtension;
-        self.read_inline(|conn| {
-            conn.prepare_cached(super::sql::TURN_CONTEXT)?
-                .query_row(
-                    rusqlite::named_params! {"$1": channel, "$2": session_key},
-                    |r| {
-                        Ok(super::TurnContextRow {
-                            conversation: super::exec::conversation_row(r)?,
-                            p_id: r.get(9)?,
-                            p_client_code: r.get(10)?,
-                            p_display_name: r.get(11)?,
-                            p_created_at: r.get(12)?,
-                            p_last_seen_at: r.get(13)?,
-                            request_count: r.get(14)?,
-                            last_survey_at: r.get(15)?,
-                        })
-                    },
-                )
-                .optional()
+        self.read_keyed_row(super::sql::TURN_CONTEXT, (channel, session_key), |r| {
+            Ok(super::TurnContextRow {
+                conversation: super::exec::conversation_row(r)?,
+                p_id: r.get(9)?,
+                p_client_code: r.get(10)?,
+                p_display_name: r.get(11)?,
+                p_created_at: r.get(12)?,
+                p_last_seen_at: r.get(13)?,
+                request_count: r.get(14)?,
+                last_survey_at: r.get(15)?,
+            })
         })
     }
 }
@@ -139,15 +146,11 @@ impl SqliteStore {
         channel: &str,
         session_key: &str,
     ) -> StoreResult<Option<super::ConversationRow>> {
-        use rusqlite::OptionalExtension;
-        self.read_inline(|conn| {
-            conn.prepare_cached(super::writes::CONVERSATION_BY_SESSION)?
-                .query_row(
-                    rusqlite::named_params! {"$1": channel, "$2": session_key},
-                    super::exec::conversation_row,
-                )
-                .optional()
-        })
+        self.read_keyed_row(
+            super::writes::CONVERSATION_BY_SESSION,
+            (channel, session_key),
+            super::exec::conversation_row,
+        )
     }
 
     async fn person_by_identity_row(
@@ -155,15 +158,11 @@ impl SqliteStore {
         channel: &str,
         external_id: &str,
     ) -> StoreResult<Option<super::Person>> {
-        use rusqlite::OptionalExtension;
-        self.read_inline(|conn| {
-            conn.prepare_cached(super::writes::PERSON_BY_IDENTITY)?
-                .query_row(
-                    rusqlite::named_params! {"$1": channel, "$2": external_id},
-                    super::exec::person_row,
-                )
-                .optional()
-        })
+        self.read_keyed_row(
+            super::writes::PERSON_BY_IDENTITY,
+            (channel, external_id),
+            super::exec::person_row,
+        )
     }
 }
 
